@@ -1,0 +1,33 @@
+# Two commands for a fresh clone; each creates .venv/ on first use:
+#   make figures   regenerate every figure into figures/
+#   make test      run the whole test suite
+VENV   := .venv
+PYTHON ?= python3
+STAMP  := $(VENV)/.installed
+
+.PHONY: figures test test-fast lint bench clean-venv
+
+figures: $(STAMP)
+	$(VENV)/bin/mclr-sandbox figures
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -n 2
+
+test-fast: $(STAMP)
+	$(VENV)/bin/python -m pytest -n 2 -m "not slow"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check sandbox tests benchmarks notebooks
+
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/bench_score.py
+
+# torch first, pinned to the CPU build: a bare "torch" requirement would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet torch==2.13.0
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,356 @@
+"""Class-conditional Gaussian mixtures with closed-form noised densities, scores and posteriors.
+
+Model (THEORY.md 1), classes ``c = 0..K-1`` (0-based in code):
+
+    p(x0 | c)        = sum_m phi_cm N(x0; mu_cm, S_cm)
+    p_sigma(x | c)   = sum_m phi_cm N(x; mu_cm, S_cm + sigma^2 I)        (x = x0 + sigma eps)
+    p_sigma(x)       = sum_c pi_c p_sigma(x | c)
+    p_sigma(c | x)   = pi_c p_sigma(x | c) / p_sigma(x)
+
+Each covariance is diagonalised once, ``S = U diag(lam) U^T``; any sigma only shifts the eigenvalues,
+``S + sigma^2 I = U diag(lam + sigma^2) U^T``, so every quantity below is a closed form in the rotated
+coordinates ``z = U^T (x - mu)``. Responsibilities use log-sum-exp, so scores stay finite far from the
+data and at tiny sigma.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+
+from .validation import (
+    as_batch_scalar,
+    as_class_ids,
+    as_count,
+    as_generator,
+    as_points,
+    as_probabilities,
+)
+
+Tensor = torch.Tensor
+
+_LOG_2PI = math.log(2.0 * math.pi)
+_SYMMETRY_RTOL = 1e-10
+_SPD_RTOL = 1e-14  # smallest eigenvalue relative to the largest before a covariance counts as singular
+_ELEMENTS_PER_CHUNK = 1 << 17  # rows x components x dim per chunk: keeps temporaries cache-sized
+
+
+class ClassConditionalGMM:
+    """Class-conditional Gaussian mixture, exact at every VE noise level ``sigma``.
+
+    Args:
+        means: ``K`` arrays, ``means[c]: (M_c, d)``.
+        covs: ``K`` arrays, ``covs[c]: (M_c, d, d)``, symmetric positive definite.
+        weights: ``K`` arrays, ``weights[c]: (M_c,)``, positive, summing to 1.
+        class_probs: ``(K,)`` class prior ``pi``, positive, summing to 1 (default uniform).
+        dtype, device: where the model computes (float64 on the CPU by default).
+
+    Conventions: ``x: (N, d)``; ``sigma``: a float or an ``(N,)`` tensor (per-sample noise), ``sigma >= 0``;
+    ``c``: ``None`` (the unconditional mixture), an int, or an ``(N,)`` integer tensor.
+    """
+
+    def __init__(
+        self,
+        means: Sequence[object],
+        covs: Sequence[object],
+        weights: Sequence[object],
+        class_probs: object | None = None,
+        dtype: torch.dtype = torch.float64,
+        device: torch.device | str | None = None,
+    ) -> None:
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+        mu, cov, phi = _check_components(means, covs, weights)
+        self._means, self._covs, self._weights = mu, cov, phi
+        num_classes = len(mu)
+        pi = (torch.full((num_classes,), 1.0 / num_classes, dtype=torch.float64)
+              if class_probs is None else as_probabilities(class_probs, "class_probs", num_classes))
+        self._class_probs = pi
+        self.dtype = dtype
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+
+        # Padded (K, M, ...) layout: a missing component has log-weight -inf and a harmless unit Gaussian.
+        d = mu[0].shape[1]
+        k_max, m_max = num_classes, max(m.shape[0] for m in mu)
+        means_p = torch.zeros(k_max, m_max, d, dtype=torch.float64)
+        lam = torch.ones(k_max, m_max, d, dtype=torch.float64)
+        rot = torch.eye(d, dtype=torch.float64).repeat(k_max, m_max, 1, 1)
+        log_phi = torch.full((k_max, m_max), -math.inf, dtype=torch.float64)
+        for k in range(k_max):
+            mk = mu[k].shape[0]
+            evals, evecs = torch.linalg.eigh(cov[k])
+            means_p[k, :mk], lam[k, :mk], rot[k, :mk], log_phi[k, :mk] = mu[k], evals, evecs, phi[k].log()
+
+        def put(t: Tensor) -> Tensor:
+            return t.to(dtype=dtype, device=self.device).contiguous()
+
+        # Flat component axis j = (class, component), C = K*M. Rotated quantities are laid out [.., d, C]:
+        # reductions over d then run across contiguous C-vectors, which is what makes small d fast.
+        d_c = (2, 0, 1)                                                      # [K, M, d] -> [d, K, M]
+        self._mu = put(means_p.reshape(-1, d))                               # [C, d]
+        self._lam = put(lam.permute(*d_c).reshape(d, -1))                    # [d, C] eigenvalues of S_j
+        self._rot = put(rot)                                                 # [K, M, d, d] columns: eigenvectors
+        self._rot_cat = put(rot.permute(2, 3, 0, 1).reshape(d, -1))         # [d, d*C] U_j columns, (i, j) order
+        self._mu_rot = put(torch.einsum("kmj,kmji->ikm", means_p, rot).reshape(d, -1))  # [d, C] U_j^T mu_j
+        self._chol = put(rot * lam.sqrt().unsqueeze(-2))                     # [K, M, d, d] U diag(sqrt(lam))
+        self._log_phi = put(log_phi.reshape(-1))                             # [C] log phi_cm
+        self._log_pi = put(pi.log())                                         # [K]
+        self._log_joint = put((pi.log()[:, None] + log_phi).reshape(-1))     # [C] log(pi_c phi_cm)
+        self._class_of = torch.arange(k_max, device=self.device).repeat_interleave(m_max)  # [C]
+        self._shape = (k_max, m_max, d)
+        self._chunk_rows = max(256, _ELEMENTS_PER_CHUNK // (k_max * m_max * d))
+        # log det(S_j + s^2 I) as the log of a product (one log per component, not per eigenvalue) is safe
+        # while every product stays inside the dtype's range; beyond it the slower sum of logs is used.
+        fin = torch.finfo(dtype)
+        self._log_range = (math.log(fin.tiny) + 4.0, math.log(fin.max) - 4.0)
+        self._lam_min, self._lam_max = float(lam.min()), float(lam.max())
+
+    # ------------------------------------------------------------------ description
+    @property
+    def num_classes(self) -> int:
+        return len(self._means)
+
+    @property
+    def dim(self) -> int:
+        return self._means[0].shape[1]
+
+    @property
+    def means(self) -> list[Tensor]:
+        """Per-class component means ``(M_c, d)`` (float64, CPU copies)."""
+        return [m.clone() for m in self._means]
+
+    @property
+    def covs(self) -> list[Tensor]:
+        """Per-class component covariances ``(M_c, d, d)`` (float64, CPU copies)."""
+        return [s.clone() for s in self._covs]
+
+    @property
+    def weights(self) -> list[Tensor]:
+        """Per-class component weights ``(M_c,)`` (float64, CPU copies)."""
+        return [w.clone() for w in self._weights]
+
+    @property
+    def class_probs(self) -> Tensor:
+        """Class prior ``pi: (K,)`` (float64, CPU copy)."""
+        return self._class_probs.clone()
+
+    def to(self, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> ClassConditionalGMM:
+        """The same mixture computing in another dtype and/or on another device."""
+        return ClassConditionalGMM(self._means, self._covs, self._weights, self._class_probs,
+                                   dtype=dtype or self.dtype, device=device or self.device)
+
+    def __repr__(self) -> str:
+        sizes = [m.shape[0] for m in self._means]
+        return (f"ClassConditionalGMM(num_classes={self.num_classes}, dim={self.dim}, "
+                f"components={sizes}, dtype={self.dtype}, device={self.device})")
+
+    # ------------------------------------------------------------------ densities and scores
+    def log_prob(self, x: Tensor, sigma: float | Tensor = 0.0, c: int | Tensor | None = None) -> Tensor:
+        """``log p_sigma(x | c)`` (``c=None``: ``log p_sigma(x)``). ``x: (N, d)`` -> ``(N,)``."""
+        x, s, logw = self._inputs(x, sigma, c)
+
+        def block(x: Tensor, s: Tensor, logw: Tensor) -> Tensor:
+            _, log_norm = self._gaussian_terms(x, s)
+            return torch.logsumexp(logw + log_norm, dim=1)
+
+        return self._chunked(block, x, s, logw)
+
+    def log_prob_per_class(self, x: Tensor, sigma: float | Tensor = 0.0) -> Tensor:
+        """``log p_sigma(x | c)`` for every class. ``x: (N, d)`` -> ``(N, K)``."""
+        x, s, _ = self._inputs(x, sigma, None)
+        k, m, _ = self._shape
+
+        def block(x: Tensor, s: Tensor) -> Tensor:
+            _, log_norm = self._gaussian_terms(x, s)
+            return torch.logsumexp((self._log_phi + log_norm).view(-1, k, m), dim=2)
+
+        return self._chunked(block, x, s)
+
+    def class_posterior(self, x: Tensor, sigma: float | Tensor = 0.0) -> Tensor:
+        """Noisy classifier ``p_sigma(c | x) = pi_c p_sigma(x|c) / p_sigma(x)``. ``(N, d)`` -> ``(N, K)``."""
+        return torch.softmax(self._log_pi + self.log_prob_per_class(x, sigma), dim=1)
+
+    def score(self, x: Tensor, sigma: float | Tensor = 0.0, c: int | Tensor | None = None) -> Tensor:
+        """``grad_x log p_sigma(x | c) = -sum_j r_j (S_j + sigma^2 I)^-1 (x - mu_j)``. ``(N, d)`` -> ``(N, d)``."""
+        x, s, logw = self._inputs(x, sigma, c)
+
+        def block(x: Tensor, s: Tensor, logw: Tensor) -> Tensor:
+            zv, log_norm = self._gaussian_terms(x, s)
+            return self._combine(torch.softmax(logw + log_norm, dim=1), zv)
+
+        return self._chunked(block, x, s, logw)
+
+    def cfg_score(self, x: Tensor, sigma: float | Tensor, c: int | Tensor, w: float | Tensor) -> Tensor:
+        """CFG score ``s_w = s_c + w (s_c - s_u)`` (``w = 0``: conditional). ``(N, d)`` -> ``(N, d)``.
+
+        Computed in one pass as ``-sum_j [(1 + w) r_j^c - w r_j^u] (S_j + sigma^2 I)^-1 (x - mu_j)``.
+        """
+        if c is None:
+            raise ValueError("c must be a class id (int or (N,) tensor) for cfg_score, got None")
+        x, s, logw_c = self._inputs(x, sigma, c)
+        w = as_batch_scalar(w, x.shape[0], self.dtype, self.device, "w")
+
+        def block(x: Tensor, s: Tensor, logw_c: Tensor, w: Tensor) -> Tensor:
+            zv, log_norm = self._gaussian_terms(x, s)
+            r_c = torch.softmax(logw_c + log_norm, dim=1)
+            r_u = torch.softmax(self._log_joint + log_norm, dim=1)
+            return self._combine((1.0 + w[:, None]) * r_c - w[:, None] * r_u, zv)
+
+        return self._chunked(block, x, s, logw_c, w)
+
+    def class_scores(self, x: Tensor, sigma: float | Tensor = 0.0) -> Tensor:
+        """Every class score ``s_c(x) = grad log p_sigma(x | c)``. ``x: (N, d)`` -> ``(N, K, d)``."""
+        x, s, _ = self._inputs(x, sigma, None)
+        k, m, d = self._shape
+
+        def block(x: Tensor, s: Tensor) -> Tensor:
+            zv, log_norm = self._gaussian_terms(x, s)
+            r = torch.softmax((self._log_phi + log_norm).view(-1, k, m), dim=2)   # [n, K, M] within class
+            t = r.unsqueeze(1) * zv.view(-1, d, k, m)                             # [n, d, K, M]
+            return -torch.einsum("nikm,kmji->nkj", t, self._rot)
+
+        return self._chunked(block, x, s)
+
+    def denoise(self, x: Tensor, sigma: float | Tensor, c: int | Tensor | None = None) -> Tensor:
+        """Tweedie denoiser ``E[x0 | x, c] = x + sigma^2 s_c(x)``. ``(N, d)`` -> ``(N, d)``.
+
+        Evaluated as ``sum_j r_j [mu_j + S_j (S_j + sigma^2 I)^-1 (x - mu_j)]``, which equals the
+        Tweedie form but avoids its cancellation at large sigma.
+        """
+        x, s, logw = self._inputs(x, sigma, c)
+
+        def block(x: Tensor, s: Tensor, logw: Tensor) -> Tensor:
+            zv, log_norm = self._gaussian_terms(x, s)
+            r = torch.softmax(logw + log_norm, dim=1)
+            return r @ self._mu - self._combine(r, self._lam * zv)
+
+        return self._chunked(block, x, s, logw)
+
+    # ------------------------------------------------------------------ sampling
+    def sample(
+        self,
+        n: int,
+        c: int | Tensor | None = None,
+        sigma: float | Tensor = 0.0,
+        generator: torch.Generator | int | None = None,
+    ) -> Tensor:
+        """``n`` draws ``x = x0 + sigma eps``, ``x0 ~ p(. | c)`` (``c=None``: class drawn from ``pi``): ``(n, d)``.
+
+        ``generator`` is a ``torch.Generator`` on the model's device or an int seed.
+        """
+        n = as_count(n)
+        g = as_generator(generator, self.device)
+        s = as_batch_scalar(sigma, n, self.dtype, self.device, "sigma")
+        if n == 0:
+            return torch.empty(0, self.dim, dtype=self.dtype, device=self.device)
+        if c is None:
+            cls = torch.multinomial(self._log_pi.exp(), n, replacement=True, generator=g)
+        else:
+            cls = as_class_ids(c, n, self.num_classes, self.device)
+        k, m, d = self._shape
+        comp = torch.multinomial(self._log_phi.view(k, m)[cls].exp(), 1, replacement=True, generator=g)[:, 0]
+        eps = torch.randn(n, d, dtype=self.dtype, device=self.device, generator=g)
+        x0 = self._mu.view(k, m, d)[cls, comp] + torch.einsum("nij,nj->ni", self._chol[cls, comp], eps)
+        noise = torch.randn(n, d, dtype=self.dtype, device=self.device, generator=g)
+        return x0 + s[:, None] * noise
+
+    # ------------------------------------------------------------------ internals
+    def _inputs(self, x: object, sigma: object, c: object) -> tuple[Tensor, Tensor, Tensor]:
+        """Validated ``x: (N, d)``, ``sigma: (N,)`` and component log-weights ``(N, C)`` (or ``(C,)``)."""
+        x = as_points(x, self.dim, self.dtype, self.device)
+        n = x.shape[0]
+        s = as_batch_scalar(sigma, n, self.dtype, self.device, "sigma")
+        if c is None:
+            return x, s, self._log_joint.expand(n, -1)
+        cls = as_class_ids(c, n, self.num_classes, self.device)
+        # Conditioning on c keeps only class c's components: the others get log-weight -inf.
+        logw = torch.where(self._class_of[None, :] == cls[:, None], self._log_phi,
+                           torch.tensor(-math.inf, dtype=self.dtype, device=self.device))
+        return x, s, logw
+
+    def _gaussian_terms(self, x: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
+        """``(S_j + s^2 I)^-1 (x - mu_j)`` in rotated coordinates, ``z / v``, and ``log N(x; mu_j, S_j + s^2 I)``.
+
+        ``z = U_j^T (x - mu_j)``, ``v = lam_j + s^2``. Shapes: ``x: (n, d)``, ``s: (n,)`` ->
+        ``z/v: (n, d, C)``, ``log_norm: (n, C)``.
+        """
+        d = x.shape[1]
+        z = (x @ self._rot_cat).view(-1, d, self._mu_rot.shape[1]) - self._mu_rot   # [n, d, C]
+        s2 = s * s
+        v = self._lam + s2[:, None, None]                                            # [n, d, C]
+        zv = z / v
+        s2_max = float(s2.max()) if s2.numel() else 0.0
+        lo, hi = self._log_range
+        if d * math.log(self._lam_max + s2_max) < hi and d * math.log(self._lam_min) > lo:
+            log_det = v.prod(1).log()
+        else:
+            log_det = v.log().sum(1)
+        log_norm = -0.5 * ((z * zv).sum(1) + log_det + d * _LOG_2PI)                # [n, C]
+        return zv, log_norm
+
+    def _combine(self, r: Tensor, zv: Tensor) -> Tensor:
+        """``-sum_j r_j U_j (z/v)_j``: ``r: (n, C)``, ``zv: (n, d, C)`` -> ``(n, d)``."""
+        return -((r.unsqueeze(1) * zv).flatten(1) @ self._rot_cat.T)
+
+    def _chunked(self, fn: Callable[..., Tensor], *rows: Tensor) -> Tensor:
+        """Apply ``fn`` to row-chunks of ``rows`` so temporaries stay cache-sized; concatenate the results."""
+        n = rows[0].shape[0]
+        if n <= self._chunk_rows:
+            return fn(*rows)
+        return torch.cat([fn(*(r[i:i + self._chunk_rows] for r in rows)) for i in range(0, n, self._chunk_rows)])
+
+
+def _check_components(
+    means: Sequence[object], covs: Sequence[object], weights: Sequence[object]
+) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+    """Validate per-class component parameters; return float64 CPU tensors (covs symmetrised exactly)."""
+    for name, seq in (("means", means), ("covs", covs), ("weights", weights)):
+        if isinstance(seq, (str, bytes)) or (not isinstance(seq, Sequence) and not isinstance(seq, Tensor)):
+            raise TypeError(f"{name} must be a sequence with one entry per class, got {type(seq).__name__}")
+    if len(means) == 0:
+        raise ValueError("means must hold at least one class")
+    if not len(means) == len(covs) == len(weights):
+        raise ValueError(f"means, covs and weights must have one entry per class, got lengths "
+                         f"{len(means)}, {len(covs)}, {len(weights)}")
+    mu, cov, phi = [], [], []
+    dim = None
+    for k, (m, s, w) in enumerate(zip(means, covs, weights)):
+        m = _float64(m, f"means[{k}]")
+        if m.ndim != 2 or m.shape[0] == 0 or m.shape[1] == 0:
+            raise ValueError(f"means[{k}] must have shape (M_c, d) with M_c, d >= 1, got {tuple(m.shape)}")
+        dim = m.shape[1] if dim is None else dim
+        if m.shape[1] != dim:
+            raise ValueError(f"means[{k}] must have dimension d = {dim} like means[0], got {m.shape[1]}")
+        mc = m.shape[0]
+        s = _float64(s, f"covs[{k}]")
+        if s.shape != (mc, dim, dim):
+            raise ValueError(f"covs[{k}] must have shape ({mc}, {dim}, {dim}), got {tuple(s.shape)}")
+        if not bool(torch.isfinite(m).all()) or not bool(torch.isfinite(s).all()):
+            raise ValueError(f"means[{k}] and covs[{k}] must be finite")
+        asym = (s - s.transpose(1, 2)).abs().amax(dim=(1, 2))
+        scale = s.abs().amax(dim=(1, 2))
+        if bool((asym > _SYMMETRY_RTOL * scale).any()):
+            bad = int((asym > _SYMMETRY_RTOL * scale).nonzero()[0])
+            raise ValueError(f"covs[{k}][{bad}] must be symmetric (max |S - S^T| = {float(asym[bad]):.3g})")
+        s = 0.5 * (s + s.transpose(1, 2))
+        evals = torch.linalg.eigvalsh(s)
+        bad_spd = evals[:, 0] <= _SPD_RTOL * evals[:, -1].clamp_min(0.0)
+        if bool(bad_spd.any()):
+            bad = int(bad_spd.nonzero()[0])
+            raise ValueError(f"covs[{k}][{bad}] must be symmetric positive definite "
+                             f"(eigenvalues {evals[bad].tolist()})")
+        mu.append(m)
+        cov.append(s)
+        phi.append(as_probabilities(w, f"weights[{k}]", mc))
+    return mu, cov, phi
+
+
+def _float64(a: object, name: str) -> Tensor:
+    if isinstance(a, (str, bytes)):
+        raise TypeError(f"{name} must be numeric, got {type(a).__name__}")
+    try:
+        return torch.as_tensor(a, dtype=torch.float64).detach().cpu().clone()
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"{name} must be a numeric array: {err}") from None

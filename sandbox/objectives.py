@@ -1,0 +1,153 @@
+"""Training objectives on batches ``(x0, eps, sigma, c)``: DSM, MCLR and sample-adaptive weighted MCLR.
+
+A *score callable* is any ``score_fn(x: (N, d), sigma: (N,), c: (N,)) -> (N, d)``: the exact
+``ClassConditionalGMM.score``, a field, or a network. Every loss returns per-row values ``(N,)``; average
+them for the batch estimate. Rows are drawn from the joint data distribution ``(x0, y) ~ pi_y p(x0 | y)``.
+
+THEORY.md 3-5, for one target label ``c``:
+
+    l(s; x0, eps, c)  = || s(x0 + sigma eps, c) + eps / sigma ||^2                       (DSM)
+    MCLR_lambda       = (1 + lambda) l(x0, y) - lambda l(x0, c~),   c~ ~ U({1..K} \\ {y})
+    J_w^c[s]          = E_{p(.|c)}[ alpha_w l ] - sum_{c' != c} pi_c' E_{p(.|c')}[ beta_w l ]   (mismatched)
+                      = (1 + w) E_{p(.|c)}[ l ] - w E_p[ (r_c / pi_c) l ]                      (unconditional)
+    alpha_w = 1 + w (1 - r_c(x)),  beta_w = w r_c(x) / pi_c,  r_c(x) = p_sigma(c | x).
+
+Summed over target labels with weights ``pi_c``, the priors cancel and each data row ``(x0, y)`` carries
+
+    mismatched:     alpha_w^y(x) l(x0, y) - (K - 1) w r_c~(x) l(x0, c~),   c~ ~ U({1..K} \\ {y})
+    unconditional:  (1 + w)       l(x0, y) -  K      w r_c~(x) l(x0, c~),   c~ ~ U({1..K})
+
+(the factors K - 1 and K undo the uniform draw of the negative label). Both are minimised by the CFG
+score ``s_w`` for every label (see ``sandbox.theory``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+
+from .validation import as_batch_scalar, as_class_ids, as_generator
+
+Tensor = torch.Tensor
+ScoreFn = Callable[[Tensor, Tensor, Tensor], Tensor]
+PosteriorFn = Callable[[Tensor, Tensor], Tensor]
+VARIANTS = ("mismatched", "unconditional")
+
+
+def dsm_loss(score_fn: ScoreFn, x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
+             num_classes: int | None = None) -> Tensor:
+    """Per-row DSM loss ``|| s(x0 + sigma eps, sigma, c) + eps / sigma ||^2``, ``sigma > 0``. -> ``(N,)``."""
+    x0, eps, sigma, c = _batch(x0, eps, sigma, c, num_classes)
+    return _dsm(score_fn, x0, eps, sigma, c)
+
+
+def mclr_loss(score_fn: ScoreFn, x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
+              c_neg: Tensor, lam: float, num_classes: int) -> Tensor:
+    """Unweighted MCLR ``(1 + lam) l(x0, c) - lam l(x0, c_neg)`` per row, ``c_neg != c``. -> ``(N,)``.
+
+    Draw ``c_neg`` with ``mismatched_labels``. Unbounded below where ``A(x) <= 0`` (``theory.mclr_coefficient``).
+    """
+    if not isinstance(lam, (int, float)) or isinstance(lam, bool) or not lam >= 0:
+        raise ValueError(f"lam must be a number >= 0, got {lam!r}")
+    x0, eps, sigma, c = _batch(x0, eps, sigma, c, num_classes)
+    c_neg = as_class_ids(c_neg, x0.shape[0], num_classes, x0.device, "c_neg")
+    if bool((c_neg == c).any()):
+        raise ValueError("c_neg must differ from c in every row (a mismatched label)")
+    return (1.0 + lam) * _dsm(score_fn, x0, eps, sigma, c) - lam * _dsm(score_fn, x0, eps, sigma, c_neg)
+
+
+def sample_adaptive_weights(r_c: Tensor, w: float | Tensor, prior_c: float | Tensor) -> tuple[Tensor, Tensor]:
+    """``alpha_w = 1 + w (1 - r_c)`` (positives) and ``beta_w = w r_c / pi_c`` (negatives), ``r_c = p_sigma(c|x)``."""
+    return 1.0 + w * (1.0 - r_c), w * r_c / prior_c
+
+
+def weighted_mclr_loss(score_fn: ScoreFn, x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
+                       c_neg: Tensor, w: float | Tensor, posterior_fn: PosteriorFn, num_classes: int,
+                       variant: str = "mismatched") -> Tensor:
+    """Sample-adaptive weighted MCLR per row (module docstring), minimised by the CFG score. -> ``(N,)``.
+
+    ``c``: the data rows' labels ``y``; ``c_neg``: negative labels from ``mismatched_labels`` (variant
+    ``"mismatched"``) or ``uniform_labels`` (``"unconditional"``). ``posterior_fn(x, sigma) -> (N, K)`` is the
+    noisy classifier that sets the weights: ``gmm.class_posterior`` for exact weights, or a model's own.
+    The weights are treated as constants (no gradient flows through them).
+    """
+    terms = weighted_mclr_terms(score_fn, x0, eps, sigma, c, c_neg, w, posterior_fn, num_classes, variant)
+    return terms.pos_weight * terms.pos_loss - terms.neg_weight * terms.neg_loss
+
+
+class WeightedTerms(NamedTuple):
+    """The two halves of a weighted-MCLR row: ``pos_weight * pos_loss - neg_weight * neg_loss``, each ``(N,)``."""
+
+    pos_weight: Tensor
+    pos_loss: Tensor
+    neg_weight: Tensor
+    neg_loss: Tensor
+
+
+def weighted_mclr_terms(score_fn: ScoreFn, x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
+                        c_neg: Tensor, w: float | Tensor, posterior_fn: PosteriorFn, num_classes: int,
+                        variant: str = "mismatched") -> WeightedTerms:
+    """Row weights and DSM losses of ``weighted_mclr_loss``, kept apart (for diagnostics and checks)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    x0, eps, sigma, c = _batch(x0, eps, sigma, c, num_classes)
+    n = x0.shape[0]
+    c_neg = as_class_ids(c_neg, n, num_classes, x0.device, "c_neg")
+    w = as_batch_scalar(w, n, x0.dtype, x0.device, "w")
+    if variant == "mismatched" and bool((c_neg == c).any()):
+        raise ValueError("c_neg must differ from c in every row for variant 'mismatched'")
+    with torch.no_grad():
+        r = posterior_fn(x0 + sigma[:, None] * eps, sigma)
+        if r.shape != (n, num_classes):
+            raise ValueError(f"posterior_fn must return shape ({n}, {num_classes}), got {tuple(r.shape)}")
+        r = r.to(x0.dtype)
+        r_pos = r.gather(1, c[:, None])[:, 0]
+        r_neg = r.gather(1, c_neg[:, None])[:, 0]
+        if variant == "mismatched":
+            pos_weight = 1.0 + w * (1.0 - r_pos)
+            neg_weight = (num_classes - 1) * w * r_neg
+        else:
+            pos_weight = 1.0 + w
+            neg_weight = num_classes * w * r_neg
+    return WeightedTerms(pos_weight, _dsm(score_fn, x0, eps, sigma, c), neg_weight,
+                         _dsm(score_fn, x0, eps, sigma, c_neg))
+
+
+def mismatched_labels(c: Tensor, num_classes: int, generator: torch.Generator | int | None = None) -> Tensor:
+    """``c~`` uniform over ``{0..K-1} \\ {c}`` for each row (``K >= 2``). ``c: (N,)`` -> ``(N,)``."""
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be >= 2 for mismatched labels, got {num_classes}")
+    if not isinstance(c, Tensor) or c.ndim != 1:
+        raise TypeError("c must be an (N,) integer tensor of labels")
+    c = as_class_ids(c, c.shape[0], num_classes, c.device)
+    g = as_generator(generator, c.device)
+    shift = torch.randint(1, num_classes, c.shape, generator=g, device=c.device)
+    return (c + shift) % num_classes
+
+
+def uniform_labels(n: int, num_classes: int, generator: torch.Generator | int | None = None,
+                   device: torch.device | str = "cpu") -> Tensor:
+    """``n`` labels uniform over ``{0..K-1}``."""
+    g = as_generator(generator, torch.device(device))
+    return torch.randint(0, num_classes, (n,), generator=g, device=device)
+
+
+def _dsm(score_fn: ScoreFn, x0: Tensor, eps: Tensor, sigma: Tensor, c: Tensor) -> Tensor:
+    s = score_fn(x0 + sigma[:, None] * eps, sigma, c)
+    return (s + eps / sigma[:, None]).square().sum(1)
+
+
+def _batch(x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
+           num_classes: int | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    if not isinstance(x0, Tensor) or not isinstance(eps, Tensor):
+        raise TypeError("x0 and eps must be torch.Tensors of shape (N, d)")
+    if x0.ndim != 2 or eps.shape != x0.shape:
+        raise ValueError(f"x0 and eps must both have shape (N, d), got {tuple(x0.shape)} and {tuple(eps.shape)}")
+    n = x0.shape[0]
+    sigma = as_batch_scalar(sigma, n, x0.dtype, x0.device, "sigma")
+    if bool((sigma <= 0).any()):
+        raise ValueError("sigma must be > 0 for the DSM loss (it divides by sigma)")
+    c = as_class_ids(c, n, num_classes if num_classes is not None else 2**62, x0.device)
+    return x0, eps, sigma, c

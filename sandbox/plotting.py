@@ -1,0 +1,114 @@
+"""One matplotlib style for every figure: colour-blind-safe class colours, THEORY.md notation, paper sizes.
+
+Import this module before pyplot: it selects the non-interactive Agg backend unless a backend was
+already chosen (so notebooks keep their inline backend).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import matplotlib
+
+if "MPLBACKEND" not in os.environ and "matplotlib.pyplot" not in __import__("sys").modules:
+    matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+
+from .mixtures import ClassConditionalGMM
+
+SINGLE_COLUMN = 3.35  # inches: one column of a two-column paper
+DOUBLE_COLUMN = 6.9   # inches: full text width
+
+# Okabe & Ito (2008) palette: distinguishable under the common colour-vision deficiencies.
+CLASS_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442"]
+NEUTRAL = "#444444"
+
+STYLE = {
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.linewidth": 0.6,
+    "lines.linewidth": 1.2,
+    "legend.frameon": False,
+    "mathtext.fontset": "cm",
+    "savefig.dpi": 200,
+    "figure.dpi": 100,
+    "pdf.fonttype": 42,
+    "svg.hashsalt": "mclr-sandbox",
+}
+
+
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """The project's rcParams, applied inside the block."""
+    with matplotlib.rc_context(STYLE):
+        yield
+
+
+def class_color(c: int) -> str:
+    return CLASS_COLORS[c % len(CLASS_COLORS)]
+
+
+def grid_2d(extent: tuple[float, float, float, float], n: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+    """Mesh over ``extent = (x0, x1, y0, y1)``: ``X, Y: (n, n)`` and the points ``(n*n, 2)`` in float64."""
+    xs = np.linspace(extent[0], extent[1], n)
+    ys = np.linspace(extent[2], extent[3], n)
+    gx, gy = np.meshgrid(xs, ys)
+    pts = torch.as_tensor(np.stack([gx.ravel(), gy.ravel()], axis=1), dtype=torch.float64)
+    return gx, gy, pts
+
+
+def plot_density_1d(ax: Axes, gmm: ClassConditionalGMM, sigma: float = 0.0, lim: tuple[float, float] = (-3, 3),
+                    n: int = 600, unconditional: bool = True) -> None:
+    """Class densities ``pi_c p_sigma(x|c)`` (filled, class colours) and ``p_sigma(x)`` (dashed)."""
+    x = torch.linspace(lim[0], lim[1], n, dtype=torch.float64)[:, None]
+    per_class = (gmm.log_prob_per_class(x, sigma) + gmm.class_probs.log()).exp().numpy()
+    xs = x[:, 0].numpy()
+    for c in range(gmm.num_classes):
+        ax.fill_between(xs, per_class[:, c], color=class_color(c), alpha=0.35, lw=0)
+        ax.plot(xs, per_class[:, c], color=class_color(c), label=rf"$\pi_{c}\,p(x\mid c={c})$")
+    if unconditional:
+        ax.plot(xs, per_class.sum(1), color=NEUTRAL, ls="--", lw=0.9, label=r"$p(x)$")
+    ax.set_xlim(*lim)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(r"$x$")
+
+
+def plot_class_contours_2d(ax: Axes, gmm: ClassConditionalGMM, extent: tuple[float, float, float, float],
+                           sigma: float = 0.0, n: int = 200, levels: int = 5) -> None:
+    """Each class's density ``p_sigma(x|c)`` as filled contours in its colour (log-spaced levels)."""
+    gx, gy, pts = grid_2d(extent, n)
+    log_p = gmm.log_prob_per_class(pts, sigma).numpy()
+    for c in range(gmm.num_classes):
+        z = np.exp(log_p[:, c]).reshape(gx.shape)
+        top = z.max()
+        lv = top * np.logspace(-2.5, 0, levels + 1)
+        ax.contourf(gx, gy, z, levels=lv, colors=[class_color(c)], alpha=0.18)
+        ax.contour(gx, gy, z, levels=lv[:-1], colors=[class_color(c)], linewidths=0.5)
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    ax.set_aspect("equal")
+
+
+def scatter_classes(ax: Axes, x: torch.Tensor, c: torch.Tensor, size: float = 1.5, alpha: float = 0.5) -> None:
+    """Points ``x: (N, 2)`` coloured by class ``c: (N,)``."""
+    xs, cs = x.detach().cpu().numpy(), c.detach().cpu().numpy()
+    for k in np.unique(cs):
+        sel = cs == k
+        ax.scatter(xs[sel, 0], xs[sel, 1], s=size, color=class_color(int(k)), alpha=alpha, lw=0, rasterized=True)
+
+
+def new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1, **kwargs: object):
+    """A constrained-layout figure of the given size in inches (use SINGLE_COLUMN / DOUBLE_COLUMN widths)."""
+    return plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", **kwargs)

@@ -1,0 +1,122 @@
+"""Pointwise minimisers of DSM-type objectives, in closed form from class densities and class scores.
+
+Any objective that is a weighted sum of DSM terms is, at each noisy point ``x``, a quadratic in the value
+``s(x)`` of the field for label ``c`` (THEORY.md 3):
+
+    Q_x(s) = sum_k a_k(x) || s - s_k(x) ||^2 + const(x),
+
+where ``a_k(x)`` is the density of class-``k`` data at ``x`` times the row weight that class-``k`` rows carry
+for label ``c``. If ``A(x) = sum_k a_k(x) > 0`` the unique minimiser is the weighted mean of class scores
+
+    s*(x) = sum_k a_k(x) s_k(x) / A(x);
+
+if ``A(x) <= 0`` the objective is unbounded below in ``s(x)`` and has no minimiser.
+
+Coefficients are returned divided by ``p_sigma(x)`` (so ``a_k / p = rho_k * weight``, with
+``rho_k = pi_k p_sigma(x|k) / p_sigma(x)`` computed from the log class densities), which keeps them O(1)
+far from the data. For label ``c`` and classifier ``r = r_c(x)`` (exact: ``r = rho_c``):
+
+    dsm                     a_c = rho_c
+    mclr (lambda)           a_c = (1 + lambda) rho_c,            a_k = -lambda / (K - 1) rho_k   (k != c)
+    weighted-mismatched     a_c = (1 + w (1 - r)) rho_c,         a_k = -w r rho_k                 (k != c)
+    weighted-unconditional  a_c = (1 + w) rho_c - w r rho_c,     a_k = -w r rho_k                 (k != c)
+
+With exact weights both weighted variants give ``A = rho_c`` and ``s* = s_c + w (s_c - s_u)``: the CFG score.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .mixtures import ClassConditionalGMM
+from .validation import as_batch_scalar, as_class_ids
+
+Tensor = torch.Tensor
+OBJECTIVES = ("dsm", "mclr", "weighted-mismatched", "weighted-unconditional")
+
+
+@dataclass(frozen=True)
+class PointwiseQuadratic:
+    """``Q_x(s) = A(x) ||s||^2 - 2 s . b(x) + const`` at each row, divided by ``p_sigma(x)``.
+
+    ``coefficients: (N, K)`` the ``a_k``; ``A: (N,)``; ``minimiser: (N, d)`` is ``b / A`` where
+    ``well_posed`` (``A > 0``) and NaN elsewhere, on purpose: there is no minimiser there.
+    """
+
+    coefficients: Tensor
+    A: Tensor
+    minimiser: Tensor
+    well_posed: Tensor
+
+
+def objective_coefficients(gmm: ClassConditionalGMM, x: Tensor, sigma: float | Tensor, c: int | Tensor,
+                           objective: str, w: float | Tensor = 0.0, lam: float = 0.0,
+                           posterior: Tensor | None = None) -> Tensor:
+    """The coefficients ``a_k(x) / p_sigma(x)`` of the module table. -> ``(N, K)``.
+
+    ``posterior: (N, K)`` replaces the exact noisy classifier inside the weights (not inside ``rho``).
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    n, k = x.shape[0], gmm.num_classes
+    cls = as_class_ids(c, n, k, gmm.device)
+    w = as_batch_scalar(w, n, gmm.dtype, gmm.device, "w")[:, None]
+    if not isinstance(lam, (int, float)) or isinstance(lam, bool) or not (math.isfinite(lam) and lam >= 0):
+        raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
+    log_joint = gmm.log_prob_per_class(x, sigma) + gmm.class_probs.to(gmm.device, gmm.dtype).log()
+    rho = torch.softmax(log_joint, dim=1)                                         # [N, K]
+    if posterior is None:
+        r = rho
+    else:
+        if posterior.shape != (n, k):
+            raise ValueError(f"posterior must have shape ({n}, {k}), got {tuple(posterior.shape)}")
+        r = posterior
+    is_c = torch.nn.functional.one_hot(cls, k).to(rho.dtype)                      # [N, K]
+    r_c = r.gather(1, cls[:, None])                                               # [N, 1]
+    if objective == "dsm":
+        return is_c * rho
+    if objective == "mclr":
+        if k < 2:
+            raise ValueError("mclr needs at least 2 classes")
+        return is_c * (1.0 + lam) * rho - (1.0 - is_c) * lam / (k - 1) * rho
+    negatives = -w * r_c * rho
+    if objective == "weighted-mismatched":
+        return is_c * (1.0 + w * (1.0 - r_c)) * rho + (1.0 - is_c) * negatives
+    return is_c * (1.0 + w) * rho + negatives
+
+
+def pointwise_quadratic(coefficients: Tensor, class_scores: Tensor) -> PointwiseQuadratic:
+    """Minimiser ``sum_k a_k s_k / sum_k a_k`` where ``A = sum_k a_k > 0``.
+
+    ``coefficients: (N, K)``, ``class_scores: (N, K, d)``.
+    """
+    a_total = coefficients.sum(1)
+    well_posed = a_total > 0
+    b = torch.einsum("nk,nkd->nd", coefficients, class_scores)
+    safe = torch.where(well_posed, a_total, torch.ones_like(a_total))
+    minimiser = torch.where(well_posed[:, None], b / safe[:, None], torch.full_like(b, math.nan))
+    return PointwiseQuadratic(coefficients, a_total, minimiser, well_posed)
+
+
+def minimiser(gmm: ClassConditionalGMM, x: Tensor, sigma: float | Tensor, c: int | Tensor, objective: str,
+              w: float | Tensor = 0.0, lam: float = 0.0, posterior: Tensor | None = None) -> PointwiseQuadratic:
+    """The pointwise quadratic of ``objective`` for label ``c`` at ``x: (N, d)``, from densities and class scores."""
+    coefficients = objective_coefficients(gmm, x, sigma, c, objective, w=w, lam=lam, posterior=posterior)
+    return pointwise_quadratic(coefficients, gmm.class_scores(x, sigma))
+
+
+def mclr_coefficient(gmm: ClassConditionalGMM, x: Tensor, sigma: float | Tensor, c: int | Tensor,
+                     lam: float) -> Tensor:
+    """``A(x) / p_sigma(x) = (1 + lam) rho_c - lam / (K - 1) (1 - rho_c)`` of unweighted MCLR. -> ``(N,)``.
+
+    Where it is ``<= 0`` the unweighted objective has no minimiser (the ill-posed region).
+    """
+    return objective_coefficients(gmm, x, sigma, c, "mclr", lam=lam).sum(1)
+
+
+def tilted_log_density_unnormalised(gmm: ClassConditionalGMM, x: Tensor, c: int, w: float) -> Tensor:
+    """``log [p(x|c)^(1+w) p(x)^(-w)]`` at sigma = 0 (the target CFG is often said to sample). -> ``(N,)``."""
+    return (1.0 + w) * gmm.log_prob(x, 0.0, c) - w * gmm.log_prob(x, 0.0)

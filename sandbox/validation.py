@@ -1,0 +1,134 @@
+"""Input checks shared by every public function.
+
+Each helper either returns a clean tensor or raises ``ValueError``/``TypeError`` naming the
+parameter and what was expected, so bad input never turns into a silent NaN downstream.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import torch
+
+Tensor = torch.Tensor
+
+
+def as_points(x: object, dim: int, dtype: torch.dtype, device: torch.device, name: str = "x") -> Tensor:
+    """Check ``x: (N, dim)``, finite, of the model's dtype and device."""
+    if not isinstance(x, Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor of shape (N, {dim}), got {type(x).__name__}; "
+            f"convert with torch.as_tensor({name}, dtype={dtype})"
+        )
+    if x.ndim != 2 or x.shape[1] != dim:
+        raise ValueError(f"{name} must have shape (N, {dim}), got {tuple(x.shape)}")
+    if x.dtype != dtype:
+        raise TypeError(f"{name} must have dtype {dtype} (the model's), got {x.dtype}")
+    if x.device != device:
+        raise ValueError(f"{name} must be on device {device} (the model's), got {x.device}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} must be finite; it contains NaN or Inf")
+    return x
+
+
+def as_batch_scalar(
+    value: object,
+    n: int,
+    dtype: torch.dtype,
+    device: torch.device,
+    name: str,
+    minimum: float = 0.0,
+) -> Tensor:
+    """A float or an ``(N,)`` tensor of finite values >= ``minimum``, returned as ``(N,)``."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a float or an ({n},) tensor, got bool")
+    if isinstance(value, Real) and not isinstance(value, Tensor):
+        v = float(value)
+        if not math.isfinite(v) or v < minimum:
+            raise ValueError(f"{name} must be a finite number >= {minimum}, got {v}")
+        return torch.full((n,), v, dtype=dtype, device=device)
+    if isinstance(value, Tensor):
+        if value.ndim == 0:
+            value = value.reshape(1).expand(n)
+        if value.shape != (n,):
+            raise ValueError(f"{name} must be a float or a tensor of shape ({n},), got shape {tuple(value.shape)}")
+        if not value.is_floating_point():
+            raise TypeError(f"{name} must be a floating tensor, got {value.dtype}")
+        if value.dtype != dtype:
+            raise TypeError(f"{name} must have dtype {dtype} (the model's), got {value.dtype}")
+        if value.device != device:
+            raise ValueError(f"{name} must be on device {device} (the model's), got {value.device}")
+        if not bool(torch.isfinite(value).all()) or bool((value < minimum).any()):
+            raise ValueError(f"{name} must be finite and >= {minimum} everywhere")
+        return value
+    raise TypeError(f"{name} must be a float or an ({n},) tensor, got {type(value).__name__}")
+
+
+def as_class_ids(c: object, n: int, num_classes: int, device: torch.device, name: str = "c") -> Tensor:
+    """An int or an ``(N,)`` integer tensor with values in ``[0, num_classes)``, returned as ``(N,)`` long."""
+    if isinstance(c, bool):
+        raise TypeError(f"{name} must be an int or an ({n},) integer tensor, got bool")
+    if isinstance(c, Integral):
+        if not 0 <= int(c) < num_classes:
+            raise ValueError(f"{name} must be a class id in [0, {num_classes}), got {int(c)}")
+        return torch.full((n,), int(c), dtype=torch.long, device=device)
+    if isinstance(c, Tensor):
+        if c.is_floating_point() or c.is_complex() or c.dtype == torch.bool:
+            raise TypeError(f"{name} must be an integer tensor, got {c.dtype}")
+        if c.ndim == 0:
+            c = c.reshape(1).expand(n)
+        if c.shape != (n,):
+            raise ValueError(f"{name} must be an int or a tensor of shape ({n},), got shape {tuple(c.shape)}")
+        if c.device != device:
+            raise ValueError(f"{name} must be on device {device} (the model's), got {c.device}")
+        if n and (int(c.min()) < 0 or int(c.max()) >= num_classes):
+            raise ValueError(f"{name} must hold class ids in [0, {num_classes}), got values in "
+                             f"[{int(c.min())}, {int(c.max())}]")
+        return c.long()
+    raise TypeError(f"{name} must be an int or an ({n},) integer tensor, got {type(c).__name__}")
+
+
+def as_probabilities(p: object, name: str, length: int | None = None, atol: float = 1e-6) -> Tensor:
+    """A 1-D float64 vector of positive entries summing to 1 (within ``atol``: float32 rounding passes).
+
+    Returned renormalised exactly."""
+    try:
+        t = torch.as_tensor(p, dtype=torch.float64).cpu()
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"{name} must be a 1-D array of probabilities: {err}") from None
+    if t.ndim != 1 or (length is not None and t.shape[0] != length):
+        want = f"({length},)" if length is not None else "(n,)"
+        raise ValueError(f"{name} must have shape {want}, got {tuple(t.shape)}")
+    if t.numel() == 0:
+        raise ValueError(f"{name} must not be empty")
+    if not bool(torch.isfinite(t).all()) or bool((t <= 0).any()):
+        raise ValueError(f"{name} must be finite and > 0, got {t.tolist()}")
+    total = float(t.sum())
+    if abs(total - 1.0) > atol:
+        raise ValueError(f"{name} must sum to 1, sums to {total!r}")
+    return t / t.sum()
+
+
+def as_generator(generator: torch.Generator | int | None, device: torch.device) -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` from a generator or an int seed (None: a fresh random seed)."""
+    if isinstance(generator, torch.Generator):
+        if torch.device(generator.device).type != torch.device(device).type:
+            raise ValueError(f"generator must live on {device}, got one on {generator.device}")
+        return generator
+    if generator is None:
+        g = torch.Generator(device=device)
+        g.seed()
+        return g
+    if isinstance(generator, Integral) and not isinstance(generator, bool):
+        g = torch.Generator(device=device)
+        g.manual_seed(int(generator))
+        return g
+    raise TypeError(f"generator must be a torch.Generator, an int seed or None, got {type(generator).__name__}")
+
+
+def as_count(n: object, name: str = "n") -> int:
+    """A non-negative Python int."""
+    if isinstance(n, bool) or not isinstance(n, Integral) or int(n) < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {n!r}")
+    return int(n)

@@ -1,0 +1,120 @@
+"""Named example distributions shared by notebooks, figures and tests. Each is built deterministically.
+
+| name            | d | K | what it is for |
+|-----------------|---|---|----------------|
+| ``teaching_1d`` | 1 | 2 | two bimodal classes overlapping near 0.5: every 1D plot and the KS tests |
+| ``overlap_2d``  | 2 | 3 | three anisotropic classes at 120 degrees sharing a crowded centre: separation |
+| ``branching_2d``| 2 | 2 | multi-scale tree-shaped classes (thin branches that split twice): fine structure |
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from .mixtures import ClassConditionalGMM
+
+Tensor = torch.Tensor
+
+
+def teaching_1d() -> ClassConditionalGMM:
+    """1D, 2 classes: class 0 = modes at -1.5 and 0.2, class 1 = modes at 0.8 and 2.0; they overlap on [0, 1]."""
+    means = [[[-1.5], [0.2]], [[0.8], [2.0]]]
+    stds = [[0.35, 0.3], [0.3, 0.4]]
+    covs = [[[[s * s]] for s in row] for row in stds]
+    return ClassConditionalGMM(means, covs, weights=[[0.6, 0.4], [0.5, 0.5]])
+
+
+def overlap_2d() -> ClassConditionalGMM:
+    """2D, 3 classes: each an elongated arm pointing out at 120 degrees plus a blob in the shared centre."""
+    means, covs, weights = [], [], []
+    for k in range(3):
+        angle = math.pi / 2 + 2 * math.pi * k / 3
+        u = torch.tensor([math.cos(angle), math.sin(angle)], dtype=torch.float64)
+        perp = torch.stack([-u[1], u[0]])
+        rot = torch.stack([u, perp], dim=1)                                  # columns: along, across
+        arm = rot @ torch.diag(torch.tensor([0.55, 0.12], dtype=torch.float64)) @ rot.T
+        centre = rot @ torch.diag(torch.tensor([0.30, 0.20], dtype=torch.float64)) @ rot.T
+        means.append(torch.stack([1.6 * u, 0.35 * u + 0.25 * perp]))
+        covs.append(torch.stack([arm, centre]))
+        weights.append([0.6, 0.4])
+    return ClassConditionalGMM(means, covs, weights)
+
+
+def branching_2d(levels: int = 3) -> ClassConditionalGMM:
+    """2D, 2 classes: each a binary tree of thin elongated Gaussians, 0.6 times shorter at every level.
+
+    Class 0 grows upward-left, class 1 upward-right from a shared root; ``levels`` sets the depth.
+    """
+    if not isinstance(levels, int) or not 1 <= levels <= 6:
+        raise ValueError(f"levels must be an int in [1, 6], got {levels!r}")
+    means, covs, weights = [], [], []
+    for direction in (+1, -1):
+        mu, cov, wt = [], [], []
+
+        def grow(start: Tensor, angle: float, length: float, depth: int, mass: float,
+                 mu: list = mu, cov: list = cov, wt: list = wt) -> None:
+            u = torch.tensor([math.cos(angle), math.sin(angle)], dtype=torch.float64)
+            rot = torch.stack([u, torch.stack([-u[1], u[0]])], dim=1)
+            scales = torch.tensor([(0.3 * length) ** 2, (0.04 * length) ** 2 + 1e-4], dtype=torch.float64)
+            mu.append(start + 0.5 * length * u)
+            cov.append(rot @ torch.diag(scales) @ rot.T)
+            wt.append(mass * (0.4 if depth < levels else 1.0))
+            if depth < levels:
+                end = start + length * u
+                for turn in (-0.45, 0.45):
+                    grow(end, angle + turn, 0.6 * length, depth + 1, 0.3 * mass, mu, cov, wt)
+
+        grow(torch.zeros(2, dtype=torch.float64), math.pi / 2 + direction * 0.5, 2.0, 1, 1.0)
+        w = torch.tensor(wt, dtype=torch.float64)
+        means.append(torch.stack(mu))
+        covs.append(torch.stack(cov))
+        weights.append(w / w.sum())
+    return ClassConditionalGMM(means, covs, weights)
+
+
+def gaussian_classes(means: list[float], variances: list[float],
+                     class_probs: list[float] | None = None) -> ClassConditionalGMM:
+    """1D, one Gaussian per class: ``p(x|c) = N(means[c], variances[c])`` (the symbolic and closed-form cases)."""
+    if len(means) != len(variances):
+        raise ValueError(f"means and variances must have the same length, got {len(means)} and {len(variances)}")
+    return ClassConditionalGMM([[[m]] for m in means], [[[[v]]] for v in variances],
+                               [[1.0] for _ in means], class_probs)
+
+
+def random_mixture(num_classes: int, components: int, dim: int, seed: int, spread: float = 3.0,
+                   max_condition: float = 10.0) -> ClassConditionalGMM:
+    """A random mixture: means ~ N(0, spread^2 I), covariances with eigenvalues log-uniform in a range of
+    ratio ``max_condition`` around 0.3, Dirichlet(2) weights, Dirichlet(5) class prior."""
+    g = torch.Generator().manual_seed(seed)
+    k, m, d = num_classes, components, dim
+    means = spread * torch.randn(k, m, d, dtype=torch.float64, generator=g)
+    q, _ = torch.linalg.qr(torch.randn(k, m, d, d, dtype=torch.float64, generator=g))
+    log_ratio = math.log(max_condition)
+    evals = 0.3 * torch.exp(log_ratio * (torch.rand(k, m, d, dtype=torch.float64, generator=g) - 0.5))
+    covs = q @ torch.diag_embed(evals) @ q.transpose(-1, -2)
+    return ClassConditionalGMM(list(means), list(0.5 * (covs + covs.transpose(-1, -2))),
+                               list(_dirichlet(2, (k, m), g)), _dirichlet(5, (k,), g))
+
+
+def _dirichlet(alpha: int, shape: tuple[int, ...], g: torch.Generator) -> Tensor:
+    """Dirichlet(alpha) rows over the last axis, integer ``alpha``: normalised Gamma(alpha) draws."""
+    # torch's Gamma sampler takes no generator; Gamma(alpha) for integer alpha is a sum of alpha Exp(1).
+    draws = -torch.log(torch.rand(*shape, alpha, dtype=torch.float64, generator=g)).sum(-1)
+    return draws / draws.sum(-1, keepdim=True)
+
+
+ZOO: dict[str, Callable[[], ClassConditionalGMM]] = {
+    "teaching_1d": teaching_1d,
+    "overlap_2d": overlap_2d,
+    "branching_2d": branching_2d,
+}
+
+
+def get(name: str) -> ClassConditionalGMM:
+    """A zoo mixture by name (see ``ZOO``)."""
+    if name not in ZOO:
+        raise ValueError(f"name must be one of {sorted(ZOO)}, got {name!r}")
+    return ZOO[name]()
