@@ -12,6 +12,8 @@ examples:
   mclr-sandbox figures                      # regenerate every figure into figures/ (PDF + PNG)
   mclr-sandbox figures --fast --out /tmp/f  # small sizes, quick look
   mclr-sandbox figures --only zoo           # one figure
+  mclr-sandbox verify --fast                # the theorem checked five ways, quick settings (< 60 s)
+  mclr-sandbox verify --json results.json   # full grid, results also as JSON; exit 1 if any check fails
   mclr-sandbox zoo                          # list the named example mixtures
   python -m sandbox figures --fast          # the same entry point without the console script
 """
@@ -30,6 +32,30 @@ def _figures(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     print(f"{len(written)} files for {len(written) // 2} figures in {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .files import write_json
+    from .verification import run_all
+
+    t0 = time.perf_counter()
+    results = run_all(fast=args.fast, progress=not args.quiet)
+    rows = [(r.check, r.setting, f"{r.residual:.2e}", f"{r.tolerance:.2e}", "pass" if r.passed else "FAIL")
+            for r in results]
+    header = ("check", "setting", "residual", "tolerance", "status")
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
+    print(line.format(*header))
+    print(line.format(*("-" * w for w in widths)))
+    for row in rows:
+        print(line.format(*row))
+    failed = sum(not r.passed for r in results)
+    print(f"{len(results) - failed}/{len(results)} checks passed in {time.perf_counter() - t0:.1f} s"
+          f"{' (fast settings)' if args.fast else ''}")
+    if args.json:
+        write_json(args.json, {"fast": args.fast, "results": [r.as_dict() for r in results]})
+        print(f"wrote {args.json}")
+    return 0 if failed == 0 else 1
 
 
 def _zoo(args: argparse.Namespace) -> int:
@@ -60,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the figure names and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_figures)
+
+    p = sub.add_parser("verify", help="check that CFG is the optimum of weighted MCLR, five ways",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--fast", action="store_true", help="reduced grid and training (under a minute)")
+    p.add_argument("--json", metavar="PATH", help="also write every result (with details) as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_verify)
 
     p = sub.add_parser("zoo", help="list the named example mixtures", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)

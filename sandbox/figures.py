@@ -6,20 +6,23 @@ A figure function takes ``fast: bool`` (small sizes, same code path) and returns
 
 from __future__ import annotations
 
-import os
-import tempfile
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import objectives, theory, verification, zoo
 from . import plotting as P
-from . import zoo
+from .files import atomic_open
+from .mixtures import ClassConditionalGMM
 from .plotting import plt
 
 FigureFn = Callable[[bool], "plt.Figure"]
+LEARNING_STEPS, LEARNING_BATCH = 1500, 4096
 
 
 @dataclass(frozen=True)
@@ -66,24 +69,170 @@ def zoo_figure(fast: bool = False) -> plt.Figure:
     return fig
 
 
+# ---------------------------------------------------------------------------- the theorem
+
+THEOREM_SIGMA = 0.3
+OVERLAP_EXTENT = (-2.6, 2.6, -2.2, 2.6)
+
+
+@figure("theorem_residuals", "closed-form and quadrature residuals of the theorem over (sigma, w)")
+def theorem_residuals_figure(fast: bool = False) -> plt.Figure:
+    closed = verification.check_closed_form(n_grid=21 if fast else 61, n_random=200 if fast else 1000)
+    quad = verification.check_quadrature(sigmas=verification.SIGMAS if not fast else (0.01, 0.2, 1.0, 10.0))
+    with P.style():
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.4, ncols=2)
+        for ax, results, title in ((axes[0], closed, "closed form vs CFG (max rel. error)"),
+                                   (axes[1], quad, r"quadrature: $J_w[s_w+\delta h]-J_w[s_w]$ vs $\delta^2 E\|h\|^2$")):
+            sig = sorted({_setting_value(r.setting, "sigma") for r in results})
+            ws = sorted({_setting_value(r.setting, "w") for r in results})
+            grid = np.full((len(ws), len(sig)), -17.0)
+            for r in results:
+                i, j = ws.index(_setting_value(r.setting, "w")), sig.index(_setting_value(r.setting, "sigma"))
+                grid[i, j] = max(grid[i, j], math.log10(max(r.residual, 1e-17)))
+            im = ax.imshow(grid, origin="lower", cmap="viridis", vmin=-16, vmax=-8, aspect="auto")
+            ax.set_xticks(range(len(sig)), [f"{v:g}" for v in sig])
+            ax.set_yticks(range(len(ws)), [f"{v:g}" for v in ws])
+            ax.set_xlabel(r"$\sigma$")
+            ax.set_ylabel(r"$w$")
+            ax.set_title(title)
+            for i in range(len(ws)):
+                for j in range(len(sig)):
+                    ax.text(j, i, f"{grid[i, j]:.0f}", ha="center", va="center", color="w", fontsize=6)
+        fig.colorbar(im, ax=axes, label=r"$\log_{10}$ residual (tolerance $10^{-10}$ / $10^{-8}$)", shrink=0.9)
+    return fig
+
+
+@figure("theorem_parabolas", "J_w(s_w + delta h) - J_w(s_w) against delta: parabolas with vertex at s_w")
+def theorem_parabolas_figure(fast: bool = False) -> plt.Figure:
+    gmm = zoo.overlap_2d()
+    sigma, c = THEOREM_SIGMA, 0
+    nodes = verification.component_nodes(gmm, sigma, (16, 8) if fast else verification.QUADRATURE_RULES[2])
+    h = verification.smooth_field(gmm.dim, gmm.num_classes, 0, math.sqrt(1 + sigma**2))
+    deltas = np.linspace(-1.0, 1.0, 9 if fast else 41)
+    with P.style():
+        fig, ax = P.new_figure(P.SINGLE_COLUMN, 2.4)
+        for i, w in enumerate((0.0, 2.0, 7.0)):
+            vals = [verification.quadrature_identity(gmm, nodes, c, w, "mismatched", h, float(d))[0] for d in deltas]
+            ax.plot(deltas, vals, color=P.class_color(i), label=rf"$w={w:g}$")
+        pred = [verification.quadrature_identity(gmm, nodes, c, 2.0, "mismatched", h, float(d))[1] for d in deltas]
+        ax.plot(deltas, pred, "k:", lw=1.6, label=r"$\delta^2 E_{p_\sigma(\cdot|c)}\|h\|^2$")
+        wrong = [verification.quadrature_identity(gmm, nodes, c, 2.0, "mismatched", h, float(d), beta_scale=1.1)[0]
+                 for d in deltas]
+        ax.plot(deltas, wrong, color=P.NEUTRAL, ls="--", lw=0.9, label=r"$w=2$, $1.1\,\beta_w$ (wrong)")
+        ax.axvline(0.0, color="0.7", lw=0.5)
+        ax.set_xlabel(r"$\delta$")
+        ax.set_ylabel(r"$J_w[s_w+\delta h]-J_w[s_w]$")
+        ax.set_title(rf"overlap_2d, $c={c}$, $\sigma={sigma}$")
+        ax.legend(loc="upper center")
+    return fig
+
+
+@figure("mclr_weights", "the sample-adaptive weights alpha_w and beta_w over the plane")
+def mclr_weights_figure(fast: bool = False) -> plt.Figure:
+    gmm = zoo.overlap_2d()
+    sigma, c, w = THEOREM_SIGMA, 0, 2.0
+    gx, gy, pts = P.grid_2d(OVERLAP_EXTENT, 60 if fast else 200)
+    r = gmm.class_posterior(pts, sigma)[:, c]
+    alpha, beta = objectives.sample_adaptive_weights(r, w, gmm.class_probs[c])
+    with P.style():
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.5, ncols=2)
+        for ax, val, title in ((axes[0], alpha, r"$\alpha_w(x) = 1 + w\,(1 - r_c(x))$ on positives"),
+                               (axes[1], beta, r"$\beta_w(x) = w\,r_c(x)/\pi_c$ on negatives")):
+            im = ax.pcolormesh(gx, gy, val.reshape(gx.shape).numpy(), cmap="magma", shading="auto",
+                               rasterized=True)
+            _class_outlines(ax, gmm, sigma)
+            ax.set_title(title)
+            ax.set_xlabel(r"$x_1$")
+            ax.set_ylabel(r"$x_2$")
+            ax.set_aspect("equal")
+            fig.colorbar(im, ax=ax, shrink=0.85)
+        fig.suptitle(rf"overlap_2d, target class $c={c}$ (blue), $w={w:g}$, $\sigma={sigma}$", fontsize=8)
+    return fig
+
+
+@figure("mclr_ill_posed", "where unweighted MCLR has no minimiser: A(x) <= 0, per sigma and lambda")
+def mclr_ill_posed_figure(fast: bool = False) -> plt.Figure:
+    gmm = zoo.overlap_2d()
+    c = 0
+    sigmas = (0.1, 0.5, 2.0)
+    lams = (0.5, 2.0)
+    gx, gy, pts = P.grid_2d(OVERLAP_EXTENT, 60 if fast else 180)
+    with P.style():
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 4.4, ncols=len(sigmas), nrows=len(lams), sharex=True, sharey=True)
+        for i, lam in enumerate(lams):
+            for j, sigma in enumerate(sigmas):
+                ax = axes[i, j]
+                a = theory.mclr_coefficient(gmm, pts, sigma, c, lam).reshape(gx.shape).numpy()
+                ax.contourf(gx, gy, (a <= 0).astype(float), levels=[0.5, 1.5], colors=[P.NEUTRAL], alpha=0.35)
+                ax.contour(gx, gy, a, levels=[0.0], colors="k", linewidths=0.7)
+                _class_outlines(ax, gmm, 0.0)
+                frac = float((theory.mclr_coefficient(gmm, gmm.sample(4000, sigma=sigma, generator=0), sigma, c, lam)
+                              <= 0).double().mean())
+                ax.set_title(rf"$\lambda={lam:g}$, $\sigma={sigma:g}$: {100 * frac:.0f}% of $p_\sigma$ ill-posed")
+                ax.set_aspect("equal")
+                if i == len(lams) - 1:
+                    ax.set_xlabel(r"$x_1$")
+                if j == 0:
+                    ax.set_ylabel(r"$x_2$")
+        fig.suptitle(rf"unweighted MCLR for class $c={c}$ (blue): grey = $\{{A(x) \leq 0\}}$, no minimiser",
+                     fontsize=8)
+    return fig
+
+
+@figure("learning_curves", "MLP fields trained by SGD: weighted MCLR -> CFG score, DSM -> conditional score")
+def learning_curves_figure(fast: bool = False) -> plt.Figure:
+    gmm = zoo.overlap_2d()
+    sigma, w, c = 1.0, 2.0, 0
+    steps, batch = (200, 512) if fast else (LEARNING_STEPS, LEARNING_BATCH)
+    traces = {}
+    for objective in ("weighted-mismatched", "dsm"):
+        trace: list[tuple[int, float, float, float]] = []
+
+        def record(step: int, field: verification.ConditionalField, trace: list = trace) -> None:
+            e = verification.learning_errors(gmm, field, sigma, w, c, n=4000)
+            trace.append((step, e["vs_s_w"], e["vs_s_c"], e["s_c_vs_s_w"]))
+
+        verification.train_field(gmm, sigma, objective, w, steps, batch, seed=0, record=record,
+                                 record_every=max(1, steps // 30))
+        traces[objective] = np.array(trace)
+    with P.style():
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.3, ncols=2, sharey=True)
+        for ax, (objective, tr) in zip(axes, traces.items()):
+            ax.semilogy(tr[:, 0], tr[:, 1], color=P.class_color(0), label=r"error vs $s_w$ (CFG)")
+            ax.semilogy(tr[:, 0], tr[:, 2], color=P.class_color(1), label=r"error vs $s_c$ (conditional)")
+            ax.axhline(tr[0, 3], color=P.NEUTRAL, ls=":", lw=0.9, label=r"$\|s_c - s_w\|$")
+            ax.set_title(("weighted MCLR" if objective != "dsm" else "DSM") + rf", $\sigma={sigma}$, $w={w:g}$")
+            ax.set_xlabel("SGD step")
+        axes[0].set_ylabel(r"RMS error under $p_\sigma(\cdot\mid c)$")
+        axes[0].legend(loc="upper right")
+    return fig
+
+
+def _class_outlines(ax: plt.Axes, gmm: ClassConditionalGMM, sigma: float) -> None:
+    """Thin density contours of each class, in its colour, as a map for overlays."""
+    gx, gy, pts = P.grid_2d(OVERLAP_EXTENT, 120)
+    log_p = gmm.log_prob_per_class(pts, sigma).numpy()
+    for k in range(gmm.num_classes):
+        z = np.exp(log_p[:, k]).reshape(gx.shape)
+        ax.contour(gx, gy, z, levels=[0.1 * z.max()], colors=[P.class_color(k)], linewidths=0.8)
+
+
+def _setting_value(setting: str, key: str) -> float:
+    """``"... sigma=0.2 w=7"`` -> the number after ``key=``."""
+    return next(float(tok.split("=")[1]) for tok in setting.split() if tok.startswith(f"{key}="))
+
+
 # ---------------------------------------------------------------------------- builder
 
 
 def save_figure(fig: plt.Figure, out_dir: Path, name: str) -> list[Path]:
-    """Write ``name.pdf`` and ``name.png`` atomically (temp file + rename), without timestamps."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write ``name.pdf`` and ``name.png`` atomically, without timestamps (same input, same bytes)."""
     written = []
     for ext, meta in (("pdf", {"CreationDate": None, "ModDate": None, "Producer": "mclr-sandbox"}),
                       ("png", {"Software": "mclr-sandbox"})):
         target = out_dir / f"{name}.{ext}"
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=f".{ext}", dir=out_dir)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fig.savefig(fh, format=ext, metadata=meta)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(target, "wb") as fh:
+            fig.savefig(fh, format=ext, metadata=meta)
         written.append(target)
     return written
 

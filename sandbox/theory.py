@@ -12,16 +12,17 @@ for label ``c``. If ``A(x) = sum_k a_k(x) > 0`` the unique minimiser is the weig
 
 if ``A(x) <= 0`` the objective is unbounded below in ``s(x)`` and has no minimiser.
 
-Coefficients are returned divided by ``p_sigma(x)`` (so ``a_k / p = rho_k * weight``, with
-``rho_k = pi_k p_sigma(x|k) / p_sigma(x)`` computed from the log class densities), which keeps them O(1)
-far from the data. For label ``c`` and classifier ``r = r_c(x)`` (exact: ``r = rho_c``):
+Coefficients are given up to a positive factor per point (it cancels in ``s*`` and keeps the sign of
+``A``), in terms of ``rho_k = pi_k p_sigma(x|k) / p_sigma(x)`` computed from the log class densities.
+For label ``c`` and a noisy classifier ``r = r_c(x)`` setting the weights (exact: ``r = rho_c``):
 
     dsm                     a_c = rho_c
     mclr (lambda)           a_c = (1 + lambda) rho_c,            a_k = -lambda / (K - 1) rho_k   (k != c)
     weighted-mismatched     a_c = (1 + w (1 - r)) rho_c,         a_k = -w r rho_k                 (k != c)
     weighted-unconditional  a_c = (1 + w) rho_c - w r rho_c,     a_k = -w r rho_k                 (k != c)
 
-With exact weights both weighted variants give ``A = rho_c`` and ``s* = s_c + w (s_c - s_u)``: the CFG score.
+The two weighted variants have the same pointwise coefficients (they differ only in how negatives are
+sampled, hence in variance). With exact weights ``A = rho_c`` and ``s* = s_c + w (s_c - s_u)``: the CFG score.
 """
 
 from __future__ import annotations
@@ -40,14 +41,16 @@ OBJECTIVES = ("dsm", "mclr", "weighted-mismatched", "weighted-unconditional")
 
 @dataclass(frozen=True)
 class PointwiseQuadratic:
-    """``Q_x(s) = A(x) ||s||^2 - 2 s . b(x) + const`` at each row, divided by ``p_sigma(x)``.
+    """``Q_x(s) = A(x) ||s||^2 - 2 s . b(x) + const`` at each row, up to a positive per-row factor.
 
-    ``coefficients: (N, K)`` the ``a_k``; ``A: (N,)``; ``minimiser: (N, d)`` is ``b / A`` where
+    ``coefficients: (N, K)`` the ``a_k`` scaled so that ``max_k |a_k| = 1`` per row (the common factor
+    cancels in the minimiser and keeps the sign of ``A``; it also avoids underflow far from class ``c``);
+    ``total: (N,)`` their sum, ``A`` up to that factor; ``minimiser: (N, d)`` is ``b / A`` where
     ``well_posed`` (``A > 0``) and NaN elsewhere, on purpose: there is no minimiser there.
     """
 
     coefficients: Tensor
-    A: Tensor
+    total: Tensor
     minimiser: Tensor
     well_posed: Tensor
 
@@ -55,8 +58,9 @@ class PointwiseQuadratic:
 def objective_coefficients(gmm: ClassConditionalGMM, x: Tensor, sigma: float | Tensor, c: int | Tensor,
                            objective: str, w: float | Tensor = 0.0, lam: float = 0.0,
                            posterior: Tensor | None = None) -> Tensor:
-    """The coefficients ``a_k(x) / p_sigma(x)`` of the module table. -> ``(N, K)``.
+    """The coefficients ``a_k(x)`` of the module table, scaled per row so that ``max_k |a_k| = 1``. -> ``(N, K)``.
 
+    Computed in log-space from ``log rho_k = log pi_k + log p_sigma(x|k) - log p_sigma(x)``.
     ``posterior: (N, K)`` replaces the exact noisy classifier inside the weights (not inside ``rho``).
     """
     if objective not in OBJECTIVES:
@@ -66,26 +70,34 @@ def objective_coefficients(gmm: ClassConditionalGMM, x: Tensor, sigma: float | T
     w = as_batch_scalar(w, n, gmm.dtype, gmm.device, "w")[:, None]
     if not isinstance(lam, (int, float)) or isinstance(lam, bool) or not (math.isfinite(lam) and lam >= 0):
         raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
-    log_joint = gmm.log_prob_per_class(x, sigma) + gmm.class_probs.to(gmm.device, gmm.dtype).log()
-    rho = torch.softmax(log_joint, dim=1)                                         # [N, K]
+    log_rho = torch.log_softmax(gmm.log_prob_per_class(x, sigma) + gmm.class_probs.to(gmm.device, gmm.dtype).log(),
+                                dim=1)                                            # [N, K]
     if posterior is None:
-        r = rho
+        log_r = log_rho
     else:
         if posterior.shape != (n, k):
             raise ValueError(f"posterior must have shape ({n}, {k}), got {tuple(posterior.shape)}")
-        r = posterior
-    is_c = torch.nn.functional.one_hot(cls, k).to(rho.dtype)                      # [N, K]
-    r_c = r.gather(1, cls[:, None])                                               # [N, 1]
+        if bool(((posterior < 0) | (posterior > 1) | ~torch.isfinite(posterior)).any()):
+            raise ValueError("posterior must hold probabilities in [0, 1]")
+        log_r = posterior.log()
+    is_c = torch.nn.functional.one_hot(cls, k).bool()                             # [N, K]
     if objective == "dsm":
-        return is_c * rho
-    if objective == "mclr":
+        log_abs = torch.where(is_c, log_rho, -math.inf)
+    elif objective == "mclr":
         if k < 2:
             raise ValueError("mclr needs at least 2 classes")
-        return is_c * (1.0 + lam) * rho - (1.0 - is_c) * lam / (k - 1) * rho
-    negatives = -w * r_c * rho
-    if objective == "weighted-mismatched":
-        return is_c * (1.0 + w * (1.0 - r_c)) * rho + (1.0 - is_c) * negatives
-    return is_c * (1.0 + w) * rho + negatives
+        log_weight = torch.tensor([math.log1p(lam), math.log(lam / (k - 1)) if lam > 0 else -math.inf],
+                                  dtype=log_rho.dtype, device=log_rho.device)
+        log_abs = log_rho + torch.where(is_c, log_weight[0], log_weight[1])
+    else:
+        # both weighted variants: a_c = rho_c (1 + w (1 - r_c)),  a_k = -w r_c rho_k  (k != c)
+        log_r_c = log_r.gather(1, cls[:, None])
+        log_pos = log_rho + torch.log1p(w * (1.0 - log_r_c.exp()))
+        log_neg = w.log() + log_r_c + log_rho
+        log_abs = torch.where(is_c, log_pos, log_neg)
+    sign = torch.where(is_c, 1.0, -1.0).to(log_rho.dtype)
+    top = log_abs.amax(1, keepdim=True)
+    return sign * torch.exp(log_abs - torch.where(torch.isfinite(top), top, 0.0))
 
 
 def pointwise_quadratic(coefficients: Tensor, class_scores: Tensor) -> PointwiseQuadratic:
@@ -93,12 +105,12 @@ def pointwise_quadratic(coefficients: Tensor, class_scores: Tensor) -> Pointwise
 
     ``coefficients: (N, K)``, ``class_scores: (N, K, d)``.
     """
-    a_total = coefficients.sum(1)
-    well_posed = a_total > 0
+    total = coefficients.sum(1)
+    well_posed = total > 0
     b = torch.einsum("nk,nkd->nd", coefficients, class_scores)
-    safe = torch.where(well_posed, a_total, torch.ones_like(a_total))
+    safe = torch.where(well_posed, total, torch.ones_like(total))
     minimiser = torch.where(well_posed[:, None], b / safe[:, None], torch.full_like(b, math.nan))
-    return PointwiseQuadratic(coefficients, a_total, minimiser, well_posed)
+    return PointwiseQuadratic(coefficients, total, minimiser, well_posed)
 
 
 def minimiser(gmm: ClassConditionalGMM, x: Tensor, sigma: float | Tensor, c: int | Tensor, objective: str,
@@ -114,7 +126,9 @@ def mclr_coefficient(gmm: ClassConditionalGMM, x: Tensor, sigma: float | Tensor,
 
     Where it is ``<= 0`` the unweighted objective has no minimiser (the ill-posed region).
     """
-    return objective_coefficients(gmm, x, sigma, c, "mclr", lam=lam).sum(1)
+    n = x.shape[0]
+    rho_c = gmm.class_posterior(x, sigma).gather(1, as_class_ids(c, n, gmm.num_classes, gmm.device)[:, None])[:, 0]
+    return (1.0 + lam) * rho_c - lam / (gmm.num_classes - 1) * (1.0 - rho_c)
 
 
 def tilted_log_density_unnormalised(gmm: ClassConditionalGMM, x: Tensor, c: int, w: float) -> Tensor:

@@ -3,9 +3,9 @@
 Each check returns ``CheckResult`` rows (check, setting, residual, tolerance, passed, details):
 
 1. ``closed-form``   pointwise minimiser from class densities and class scores vs ``cfg_score``;
-2. ``quadrature``    ``J_w[s_w + delta h] - J_w[s_w] = delta^2 E_{p_sigma(.|c)} ||h||^2`` by Gauss-Hermite
-                     quadrature per mixture component (the eps-integral in closed form: given x and a
-                     component, eps is Gaussian), 1D and 2D;
+2. ``quadrature``    ``J_w[s_w + delta h] - J_w[s_w] = delta^2 E_{p_sigma(.|c)} ||h||^2`` by composite
+                     Gauss-Legendre quadrature per mixture component (the eps-integral in closed form: given
+                     x and a component, eps is Gaussian), 1D and 2D;
 3. ``monte-carlo``   the same identity from the *sampled* training loss, inside simultaneous 99% intervals;
 4. ``learning``      an MLP field trained by SGD on the sampled weighted loss converges to ``s_w``; with DSM,
                      to ``s_c``;
@@ -33,6 +33,7 @@ Tensor = torch.Tensor
 SIGMAS = (0.01, 0.05, 0.2, 1.0, 3.0, 10.0)
 GUIDANCE = (0.0, 0.5, 2.0, 7.0)
 VARIANTS = objectives.VARIANTS
+QUADRATURE_RULES = {1: (100, 12), 2: (30, 10)}  # (panels, Gauss-Legendre order) per axis, by dimension
 EXTENTS = {"teaching_1d": (-3.5, 4.0), "overlap_2d": (-3.0, 3.0, -3.0, 3.0), "branching_2d": (-3.5, 3.5, -1.0, 5.0)}
 
 
@@ -96,11 +97,16 @@ def check_closed_form(names: Iterable[str] = ("teaching_1d", "overlap_2d", "bran
 # ------------------------------------------------------------------------------------------ fields h
 
 
-def smooth_field(dim: int, num_classes: int, seed: int, features: int = 4) -> Callable[[Tensor, Tensor], Tensor]:
-    """A random smooth perturbation ``h(x, c) = A_c cos(Omega_c x + b_c)``: ``x: (N, d)``, ``c: (N,)`` -> ``(N, d)``."""
+def smooth_field(dim: int, num_classes: int, seed: int, length_scale: float = 1.0,
+                 features: int = 4) -> Callable[[Tensor, Tensor], Tensor]:
+    """A random smooth perturbation ``h(x, c) = A_c cos(Omega_c x / length_scale + b_c)``.
+
+    ``x: (N, d)``, ``c: (N,)`` -> ``(N, d)``. Use ``length_scale ~ sqrt(1 + sigma^2)`` to match the data's
+    spread at noise level sigma.
+    """
     g = torch.Generator().manual_seed(seed)
     amp = torch.randn(num_classes, features, dim, dtype=torch.float64, generator=g) / math.sqrt(features)
-    freq = 0.7 * torch.randn(num_classes, dim, features, dtype=torch.float64, generator=g)
+    freq = 0.7 * torch.randn(num_classes, dim, features, dtype=torch.float64, generator=g) / length_scale
     phase = 2 * math.pi * torch.rand(num_classes, features, dtype=torch.float64, generator=g)
 
     def h(x: Tensor, c: Tensor) -> Tensor:
@@ -113,77 +119,111 @@ def smooth_field(dim: int, num_classes: int, seed: int, features: int = 4) -> Ca
 # ------------------------------------------------------------------------------------------ 2. quadrature
 
 
-def _gauss_hermite(dim: int, n: int) -> tuple[Tensor, Tensor]:
-    """Tensor-product nodes ``(n^d, d)`` and weights ``(n^d,)`` for ``E_{xi ~ N(0, I)}``."""
-    nodes, weights = np.polynomial.hermite_e.hermegauss(n)
-    weights = weights / math.sqrt(2 * math.pi)
+def standard_normal_rule(dim: int, panels: int, order: int, half_width: float = 9.0) -> tuple[Tensor, Tensor]:
+    """Nodes ``(n, d)`` and weights ``(n,)`` with ``sum_i w_i f(xi_i) ~ E_{xi ~ N(0, I_d)} f(xi)``.
+
+    Composite Gauss-Legendre: ``panels`` equal panels of ``order`` nodes on ``[-half_width, half_width]`` per axis,
+    tensor product over axes, weights times the normal density. Small panels resolve the steep posterior
+    transitions that a global Gauss-Hermite rule converges on only slowly at small sigma.
+    """
+    t, wt = np.polynomial.legendre.leggauss(order)
+    edges = np.linspace(-half_width, half_width, panels + 1)
+    mid, half = 0.5 * (edges[1:] + edges[:-1]), 0.5 * np.diff(edges)
+    nodes = (mid[:, None] + half[:, None] * t[None, :]).ravel()
+    weights = (half[:, None] * wt[None, :]).ravel() * np.exp(-0.5 * nodes**2) / math.sqrt(2 * math.pi)
     grids = np.meshgrid(*([nodes] * dim), indexing="ij")
     wgrids = np.meshgrid(*([weights] * dim), indexing="ij")
     xi = np.stack([gr.ravel() for gr in grids], axis=1)
-    wt = np.prod(np.stack([wg.ravel() for wg in wgrids], axis=1), axis=1)
-    return torch.as_tensor(xi), torch.as_tensor(wt)
+    w = np.prod(np.stack([wg.ravel() for wg in wgrids], axis=1), axis=1)
+    keep = w > 1e-300 * w.max()
+    return torch.as_tensor(xi[keep]), torch.as_tensor(w[keep])
 
 
-def quadrature_identity(gmm: ClassConditionalGMM, sigma: float, c: int, w: float, variant: str,
-                        h: Callable[[Tensor, Tensor], Tensor], delta: float, n_nodes: int,
+@dataclass
+class _ComponentNodes:
+    """Quadrature nodes of one component ``N(mu, S + sigma^2 I)`` and the exact fields at them."""
+
+    k: int
+    phi: float
+    x: Tensor            # [n, d]
+    weight: Tensor       # [n]
+    s_comp: Tensor       # [n, d] component score -(S + sigma^2 I)^-1 (x - mu)
+    posterior: Tensor    # [n, K]
+    s_classes: Tensor    # [n, K, d]
+    s_u: Tensor          # [n, d]
+
+
+def component_nodes(gmm: ClassConditionalGMM, sigma: float, rule: tuple[int, int]) -> list[_ComponentNodes]:
+    """Per mixture component: ``standard_normal_rule(d, *rule)`` nodes through its Cholesky factor, with the
+    exact fields evaluated there."""
+    xi, wt = standard_normal_rule(gmm.dim, *rule)
+    eye = torch.eye(gmm.dim, dtype=torch.float64)
+    out = []
+    for k in range(gmm.num_classes):
+        for mu, cov, phi in zip(gmm.means[k], gmm.covs[k], gmm.weights[k]):
+            cov_s = cov + sigma**2 * eye
+            x = mu + xi @ torch.linalg.cholesky(cov_s).T
+            out.append(_ComponentNodes(k, float(phi), x, wt, -torch.linalg.solve(cov_s, (x - mu).T).T,
+                                       gmm.class_posterior(x, sigma), gmm.class_scores(x, sigma),
+                                       gmm.score(x, sigma)))
+    return out
+
+
+def quadrature_identity(gmm: ClassConditionalGMM, nodes: list[_ComponentNodes], c: int, w: float, variant: str,
+                        h: Callable[[Tensor, Tensor], Tensor], delta: float,
                         beta_scale: float = 1.0) -> tuple[float, float]:
     """``(J_w[s_w + delta h] - J_w[s_w], delta^2 E_{p_sigma(.|c)} ||h||^2)`` for label ``c``, by quadrature.
 
-    ``J_w = sum_{k,m} pi-weight_km E_{x ~ N(mu_km, S_km + sigma^2 I)} E_{eps | x, km}[rw(x) l(s; x0, eps, c)]``;
-    given ``x`` and component ``km``, ``eps`` is Gaussian with mean ``-sigma s_km(x)``, so the loss difference
-    integrates over eps to ``rw(x) [2 delta h . (s_w - s_km) + delta^2 ||h||^2]`` (the trace terms cancel).
-    Each component's x-integral uses Gauss-Hermite nodes through its own Cholesky factor.
+    ``J_w = sum_{k,m} (class weight) phi_km E_{x ~ N(mu_km, S_km + sigma^2 I)} E_{eps | x, km}[rw(x) l(s; x0, eps, c)]``
+    with ``rw = alpha_w`` on class c and ``beta_w`` on negatives (THEORY.md 5). Given ``x`` and a component,
+    ``eps`` is Gaussian with mean ``-sigma s_km(x)``, so the loss difference integrates over eps to
+    ``rw(x) [2 delta h . (s_w - s_km) + delta^2 ||h||^2]`` (the trace terms cancel). ``nodes`` come from
+    ``component_nodes``; ``beta_scale`` multiplies ``beta_w`` (a deliberately wrong weight).
     """
-    xi, wt = _gauss_hermite(gmm.dim, n_nodes)
-    eye = torch.eye(gmm.dim, dtype=torch.float64)
     pi = gmm.class_probs
     lhs, rhs = 0.0, 0.0
-    for k in range(gmm.num_classes):
-        if variant == "mismatched" and k != c:
-            class_weight = -float(pi[k])          # negatives: sum_{c' != c} pi_c' E_{p(.|c')}[beta l]
-        elif variant == "mismatched":
-            class_weight = 1.0
+    for nd in nodes:
+        s_c = nd.s_classes[:, c]
+        s_w = s_c + w * (s_c - nd.s_u)
+        alpha, beta = objectives.sample_adaptive_weights(nd.posterior[:, c], w, pi[c])
+        beta = beta_scale * beta
+        if variant == "mismatched":
+            rw = alpha if nd.k == c else -float(pi[nd.k]) * beta
         else:
-            class_weight = None                   # unconditional: (1 + w) on class c, -pi_k beta on every class
-        for mu, cov, phi in zip(gmm.means[k], gmm.covs[k], gmm.weights[k]):
-            cov_s = cov + sigma**2 * eye
-            x = mu + xi @ torch.linalg.cholesky(cov_s).T                      # [n^d, d]
-            s_comp = -torch.linalg.solve(cov_s, (x - mu).T).T                  # component score
-            cls = torch.full((x.shape[0],), c, dtype=torch.long)
-            s_w = gmm.cfg_score(x, sigma, c, w)
-            r = gmm.class_posterior(x, sigma)[:, c]
-            alpha, beta = objectives.sample_adaptive_weights(r, w, pi[c])
-            if variant == "mismatched":
-                rw = class_weight * (alpha if k == c else beta_scale * beta)
-            else:
-                rw = (1.0 + w) * (k == c) - float(pi[k]) * beta_scale * beta
-            hx = h(x, cls)
-            integrand = rw * (2 * delta * (hx * (s_w - s_comp)).sum(1) + delta**2 * hx.square().sum(1))
-            lhs += float(phi) * float((wt * integrand).sum())
-            if k == c:
-                rhs += float(phi) * delta**2 * float((wt * hx.square().sum(1)).sum())
+            rw = (1.0 + w) * (nd.k == c) - float(pi[nd.k]) * beta
+        hx = h(nd.x, torch.full((nd.x.shape[0],), c, dtype=torch.long))
+        h2 = hx.square().sum(1)
+        integrand = rw * (2 * delta * (hx * (s_w - nd.s_comp)).sum(1) + delta**2 * h2)
+        lhs += nd.phi * float((nd.weight * integrand).sum())
+        if nd.k == c:
+            rhs += nd.phi * delta**2 * float((nd.weight * h2).sum())
     return lhs, rhs
 
 
 def check_quadrature(names: Iterable[str] = ("teaching_1d", "overlap_2d"), sigmas: Iterable[float] = SIGMAS,
                      ws: Iterable[float] = GUIDANCE, delta: float = 0.3, tol: float = 1e-8,
-                     nodes: dict[int, int] | None = None, seed: int = 0) -> list[CheckResult]:
-    """Functional identity by quadrature, for both variants and every label, at each (mixture, sigma, w)."""
-    nodes = nodes or {1: 120, 2: 70}
+                     rules: dict[int, tuple[int, int]] | None = None, seed: int = 0) -> list[CheckResult]:
+    """Functional identity by quadrature, for both variants and every label, at each (mixture, sigma, w).
+
+    ``rules[d] = (panels, order)`` of the composite Gauss-Legendre rule per axis.
+    """
+    rules = rules or QUADRATURE_RULES
     results = []
     for name in names:
         gmm = zoo.get(name)
-        h = smooth_field(gmm.dim, gmm.num_classes, seed)
         for sigma in sigmas:
+            h = smooth_field(gmm.dim, gmm.num_classes, seed, math.sqrt(1.0 + sigma**2))
+            nodes = component_nodes(gmm, sigma, rules[gmm.dim])
             for variant in VARIANTS:
                 for w in ws:
                     worst, pairs = 0.0, []
                     for c in range(gmm.num_classes):
-                        lhs, rhs = quadrature_identity(gmm, sigma, c, w, variant, h, delta, nodes[gmm.dim])
+                        lhs, rhs = quadrature_identity(gmm, nodes, c, w, variant, h, delta)
                         worst = max(worst, abs(lhs - rhs) / abs(rhs))
                         pairs.append((lhs, rhs))
                     results.append(CheckResult("quadrature", f"{name} {variant} sigma={sigma:g} w={w:g}", worst, tol,
-                                               worst <= tol, {"delta": delta, "lhs_rhs": pairs}))
+                                               worst <= tol, {"delta": delta, "lhs_rhs": pairs,
+                                                              "rule": rules[gmm.dim]}))
     return results
 
 
@@ -220,22 +260,18 @@ def monte_carlo_identity(gmm: ClassConditionalGMM, sigma: float, w: float, varia
     return float(diff.mean()), float(diff.std() / math.sqrt(n))
 
 
-def predicted_quadratic(gmm: ClassConditionalGMM, sigma: float, h: Callable[[Tensor, Tensor], Tensor],
-                        delta: float, n_nodes: int) -> float:
-    """``delta^2 sum_c pi_c E_{p_sigma(.|c)} ||h(., c)||^2`` by per-component Gauss-Hermite quadrature."""
-    xi, wt = _gauss_hermite(gmm.dim, n_nodes)
-    eye = torch.eye(gmm.dim, dtype=torch.float64)
+def predicted_quadratic(gmm: ClassConditionalGMM, nodes: list[_ComponentNodes],
+                        h: Callable[[Tensor, Tensor], Tensor], delta: float) -> float:
+    """``delta^2 sum_c pi_c E_{p_sigma(.|c)} ||h(., c)||^2`` by per-component quadrature."""
     total = 0.0
-    for k in range(gmm.num_classes):
-        for mu, cov, phi in zip(gmm.means[k], gmm.covs[k], gmm.weights[k]):
-            x = mu + xi @ torch.linalg.cholesky(cov + sigma**2 * eye).T
-            hx = h(x, torch.full((x.shape[0],), k, dtype=torch.long))
-            total += float(gmm.class_probs[k] * phi) * float((wt * hx.square().sum(1)).sum())
+    for nd in nodes:
+        hx = h(nd.x, torch.full((nd.x.shape[0],), nd.k, dtype=torch.long))
+        total += float(gmm.class_probs[nd.k]) * nd.phi * float((nd.weight * hx.square().sum(1)).sum())
     return delta**2 * total
 
 
 def check_monte_carlo(names: Iterable[str] = ("teaching_1d", "overlap_2d"), sigmas: Iterable[float] = SIGMAS,
-                      ws: Iterable[float] = GUIDANCE, n: int = 200_000, delta: float = 0.5, level: float = 0.99,
+                      ws: Iterable[float] = GUIDANCE, n: int = 200_000, delta: float = 1.5, level: float = 0.99,
                       beta_scale: float = 1.0, seed: int = 0) -> list[CheckResult]:
     """Sampled-loss identity in every cell, judged with simultaneous (Bonferroni) ``level`` intervals.
 
@@ -245,11 +281,11 @@ def check_monte_carlo(names: Iterable[str] = ("teaching_1d", "overlap_2d"), sigm
     z_crit = float(stats.norm.ppf(1 - (1 - level) / (2 * len(cells))))
     results = []
     models = {name: zoo.get(name) for name in names}
-    fields = {name: smooth_field(g.dim, g.num_classes, seed) for name, g in models.items()}
     for i, (name, sigma, variant, w) in enumerate(cells):
-        gmm, h = models[name], fields[name]
+        gmm = models[name]
+        h = smooth_field(gmm.dim, gmm.num_classes, seed, math.sqrt(1.0 + sigma**2))
         mean, se = monte_carlo_identity(gmm, sigma, w, variant, h, delta, n, seed + 1 + i, beta_scale)
-        pred = predicted_quadratic(gmm, sigma, h, delta, 120 if gmm.dim == 1 else 60)
+        pred = predicted_quadratic(gmm, component_nodes(gmm, sigma, QUADRATURE_RULES[gmm.dim]), h, delta)
         z = abs(mean - pred) / se
         results.append(CheckResult("monte-carlo", f"{name} {variant} sigma={sigma:g} w={w:g}", z, z_crit,
                                    z <= z_crit, {"mean": mean, "se": se, "predicted": pred, "n": n,
@@ -260,92 +296,114 @@ def check_monte_carlo(names: Iterable[str] = ("teaching_1d", "overlap_2d"), sigm
 # ------------------------------------------------------------------------------------------ 4. learning
 
 
-def train_field(gmm: ClassConditionalGMM, sigma: float, c: int, objective: str, w: float, steps: int,
-                batch: int, seed: int, width: int = 128, lr: float = 3e-3,
-                progress: bool = False) -> tuple[torch.nn.Module, list[float]]:
-    """Fit an MLP field ``s(x)`` for label ``c`` at one ``sigma`` by Adam on a sampled objective.
+class ConditionalField(torch.nn.Module):
+    """A flexible field ``s(x, c)`` at one noise level: one small MLP per label (no capacity shared between
+    labels). Input ``x / sqrt(1 + sigma^2)``, output ``sigma s`` (unit scale at every sigma); float32 inside,
+    float64 out."""
 
-    ``objective``: ``"dsm"`` (rows of class c) or ``"weighted-mismatched"`` (rows of the joint data with
-    mismatched negatives). The network predicts ``sigma * s(x)`` (unit scale at every sigma).
-    Returns the network (float32) and the loss per step.
+    def __init__(self, dim: int, num_classes: int, sigma: float, width: int = 128, depth: int = 3) -> None:
+        super().__init__()
+
+        def mlp() -> torch.nn.Sequential:
+            layers: list[torch.nn.Module] = []
+            for i in range(depth):
+                layers += [torch.nn.Linear(dim if i == 0 else width, width), torch.nn.SiLU()]
+            return torch.nn.Sequential(*layers, torch.nn.Linear(width, dim))
+
+        self.nets = torch.nn.ModuleList(mlp() for _ in range(num_classes))
+        self.sigma, self.dim = sigma, dim
+
+    def forward(self, x: Tensor, sigma: Tensor | float, c: Tensor) -> Tensor:
+        inp = (x / math.sqrt(1.0 + self.sigma**2)).float()
+        out = torch.empty(x.shape[0], self.dim, dtype=torch.float32, device=x.device)
+        for k, net in enumerate(self.nets):
+            rows = c == k
+            if bool(rows.any()):
+                out[rows] = net(inp[rows])
+        return out.double() / self.sigma
+
+
+def train_field(gmm: ClassConditionalGMM, sigma: float, objective: str, w: float, steps: int, batch: int,
+                seed: int, lr: float = 3e-3, width: int = 128, progress: bool = False,
+                record: Callable[[int, ConditionalField], None] | None = None,
+                record_every: int = 50, ema_decay: float = 0.995) -> tuple[ConditionalField, list[float]]:
+    """Fit a ``ConditionalField`` at one ``sigma`` by Adam on a sampled objective over rows of the joint data.
+
+    ``objective``: ``"dsm"`` (label = the row's class) or ``"weighted-mismatched"`` (with mismatched negatives
+    and exact posterior weights). Returns the field and the loss per step (cosine learning-rate decay).
+    ``record(step, field)`` is called every ``record_every`` steps (e.g. to trace errors for a figure); the
+    field returned (and recorded last) holds the EMA of the weights (``ema_decay``).
     """
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    net = torch.nn.Sequential(torch.nn.Linear(gmm.dim, width), torch.nn.SiLU(), torch.nn.Linear(width, width),
-                              torch.nn.SiLU(), torch.nn.Linear(width, width), torch.nn.SiLU(),
-                              torch.nn.Linear(width, gmm.dim))
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    field = ConditionalField(gmm.dim, gmm.num_classes, sigma, width=width)
+    opt = torch.optim.Adam(field.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    scale = 1.0 / math.sqrt(1.0 + sigma**2)
-
-    def field(x: Tensor, s: Tensor, cls: Tensor) -> Tensor:
-        # only label c is trained; rows with other labels contribute through the exact score (a constant)
-        out = net((x * scale).float()).double() / sigma
-        if objective == "dsm":
-            return out
-        return torch.where((cls == c)[:, None], out, gmm.cfg_score(x, s, cls, w))
-
+    # the returned field is an exponential moving average of the iterates: it averages out SGD noise
+    swa = torch.optim.swa_utils
+    ema = swa.AveragedModel(field, multi_avg_fn=swa.get_ema_multi_avg_fn(ema_decay))
     losses = []
-    for _ in tqdm(range(steps), desc=f"train {objective} sigma={sigma:g}", disable=not progress, leave=False):
-        if objective == "dsm":
-            y = torch.full((batch,), c, dtype=torch.long)
-        else:
-            y = torch.multinomial(gmm.class_probs, batch, replacement=True, generator=g)
-        x0 = gmm.sample(batch, c=y, generator=g)
-        eps = torch.randn(batch, gmm.dim, dtype=torch.float64, generator=g)
+    half = batch // 2
+    for step in tqdm(range(steps), desc=f"train {objective} sigma={sigma:g}", disable=not progress, leave=False):
+        if record is not None and step % record_every == 0:
+            record(step, field)
+        y = torch.multinomial(gmm.class_probs, half, replacement=True, generator=g)
+        x0 = gmm.sample(half, c=y, generator=g)
+        eps = torch.randn(half, gmm.dim, dtype=torch.float64, generator=g)
+        # antithetic pairs (x0, eps), (x0, -eps): same expectation, and the eps / sigma noise in the
+        # gradient cancels to first order, which matters most at small sigma
+        x0, eps, y = torch.cat([x0, x0]), torch.cat([eps, -eps]), torch.cat([y, y])
         if objective == "dsm":
             loss = objectives.dsm_loss(field, x0, eps, sigma, y, gmm.num_classes).mean()
         else:
-            c_neg = objectives.mismatched_labels(y, gmm.num_classes, g)
+            c_neg = objectives.mismatched_labels(y[:half], gmm.num_classes, g).repeat(2)
             loss = objectives.weighted_mclr_loss(field, x0, eps, sigma, y, c_neg, w, gmm.class_posterior,
                                                  gmm.num_classes, "mismatched").mean()
         opt.zero_grad()
-        (loss * sigma**2).backward()
+        (loss * sigma**2).backward()     # sigma^2 l is O(1) at every sigma
         opt.step()
         sched.step()
-        losses.append(float(loss))
-    net.eval()
-    return net, losses
+        ema.update_parameters(field)
+        losses.append(float(loss.detach()))
+    field.load_state_dict(ema.module.state_dict())
+    if record is not None:
+        record(steps, field)
+    field.eval()
+    return field, losses
 
 
-def field_error(gmm: ClassConditionalGMM, fn: Callable[[Tensor], Tensor], target: Callable[[Tensor], Tensor],
-                sigma: float, c: int, n: int = 20_000, seed: int = 123) -> float:
-    """RMS error ``sqrt(E_{x ~ p_sigma(.|c)} ||fn(x) - target(x)||^2)``."""
+def rms(a: Tensor, b: Tensor) -> float:
+    """``sqrt(mean_i ||a_i - b_i||^2)``."""
+    return float((a - b).square().sum(1).mean().sqrt())
+
+
+def learning_errors(gmm: ClassConditionalGMM, field: ConditionalField, sigma: float, w: float, c: int,
+                    n: int = 20_000, seed: int = 123) -> dict[str, float]:
+    """RMS errors under ``x ~ p_sigma(.|c)``: field vs ``s_w``, field vs ``s_c``, and ``s_c`` vs ``s_w``."""
     x = gmm.sample(n, c=c, sigma=sigma, generator=seed)
-    return float((fn(x) - target(x)).square().sum(1).mean().sqrt())
+    s_w, s_c = gmm.cfg_score(x, sigma, c, w), gmm.score(x, sigma, c)
+    with torch.no_grad():
+        learned = field(x, sigma, torch.full((n,), c, dtype=torch.long))
+    return {"vs_s_w": rms(learned, s_w), "vs_s_c": rms(learned, s_c), "s_c_vs_s_w": rms(s_c, s_w)}
 
 
-def check_learning(name: str = "overlap_2d", sigmas: Iterable[float] = (0.3, 0.6, 1.2), w: float = 2.0, c: int = 0,
-                   steps: int = 3000, batch: int = 4096, ratio_tol: float = 0.1, seed: int = 0,
+def check_learning(name: str = "overlap_2d", sigmas: Iterable[float] = (0.5, 1.0, 2.0), w: float = 2.0,
+                   steps: int = 1500, batch: int = 4096, ratio_tol: float = 0.1, seed: int = 0,
                    progress: bool = False) -> list[CheckResult]:
-    """Weighted MCLR field -> ``s_w`` and DSM field -> ``s_c``; residual = own error / ``||s_c - s_w||``."""
+    """Weighted MCLR field -> ``s_w`` and DSM field -> ``s_c``, for every label.
+
+    Residual: the worst label's ``error(field, target) / error(s_c, s_w)`` (errors RMS under ``p_sigma(.|c)``).
+    """
     gmm = zoo.get(name)
     results = []
     for sigma in sigmas:
-        def s_w(x: Tensor, sigma: float = sigma) -> Tensor:
-            return gmm.cfg_score(x, sigma, c, w)
-
-        def s_c(x: Tensor, sigma: float = sigma) -> Tensor:
-            return gmm.score(x, sigma, c)
-
-        baseline = field_error(gmm, s_c, s_w, sigma, c)
-        for objective, target in (("weighted-mismatched", s_w), ("dsm", s_c)):
-            net, losses = train_field(gmm, sigma, c, objective, w, steps, batch, seed, progress=progress)
-            scale = 1.0 / math.sqrt(1.0 + sigma**2)
-
-            def learned(x: Tensor, net: torch.nn.Module = net, sigma: float = sigma, scale: float = scale) -> Tensor:
-                with torch.no_grad():
-                    return net((x * scale).float()).double() / sigma
-
-            err = field_error(gmm, learned, target, sigma, c)
-            other = s_c if target is s_w else s_w
-            ratio = err / baseline
+        for objective, target in (("weighted-mismatched", "vs_s_w"), ("dsm", "vs_s_c")):
+            field, losses = train_field(gmm, sigma, objective, w, steps, batch, seed, progress=progress)
+            errors = {c: learning_errors(gmm, field, sigma, w, c) for c in range(gmm.num_classes)}
+            ratio = max(e[target] / e["s_c_vs_s_w"] for e in errors.values())
             results.append(CheckResult(
                 "learning", f"{name} {objective} sigma={sigma:g} w={w:g}", ratio, ratio_tol, ratio <= ratio_tol,
-                {"error_vs_target": err, "error_s_c_vs_s_w": baseline,
-                 "error_vs_other": field_error(gmm, learned, other, sigma, c), "steps": steps, "batch": batch,
-                 "loss_first": float(np.mean(losses[:50])), "loss_last": float(np.mean(losses[-50:])),
-                 "losses": losses[:: max(1, steps // 200)]}))
+                {"errors": errors, "steps": steps, "batch": batch, "losses": losses[:: max(1, steps // 200)]}))
     return results
 
 
@@ -459,9 +517,9 @@ def run_all(fast: bool = False, progress: bool = True) -> list[CheckResult]:
     if fast:
         plan: list[tuple[str, Callable[[], list[CheckResult]]]] = [
             ("closed form", lambda: check_closed_form(n_grid=31, n_random=300)),
-            ("quadrature", lambda: check_quadrature(sigmas=(0.01, 0.2, 1.0, 3.0, 10.0))),
+            ("quadrature", lambda: check_quadrature(sigmas=(0.01, 1.0, 10.0), ws=(0.0, 2.0, 7.0))),
             ("Monte Carlo", lambda: check_monte_carlo(sigmas=(0.05, 1.0), ws=(0.5, 2.0), n=40_000)),
-            ("learning", lambda: check_learning(sigmas=(0.6,), steps=600, batch=2048, ratio_tol=0.25)),
+            ("learning", lambda: check_learning(sigmas=(1.0,), steps=800, batch=2048, ratio_tol=0.25)),
             ("symbolic", lambda: check_symbolic(classes=(2,))),
             ("distribution", lambda: check_distribution(ws=(2.0,))),
         ]
