@@ -66,7 +66,8 @@ figures.theorem_residuals_figure(FAST)
 
 # %%
 quad = verification.check_quadrature(sigmas=(0.05, 1.0) if FAST else verification.SIGMAS,
-                                     ws=(0.0, 2.0) if FAST else verification.GUIDANCE)
+                                     ws=(0.0, 2.0) if FAST else verification.GUIDANCE,
+                                     rules=verification.FAST_QUADRATURE_RULES if FAST else None)
 assert show(quad)
 figures.theorem_parabolas_figure(FAST)
 

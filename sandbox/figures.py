@@ -78,7 +78,9 @@ OVERLAP_EXTENT = (-2.6, 2.6, -2.2, 2.6)
 @figure("theorem_residuals", "closed-form and quadrature residuals of the theorem over (sigma, w)")
 def theorem_residuals_figure(fast: bool = False) -> plt.Figure:
     closed = verification.check_closed_form(n_grid=21 if fast else 61, n_random=200 if fast else 1000)
-    quad = verification.check_quadrature(sigmas=verification.SIGMAS if not fast else (0.01, 0.2, 1.0, 10.0))
+    quad = (verification.check_quadrature(sigmas=(0.01, 1.0, 10.0), ws=(0.0, 2.0, 7.0),
+                                          rules=verification.FAST_QUADRATURE_RULES)
+            if fast else verification.check_quadrature())
     with P.style():
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.4, ncols=2)
         for ax, results, title in ((axes[0], closed, "closed form vs CFG (max rel. error)"),

@@ -34,6 +34,7 @@ SIGMAS = (0.01, 0.05, 0.2, 1.0, 3.0, 10.0)
 GUIDANCE = (0.0, 0.5, 2.0, 7.0)
 VARIANTS = objectives.VARIANTS
 QUADRATURE_RULES = {1: (100, 12), 2: (30, 10)}  # (panels, Gauss-Legendre order) per axis, by dimension
+FAST_QUADRATURE_RULES = {1: (60, 10), 2: (20, 10)}  # still ~1e-10 on the zoo; for --fast runs
 EXTENTS = {"teaching_1d": (-3.5, 4.0), "overlap_2d": (-3.0, 3.0, -3.0, 3.0), "branching_2d": (-3.5, 3.5, -1.0, 5.0)}
 
 
@@ -517,7 +518,8 @@ def run_all(fast: bool = False, progress: bool = True) -> list[CheckResult]:
     if fast:
         plan: list[tuple[str, Callable[[], list[CheckResult]]]] = [
             ("closed form", lambda: check_closed_form(n_grid=31, n_random=300)),
-            ("quadrature", lambda: check_quadrature(sigmas=(0.01, 1.0, 10.0), ws=(0.0, 2.0, 7.0))),
+            ("quadrature", lambda: check_quadrature(sigmas=(0.01, 1.0, 10.0), ws=(0.0, 2.0, 7.0),
+                                                    rules=FAST_QUADRATURE_RULES)),
             ("Monte Carlo", lambda: check_monte_carlo(sigmas=(0.05, 1.0), ws=(0.5, 2.0), n=40_000)),
             ("learning", lambda: check_learning(sigmas=(1.0,), steps=800, batch=2048, ratio_tol=0.25)),
             ("symbolic", lambda: check_symbolic(classes=(2,))),

@@ -199,7 +199,7 @@ def test_quadrature_identity_holds_and_detects_a_wrong_weight():
 
 @pytest.mark.slow
 def test_monte_carlo_identity_covers_truth_and_rejects_beta_times_1_1():
-    grid = {"sigmas": (3.0, 10.0), "ws": (2.0, 7.0), "n": 100_000}
+    grid = {"sigmas": (3.0, 10.0), "ws": (2.0, 7.0), "n": 60_000}
     right = verification.check_monte_carlo(**grid)
     wrong = verification.check_monte_carlo(**grid, beta_scale=1.1)
     assert all(r.passed for r in right), [(r.setting, r.residual) for r in right if not r.passed]
@@ -230,9 +230,11 @@ def test_distribution_level_tilted_density_maximises_alignment():
 
 
 @pytest.mark.slow
-def test_learning_reaches_cfg_score_and_dsm_reaches_conditional_score():
-    results = verification.check_learning()
-    assert len(results) == 6
+@pytest.mark.parametrize("sigma", [0.5, 1.0, 2.0])
+def test_learning_reaches_cfg_score_and_dsm_reaches_conditional_score(sigma):
+    """Acceptance: at w = 2 the weighted-MCLR field's error vs s_w is <= 10% of ||s_c - s_w|| (every label)."""
+    results = verification.check_learning(sigmas=(sigma,), w=2.0, steps=1500, batch=4096, ratio_tol=0.1)
+    assert len(results) == 2
     for r in results:
         assert r.passed, (r.setting, r.residual, r.details["errors"])
         assert r.details["losses"][0] > r.details["losses"][-1] or "dsm" in r.setting
