@@ -1,0 +1,89 @@
+"""Samplers in the VE / EDM frame, as plain functions of (score callable, x_init, sigmas).
+
+A *score callable* here is ``score(x: (N, d), sigma: (N,)) -> (N, d)``; bind a class or guidance with the
+wrappers in ``sandbox.guidance``. ``sigmas`` is a decreasing 1-D tensor, usually ending at 0
+(``schedules.edm_sigmas``); ``x_init`` should be a draw of ``p_{sigmas[0]}``.
+
+    probability-flow ODE   dx/dsigma = -sigma s(x, sigma)
+    reverse SDE (VE)       x_{i+1} = x_i + (sigma_i^2 - sigma_{i+1}^2) s(x_i, sigma_i)
+                                     + sqrt(sigma_i^2 - sigma_{i+1}^2) z,   z ~ N(0, I)
+
+Pass a list as ``trajectory`` to record every iterate (``x_init`` first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from .validation import as_generator
+
+Tensor = torch.Tensor
+ScoreFn = Callable[[Tensor, Tensor], Tensor]
+
+
+def euler_ode(score: ScoreFn, x: Tensor, sigmas: Tensor, trajectory: list[Tensor] | None = None,
+              progress: bool = False) -> Tensor:
+    """Euler steps of the probability-flow ODE: ``x += (sigma_{i+1} - sigma_i) (-sigma_i s(x, sigma_i))``."""
+    sigmas = _check(x, sigmas)
+    _record(trajectory, x)
+    for i in tqdm(range(len(sigmas) - 1), desc="euler", disable=not progress, leave=False):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        x = x + (s_next - s) * _drift(score, x, s)
+        _record(trajectory, x)
+    return x
+
+
+def heun_ode(score: ScoreFn, x: Tensor, sigmas: Tensor, trajectory: list[Tensor] | None = None,
+             progress: bool = False) -> Tensor:
+    """Heun (EDM Algorithm 1, deterministic): Euler predictor, trapezoidal corrector except into sigma = 0."""
+    sigmas = _check(x, sigmas)
+    _record(trajectory, x)
+    for i in tqdm(range(len(sigmas) - 1), desc="heun", disable=not progress, leave=False):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        d = _drift(score, x, s)
+        x_pred = x + (s_next - s) * d
+        if s_next > 0:
+            x = x + (s_next - s) * 0.5 * (d + _drift(score, x_pred, s_next))
+        else:
+            x = x_pred
+        _record(trajectory, x)
+    return x
+
+
+def euler_maruyama(score: ScoreFn, x: Tensor, sigmas: Tensor, generator: torch.Generator | int | None = None,
+                   trajectory: list[Tensor] | None = None, progress: bool = False) -> Tensor:
+    """Euler-Maruyama steps of the VE reverse SDE (module docstring); no noise is added into sigma = 0."""
+    sigmas = _check(x, sigmas)
+    g = as_generator(generator, x.device)
+    _record(trajectory, x)
+    for i in tqdm(range(len(sigmas) - 1), desc="sde", disable=not progress, leave=False):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        var = s * s - s_next * s_next
+        x = x + var * score(x, s.expand(x.shape[0]))
+        if s_next > 0:
+            x = x + var.sqrt() * torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=g)
+        _record(trajectory, x)
+    return x
+
+
+def _drift(score: ScoreFn, x: Tensor, s: Tensor) -> Tensor:
+    """``dx/dsigma = -sigma s(x, sigma)``."""
+    return -s * score(x, s.expand(x.shape[0]))
+
+
+def _record(trajectory: list[Tensor] | None, x: Tensor) -> None:
+    if trajectory is not None:
+        trajectory.append(x.detach().clone())
+
+
+def _check(x: Tensor, sigmas: Tensor) -> Tensor:
+    if not isinstance(x, Tensor) or x.ndim != 2:
+        raise ValueError(f"x must be a tensor of shape (N, d), got {getattr(x, 'shape', type(x))}")
+    if not isinstance(sigmas, Tensor) or sigmas.ndim != 1 or sigmas.numel() < 2:
+        raise ValueError("sigmas must be a 1-D tensor with at least 2 noise levels")
+    if not bool(torch.isfinite(sigmas).all()) or bool((sigmas < 0).any()) or bool((sigmas.diff() >= 0).any()):
+        raise ValueError("sigmas must be finite, >= 0 and strictly decreasing")
+    return sigmas.to(dtype=x.dtype, device=x.device)
