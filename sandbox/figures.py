@@ -206,7 +206,8 @@ def learning_curves_figure(fast: bool = False) -> plt.Figure:
             ax.set_title(("weighted MCLR" if objective != "dsm" else "DSM") + rf", $\sigma={sigma}$, $w={w:g}$")
             ax.set_xlabel("SGD step")
         axes[0].set_ylabel(r"RMS error under $p_\sigma(\cdot\mid c)$")
-        axes[0].legend(loc="upper right")
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=3)
     return fig
 
 

@@ -55,7 +55,9 @@ def mclr_loss(score_fn: ScoreFn, x0: Tensor, eps: Tensor, sigma: float | Tensor,
     c_neg = as_class_ids(c_neg, x0.shape[0], num_classes, x0.device, "c_neg")
     if bool((c_neg == c).any()):
         raise ValueError("c_neg must differ from c in every row (a mismatched label)")
-    return (1.0 + lam) * _dsm(score_fn, x0, eps, sigma, c) - lam * _dsm(score_fn, x0, eps, sigma, c_neg)
+    n = x0.shape[0]
+    both = _dsm(score_fn, x0.repeat(2, 1), eps.repeat(2, 1), sigma.repeat(2), torch.cat([c, c_neg]))
+    return (1.0 + lam) * both[:n] - lam * both[n:]
 
 
 def sample_adaptive_weights(r_c: Tensor, w: float | Tensor, prior_c: float | Tensor) -> tuple[Tensor, Tensor]:
@@ -111,8 +113,9 @@ def weighted_mclr_terms(score_fn: ScoreFn, x0: Tensor, eps: Tensor, sigma: float
         else:
             pos_weight = 1.0 + w
             neg_weight = num_classes * w * r_neg
-    return WeightedTerms(pos_weight, _dsm(score_fn, x0, eps, sigma, c), neg_weight,
-                         _dsm(score_fn, x0, eps, sigma, c_neg))
+    # both terms evaluate the field at the same noisy points: one call on the stacked batch
+    both = _dsm(score_fn, x0.repeat(2, 1), eps.repeat(2, 1), sigma.repeat(2), torch.cat([c, c_neg]))
+    return WeightedTerms(pos_weight, both[:n], neg_weight, both[n:])
 
 
 def mismatched_labels(c: Tensor, num_classes: int, generator: torch.Generator | int | None = None) -> Tensor:

@@ -86,7 +86,7 @@ def objective_coefficients(gmm: ClassConditionalGMM, x: Tensor, sigma: float | T
     elif objective == "mclr":
         if k < 2:
             raise ValueError("mclr needs at least 2 classes")
-        log_weight = torch.tensor([math.log1p(lam), math.log(lam / (k - 1)) if lam > 0 else -math.inf],
+        log_weight = torch.tensor([math.log1p(lam), math.log(lam) - math.log(k - 1) if lam > 0 else -math.inf],
                                   dtype=log_rho.dtype, device=log_rho.device)
         log_abs = log_rho + torch.where(is_c, log_weight[0], log_weight[1])
     else:
