@@ -1,0 +1,51 @@
+"""Command line and figure builder: exit codes, JSON output, deterministic and atomic files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sandbox import cli, figures, verification
+from sandbox.files import atomic_open
+
+
+def test_help_shows_example_calls():
+    out = subprocess.run([sys.executable, "-m", "sandbox", "--help"], capture_output=True, text=True, check=True)
+    assert "mclr-sandbox figures" in out.stdout and "mclr-sandbox verify --fast" in out.stdout
+
+
+@pytest.mark.parametrize("passed", [True, False])
+def test_verify_exit_code_and_json(monkeypatch, tmp_path, capsys, passed):
+    fake = [verification.CheckResult("closed-form", "toy sigma=1 w=2", 1e-12 if passed else 1.0, 1e-10, passed)]
+    monkeypatch.setattr(verification, "run_all", lambda fast, progress: fake)
+    out = tmp_path / "r.json"
+    code = cli.main(["verify", "--fast", "--quiet", "--json", str(out)])
+    assert code == (0 if passed else 1)
+    table = capsys.readouterr().out
+    assert "toy sigma=1 w=2" in table and ("pass" if passed else "FAIL") in table
+    data = json.loads(out.read_text())
+    assert data["results"][0]["passed"] is passed
+
+
+def test_figures_are_byte_identical_across_runs(tmp_path):
+    a = figures.build(["zoo"], tmp_path / "a", fast=True, progress=False)
+    b = figures.build(["zoo"], tmp_path / "b", fast=True, progress=False)
+    assert [p.name for p in a] == ["zoo.pdf", "zoo.png"]
+    for pa, pb in zip(a, b):
+        assert pa.read_bytes() == pb.read_bytes(), pa.name
+
+
+def test_unknown_figure_is_a_clear_error(capsys):
+    assert cli.main(["figures", "--only", "nope", "--quiet"]) == 2
+    assert "names must be figure names" in capsys.readouterr().err
+
+
+def test_atomic_open_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "x.json"
+    with pytest.raises(RuntimeError), atomic_open(target) as fh:
+        fh.write("half")
+        raise RuntimeError("interrupted")
+    assert not target.exists() and list(tmp_path.iterdir()) == []
