@@ -57,7 +57,6 @@ def show(results):
 closed = verification.check_closed_form(n_grid=21 if FAST else 61, n_random=200 if FAST else 1000)
 assert show(closed[:: 8 if FAST else 1])
 assert all(r.passed for r in closed)
-figures.theorem_residuals_figure(FAST)
 
 # %% [markdown]
 # ## 2. The functional identity, by quadrature
@@ -69,6 +68,9 @@ quad = verification.check_quadrature(sigmas=(0.05, 1.0) if FAST else verificatio
                                      ws=(0.0, 2.0) if FAST else verification.GUIDANCE,
                                      rules=verification.FAST_QUADRATURE_RULES if FAST else None)
 assert show(quad)
+figures.theorem_residuals_figure(FAST, closed=closed, quad=quad)
+
+# %%
 figures.theorem_parabolas_figure(FAST)
 
 # %% [markdown]

@@ -76,20 +76,24 @@ OVERLAP_EXTENT = (-2.6, 2.6, -2.2, 2.6)
 
 
 @figure("theorem_residuals", "closed-form and quadrature residuals of the theorem over (sigma, w)")
-def theorem_residuals_figure(fast: bool = False) -> plt.Figure:
-    closed = verification.check_closed_form(n_grid=21 if fast else 61, n_random=200 if fast else 1000)
-    quad = (verification.check_quadrature(sigmas=(0.01, 1.0, 10.0), ws=(0.0, 2.0, 7.0),
-                                          rules=verification.FAST_QUADRATURE_RULES)
-            if fast else verification.check_quadrature())
+def theorem_residuals_figure(fast: bool = False, closed: list[verification.CheckResult] | None = None,
+                             quad: list[verification.CheckResult] | None = None) -> plt.Figure:
+    """Heat maps of the worst residual per (sigma, w); pass ``closed``/``quad`` results to skip recomputing."""
+    if closed is None:
+        closed = verification.check_closed_form(n_grid=21 if fast else 61, n_random=200 if fast else 1000)
+    if quad is None:
+        quad = (verification.check_quadrature(sigmas=(0.01, 1.0, 10.0), ws=(0.0, 2.0, 7.0),
+                                              rules=verification.FAST_QUADRATURE_RULES)
+                if fast else verification.check_quadrature())
     with P.style():
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.4, ncols=2)
         for ax, results, title in ((axes[0], closed, "closed form vs CFG (max rel. error)"),
                                    (axes[1], quad, r"quadrature: $J_w[s_w+\delta h]-J_w[s_w]$ vs $\delta^2 E\|h\|^2$")):
-            sig = sorted({_setting_value(r.setting, "sigma") for r in results})
-            ws = sorted({_setting_value(r.setting, "w") for r in results})
+            sig = sorted({r.params["sigma"] for r in results})
+            ws = sorted({r.params["w"] for r in results})
             grid = np.full((len(ws), len(sig)), -17.0)
             for r in results:
-                i, j = ws.index(_setting_value(r.setting, "w")), sig.index(_setting_value(r.setting, "sigma"))
+                i, j = ws.index(r.params["w"]), sig.index(r.params["sigma"])
                 grid[i, j] = max(grid[i, j], math.log10(max(r.residual, 1e-17)))
             im = ax.imshow(grid, origin="lower", cmap="viridis", vmin=-16, vmax=-8, aspect="auto")
             ax.set_xticks(range(len(sig)), [f"{v:g}" for v in sig])
@@ -218,11 +222,6 @@ def _class_outlines(ax: plt.Axes, gmm: ClassConditionalGMM, sigma: float) -> Non
     for k in range(gmm.num_classes):
         z = np.exp(log_p[:, k]).reshape(gx.shape)
         ax.contour(gx, gy, z, levels=[0.1 * z.max()], colors=[P.class_color(k)], linewidths=0.8)
-
-
-def _setting_value(setting: str, key: str) -> float:
-    """``"... sigma=0.2 w=7"`` -> the number after ``key=``."""
-    return next(float(tok.split("=")[1]) for tok in setting.split() if tok.startswith(f"{key}="))
 
 
 # ---------------------------------------------------------------------------- builder

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 
 import matplotlib
 
-if "MPLBACKEND" not in os.environ and "matplotlib.pyplot" not in __import__("sys").modules:
+if "MPLBACKEND" not in os.environ and "matplotlib.pyplot" not in sys.modules:
     matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt

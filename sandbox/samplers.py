@@ -27,30 +27,13 @@ ScoreFn = Callable[[Tensor, Tensor], Tensor]
 def euler_ode(score: ScoreFn, x: Tensor, sigmas: Tensor, trajectory: list[Tensor] | None = None,
               progress: bool = False) -> Tensor:
     """Euler steps of the probability-flow ODE: ``x += (sigma_{i+1} - sigma_i) (-sigma_i s(x, sigma_i))``."""
-    sigmas = _check(x, sigmas)
-    _record(trajectory, x)
-    for i in tqdm(range(len(sigmas) - 1), desc="euler", disable=not progress, leave=False):
-        s, s_next = sigmas[i], sigmas[i + 1]
-        x = x + (s_next - s) * _drift(score, x, s)
-        _record(trajectory, x)
-    return x
+    return _ode(score, x, sigmas, trajectory, progress, heun=False)
 
 
 def heun_ode(score: ScoreFn, x: Tensor, sigmas: Tensor, trajectory: list[Tensor] | None = None,
              progress: bool = False) -> Tensor:
     """Heun (EDM Algorithm 1, deterministic): Euler predictor, trapezoidal corrector except into sigma = 0."""
-    sigmas = _check(x, sigmas)
-    _record(trajectory, x)
-    for i in tqdm(range(len(sigmas) - 1), desc="heun", disable=not progress, leave=False):
-        s, s_next = sigmas[i], sigmas[i + 1]
-        d = _drift(score, x, s)
-        x_pred = x + (s_next - s) * d
-        if s_next > 0:
-            x = x + (s_next - s) * 0.5 * (d + _drift(score, x_pred, s_next))
-        else:
-            x = x_pred
-        _record(trajectory, x)
-    return x
+    return _ode(score, x, sigmas, trajectory, progress, heun=True)
 
 
 def euler_maruyama(score: ScoreFn, x: Tensor, sigmas: Tensor, generator: torch.Generator | int | None = None,
@@ -65,6 +48,20 @@ def euler_maruyama(score: ScoreFn, x: Tensor, sigmas: Tensor, generator: torch.G
         x = x + var * score(x, s.expand(x.shape[0]))
         if s_next > 0:
             x = x + var.sqrt() * torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=g)
+        _record(trajectory, x)
+    return x
+
+
+def _ode(score: ScoreFn, x: Tensor, sigmas: Tensor, trajectory: list[Tensor] | None, progress: bool,
+         heun: bool) -> Tensor:
+    sigmas = _check(x, sigmas)
+    _record(trajectory, x)
+    for i in tqdm(range(len(sigmas) - 1), desc="heun" if heun else "euler", disable=not progress, leave=False):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        d = _drift(score, x, s)
+        if heun and s_next > 0:
+            d = 0.5 * (d + _drift(score, x + (s_next - s) * d, s_next))
+        x = x + (s_next - s) * d
         _record(trajectory, x)
     return x
 

@@ -40,12 +40,22 @@ EXTENTS = {"teaching_1d": (-3.5, 4.0), "overlap_2d": (-3.0, 3.0, -3.0, 3.0), "br
 
 @dataclass
 class CheckResult:
+    """One row of a check: ``params`` are the settings used (``setting`` is them as text)."""
+
     check: str
     setting: str
     residual: float
     tolerance: float
     passed: bool
     details: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, check: str, params: dict, residual: float, tolerance: float, passed: bool,
+           details: dict | None = None) -> CheckResult:
+        """Build a row whose ``setting`` reads ``"overlap_2d mismatched sigma=0.2 w=7"`` from ``params``."""
+        setting = " ".join(str(v) if isinstance(v, str) else f"{k}={v:g}" for k, v in params.items())
+        return cls(check, setting, residual, tolerance, passed, details or {}, params)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -92,8 +102,9 @@ def check_closed_form(names: Iterable[str] = ("teaching_1d", "overlap_2d", "bran
                 for w in ws:
                     err = max(relative_error(theory.minimiser(gmm, x, sigma, c, f"weighted-{variant}", w=w).minimiser,
                                              gmm.cfg_score(x, sigma, c, w)) for c in range(gmm.num_classes))
-                    results.append(CheckResult("closed-form", f"{name} {variant} sigma={sigma:g} w={w:g}", err, tol,
-                                               err <= tol, {"points": x.shape[0]}))
+                    results.append(CheckResult.of("closed-form", {"mixture": name, "variant": variant,
+                                                                  "sigma": sigma, "w": w},
+                                                  err, tol, err <= tol, {"points": x.shape[0]}))
     return results
 
 
@@ -224,9 +235,10 @@ def check_quadrature(names: Iterable[str] = ("teaching_1d", "overlap_2d"), sigma
                         lhs, rhs = quadrature_identity(gmm, nodes, c, w, variant, h, delta)
                         worst = max(worst, abs(lhs - rhs) / abs(rhs))
                         pairs.append((lhs, rhs))
-                    results.append(CheckResult("quadrature", f"{name} {variant} sigma={sigma:g} w={w:g}", worst, tol,
-                                               worst <= tol, {"delta": delta, "lhs_rhs": pairs,
-                                                              "rule": rules[gmm.dim]}))
+                    results.append(CheckResult.of("quadrature", {"mixture": name, "variant": variant,
+                                                                 "sigma": sigma, "w": w},
+                                                  worst, tol, worst <= tol,
+                                                  {"delta": delta, "lhs_rhs": pairs, "rule": rules[gmm.dim]}))
     return results
 
 
@@ -284,15 +296,20 @@ def check_monte_carlo(names: Iterable[str] = ("teaching_1d", "overlap_2d"), sigm
     z_crit = float(stats.norm.ppf(1 - (1 - level) / (2 * len(cells))))
     results = []
     models = {name: zoo.get(name) for name in names}
+    predictions: dict[tuple[str, float], tuple[Callable[[Tensor, Tensor], Tensor], float]] = {}
     for i, (name, sigma, variant, w) in enumerate(cells):
         gmm = models[name]
-        h = smooth_field(gmm.dim, gmm.num_classes, seed, math.sqrt(1.0 + sigma**2))
+        if (name, sigma) not in predictions:   # h and the predicted value depend on (mixture, sigma) only
+            h = smooth_field(gmm.dim, gmm.num_classes, seed, math.sqrt(1.0 + sigma**2))
+            nodes = component_nodes(gmm, sigma, QUADRATURE_RULES[gmm.dim])
+            predictions[name, sigma] = h, predicted_quadratic(gmm, nodes, h, delta)
+        h, pred = predictions[name, sigma]
         mean, se = monte_carlo_identity(gmm, sigma, w, variant, h, delta, n, seed + 1 + i, beta_scale)
-        pred = predicted_quadratic(gmm, component_nodes(gmm, sigma, QUADRATURE_RULES[gmm.dim]), h, delta)
         z = abs(mean - pred) / se
-        results.append(CheckResult("monte-carlo", f"{name} {variant} sigma={sigma:g} w={w:g}", z, z_crit,
-                                   z <= z_crit, {"mean": mean, "se": se, "predicted": pred, "n": n,
-                                                 "level": level, "cells": len(cells), "beta_scale": beta_scale}))
+        results.append(CheckResult.of("monte-carlo", {"mixture": name, "variant": variant, "sigma": sigma, "w": w},
+                                      z, z_crit, z <= z_crit,
+                                      {"mean": mean, "se": se, "predicted": pred, "n": n, "level": level,
+                                       "cells": len(cells), "beta_scale": beta_scale}))
     return results
 
 
@@ -408,8 +425,9 @@ def check_learning(name: str = "overlap_2d", sigmas: Iterable[float] = (0.5, 1.0
             field, losses = train_field(gmm, sigma, objective, w, n_steps, batch, seed, progress=progress)
             errors = {c: learning_errors(gmm, field, sigma, w, c) for c in range(gmm.num_classes)}
             ratio = max(e[target] / e["s_c_vs_s_w"] for e in errors.values())
-            results.append(CheckResult(
-                "learning", f"{name} {objective} sigma={sigma:g} w={w:g}", ratio, ratio_tol, ratio <= ratio_tol,
+            results.append(CheckResult.of(
+                "learning", {"mixture": name, "objective": objective, "sigma": sigma, "w": w},
+                ratio, ratio_tol, ratio <= ratio_tol,
                 {"errors": errors, "steps": n_steps, "batch": batch, "losses": losses[:: max(1, n_steps // 200)]}))
     return results
 
@@ -468,8 +486,8 @@ def check_symbolic(classes: Iterable[int] = (2, 3)) -> list[CheckResult]:
     for k in classes:
         for variant in VARIANTS:
             _, _, diff = symbolic_minimiser(k, variant)
-            results.append(CheckResult("symbolic", f"1D Gaussians K={k} {variant}", 0.0 if diff == 0 else math.inf,
-                                       0.0, diff == 0, {"difference": str(diff)}))
+            results.append(CheckResult.of("symbolic", {"classes": "1D Gaussians", "K": k, "variant": variant},
+                                          0.0 if diff == 0 else math.inf, 0.0, diff == 0, {"difference": str(diff)}))
     return results
 
 
@@ -511,8 +529,8 @@ def check_distribution(names: Iterable[str] = ("teaching_1d", "overlap_2d"), ws:
                     kl = float((q * (q.log() - q0.log())).sum()) / w
                     maximal &= gap > 0
                     worst = max(worst, abs(gap - kl) / kl)
-                results.append(CheckResult("distribution", f"{name} c={c} w={w:g}", worst, tol,
-                                           worst <= tol and maximal, {"F_q0": f0, "logZ_over_w": log_z / w}))
+                results.append(CheckResult.of("distribution", {"mixture": name, "c": c, "w": w}, worst, tol,
+                                              worst <= tol and maximal, {"F_q0": f0, "logZ_over_w": log_z / w}))
     return results
 
 
