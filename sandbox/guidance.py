@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import torch
 
+from . import theory
 from .mixtures import ClassConditionalGMM
 
 Tensor = torch.Tensor
@@ -43,6 +44,44 @@ class CFG:
 
 
 def exact_cfg(gmm: ClassConditionalGMM, c: int, w: float, sigma_lo: float = 0.0,
-              sigma_hi: float = float("inf")) -> CFG:
-    """CFG on the exact conditional and unconditional scores of ``gmm``."""
-    return CFG(conditional(gmm.score, c), conditional(gmm.score, None), w, sigma_lo, sigma_hi)
+              sigma_hi: float = float("inf")) -> ScoreFn:
+    """CFG on the exact conditional and unconditional scores of ``gmm`` (one fused pass without an interval)."""
+    guided = CFG(conditional(gmm.score, c), conditional(gmm.score, None), w, sigma_lo, sigma_hi)
+    if sigma_lo > 0 or sigma_hi < float("inf"):
+        return guided
+    return lambda x, sigma: gmm.cfg_score(x, sigma, c, w)
+
+
+class Optimum:
+    """The pointwise optimum of ``objective`` (``theory.OBJECTIVES``) for label ``c``, as a score field.
+
+    Unweighted MCLR (``objective="mclr"``, strength ``lam``) has no optimum where ``A(x) <= 0`` (THEORY.md 4).
+    There ``ill_posed="raise"`` raises and ``ill_posed="conditional"`` falls back to the DSM optimum ``s_c``
+    (the field a finite fine-tune leaves unchanged); ``ill_posed_fraction`` records the share of evaluations
+    that fell back, over the calls so far.
+    """
+
+    def __init__(self, gmm: ClassConditionalGMM, c: int, objective: str, w: float = 0.0, lam: float = 0.0,
+                 ill_posed: str = "raise") -> None:
+        if ill_posed not in ("raise", "conditional"):
+            raise ValueError(f"ill_posed must be 'raise' or 'conditional', got {ill_posed!r}")
+        if objective not in theory.OBJECTIVES:
+            raise ValueError(f"objective must be one of {theory.OBJECTIVES}, got {objective!r}")
+        self.gmm, self.c, self.objective, self.w, self.lam, self.ill_posed = gmm, c, objective, w, lam, ill_posed
+        self._evaluations = self._fallbacks = 0
+
+    @property
+    def ill_posed_fraction(self) -> float:
+        return self._fallbacks / max(self._evaluations, 1)
+
+    def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
+        q = theory.minimiser(self.gmm, x, sigma, self.c, self.objective, w=self.w, lam=self.lam)
+        bad = ~q.well_posed
+        self._evaluations += x.shape[0]
+        self._fallbacks += int(bad.sum())
+        if not bool(bad.any()):
+            return q.minimiser
+        if self.ill_posed == "raise":
+            raise ValueError(f"{self.objective} (lam={self.lam}) has no optimum at {int(bad.sum())} of {x.shape[0]} "
+                             f"points (A(x) <= 0); pass ill_posed='conditional' to fall back to s_c there")
+        return torch.where(bad[:, None], self.gmm.score(x, sigma, self.c), q.minimiser)

@@ -172,6 +172,18 @@ class ClassConditionalGMM:
         """Noisy classifier ``p_sigma(c | x) = pi_c p_sigma(x|c) / p_sigma(x)``. ``(N, d)`` -> ``(N, K)``."""
         return torch.softmax(self._log_pi + self.log_prob_per_class(x, sigma), dim=1)
 
+    def component_posterior(self, x: Tensor, sigma: float | Tensor, c: int) -> Tensor:
+        """Within-class responsibilities ``phi_cm N_m(x) / p_sigma(x|c)``. ``(N, d)`` -> ``(N, M_c)``."""
+        x, s, _ = self._inputs(x, sigma, None)
+        k, m, _ = self._shape
+        cls = int(as_class_ids(c, 1, self.num_classes, self.device)[0])
+
+        def block(x: Tensor, s: Tensor) -> Tensor:
+            _, log_norm = self._gaussian_terms(x, s)
+            return torch.softmax(self._log_phi.view(k, m)[cls] + log_norm.view(-1, k, m)[:, cls], dim=1)
+
+        return self._chunked(block, x, s)[:, :self._means[cls].shape[0]]
+
     def score(self, x: Tensor, sigma: float | Tensor = 0.0, c: int | Tensor | None = None) -> Tensor:
         """``grad_x log p_sigma(x | c) = -sum_j r_j (S_j + sigma^2 I)^-1 (x - mu_j)``. ``(N, d)`` -> ``(N, d)``."""
         x, s, logw = self._inputs(x, sigma, c)

@@ -130,7 +130,3 @@ def mclr_coefficient(gmm: ClassConditionalGMM, x: Tensor, sigma: float | Tensor,
     rho_c = gmm.class_posterior(x, sigma).gather(1, as_class_ids(c, n, gmm.num_classes, gmm.device)[:, None])[:, 0]
     return (1.0 + lam) * rho_c - lam / (gmm.num_classes - 1) * (1.0 - rho_c)
 
-
-def tilted_log_density_unnormalised(gmm: ClassConditionalGMM, x: Tensor, c: int, w: float) -> Tensor:
-    """``log [p(x|c)^(1+w) p(x)^(-w)]`` at sigma = 0 (the target CFG is often said to sample). -> ``(N,)``."""
-    return (1.0 + w) * gmm.log_prob(x, 0.0, c) - w * gmm.log_prob(x, 0.0)

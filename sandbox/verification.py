@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from . import objectives, theory, zoo
 from .mixtures import ClassConditionalGMM
+from .tilted import TiltedTarget
 
 Tensor = torch.Tensor
 
@@ -516,7 +517,7 @@ def check_distribution(names: Iterable[str] = ("teaching_1d", "overlap_2d"), ws:
             log_p_c = gmm.log_prob(x, 0.0, c)                     # cell masses ∝ density (uniform grid)
             log_post_c = gmm.class_posterior(x, 0.0)[:, c].log()
             for w in ws:
-                log_q0 = theory.tilted_log_density_unnormalised(gmm, x, c, w)
+                log_q0 = TiltedTarget(gmm, c, w).log_unnormalised(x)
                 q0 = torch.softmax(log_q0, 0)
                 # log Z of the discrete Gibbs form: q0 ∝ p_c(x) p(c|x)^w on the grid
                 log_z = float(torch.logsumexp(torch.log_softmax(log_p_c, 0) + w * log_post_c, 0))

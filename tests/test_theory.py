@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sandbox import objectives, theory, verification, zoo
+from sandbox.tilted import TiltedTarget
 
 from .strategies import mixtures, points
 
@@ -222,10 +223,10 @@ def test_distribution_level_tilted_density_maximises_alignment():
     w = 2.0
     log_post = gmm.class_posterior(x)[:, 0].log()
     log_p_c = gmm.log_prob(x, 0.0, 0)
-    f_right = verification.alignment_objective(torch.softmax(theory.tilted_log_density_unnormalised(gmm, x, 0, w), 0),
+    f_right = verification.alignment_objective(torch.softmax(TiltedTarget(gmm, 0, w).log_unnormalised(x), 0),
                                                log_post, log_p_c, w)
     f_wrong = verification.alignment_objective(
-        torch.softmax(theory.tilted_log_density_unnormalised(gmm, x, 0, w + 0.3), 0), log_post, log_p_c, w)
+        torch.softmax(TiltedTarget(gmm, 0, w + 0.3).log_unnormalised(x), 0), log_post, log_p_c, w)
     assert f_wrong < f_right
 
 
