@@ -14,6 +14,8 @@ examples:
   mclr-sandbox figures --only zoo           # one figure
   mclr-sandbox verify --fast                # the theorem checked five ways, quick settings (< 60 s)
   mclr-sandbox verify --json results.json   # full grid, results also as JSON; exit 1 if any check fails
+  mclr-sandbox separation --fast            # what CFG / MCLR / the tilted target do to each class, quick
+  mclr-sandbox separation --mixture teaching_1d --json sep.json
   mclr-sandbox zoo                          # list the named example mixtures
   python -m sandbox figures --fast          # the same entry point without the console script
 """
@@ -58,6 +60,26 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if failed == 0 else 1
 
 
+def _separation(args: argparse.Namespace) -> int:
+    from .files import write_json
+    from .separation import SweepConfig, as_json, sweep, table, trend_summary
+
+    t0 = time.perf_counter()
+    config = SweepConfig(mixture=args.mixture, seed=args.seed)
+    config = config.fast() if args.fast else config
+    rows = sweep(config, progress=not args.quiet)
+    print(f"{config.mixture}: n = {config.n} per class, Heun {config.steps} steps, metrics averaged over classes, "
+          f"95% intervals")
+    print(table(rows))
+    for line in trend_summary(rows):
+        print(line)
+    print(f"{len(rows)} settings in {time.perf_counter() - t0:.1f} s{' (fast settings)' if args.fast else ''}")
+    if args.json:
+        write_json(args.json, as_json(rows, config))
+        print(f"wrote {args.json}")
+    return 0
+
+
 def _zoo(args: argparse.Namespace) -> int:
     from . import zoo
 
@@ -93,6 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="PATH", help="also write every result (with details) as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_verify)
+
+    p = sub.add_parser("separation", help="inter-class separation and diversity of CFG, MCLR and the tilted target",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--fast", action="store_true", help="fewer samples and w values (seconds, same code path)")
+    p.add_argument("--json", metavar="PATH", help="also write every row (per class, with intervals) as JSON")
+    p.add_argument("--mixture", default="overlap_2d", help="zoo mixture (default: overlap_2d; see `zoo`)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_separation)
 
     p = sub.add_parser("zoo", help="list the named example mixtures", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import objectives, theory, verification, zoo
+from . import gaussian_flow, guidance, objectives, samplers, separation, theory, verification, zoo
 from . import plotting as P
 from .files import atomic_open
 from .mixtures import ClassConditionalGMM
 from .plotting import plt
+from .schedules import edm_sigmas
+from .tilted import TiltedTarget
 
 FigureFn = Callable[[bool], "plt.Figure"]
 LEARNING_STEPS, LEARNING_BATCH = 1500, 4096
@@ -215,9 +217,160 @@ def learning_curves_figure(fast: bool = False) -> plt.Figure:
     return fig
 
 
-def _class_outlines(ax: plt.Axes, gmm: ClassConditionalGMM, sigma: float) -> None:
+# ---------------------------------------------------------------------------- guided sampling and separation
+
+PANEL_W, PANEL_LAM = 3.0, 1.0
+PANEL_EXTENT = (-3.0, 3.0, -2.4, 4.2)
+
+
+def _ode_samples(gmm: ClassConditionalGMM, score: samplers.ScoreFn, c: int, n: int, steps: int,
+                 trajectories: int = 0, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
+    """Heun ODE samples of class ``c`` from ``p_80(.|c)``, and the first ``trajectories`` paths ``(T, steps+1, d)``."""
+    path: list[torch.Tensor] = []
+    x = samplers.heun_ode(score, gmm.sample(n, c=c, sigma=80.0, generator=seed), edm_sigmas(steps, 0.002, 80.0),
+                          trajectory=path if trajectories else None)
+    paths = torch.stack([p[:trajectories] for p in path], 1).numpy() if trajectories else np.empty((0, 0, 2))
+    return x, paths
+
+
+@figure("guidance_panel", "truth, unguided, CFG, MCLR and the tilted target on overlap_2d: samples, paths, fields")
+def guidance_panel_figure(fast: bool = False) -> plt.Figure:
+    gmm = zoo.overlap_2d()
+    n, steps, sigma_field = (300, 24, 0.5) if fast else (1500, 64, 0.5)
+    w, lam, extent = PANEL_W, PANEL_LAM, PANEL_EXTENT
+    columns = [("unguided: exact $s_c$\n(the DSM optimum)", lambda c: guidance.exact_cfg(gmm, c, 0.0)),
+               (rf"CFG, $w={w:g}$" "\n(= weighted-MCLR optimum)", lambda c: guidance.exact_cfg(gmm, c, w)),
+               (rf"unweighted MCLR optimum" "\n" rf"$\lambda={lam:g}$ ($s_c$ where ill-posed)",
+                lambda c: guidance.Optimum(gmm, c, "mclr", lam=lam, ill_posed="conditional")),
+               (rf"exact tilted $q_0$, $w={w:g}$" "\n(rejection sampling)", None)]
+    gx, gy, pts = P.grid_2d(extent, 13 if fast else 17)
+    sig = torch.full((pts.shape[0],), sigma_field, dtype=torch.float64)
+    s_c = gmm.score(pts, sig, 0)
+    with P.style():
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 4.0, ncols=4, nrows=2, sharex=True, sharey=True)
+        cfg_class0 = None
+        for j, (title, make) in enumerate(columns):
+            top, bottom = axes[0, j], axes[1, j]
+            for c in range(gmm.num_classes):
+                if make is None:
+                    x = TiltedTarget(gmm, c, w).sample(n, generator=c)
+                else:
+                    x, paths = _ode_samples(gmm, make(c), c, n, steps, trajectories=8 if c == 0 else 0, seed=c)
+                    for path in paths:
+                        top.plot(path[:, 0], path[:, 1], color=P.NEUTRAL, lw=0.4, alpha=0.7)
+                    if j == 1 and c == 0:
+                        cfg_class0 = x
+                P.scatter_classes(top, x, torch.full((n,), c), size=1.0, alpha=0.4)
+            top.set_title(title, fontsize=7)
+            if make is not None:   # column 1: s_c itself; the others: what they add to s_c
+                _class_outlines(bottom, gmm, 0.0, extent)
+                v = make(0)(pts, sig) - (s_c if j else 0.0)
+                # lengths clipped at the 75th percentile: the MCLR optimum blows up near its ill-posed boundary
+                norm = v.norm(dim=1, keepdim=True)
+                cap = float(norm.quantile(0.75)) + 1e-12
+                v = (v * torch.clamp(cap / norm.clamp_min(1e-300), max=1.0)).numpy()
+                spacing = (extent[1] - extent[0]) / (gx.shape[1] - 1)
+                bottom.quiver(gx, gy, v[:, 0].reshape(gx.shape), v[:, 1].reshape(gx.shape), color=P.class_color(0),
+                              angles="xy", scale_units="xy", scale=cap / (0.85 * spacing), width=0.005)
+                bottom.set_title((r"$s_c$" if j == 0 else r"field $-\ s_c$") + rf" for $c=0$, $\sigma={sigma_field:g}$",
+                                 fontsize=7)
+            else:  # where CFG's samples differ from q_0, class 0
+                hist, xe, ye = np.histogram2d(cfg_class0[:, 0].numpy(), cfg_class0[:, 1].numpy(), bins=36,
+                                              range=[extent[:2], extent[2:]], density=True)
+                bottom.pcolormesh(xe, ye, hist.T, cmap="Greys", shading="flat", rasterized=True)
+                g2x, g2y, g2 = P.grid_2d(extent, 120)
+                q0 = TiltedTarget(gmm, 0, w).log_prob(g2).exp().reshape(g2x.shape).numpy()
+                bottom.contour(g2x, g2y, q0, levels=q0.max() * np.array([0.05, 0.3, 0.7]), colors="k",
+                               linewidths=0.7)
+                bottom.set_title(r"$c=0$: CFG (grey) vs $q_0$ (lines)", fontsize=7)
+            for ax in (top, bottom):
+                ax.set_xlim(*extent[:2])
+                ax.set_ylim(*extent[2:])
+                ax.set_aspect("equal")
+        for ax in axes[1]:
+            ax.set_xlabel(r"$x_1$")
+        for ax in axes[:, 0]:
+            ax.set_ylabel(r"$x_2$")
+    return fig
+
+
+def separation_config(mixture: str, fast: bool) -> separation.SweepConfig:
+    """The sweep behind the trade-off figure: CFG and q_0 over w, unweighted MCLR over lambda."""
+    config = separation.SweepConfig(mixture=mixture, methods=("cfg", "tilted", "mclr"),
+                                    lams=(0.25, 0.5, 1.0, 2.0, 4.0), n=5000, fidelity=False)
+    return replace(config.fast(), lams=(0.5, 2.0)) if fast else config
+
+
+@figure("separation_tradeoff", "separation vs diversity: CFG and the tilted target over w, unweighted MCLR over lambda")
+def separation_tradeoff_figure(fast: bool = False) -> plt.Figure:
+    styles = {"cfg": ("o-", P.class_color(0), "CFG (exact scores), $w$"),
+              "tilted": ("s--", P.class_color(1), r"exact tilted $q_0$, $w$"),
+              "mclr": ("^:", P.class_color(2), r"unweighted MCLR optimum, $\lambda$")}
+    with P.style():
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.6, ncols=2)
+        for ax, mixture in zip(axes, ("overlap_2d", "teaching_1d")):
+            rows = separation.sweep(separation_config(mixture, fast), progress=False)
+            for method, (fmt, color, label) in styles.items():
+                sel = [r for r in rows if r.method == method]
+                ent = [r.metrics["entropy"] for r in sel]
+                post = [r.metrics["mean_posterior"] for r in sel]
+                ax.errorbar([e.value for e in ent], [p.value for p in post], xerr=[e.half_width for e in ent],
+                            yerr=[p.half_width for p in post], fmt=fmt, color=color, ms=3, lw=0.9, capsize=1.5,
+                            label=label)
+                for r, e, p in zip(sel, ent, post):
+                    ax.annotate(f"{r.lam if method == 'mclr' else r.w:g}", (e.value, p.value), fontsize=6,
+                                xytext=(3, -7 if method == "tilted" else 3), textcoords="offset points", color=color)
+            ax.set_xlabel(r"diversity: entropy estimate of samples of $c$ (nats)")
+            ax.set_ylabel(r"separation: mean $p(c\mid x)$")
+            ax.set_title(f"{mixture}, averaged over classes")
+        axes[0].legend(loc="lower left")
+    return fig
+
+
+@figure("cfg_vs_tilted", "CFG samples against the exact tilted density q_0: mixtures and the Gaussian closed form")
+def cfg_vs_tilted_figure(fast: bool = False) -> plt.Figure:
+    gmm = zoo.teaching_1d()
+    n, steps = (4000, 32) if fast else (20000, 64)
+    lim = (-3.0, 3.5)
+    xs = torch.linspace(*lim, 500, dtype=torch.float64)[:, None]
+    with P.style():
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.3, ncols=3)
+        for ax, w in zip(axes[:2], (1.0, 4.0)):
+            x, _ = _ode_samples(gmm, guidance.exact_cfg(gmm, 0, w), 0, n, steps)
+            ax.hist(x[:, 0].numpy(), bins=80, range=lim, density=True, color=P.class_color(0), alpha=0.45,
+                    label="CFG samples (Heun ODE)")
+            ax.plot(xs[:, 0], TiltedTarget(gmm, 0, w).log_prob(xs).exp(), color="k", lw=1.0,
+                    label=r"exact $q_0 \propto p(x|c)^{1+w}p(x)^{-w}$")
+            ax.plot(xs[:, 0], gmm.log_prob(xs, 0.0, 0).exp(), color=P.NEUTRAL, ls=":", lw=0.9,
+                    label=r"$p(x\mid c)$")
+            ax.set_title(rf"teaching_1d, $c=0$, $w={w:g}$")
+            ax.set_xlabel(r"$x$")
+            ax.set_xlim(*lim)
+        axes[0].set_ylabel("density")
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=3)
+        # two Gaussians: exact output variance of the guided ODE vs the tilted variance
+        lc, lu = 1.0, 2.0
+        f64 = torch.float64
+        pair = gaussian_flow.GaussianPair(torch.zeros(1, dtype=f64), torch.tensor([[lc]], dtype=f64),
+                                          torch.tensor([0.5], dtype=f64), torch.tensor([[lu]], dtype=f64))
+        ws = np.linspace(0.0, 1.9, 12 if fast else 40)
+        ode = [float(gaussian_flow.guided_output(pair, float(w), 80.0)[1][0, 0]) for w in ws]
+        tilt = [float(gaussian_flow.tilted(pair, float(w))[1][0, 0]) for w in ws]
+        ax = axes[2]
+        ax.plot(ws, ode, color=P.class_color(0), label=r"guided ODE output (closed form)")
+        ax.plot(ws, tilt, color="k", ls="--", label=r"tilted Gaussian $q_0$")
+        ax.set_xlabel(r"$w$")
+        ax.set_ylabel("variance")
+        ax.set_title(rf"$N(0,{lc:g})$ guided against $N(0.5,{lu:g})$")
+        ax.legend(loc="upper right", fontsize=6)
+    return fig
+
+
+def _class_outlines(ax: plt.Axes, gmm: ClassConditionalGMM, sigma: float,
+                    extent: tuple[float, float, float, float] = OVERLAP_EXTENT) -> None:
     """Thin density contours of each class, in its colour, as a map for overlays."""
-    gx, gy, pts = P.grid_2d(OVERLAP_EXTENT, 120)
+    gx, gy, pts = P.grid_2d(extent, 120)
     log_p = gmm.log_prob_per_class(pts, sigma).numpy()
     for k in range(gmm.num_classes):
         z = np.exp(log_p[:, k]).reshape(gx.shape)

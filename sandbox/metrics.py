@@ -149,17 +149,17 @@ def covariance_trace(x: Tensor, level: float = LEVEL, seed: int = 0) -> Estimate
 def energy_distance(x: Tensor, y: Tensor, level: float = LEVEL, seed: int = 0,
                     max_points: int = MAX_PAIRWISE_POINTS) -> Estimate:
     """Energy distance ``2 E|X-Y| - E|X-X'| - E|Y-Y'|`` (V-statistic; 0 iff the laws agree), on at most
-    ``max_points`` points of each sample. The bootstrap reuses the three distance matrices."""
-    a, b = (torch.as_tensor(_numpy_points(t, name)[:max_points]) for t, name in ((x, "x"), (y, "y")))
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"x and y must have the same dimension, got {a.shape[1]} and {b.shape[1]}")
-    dab, daa, dbb = torch.cdist(a, b), torch.cdist(a, a), torch.cdist(b, b)
+    ``max_points`` points of each sample. The bootstrap reweights the three distance matrices."""
+    dab, daa, dbb = _distance_matrices(x, y, max_points)
+    return _bootstrap(lambda i, j: _energy(_resample_weights(i), _resample_weights(j), dab, daa, dbb),
+                      (daa.shape[0], dbb.shape[0]), level, seed, recentre=True)
 
-    def stat(i: Tensor, j: Tensor) -> Tensor:
-        wa, wb = _resample_weights(i), _resample_weights(j)                  # (R, n): counts / n
-        return 2 * ((wa @ dab) * wb).sum(1) - ((wa @ daa) * wa).sum(1) - ((wb @ dbb) * wb).sum(1)
 
-    return _bootstrap(stat, (a.shape[0], b.shape[0]), level, seed, recentre=True)
+def energy_statistic(x: Tensor, y: Tensor, max_points: int = MAX_PAIRWISE_POINTS) -> float:
+    """The energy distance's value alone (no interval), e.g. to build a null distribution by simulation."""
+    dab, daa, dbb = _distance_matrices(x, y, max_points)
+    wa, wb = (torch.full((1, n), 1.0 / n, dtype=torch.float64) for n in (daa.shape[0], dbb.shape[0]))
+    return float(_energy(wa, wb, dab, daa, dbb)[0])
 
 
 def sliced_wasserstein(x: Tensor, y: Tensor, projections: int = 32, level: float = LEVEL, seed: int = 0,
@@ -274,6 +274,21 @@ def _mean(values: Tensor, level: float, method: str = "normal") -> Estimate:
     m, sd = float(values.mean()), float(values.std())
     half = float(stats.norm.ppf(0.5 + 0.5 * _check_level(level))) * sd / math.sqrt(n)
     return Estimate(m, m - half, m + half, method, level)
+
+
+def _distance_matrices(x: Tensor, y: Tensor, max_points: int) -> tuple[Tensor, Tensor, Tensor]:
+    a, b = (torch.as_tensor(_numpy_points(t, name)[:max_points]) for t, name in ((x, "x"), (y, "y")))
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"x and y must have the same dimension, got {a.shape[1]} and {b.shape[1]}")
+    # the direct route: cdist's matrix-product shortcut loses digits to cancellation (and is slower in low d)
+    exact = "donot_use_mm_for_euclid_dist"
+    return (torch.cdist(a, b, compute_mode=exact), torch.cdist(a, a, compute_mode=exact),
+            torch.cdist(b, b, compute_mode=exact))
+
+
+def _energy(wa: Tensor, wb: Tensor, dab: Tensor, daa: Tensor, dbb: Tensor) -> Tensor:
+    """``2 wa' Dab wb - wa' Daa wa - wb' Dbb wb`` for weight rows ``wa: (R, n)``, ``wb: (R, m)`` -> ``(R,)``."""
+    return 2 * ((wa @ dab) * wb).sum(1) - ((wa @ daa) * wa).sum(1) - ((wb @ dbb) * wb).sum(1)
 
 
 def _resample_weights(i: Tensor) -> Tensor:

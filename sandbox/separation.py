@@ -1,0 +1,173 @@
+"""What guidance does to samples of each class, measured against exact references (THEORY.md 2 and 7).
+
+For every class ``c`` of a zoo mixture, one shared draw of ``x_T ~ p_{sigma_max}(.|c)`` is carried to sigma = 0
+by the Heun probability-flow ODE under each score field, and the samples are measured with ``metrics``:
+
+    cfg            s_c + w (s_c - s_u)                 (w = 0: the exact conditional score, i.e. perfect DSM)
+    weighted-mclr  optimum of the sample-adaptive weighted MCLR objective  (= cfg: the theorem, as samples)
+    mclr           optimum of unweighted MCLR with strength lam, s_c where it has none (``guidance.Optimum``)
+    tilted         exact draws of q_0 ∝ p(x|c)^(1+w) p(x)^(-w)  (rejection sampling; what CFG is said to sample)
+
+Each row's fidelity column is the energy distance to a fresh draw of ``q_0`` at the row's ``w`` (``mclr`` rows:
+``w = 0``, the conditional). For the ``tilted`` rows it is the exact-vs-exact level, the floor for the others.
+Metrics are averaged over classes (intervals combined by ``Estimate.mean``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+from tqdm.auto import tqdm
+
+from . import guidance, metrics, samplers, zoo
+from .metrics import Estimate
+from .mixtures import ClassConditionalGMM
+from .schedules import edm_sigmas
+from .tilted import TiltedTarget
+
+Tensor = torch.Tensor
+METHODS = ("cfg", "weighted-mclr", "mclr", "tilted")
+COLUMNS = {   # report key -> table heading
+    "bayes_accuracy": "accuracy",
+    "mean_posterior": "p(c|x)",
+    "log_ratio_mean": "log-ratio",
+    "log_ratio_min": "min log-ratio",
+    "leakage": "leakage",
+    "mode_coverage": "coverage",
+    "entropy": "entropy",
+    "covariance_trace": "tr Cov",
+    "energy_distance": "ED to q0",
+}
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Settings of a separation sweep (``n`` samples per class and method)."""
+
+    mixture: str = "overlap_2d"
+    ws: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 7.0)
+    lams: tuple[float, ...] = (0.25, 0.5, 1.0)
+    methods: tuple[str, ...] = METHODS
+    n: int = 10_000
+    steps: int = 64
+    sigma_max: float = 80.0
+    sigma_min: float = 0.002
+    seed: int = 0
+    fidelity: bool = True          # energy distance to q_0 (and KS in 1-D); the costliest measure
+
+    def fast(self) -> SweepConfig:
+        """Small sizes, same code path (tests, ``--fast``)."""
+        return replace(self, ws=(0.0, 2.0, 7.0), lams=(0.5,), n=2000, steps=32)
+
+    def __post_init__(self) -> None:
+        zoo.get(self.mixture)
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown:
+            raise ValueError(f"methods must be drawn from {METHODS}, got {unknown}")
+        if not self.ws or any(not w >= 0 for w in self.ws) or any(not lam >= 0 for lam in self.lams):
+            raise ValueError(f"ws must be a non-empty list of values >= 0 and lams values >= 0, got {self.ws}, "
+                             f"{self.lams}")
+        if self.n < 10 or self.steps < 1 or not 0 < self.sigma_min < self.sigma_max:
+            raise ValueError("need n >= 10, steps >= 1 and 0 < sigma_min < sigma_max")
+
+
+@dataclass
+class Row:
+    """One method at one setting: class-averaged ``metrics`` and the ``per_class`` reports."""
+
+    method: str
+    w: float
+    lam: float
+    metrics: dict[str, Estimate]
+    per_class: list[dict[str, Estimate]] = field(repr=False)
+    ill_posed_fraction: float | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"method": self.method, "w": self.w, "lam": self.lam, "ill_posed_fraction": self.ill_posed_fraction,
+                "metrics": {k: e.as_dict() for k, e in self.metrics.items()},
+                "per_class": [{k: e.as_dict() for k, e in rep.items()} for rep in self.per_class]}
+
+
+def field_for(gmm: ClassConditionalGMM, method: str, c: int, w: float = 0.0, lam: float = 0.0) -> samplers.ScoreFn:
+    """The sampler-ready score field of ``method`` (not ``tilted``, which is sampled directly)."""
+    if method == "cfg":
+        return guidance.exact_cfg(gmm, c, w)
+    if method == "weighted-mclr":
+        return guidance.Optimum(gmm, c, "weighted-mismatched", w=w)
+    if method == "mclr":
+        return guidance.Optimum(gmm, c, "mclr", lam=lam, ill_posed="conditional")
+    raise ValueError(f"method must be one of {METHODS[:3]} for a score field, got {method!r}")
+
+
+def sweep(config: SweepConfig = SweepConfig(), progress: bool = True) -> list[Row]:
+    """Sample and measure every (method, w or lam) of ``config``; rows in the order of ``config.methods``."""
+    gmm = zoo.get(config.mixture)
+    sigmas = edm_sigmas(config.steps, config.sigma_min, config.sigma_max)
+    settings = [(m, w, 0.0) for m in config.methods if m != "mclr" for w in config.ws]
+    settings += [("mclr", 0.0, lam) for lam in config.lams if "mclr" in config.methods]
+    rows = []
+    for method, w, lam in tqdm(settings, desc="separation", disable=not progress):
+        reports, fractions = [], []
+        for c in range(gmm.num_classes):
+            seed = config.seed + 1000 * c
+            target = TiltedTarget(gmm, c, w)
+            if method == "tilted":
+                x = target.sample(config.n, generator=seed + 2)
+            else:
+                score = field_for(gmm, method, c, w, lam)
+                x = samplers.heun_ode(score, gmm.sample(config.n, c=c, sigma=config.sigma_max, generator=seed),
+                                      sigmas)
+                fractions.append(getattr(score, "ill_posed_fraction", None))
+            report = metrics.separation_report(gmm, x, c, seed=config.seed)
+            if config.fidelity:
+                reference = target.sample(config.n, generator=seed + 1)
+                report["energy_distance"] = metrics.energy_distance(x, reference, seed=config.seed)
+                if gmm.dim == 1:
+                    report["ks_to_q0"] = metrics.ks_distance(x, target.cdf_1d)
+            reports.append(report)
+        averaged = {k: Estimate.mean([r[k] for r in reports]) for k in reports[0]}
+        frac = sum(fractions) / len(fractions) if fractions and None not in fractions else None
+        rows.append(Row(method, w, lam, averaged, reports, frac))
+    return rows
+
+
+def monotone(rows: list[Row], method: str, key: str, increasing: bool) -> list[str]:
+    """Violations of monotonicity in ``w`` *beyond the intervals* (empty list: monotone within intervals).
+
+    A step ``w_i -> w_{i+1}`` violates "non-decreasing" only if the later interval lies wholly below the
+    earlier one (and conversely for "non-increasing").
+    """
+    seq = sorted((r for r in rows if r.method == method), key=lambda r: r.w)
+    bad = []
+    for a, b in itertools.pairwise(seq):
+        ea, eb = a.metrics[key], b.metrics[key]
+        if (eb.hi < ea.lo) if increasing else (eb.lo > ea.hi):
+            bad.append(f"{key} {'falls' if increasing else 'rises'} from w={a.w:g} ({ea}) to w={b.w:g} ({eb})")
+    return bad
+
+
+def trend_summary(rows: list[Row]) -> list[str]:
+    """The w-sweep claims for CFG: accuracy non-decreasing, diversity (entropy) non-increasing."""
+    lines = []
+    for key, increasing, claim in (("bayes_accuracy", True, "Bayes accuracy non-decreasing in w"),
+                                   ("entropy", False, "entropy (diversity) non-increasing in w")):
+        bad = monotone(rows, "cfg", key, increasing)
+        lines.append(f"{claim}: " + ("holds within intervals" if not bad else "VIOLATED: " + "; ".join(bad)))
+    return lines
+
+
+def table(rows: list[Row]) -> str:
+    """A fixed-width table, ``value ±half-width`` per cell."""
+    keys = [k for k in COLUMNS if k in rows[0].metrics] + [k for k in ("ks_to_q0",) if k in rows[0].metrics]
+    header = ["method", "w", "lam", *[COLUMNS.get(k, "KS to q0") for k in keys]]
+    body = [[r.method, f"{r.w:g}", f"{r.lam:g}",
+             *[f"{r.metrics[k].value:.4g} ±{r.metrics[k].half_width:.2g}" for k in keys]] for r in rows]
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths)), *(fmt.format(*b) for b in body)])
+
+
+def as_json(rows: list[Row], config: SweepConfig) -> dict[str, object]:
+    return {"config": asdict(config), "trends": trend_summary(rows), "rows": [r.as_dict() for r in rows]}
