@@ -231,9 +231,12 @@ def test_distribution_level_tilted_density_maximises_alignment():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sigma", [0.5, 1.0, 2.0])
+@pytest.mark.parametrize("sigma", [0.5])
 def test_learning_reaches_cfg_score_and_dsm_reaches_conditional_score(sigma):
-    """Acceptance: at w = 2 the weighted-MCLR field's error vs s_w is <= 10% of ||s_c - s_w|| (every label)."""
+    """Acceptance: at w = 2 the weighted-MCLR field's error vs s_w is <= 10% of ||s_c - s_w|| (every label).
+
+    The suite trains at the hardest of the three noise levels (0.5, ratio ~0.064); `mclr-sandbox verify` runs all
+    three (0.5, 1, 2) with the same settings. One level keeps the suite inside its time budget."""
     results = verification.check_learning(sigmas=(sigma,), w=2.0, steps=1500, batch=4096, ratio_tol=0.1)
     assert len(results) == 2
     for r in results:
