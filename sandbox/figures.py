@@ -367,6 +367,45 @@ def cfg_vs_tilted_figure(fast: bool = False) -> plt.Figure:
     return fig
 
 
+@figure("guided_paths_1d", "teaching_1d: the CFG score at one noise level, and ODE paths x(sigma) for w = 0 and 3")
+def guided_paths_1d_figure(fast: bool = False) -> plt.Figure:
+    gmm = zoo.teaching_1d()
+    c, sigma, lim = 0, 0.3, (-3.0, 3.5)
+    xs = torch.linspace(*lim, 400, dtype=torch.float64)[:, None]
+    n_paths, steps = (20, 24) if fast else (60, 64)
+    with P.style():
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.5, ncols=3, width_ratios=[1.1, 1, 1])
+        ax = axes[0]
+        for i, w in enumerate((0.0, 1.0, 3.0, 7.0)):
+            ax.plot(xs[:, 0], gmm.cfg_score(xs, sigma, c, w)[:, 0], color=P.class_color(i), label=rf"$w={w:g}$")
+        ax.axhline(0.0, color="0.7", lw=0.5)
+        ax.set_ylim(-12, 12)
+        ax.set_xlim(*lim)
+        ax.set_xlabel(r"$x$")
+        ax.set_ylabel(r"$s_w(x)$")
+        ax.legend(loc="lower left", ncols=2)
+        ax.set_title(rf"CFG score, $c={c}$, $\sigma={sigma:g}$")
+        sigmas = edm_sigmas(steps, 0.002, 10.0)
+        for ax, w in zip(axes[1:], (0.0, 3.0)):
+            path: list[torch.Tensor] = []
+            samplers.heun_ode(guidance.exact_cfg(gmm, c, w), gmm.sample(n_paths, c=c, sigma=10.0, generator=3), sigmas,
+                              trajectory=path)
+            traj = torch.stack(path, 1)[:, :, 0].numpy()                 # (paths, steps + 1)
+            for t in traj:
+                ax.plot(sigmas.numpy()[:-1], t[:-1], color=P.class_color(0) if t[-1] < -0.7 else P.NEUTRAL,
+                        lw=0.5, alpha=0.8)
+            ax.set_xscale("log")
+            ax.invert_xaxis()
+            ax.set_ylim(*lim)
+            ax.set_xlabel(r"$\sigma$ (sampling runs right)")
+            ax.set_title(rf"ODE paths of class {c}, $w={w:g}$")
+            ax.text(0.97, 0.97, f"{int((traj[:, -1] > -0.7).sum())}/{n_paths} end in the minor mode (grey)",
+                    transform=ax.transAxes, ha="right", va="top", fontsize=7,
+                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.5})
+        axes[1].set_ylabel(r"$x(\sigma)$")
+    return fig
+
+
 def _class_outlines(ax: plt.Axes, gmm: ClassConditionalGMM, sigma: float,
                     extent: tuple[float, float, float, float] = OVERLAP_EXTENT) -> None:
     """Thin density contours of each class, in its colour, as a map for overlays."""
