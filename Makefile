@@ -22,6 +22,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_score.py
 	$(VENV)/bin/python benchmarks/bench_sampling.py
+	$(VENV)/bin/python benchmarks/bench_training.py
 
 # torch first, pinned to the CPU build: a bare "torch" requirement would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 EXAMPLES = """\
 examples:
@@ -16,6 +17,9 @@ examples:
   mclr-sandbox verify --json results.json   # full grid, results also as JSON; exit 1 if any check fails
   mclr-sandbox separation --fast            # what CFG / MCLR / the tilted target do to each class, quick
   mclr-sandbox separation --mixture teaching_1d --json sep.json
+  mclr-sandbox train --objective dsm --out nets/dsm.pt            # a DSM net on overlap_2d (< 2 min)
+  mclr-sandbox train --objective mclr-weighted --init nets/dsm.pt --out nets/weighted.pt
+  mclr-sandbox compare --fast               # DSM vs MCLR nets against the exact answers, quick
   mclr-sandbox zoo                          # list the named example mixtures
   python -m sandbox figures --fast          # the same entry point without the console script
 """
@@ -80,6 +84,54 @@ def _separation(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from . import checkpoints
+    from .training import TrainConfig, train, train_classifier
+
+    changes = {k: v for k, v in (("steps", args.steps), ("w", args.w), ("lam", args.lam)) if v is not None}
+    base = TrainConfig(mixture=args.mixture, seed=args.seed)
+    base = base.fast() if args.fast else base
+    progress = not args.quiet
+    if args.objective == "dsm":
+        result = train(replace(base, **changes), progress=progress)
+    elif args.objective == "classifier":
+        result = train_classifier(replace(base, **changes), progress=progress)
+    else:
+        if args.init is None:
+            raise ValueError(f"--init CHECKPOINT (a DSM net) is required for --objective {args.objective}")
+        init = checkpoints.load(args.init)
+        classifier = None
+        if args.objective == "mclr-classifier":
+            classifier = (checkpoints.load(args.classifier).model if args.classifier
+                          else train_classifier(replace(base, steps=max(1, base.steps // 2)), progress=progress).model)
+        config = replace(init.config.fine_tune(args.objective), seed=args.seed, **changes)
+        result = train(config, init=init.model, classifier=classifier, progress=progress)
+    checkpoints.save(args.out, result)
+    print(f"trained {args.objective} on {result.config.mixture} ({result.config.steps} steps, seed "
+          f"{result.config.seed}) in {result.seconds:.1f} s; final loss {result.history[-1]:.4g}; wrote {args.out}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from .comparison import CompareConfig, acceptance_lines, as_json, compare, table
+    from .files import write_json
+
+    t0 = time.perf_counter()
+    config = CompareConfig(seeds=tuple(args.seeds))
+    config = config.fast() if args.fast else config
+    result = compare(config, progress=not args.quiet)
+    print(f"{config.train.mixture}, w = {config.w:g}, seeds {list(config.seeds)}: mean ±sd over seeds "
+          f"(one seed: 95% interval)")
+    print(table(result))
+    for line in acceptance_lines(result):
+        print(line)
+    print(f"done in {time.perf_counter() - t0:.1f} s{' (fast settings)' if args.fast else ''}")
+    if args.json:
+        write_json(args.json, as_json(result))
+        print(f"wrote {args.json}")
+    return 0
+
+
 def _zoo(args: argparse.Namespace) -> int:
     from . import zoo
 
@@ -124,6 +176,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_separation)
+
+    p = sub.add_parser("train", help="train a small MLP denoiser (DSM) or fine-tune one with MCLR",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--objective", required=True,
+                   choices=("dsm", "mclr", "mclr-weighted", "mclr-classifier", "classifier"))
+    p.add_argument("--out", required=True, metavar="PATH", help="checkpoint to write (atomically)")
+    p.add_argument("--init", metavar="CKPT", help="DSM checkpoint to fine-tune (MCLR objectives)")
+    p.add_argument("--classifier", metavar="CKPT", help="noisy classifier for mclr-classifier (default: train one)")
+    p.add_argument("--mixture", default="overlap_2d", help="zoo mixture (default: overlap_2d)")
+    p.add_argument("--steps", type=int, help="optimisation steps (default: 6000 for DSM, a third for fine-tunes)")
+    p.add_argument("--w", type=float, help="guidance scale of the weighted MCLR objectives (default 2)")
+    p.add_argument("--lam", type=float, help="strength of unweighted MCLR (default 1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fast", action="store_true", help="300 small steps (seconds)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_train)
+
+    p = sub.add_parser("compare", help="DSM vs MCLR nets against the exact conditional and CFG answers",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--fast", action="store_true", help="tiny training, one seed (seconds, same code path)")
+    p.add_argument("--json", metavar="PATH", help="also write every number (per seed, with intervals) as JSON")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (default 0 1 2)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=_compare)
 
     p = sub.add_parser("zoo", help="list the named example mixtures", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)

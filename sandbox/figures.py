@@ -15,13 +15,25 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import gaussian_flow, guidance, objectives, samplers, separation, theory, verification, zoo
+from . import (
+    comparison,
+    evaluation,
+    gaussian_flow,
+    guidance,
+    objectives,
+    samplers,
+    separation,
+    theory,
+    verification,
+    zoo,
+)
 from . import plotting as P
 from .files import atomic_open
 from .mixtures import ClassConditionalGMM
 from .plotting import plt
 from .schedules import edm_sigmas
 from .tilted import TiltedTarget
+from .training import TrainResult
 
 FigureFn = Callable[[bool], "plt.Figure"]
 LEARNING_STEPS, LEARNING_BATCH = 1500, 4096
@@ -403,6 +415,61 @@ def guided_paths_1d_figure(fast: bool = False) -> plt.Figure:
                     transform=ax.transAxes, ha="right", va="top", fontsize=7,
                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.5})
         axes[1].set_ylabel(r"$x(\sigma)$")
+    return fig
+
+
+@figure("mlp_comparison", "small MLPs on overlap_2d: training curves, score error vs sigma, samples vs exact CFG")
+def mlp_comparison_figure(fast: bool = False, nets: dict[str, TrainResult] | None = None) -> plt.Figure:
+    """Pass ``nets`` (from ``comparison.train_all``) to reuse trained networks."""
+    config = comparison.CompareConfig()
+    config = config.fast() if fast else config
+    gmm = zoo.get(config.train.mixture)
+    nets = nets if nets is not None else comparison.train_all(config, seed=0, progress=False)
+    rows = comparison.fields(config, nets)
+    w = config.w
+    cfg_score = lambda x, s, c: gmm.cfg_score(x, s, c, w)     # noqa: E731
+    show = {("DSM net", "w=0"): ("DSM net, $w=0$", P.class_color(1), "-"),
+            ("DSM net", f"CFG w={w:g}"): (rf"DSM net + CFG $w={w:g}$", P.class_color(4), "--"),
+            ("mclr net", "w=0"): (r"MCLR (unweighted, capped)", P.class_color(3), ":"),
+            ("mclr-classifier net", "w=0"): (r"weighted MCLR, learned classifier", P.class_color(2), "-."),
+            ("mclr-weighted net", "w=0"): (r"weighted MCLR, exact weights", P.class_color(0), "-")}
+    sigmas = edm_sigmas(config.steps, 0.002, 80.0)
+    with P.style():
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 4.3, ncols=3, nrows=2)
+        ax = axes[0, 0]
+        for name, style in (("dsm", "DSM"), ("mclr-weighted", "weighted MCLR (fine-tune)")):
+            hist = np.array(nets[name].history)
+            k = max(1, len(hist) // 60)
+            smooth = hist[: len(hist) // k * k].reshape(-1, k).mean(1)
+            ax.plot(np.arange(len(smooth)) * k, smooth, label=style)
+        ax.set_xlabel("step")
+        ax.set_ylabel("training loss (EDM-weighted)")
+        ax.set_title("training curves (running mean)")
+        ax.legend(loc="upper right")
+        ax = axes[0, 1]
+        for row, (label, color, ls) in show.items():
+            per_sigma, _ = evaluation.score_error(comparison._field3(rows[row]), cfg_score, gmm,
+                                                  n=config.n // 4, seed=0)
+            ax.loglog(list(per_sigma), list(per_sigma.values()), color=color, ls=ls, label=label)
+        ax.set_xlabel(r"$\sigma$")
+        ax.set_ylabel(r"RMS $\sigma\,\|s - s_w\|$")
+        ax.set_title(rf"error vs the exact CFG score ($w={w:g}$)")
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=3)
+        panels = [(axes[0, 2], ("exact", f"CFG w={w:g}"), rf"exact CFG, $w={w:g}$"),
+                  (axes[1, 0], ("DSM net", "w=0"), "DSM net, $w=0$"),
+                  (axes[1, 1], ("mclr-weighted net", "w=0"), "weighted-MCLR net, $w=0$"),
+                  (axes[1, 2], ("DSM net", f"CFG w={w:g}"), rf"DSM net + CFG, $w={w:g}$")]
+        n = min(config.n, 600)
+        for ax, row, title in panels:
+            for c in range(gmm.num_classes):
+                with torch.no_grad():
+                    x = samplers.heun_ode(rows[row](c), gmm.sample(n, c=c, sigma=80.0, generator=c), sigmas)
+                P.scatter_classes(ax, x, torch.full((n,), c), size=1.0, alpha=0.4)
+            _class_outlines(ax, gmm, 0.0, PANEL_EXTENT)
+            ax.set_xlim(*PANEL_EXTENT[:2])
+            ax.set_ylim(*PANEL_EXTENT[2:])
+            ax.set_aspect("equal")
+            ax.set_title(title)
     return fig
 
 

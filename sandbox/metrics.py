@@ -62,13 +62,16 @@ class Estimate:
 
     @staticmethod
     def mean(estimates: Sequence[Estimate]) -> Estimate:
-        """Mean of independent estimates; half-widths add in quadrature: ``sqrt(sum h_k^2) / K``."""
+        """Mean of independent estimates; half-widths add in quadrature: ``sqrt(sum h_k^2) / K``, clipped to the
+        span of the constituent intervals."""
         if not estimates:
             raise ValueError("estimates must not be empty")
         k = len(estimates)
         value = sum(e.value for e in estimates) / k
         half = math.sqrt(sum(e.half_width ** 2 for e in estimates)) / k
-        return Estimate(value, value - half, value + half, f"mean of {k} ({estimates[0].method})", estimates[0].level)
+        # never beyond the constituent intervals (keeps e.g. a proportion's interval inside [0, 1])
+        lo, hi = max(value - half, min(e.lo for e in estimates)), min(value + half, max(e.hi for e in estimates))
+        return Estimate(value, lo, hi, f"mean of {k} ({estimates[0].method})", estimates[0].level)
 
 
 # ---------------------------------------------------------------------------------------------- class separation

@@ -44,20 +44,27 @@ def dsm_loss(score_fn: ScoreFn, x0: Tensor, eps: Tensor, sigma: float | Tensor, 
 
 
 def mclr_loss(score_fn: ScoreFn, x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
-              c_neg: Tensor, lam: float, num_classes: int) -> Tensor:
+              c_neg: Tensor, lam: float, num_classes: int, neg_cap: float | None = None) -> Tensor:
     """Unweighted MCLR ``(1 + lam) l(x0, c) - lam l(x0, c_neg)`` per row, ``c_neg != c``. -> ``(N,)``.
 
-    Draw ``c_neg`` with ``mismatched_labels``. Unbounded below where ``A(x) <= 0`` (``theory.mclr_coefficient``).
+    Draw ``c_neg`` with ``mismatched_labels``. Unbounded below where ``A(x) <= 0`` (``theory.mclr_coefficient``):
+    pushing ``s(x, c_neg)`` away from the data there lowers the loss without end. ``neg_cap = kappa`` is the
+    stabiliser used for fine-tuning: each negative term is capped, ``min(l(x0, c_neg), kappa d / sigma^2)``
+    (``d / sigma^2`` is the DSM loss's scale, ``E ||eps / sigma||^2``), so a row stops rewarding the push once its
+    negative loss exceeds ``kappa`` times that scale and the objective is bounded below.
     """
     if not isinstance(lam, (int, float)) or isinstance(lam, bool) or not lam >= 0:
         raise ValueError(f"lam must be a number >= 0, got {lam!r}")
+    if neg_cap is not None and not (isinstance(neg_cap, (int, float)) and neg_cap > 0):
+        raise ValueError(f"neg_cap must be None or a number > 0, got {neg_cap!r}")
     x0, eps, sigma, c = _batch(x0, eps, sigma, c, num_classes)
     c_neg = as_class_ids(c_neg, x0.shape[0], num_classes, x0.device, "c_neg")
     if bool((c_neg == c).any()):
         raise ValueError("c_neg must differ from c in every row (a mismatched label)")
     n = x0.shape[0]
     both = _dsm(score_fn, x0.repeat(2, 1), eps.repeat(2, 1), sigma.repeat(2), torch.cat([c, c_neg]))
-    return (1.0 + lam) * both[:n] - lam * both[n:]
+    neg = both[n:] if neg_cap is None else torch.minimum(both[n:], neg_cap * x0.shape[1] / sigma ** 2)
+    return (1.0 + lam) * both[:n] - lam * neg
 
 
 def sample_adaptive_weights(r_c: Tensor, w: float | Tensor, prior_c: float | Tensor) -> tuple[Tensor, Tensor]:

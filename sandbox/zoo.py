@@ -5,6 +5,7 @@
 | ``teaching_1d`` | 1 | 2 | two bimodal classes overlapping near 0.5: every 1D plot and the KS tests |
 | ``overlap_2d``  | 2 | 3 | three anisotropic classes at 120 degrees sharing a crowded centre: separation |
 | ``branching_2d``| 2 | 2 | multi-scale tree-shaped classes (thin branches that split twice): fine structure |
+| ``two_gaussians_1d`` | 1 | 2 | one Gaussian per class: network sanity checks with a simple exact score |
 """
 
 from __future__ import annotations
@@ -84,6 +85,11 @@ def gaussian_classes(means: list[float], variances: list[float],
                                [[1.0] for _ in means], class_probs)
 
 
+def two_gaussians_1d() -> ClassConditionalGMM:
+    """1D, 2 classes, one Gaussian each: N(-1, 0.5^2) and N(1.5, 0.8^2) (network sanity checks)."""
+    return gaussian_classes([-1.0, 1.5], [0.25, 0.64])
+
+
 def random_mixture(num_classes: int, components: int, dim: int, seed: int, spread: float = 3.0,
                    max_condition: float = 10.0) -> ClassConditionalGMM:
     """A random mixture: means ~ N(0, spread^2 I), covariances with eigenvalues log-uniform in a range of
@@ -110,6 +116,7 @@ ZOO: dict[str, Callable[[], ClassConditionalGMM]] = {
     "teaching_1d": teaching_1d,
     "overlap_2d": overlap_2d,
     "branching_2d": branching_2d,
+    "two_gaussians_1d": two_gaussians_1d,
 }
 
 

@@ -1,0 +1,212 @@
+"""DSM vs MCLR with small networks, measured against the exact answers (``mclr-sandbox compare``).
+
+Per seed: a DSM net (label dropout, so it also gives CFG), three MCLR fine-tunes of it (unweighted with the capped
+negatives; weighted with exact posterior weights; weighted with a learned noisy classifier's weights) and the
+classifier itself. Every method samples each class from the same noise with the Heun ODE; rows:
+
+    exact / conditional, exact / CFG(w), DSM net / w=0, DSM net / CFG(w), MCLR nets / w=0
+
+Columns: Bayes accuracy, leakage, exact log-likelihood ratio (mean over other classes), entropy (diversity),
+the model's own log-likelihood ratio (probability-flow ODE likelihoods of the row's field, for each label), the
+score error against the exact CFG score and against the exact conditional score (``evaluation.score_error``),
+and the energy distance to exact CFG(w) samples. Seeds are summarised by mean and standard deviation.
+
+The acceptance of the weighted fine-tune (``acceptance``): the share of the Bayes-accuracy gap between the
+DSM net at w = 0 and with CFG(w) that it closes at w = 0, whether it is closer (energy distance) to exact CFG
+samples than the DSM net's unguided samples, and its score error against the exact CFG score relative to the
+DSM net's.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+from tqdm.auto import tqdm
+
+from . import evaluation, guidance, metrics, samplers, zoo
+from .schedules import edm_sigmas
+from .training import TrainConfig, TrainResult, train, train_classifier
+
+Tensor = torch.Tensor
+NETS = ("dsm", "mclr", "mclr-weighted", "mclr-classifier")
+KEYS = ("bayes_accuracy", "leakage", "log_ratio", "entropy", "model_log_ratio", "score_error_cfg",
+        "score_error_cond", "ed_to_cfg")
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """What ``compare`` trains and measures (``n`` samples per class; ``n_likelihood`` for the ODE likelihoods)."""
+
+    train: TrainConfig = field(default_factory=TrainConfig)
+    w: float = 2.0
+    lam: float = 1.0
+    seeds: tuple[int, ...] = (0, 1, 2)
+    n: int = 2000
+    n_likelihood: int = 200
+    steps: int = 64
+
+    def fast(self) -> CompareConfig:
+        """Tiny training and sample sizes, one seed: tests and ``--fast`` (same code path)."""
+        return replace(self, train=self.train.fast(), seeds=self.seeds[:1], n=300, n_likelihood=30, steps=24)
+
+
+def train_all(config: CompareConfig, seed: int, progress: bool = True) -> dict[str, TrainResult]:
+    """The DSM net, its three MCLR fine-tunes and the classifier, for one seed."""
+    base = replace(config.train, seed=seed)
+    out = {"dsm": train(base, progress=progress)}
+    out["classifier"] = train_classifier(replace(base, steps=max(1, base.steps // 2)), progress=progress)
+    init = out["dsm"].model
+    out["mclr"] = train(base.fine_tune("mclr", lam=config.lam), init=init, progress=progress)
+    out["mclr-weighted"] = train(base.fine_tune("mclr-weighted", w=config.w), init=init, progress=progress)
+    out["mclr-classifier"] = train(base.fine_tune("mclr-classifier", w=config.w), init=init,
+                                   classifier=out["classifier"].model, progress=progress)
+    return out
+
+
+def fields(config: CompareConfig, nets: dict[str, TrainResult]) -> dict[tuple[str, str], Callable]:
+    """``(model, guidance) -> field_for(c)``, every row of the table."""
+    gmm = zoo.get(config.train.mixture)
+    w = config.w
+
+    def net_cfg(model: torch.nn.Module, weight: float) -> Callable[[int], samplers.ScoreFn]:
+        return lambda c: guidance.CFG(guidance.conditional(model.score, c), guidance.conditional(model.score, None),
+                                      weight)
+
+    rows = {("exact", "w=0"): lambda c: guidance.exact_cfg(gmm, c, 0.0),
+            ("exact", f"CFG w={w:g}"): lambda c: guidance.exact_cfg(gmm, c, w),
+            ("DSM net", "w=0"): net_cfg(nets["dsm"].model, 0.0),
+            ("DSM net", f"CFG w={w:g}"): net_cfg(nets["dsm"].model, w)}
+    for name in NETS[1:]:
+        rows[(f"{name} net", "w=0")] = net_cfg(nets[name].model, 0.0)
+    return rows
+
+
+def evaluate(config: CompareConfig, nets: dict[str, TrainResult], seed: int,
+             progress: bool = True) -> dict[tuple[str, str], dict[str, metrics.Estimate]]:
+    """Every measure of the module docstring for every row, class-averaged, for one seed's nets."""
+    gmm = zoo.get(config.train.mixture)
+    sigmas = edm_sigmas(config.steps, 0.002, 80.0)
+    k = gmm.num_classes
+    starts = [gmm.sample(config.n, c=c, sigma=80.0, generator=seed * 100 + c) for c in range(k)]
+    reference = [samplers.heun_ode(guidance.exact_cfg(gmm, c, config.w), starts[c], sigmas) for c in range(k)]
+    cfg_score = lambda x, s, c: gmm.cfg_score(x, s, c, config.w)          # noqa: E731
+    out = {}
+    for row, make in tqdm(fields(config, nets).items(), desc="evaluate", disable=not progress, leave=False):
+        per_class = []
+        for c in range(k):
+            with torch.no_grad():
+                x = samplers.heun_ode(make(c), starts[c], sigmas)
+            sub = x[:config.n_likelihood]
+            own = evaluation.model_log_prob(make(c), gmm, sub, c, steps=config.steps)
+            others = torch.stack([evaluation.model_log_prob(make(j), gmm, sub, j, steps=config.steps)
+                                  for j in range(k) if j != c], 1)
+            per_class.append({
+                "bayes_accuracy": metrics.bayes_accuracy(gmm, x, c),
+                "leakage": metrics.leakage(gmm, x, c),
+                "log_ratio": metrics.log_ratio(gmm, x, c),
+                "entropy": metrics.entropy(x),
+                "model_log_ratio": metrics._mean((own[:, None] - others).mean(1), metrics.LEVEL),
+                "ed_to_cfg": metrics.energy_distance(x, reference[c], seed=seed),
+            })
+        summary = {key: metrics.Estimate.mean([p[key] for p in per_class]) for key in per_class[0]}
+        field3 = _field3(make)
+        summary["score_error_cfg"] = evaluation.score_error(field3, cfg_score, gmm, n=config.n // 4, seed=seed)[1]
+        summary["score_error_cond"] = evaluation.score_error(field3, gmm.score, gmm, n=config.n // 4, seed=seed)[1]
+        out[row] = summary
+    return out
+
+
+def _field3(make: Callable[[int], samplers.ScoreFn]) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
+    """``score(x, sigma, c)`` with one class per call (what ``score_error`` passes) from ``field_for(c)``."""
+    return lambda x, s, c: make(int(c[0]))(x, s)
+
+
+def acceptance(results: dict[tuple[str, str], dict[str, metrics.Estimate]], w: float) -> dict[str, dict[str, float]]:
+    """Gap closed, energy distances and score-error ratio for each weighted fine-tune (module docstring)."""
+    dsm0, dsm_cfg = results[("DSM net", "w=0")], results[("DSM net", f"CFG w={w:g}")]
+    gap = dsm_cfg["bayes_accuracy"].value - dsm0["bayes_accuracy"].value
+    out = {}
+    for name in ("mclr-weighted", "mclr-classifier", "mclr"):
+        r = results[(f"{name} net", "w=0")]
+        out[name] = {
+            "gap_closed": (r["bayes_accuracy"].value - dsm0["bayes_accuracy"].value) / gap if gap > 0 else float("nan"),
+            "ed_to_cfg": r["ed_to_cfg"].value, "ed_to_cfg_dsm": dsm0["ed_to_cfg"].value,
+            "score_error_ratio": r["score_error_cfg"].value / dsm0["score_error_cfg"].value,
+        }
+    return out
+
+
+def compare(config: CompareConfig = CompareConfig(), progress: bool = True) -> dict[str, object]:
+    """Train and evaluate for every seed; return per-seed results, acceptance numbers and the seed summary."""
+    per_seed, accept, timing = [], [], []
+    for seed in config.seeds:
+        nets = train_all(config, seed, progress)
+        timing.append({name: r.seconds for name, r in nets.items()})
+        res = evaluate(config, nets, seed, progress)
+        per_seed.append(res)
+        accept.append(acceptance(res, config.w))
+    summary = {row: {key: _spread([r[row][key].value for r in per_seed]) for key in KEYS}
+               for row in per_seed[0]}
+    accept_summary = {name: {key: _spread([a[name][key] for a in accept]) for key in accept[0][name]}
+                      for name in accept[0]}
+    return {"config": asdict(config), "per_seed": per_seed, "acceptance": accept, "timing": timing,
+            "summary": summary, "acceptance_summary": accept_summary}
+
+
+def _spread(values: list[float]) -> tuple[float, float]:
+    """Mean and standard deviation over seeds (0 for one seed)."""
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def table(result: dict[str, object]) -> str:
+    """Rows x measures, ``mean ±sd`` over seeds (one seed: ``value [lo, hi]`` with the 95% interval)."""
+    one_seed = len(result["per_seed"]) == 1
+    header = ["model", "guidance", *KEYS]
+    body = []
+    for (model, guide), vals in result["summary"].items():
+        if one_seed:
+            est = result["per_seed"][0][(model, guide)]
+            cells = [f"{est[k].value:.4g} [{est[k].lo:.3g}, {est[k].hi:.3g}]" for k in KEYS]
+        else:
+            cells = [f"{vals[k][0]:.4g} ±{vals[k][1]:.2g}" for k in KEYS]
+        body.append([model, guide, *cells])
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths)), *(fmt.format(*b) for b in body)])
+
+
+def acceptance_lines(result: dict[str, object]) -> list[str]:
+    """The issue's floors for the weighted fine-tunes (reported, pass or not), one line per variant."""
+    lines = []
+    for name, floor in (("mclr-weighted", True), ("mclr-classifier", False), ("mclr", False)):
+        per = [a[name] for a in result["acceptance"]]
+        gap = [p["gap_closed"] for p in per]
+        closer = sum(p["ed_to_cfg"] < p["ed_to_cfg_dsm"] for p in per)
+        ratio = [p["score_error_ratio"] for p in per]
+        text = (f"{name}: closes {_fmt(gap)} of the Bayes-accuracy gap (DSM w=0 -> DSM CFG); closer to exact CFG "
+                f"samples than DSM w=0 in {closer}/{len(per)} seeds; score error vs exact CFG = {_fmt(ratio)} x DSM's")
+        if floor:
+            ok = min(gap) >= 0.7 and closer == len(per) and max(ratio) <= 0.5
+            text += f"  [floors: gap >= 0.70, closer, ratio <= 0.50 in every seed: {'met' if ok else 'NOT met'}]"
+        lines.append(text)
+    return lines
+
+
+def _fmt(values: list[float]) -> str:
+    mean, sd = _spread(values)
+    return f"{mean:.3f} ±{sd:.3f} (seeds: {', '.join(f'{v:.3f}' for v in values)})"
+
+
+def as_json(result: dict[str, object]) -> dict[str, object]:
+    """``result`` with rows keyed ``"model / guidance"`` and every ``Estimate`` as a dict (for ``write_json``)."""
+    def rows(d: dict) -> dict:
+        return {" / ".join(k): v for k, v in d.items()}
+
+    return {**result,
+            "per_seed": [{k: {m: e.as_dict() for m, e in v.items()} for k, v in rows(r).items()}
+                         for r in result["per_seed"]],
+            "summary": {k: {m: {"mean": v[0], "sd": v[1]} for m, v in vals.items()}
+                        for k, vals in rows(result["summary"]).items()}}

@@ -1,0 +1,141 @@
+"""Small networks: a conditional MLP denoiser (EDM preconditioning, null class) and a noisy classifier.
+
+The denoiser follows EDM (Karras et al. 2022, Table 1) in the VE frame ``x = x0 + sigma eps``:
+
+    D(x; sigma, c) = c_skip x + c_out F(c_in x, c_noise, c),
+    c_skip = s_d^2 / (sigma^2 + s_d^2),  c_out = sigma s_d / sqrt(sigma^2 + s_d^2),
+    c_in = 1 / sqrt(sigma^2 + s_d^2),    c_noise = log(sigma) / 4,
+
+with ``s_d`` the data's standard deviation. Labels ``0..K-1`` are classes and label ``K`` is the null class, so one
+network gives the conditional (``c`` a class) and the unconditional (``c=None``) prediction; the score is
+``(D - x) / sigma^2`` (Tweedie). ``denoise``/``score`` take and return the same shapes as ``ClassConditionalGMM``:
+``x: (N, d)``, ``sigma`` a float or ``(N,)``, ``c`` None, an int or ``(N,)``. The network computes in its own
+dtype (float32 by default, the usual for training) and returns results in the dtype of ``x``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from .validation import as_batch_scalar, as_class_ids
+
+Tensor = torch.Tensor
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of ``Denoiser`` / ``NoisyClassifier`` (stored in checkpoints)."""
+
+    dim: int
+    num_classes: int
+    sigma_data: float = 1.0
+    width: int = 128
+    depth: int = 3
+    embedding: int = 32
+
+    def __post_init__(self) -> None:
+        for name in ("dim", "num_classes", "width", "depth", "embedding"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not (isinstance(self.sigma_data, (int, float)) and math.isfinite(self.sigma_data) and self.sigma_data > 0):
+            raise ValueError(f"sigma_data must be a finite number > 0, got {self.sigma_data!r}")
+
+    def as_dict(self) -> dict[str, int | float]:
+        return asdict(self)
+
+
+class _Backbone(nn.Module):
+    """MLP on ``[x_in, fourier(c_noise), label embedding]`` with SiLU activations."""
+
+    def __init__(self, config: ModelConfig, in_dim: int, out_dim: int, labels: int) -> None:
+        super().__init__()
+        e = config.embedding
+        # fixed random Fourier frequencies for c_noise (a buffer: saved, not trained)
+        self.register_buffer("freqs", torch.randn(e // 2, generator=torch.Generator().manual_seed(0)) * 4.0)
+        self.label = nn.Embedding(labels, e)
+        layers: list[nn.Module] = [nn.Linear(in_dim + 2 * (e // 2) + e, config.width), nn.SiLU()]
+        for _ in range(config.depth - 1):
+            layers += [nn.Linear(config.width, config.width), nn.SiLU()]
+        layers.append(nn.Linear(config.width, out_dim))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor, c_noise: Tensor, label: Tensor) -> Tensor:
+        phase = c_noise[:, None] * self.freqs[None] * (2 * math.pi)
+        return self.net(torch.cat([x, phase.cos(), phase.sin(), self.label(label)], dim=1))
+
+
+class _Network(nn.Module):
+    """Shared input handling: validation, casting to the network dtype, labels (``None`` -> null class ``K``)."""
+
+    config: ModelConfig
+
+    def _inputs(self, x: object, sigma: object, c: object) -> tuple[Tensor, Tensor, Tensor]:
+        if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != self.config.dim:
+            raise ValueError(f"x must be a tensor of shape (N, {self.config.dim}), got {getattr(x, 'shape', type(x))}")
+        p = next(self.parameters())
+        n = x.shape[0]
+        s = as_batch_scalar(sigma if not isinstance(sigma, Tensor) else sigma.to(p.dtype), n, p.dtype,
+                            p.device, "sigma")
+        if bool((s <= 0).any()):
+            raise ValueError("sigma must be > 0 for a network (it is preconditioned by log sigma)")
+        k = self.config.num_classes
+        label = (torch.full((n,), k, dtype=torch.long, device=p.device) if c is None
+                 else as_class_ids(c, n, k + 1, p.device))          # K itself is allowed: the null class
+        return x.to(p.dtype), s, label
+
+
+class Denoiser(_Network):
+    """Conditional MLP denoiser with EDM preconditioning and a null class (module docstring)."""
+
+    def __init__(self, config: ModelConfig, dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        self.config = config
+        self.backbone = _Backbone(config, config.dim, config.dim, config.num_classes + 1).to(dtype)
+
+    @property
+    def num_classes(self) -> int:
+        return self.config.num_classes
+
+    @property
+    def dim(self) -> int:
+        return self.config.dim
+
+    def denoise(self, x: Tensor, sigma: float | Tensor, c: int | Tensor | None = None) -> Tensor:
+        """``D(x; sigma, c)`` (``c=None``: unconditional, the null class). ``(N, d)`` -> ``(N, d)``."""
+        xin, s, label = self._inputs(x, sigma, c)
+        sd2 = self.config.sigma_data ** 2
+        norm = (s * s + sd2).sqrt()[:, None]
+        out = (sd2 / norm ** 2) * xin + (s[:, None] * self.config.sigma_data / norm) * self.backbone(
+            xin / norm, s.log() / 4, label)
+        return out.to(x.dtype)
+
+    def score(self, x: Tensor, sigma: float | Tensor, c: int | Tensor | None = None) -> Tensor:
+        """``(D(x; sigma, c) - x) / sigma^2``. ``(N, d)`` -> ``(N, d)``."""
+        d = self.denoise(x, sigma, c)
+        s = as_batch_scalar(sigma if not isinstance(sigma, Tensor) else sigma.to(x.dtype), x.shape[0], x.dtype,
+                            x.device, "sigma")
+        return (d - x) / (s * s)[:, None]
+
+
+class NoisyClassifier(_Network):
+    """``p_theta(c | x, sigma)``: an MLP on ``[x / sqrt(sigma^2 + s_d^2), fourier(log sigma / 4)]``."""
+
+    def __init__(self, config: ModelConfig, dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        self.config = config
+        self.backbone = _Backbone(config, config.dim, config.num_classes, 1).to(dtype)
+
+    def logits(self, x: Tensor, sigma: float | Tensor) -> Tensor:
+        """Unnormalised log-probabilities. ``(N, d)`` -> ``(N, K)``."""
+        xin, s, _ = self._inputs(x, sigma, None)
+        norm = (s * s + self.config.sigma_data ** 2).sqrt()[:, None]
+        return self.backbone(xin / norm, s.log() / 4, torch.zeros_like(s, dtype=torch.long))
+
+    def posterior(self, x: Tensor, sigma: float | Tensor) -> Tensor:
+        """``softmax(logits)``: same role and shapes as ``ClassConditionalGMM.class_posterior``. -> ``(N, K)``."""
+        return torch.softmax(self.logits(x, sigma), dim=1).to(x.dtype)

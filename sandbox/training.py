@@ -1,0 +1,215 @@
+"""One training loop for the small networks of ``sandbox.models``, objectives plugged in.
+
+Every step draws a fresh batch from the exact mixture (``y ~ pi``, ``x0 ~ p(.|y)``), noise levels from the
+chosen distribution, and minimises the mean of ``omega(sigma) * row_loss``, where ``row_loss`` is a score-space
+objective of ``sandbox.objectives`` and ``omega(sigma) = sigma^2 (sigma^2 + s_d^2) / s_d^2`` turns it into EDM's
+weighted denoiser loss ``lambda(sigma) ||D - x0||^2`` (any positive per-sigma weight keeps every pointwise
+minimiser; this one keeps the rows on one scale).
+
+    dsm              DSM; a label is replaced by the null class with probability ``label_dropout`` (for CFG)
+    mclr             unweighted MCLR, strength ``lam``, negative terms capped at ``neg_cap d / sigma^2``:
+                     without a cap the loss is unbounded below where A(x) <= 0 (THEORY.md 4)
+    mclr-weighted    sample-adaptive weighted MCLR at ``w`` with the exact noisy classifier (oracle weights)
+    mclr-classifier  the same with weights from a learned ``NoisyClassifier`` (no oracle)
+
+The MCLR objectives fine-tune a DSM model (``init``). Adam, cosine learning-rate decay, an exponential moving
+average (EMA) of the weights (the returned model), a progress bar with the running loss, and a clear error as
+soon as the loss stops being finite.
+
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+from torch.optim.swa_utils import AveragedModel
+from tqdm.auto import tqdm
+
+from . import objectives, zoo
+from .mixtures import ClassConditionalGMM
+from .models import Denoiser, ModelConfig, NoisyClassifier
+
+Tensor = torch.Tensor
+OBJECTIVES = ("dsm", "mclr", "mclr-weighted", "mclr-classifier")
+SIGMA_SAMPLING = ("lognormal", "loguniform")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (stored in checkpoints)."""
+
+    mixture: str = "overlap_2d"
+    objective: str = "dsm"
+    steps: int = 6000
+    batch: int = 1024
+    lr: float = 2e-3
+    ema: float = 0.999
+    label_dropout: float = 0.1
+    sigma_sampling: str = "lognormal"
+    p_mean: float = -1.2            # lognormal: log sigma ~ N(p_mean, p_std^2)  (EDM)
+    p_std: float = 1.2
+    sigma_min: float = 0.002        # loguniform range, and the clamp of lognormal draws
+    sigma_max: float = 80.0
+    w: float = 2.0                  # weighted MCLR
+    lam: float = 1.0                # unweighted MCLR
+    neg_cap: float = 4.0            # unweighted MCLR stabiliser
+    seed: int = 0
+    width: int = 128
+    depth: int = 3
+
+    def __post_init__(self) -> None:
+        zoo.get(self.mixture)
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if self.sigma_sampling not in SIGMA_SAMPLING:
+            raise ValueError(f"sigma_sampling must be one of {SIGMA_SAMPLING}, got {self.sigma_sampling!r}")
+        if self.steps < 1 or self.batch < 2 or not self.lr > 0 or not 0 <= self.ema < 1:
+            raise ValueError("need steps >= 1, batch >= 2, lr > 0 and 0 <= ema < 1")
+        if not 0 <= self.label_dropout < 1 or not 0 < self.sigma_min < self.sigma_max:
+            raise ValueError("need 0 <= label_dropout < 1 and 0 < sigma_min < sigma_max")
+        if not (self.w >= 0 and self.lam >= 0 and self.neg_cap > 0):
+            raise ValueError("need w >= 0, lam >= 0 and neg_cap > 0")
+
+    def fast(self) -> TrainConfig:
+        """A few hundred small steps: tests and ``--fast`` (same code path)."""
+        return replace(self, steps=300, batch=256)
+
+    def fine_tune(self, objective: str, **changes: object) -> TrainConfig:
+        """The config of an MCLR fine-tune of a model trained with ``self``: shorter, lower learning rate."""
+        return replace(self, objective=objective, steps=max(1, self.steps // 3), lr=self.lr / 4, **changes)
+
+
+@dataclass
+class TrainResult:
+    """The EMA model, the loss per step (``history``), and the wall time in seconds."""
+
+    model: torch.nn.Module
+    config: TrainConfig
+    history: list[float] = field(repr=False)
+    seconds: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {"config": asdict(self.config), "seconds": self.seconds, "final_loss": self.history[-1]}
+
+
+def model_config(gmm: ClassConditionalGMM, config: TrainConfig) -> ModelConfig:
+    """The architecture for ``gmm``: ``sigma_data`` is the mixture's exact per-coordinate standard deviation."""
+    mean = sum(p * (w[:, None] * m).sum(0) for p, w, m in zip(gmm.class_probs, gmm.weights, gmm.means))
+    second = sum(p * (w[:, None, None] * (s + m[:, :, None] * m[:, None, :])).sum(0)
+                 for p, w, m, s in zip(gmm.class_probs, gmm.weights, gmm.means, gmm.covs))
+    var = float(torch.diagonal(second - torch.outer(mean, mean)).mean())
+    return ModelConfig(gmm.dim, gmm.num_classes, sigma_data=math.sqrt(var), width=config.width, depth=config.depth)
+
+
+def sample_sigmas(config: TrainConfig, n: int, generator: torch.Generator) -> Tensor:
+    """Noise levels for one batch: log-normal (EDM) or log-uniform on ``[sigma_min, sigma_max]``. -> ``(n,)``."""
+    if config.sigma_sampling == "lognormal":
+        log_s = config.p_mean + config.p_std * torch.randn(n, dtype=torch.float64, generator=generator)
+    else:
+        lo, hi = math.log(config.sigma_min), math.log(config.sigma_max)
+        log_s = lo + (hi - lo) * torch.rand(n, dtype=torch.float64, generator=generator)
+    return log_s.exp().clamp(config.sigma_min, config.sigma_max)
+
+
+def data_batch(gmm: ClassConditionalGMM, config: TrainConfig, generator: torch.Generator
+               ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(x0, y, eps, sigma)`` for one step, in float64 on the CPU."""
+    y = torch.multinomial(gmm.class_probs, config.batch, replacement=True, generator=generator)
+    x0 = gmm.sample(config.batch, c=y, generator=generator)
+    eps = torch.randn(x0.shape, dtype=torch.float64, generator=generator)
+    return x0, y, eps, sample_sigmas(config, config.batch, generator)
+
+
+def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyClassifier | None = None,
+          device: torch.device | str = "cpu", progress: bool = True) -> TrainResult:
+    """Train a ``Denoiser`` with ``config.objective``; MCLR objectives fine-tune ``init`` (a DSM model)."""
+    gmm = zoo.get(config.mixture)
+    if config.objective != "dsm" and init is None:
+        raise ValueError(f"objective {config.objective!r} fine-tunes a DSM model: pass init=")
+    if config.objective == "mclr-classifier" and classifier is None:
+        raise ValueError("objective 'mclr-classifier' needs classifier= (see train_classifier)")
+    torch.manual_seed(config.seed)
+    model = copy.deepcopy(init) if init is not None else Denoiser(model_config(gmm, config))
+    model = model.to(device).train()
+    k, sd2 = gmm.num_classes, model.config.sigma_data ** 2
+    dtype = next(model.parameters()).dtype
+    g = torch.Generator().manual_seed(config.seed + 1)
+
+    def score_fn(x: Tensor, sigma: Tensor, c: Tensor) -> Tensor:
+        return model.score(x, sigma, c)
+
+    if config.objective == "mclr-weighted":
+        def posterior_fn(x: Tensor, sigma: Tensor) -> Tensor:
+            return gmm.class_posterior(x.double().cpu(), sigma.double().cpu()).to(x)
+    elif config.objective == "mclr-classifier":
+        classifier = classifier.to(device).eval()
+        posterior_fn = classifier.posterior
+
+    def row_loss(x0: Tensor, y: Tensor, eps: Tensor, sigma: Tensor) -> Tensor:
+        if config.objective == "dsm":
+            drop = torch.rand(y.shape, generator=g) < config.label_dropout
+            return objectives.dsm_loss(score_fn, x0, eps, sigma, torch.where(drop, k, y).to(device), k + 1)
+        c_neg = objectives.mismatched_labels(y, k, generator=g).to(device)
+        if config.objective == "mclr":
+            return objectives.mclr_loss(score_fn, x0, eps, sigma, y.to(device), c_neg, config.lam, k, config.neg_cap)
+        return objectives.weighted_mclr_loss(score_fn, x0, eps, sigma, y.to(device), c_neg, config.w, posterior_fn, k)
+
+    def step_loss() -> Tensor:
+        x0, y, eps, sigma = data_batch(gmm, config, g)
+        x0, eps, sigma = x0.to(device, dtype), eps.to(device, dtype), sigma.to(device, dtype)
+        omega = sigma ** 2 * (sigma ** 2 + sd2) / sd2
+        return (omega * row_loss(x0, y, eps, sigma)).mean()
+
+    return _fit(model, step_loss, config, f"train {config.objective}", progress)
+
+
+def train_classifier(config: TrainConfig, device: torch.device | str = "cpu",
+                     progress: bool = True) -> TrainResult:
+    """A ``NoisyClassifier`` by cross-entropy on noisy samples ``x0 + sigma eps`` (same sigma law as ``config``)."""
+    gmm = zoo.get(config.mixture)
+    torch.manual_seed(config.seed)
+    model = NoisyClassifier(model_config(gmm, config)).to(device).train()
+    dtype = next(model.parameters()).dtype
+    g = torch.Generator().manual_seed(config.seed + 2)
+
+    def step_loss() -> Tensor:
+        x0, y, eps, sigma = data_batch(gmm, config, g)
+        x = (x0 + sigma[:, None] * eps).to(device, dtype)
+        return torch.nn.functional.cross_entropy(model.logits(x, sigma.to(device, dtype)), y.to(device))
+
+    return _fit(model, step_loss, config, "train classifier", progress)
+
+
+def _fit(model: torch.nn.Module, step_loss: Callable[[], Tensor], config: TrainConfig, desc: str,
+         progress: bool) -> TrainResult:
+    """Adam + cosine decay + EMA over ``config.steps`` calls of ``step_loss``; stops on a non-finite loss."""
+    def ema_average(avg: Tensor, current: Tensor, n: Tensor) -> Tensor:
+        # warm-up: the decay grows from 0.1 to config.ema, so short runs average recent weights only
+        decay = min(config.ema, (1.0 + float(n)) / (10.0 + float(n)))
+        return decay * avg + (1.0 - decay) * current
+
+    ema = AveragedModel(model, avg_fn=ema_average, use_buffers=True)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.steps)
+    history: list[float] = []
+    t0 = time.perf_counter()
+    bar = tqdm(range(config.steps), desc=desc, disable=not progress, leave=False)
+    for step in bar:
+        loss = step_loss()
+        if not bool(torch.isfinite(loss)):
+            raise FloatingPointError(f"{desc}: the loss became {loss.detach().item()} at step {step} "
+                                     f"(lr {sched.get_last_lr()[0]:.2e}); lower lr or, for 'mclr', neg_cap")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        ema.update_parameters(model)
+        history.append(loss.detach().item())
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{sum(history[-50:]) / len(history[-50:]):.4g}")
+    return TrainResult(ema.module.eval(), config, history, time.perf_counter() - t0)
