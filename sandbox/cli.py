@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+
+from .tables import format_table
 
 EXAMPLES = """\
 examples:
@@ -41,31 +43,34 @@ def _figures(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .files import write_json
     from .verification import run_all
 
     t0 = time.perf_counter()
     results = run_all(fast=args.fast, progress=not args.quiet)
     rows = [(r.check, r.setting, f"{r.residual:.2e}", f"{r.tolerance:.2e}", "pass" if r.passed else "FAIL")
             for r in results]
-    header = ("check", "setting", "residual", "tolerance", "status")
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    line = "  ".join(f"{{:<{w}}}" for w in widths)
-    print(line.format(*header))
-    print(line.format(*("-" * w for w in widths)))
-    for row in rows:
-        print(line.format(*row))
     failed = sum(not r.passed for r in results)
-    print(f"{len(results) - failed}/{len(results)} checks passed in {time.perf_counter() - t0:.1f} s"
-          f"{' (fast settings)' if args.fast else ''}")
-    if args.json:
-        write_json(args.json, {"fast": args.fast, "results": [r.as_dict() for r in results]})
-        print(f"wrote {args.json}")
+    _report(format_table(("check", "setting", "residual", "tolerance", "status"), rows),
+            [f"{len(results) - failed}/{len(results)} checks passed"], t0, args,
+            lambda: {"fast": args.fast, "results": [r.as_dict() for r in results]})
     return 0 if failed == 0 else 1
 
 
-def _separation(args: argparse.Namespace) -> int:
+def _report(text: str, lines: list[str], t0: float, args: argparse.Namespace,
+            payload: Callable[[], object]) -> None:
+    """Print a table and its summary lines with the run time; write ``payload()`` as JSON to ``--json``."""
     from .files import write_json
+
+    print(text)
+    for line in lines:
+        print(line)
+    print(f"done in {time.perf_counter() - t0:.1f} s{' (fast settings)' if args.fast else ''}")
+    if args.json:
+        write_json(args.json, payload())
+        print(f"wrote {args.json}")
+
+
+def _separation(args: argparse.Namespace) -> int:
     from .separation import SweepConfig, as_json, sweep, table, trend_summary
 
     t0 = time.perf_counter()
@@ -74,13 +79,7 @@ def _separation(args: argparse.Namespace) -> int:
     rows = sweep(config, progress=not args.quiet)
     print(f"{config.mixture}: n = {config.n} per class, Heun {config.steps} steps, metrics averaged over classes, "
           f"95% intervals")
-    print(table(rows))
-    for line in trend_summary(rows):
-        print(line)
-    print(f"{len(rows)} settings in {time.perf_counter() - t0:.1f} s{' (fast settings)' if args.fast else ''}")
-    if args.json:
-        write_json(args.json, as_json(rows, config))
-        print(f"wrote {args.json}")
+    _report(table(rows), trend_summary(rows), t0, args, lambda: as_json(rows, config))
     return 0
 
 
@@ -114,7 +113,6 @@ def _train(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from .comparison import CompareConfig, acceptance_lines, as_json, compare, table
-    from .files import write_json
 
     t0 = time.perf_counter()
     config = CompareConfig(seeds=tuple(args.seeds))
@@ -122,13 +120,7 @@ def _compare(args: argparse.Namespace) -> int:
     result = compare(config, progress=not args.quiet)
     print(f"{config.train.mixture}, w = {config.w:g}, seeds {list(config.seeds)}: mean ±sd over seeds "
           f"(one seed: 95% interval)")
-    print(table(result))
-    for line in acceptance_lines(result):
-        print(line)
-    print(f"done in {time.perf_counter() - t0:.1f} s{' (fast settings)' if args.fast else ''}")
-    if args.json:
-        write_json(args.json, as_json(result))
-        print(f"wrote {args.json}")
+    _report(table(result), acceptance_lines(result), t0, args, lambda: as_json(result))
     return 0
 
 
@@ -143,6 +135,18 @@ def _zoo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command(sub: argparse._SubParsersAction, name: str, help_: str, run: Callable[[argparse.Namespace], int],
+             fast: str, json: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand with the shared flags: ``--fast``, ``--quiet`` and (when ``json`` is given) ``--json PATH``."""
+    p = sub.add_parser(name, help=help_, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--fast", action="store_true", help=fast)
+    if json is not None:
+        p.add_argument("--json", metavar="PATH", help=json)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=run)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mclr-sandbox",
@@ -152,33 +156,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("figures", help="regenerate the figures (PDF + PNG)", epilog=EXAMPLES,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--fast", action="store_true", help="small sizes for a quick run (same code path)")
+    p = _command(sub, "figures", "regenerate the figures (PDF + PNG)", _figures,
+                 fast="small sizes for a quick run (same code path)")
     p.add_argument("--only", nargs="+", metavar="NAME", help="build only these figures (see --list)")
     p.add_argument("--out", default="figures", metavar="DIR", help="output folder (default: figures)")
     p.add_argument("--list", action="store_true", help="list the figure names and exit")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=_figures)
 
-    p = sub.add_parser("verify", help="check that CFG is the optimum of weighted MCLR, five ways",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--fast", action="store_true", help="reduced grid and training (under a minute)")
-    p.add_argument("--json", metavar="PATH", help="also write every result (with details) as JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=_verify)
+    _command(sub, "verify", "check that CFG is the optimum of weighted MCLR, five ways", _verify,
+             fast="reduced grid and training (under a minute)", json="also write every result (with details) as JSON")
 
-    p = sub.add_parser("separation", help="inter-class separation and diversity of CFG, MCLR and the tilted target",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--fast", action="store_true", help="fewer samples and w values (seconds, same code path)")
-    p.add_argument("--json", metavar="PATH", help="also write every row (per class, with intervals) as JSON")
+    p = _command(sub, "separation", "inter-class separation and diversity of CFG, MCLR and the tilted target",
+                 _separation, fast="fewer samples and w values (seconds, same code path)",
+                 json="also write every row (per class, with intervals) as JSON")
     p.add_argument("--mixture", default="overlap_2d", help="zoo mixture (default: overlap_2d; see `zoo`)")
     p.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=_separation)
 
-    p = sub.add_parser("train", help="train a small MLP denoiser (DSM) or fine-tune one with MCLR",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _command(sub, "train", "train a small MLP denoiser (DSM) or fine-tune one with MCLR", _train,
+                 fast="300 small steps (seconds)")
     p.add_argument("--objective", required=True,
                    choices=("dsm", "mclr", "mclr-weighted", "mclr-classifier", "classifier"))
     p.add_argument("--out", required=True, metavar="PATH", help="checkpoint to write (atomically)")
@@ -189,17 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--w", type=float, help="guidance scale of the weighted MCLR objectives (default 2)")
     p.add_argument("--lam", type=float, help="strength of unweighted MCLR (default 1)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--fast", action="store_true", help="300 small steps (seconds)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(run=_train)
 
-    p = sub.add_parser("compare", help="DSM vs MCLR nets against the exact conditional and CFG answers",
-                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--fast", action="store_true", help="tiny training, one seed (seconds, same code path)")
-    p.add_argument("--json", metavar="PATH", help="also write every number (per seed, with intervals) as JSON")
+    p = _command(sub, "compare", "DSM vs MCLR nets against the exact conditional and CFG answers", _compare,
+                 fast="tiny training, one seed (seconds, same code path)",
+                 json="also write every number (per seed, with intervals) as JSON")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (default 0 1 2)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(run=_compare)
 
     p = sub.add_parser("zoo", help="list the named example mixtures", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)

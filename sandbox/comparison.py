@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from . import evaluation, guidance, metrics, samplers, zoo
 from .schedules import edm_sigmas
+from .tables import format_table
 from .training import TrainConfig, TrainResult, train, train_classifier
 
 Tensor = torch.Tensor
@@ -173,9 +174,7 @@ def table(result: dict[str, object]) -> str:
         else:
             cells = [f"{vals[k][0]:.4g} ±{vals[k][1]:.2g}" for k in KEYS]
         body.append([model, guide, *cells])
-    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths)), *(fmt.format(*b) for b in body)])
+    return format_table(header, body)
 
 
 def acceptance_lines(result: dict[str, object]) -> list[str]:

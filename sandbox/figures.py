@@ -437,15 +437,16 @@ def mlp_comparison_figure(fast: bool = False, nets: dict[str, TrainResult] | Non
     with P.style():
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 4.3, ncols=3, nrows=2)
         ax = axes[0, 0]
-        for name, style in (("dsm", "DSM"), ("mclr-weighted", "weighted MCLR (fine-tune)")):
+        for name, label, color in (("dsm", "DSM", P.class_color(1)),
+                                   ("mclr-weighted", "weighted MCLR (fine-tune)", P.class_color(0))):
             hist = np.array(nets[name].history)
             k = max(1, len(hist) // 60)
             smooth = hist[: len(hist) // k * k].reshape(-1, k).mean(1)
-            ax.plot(np.arange(len(smooth)) * k, smooth, label=style)
+            ax.plot(np.arange(len(smooth)) * k, smooth, color=color, label=label)
         ax.set_xlabel("step")
         ax.set_ylabel("training loss (EDM-weighted)")
         ax.set_title("training curves (running mean)")
-        ax.legend(loc="upper right")
+        ax.legend(loc="center right")
         ax = axes[0, 1]
         for row, (label, color, ls) in show.items():
             per_sigma, _ = evaluation.score_error(comparison._field3(rows[row]), cfg_score, gmm,

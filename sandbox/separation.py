@@ -25,6 +25,7 @@ from . import guidance, metrics, samplers, zoo
 from .metrics import Estimate
 from .mixtures import ClassConditionalGMM
 from .schedules import edm_sigmas
+from .tables import format_table
 from .tilted import TiltedTarget
 
 Tensor = torch.Tensor
@@ -164,9 +165,7 @@ def table(rows: list[Row]) -> str:
     header = ["method", "w", "lam", *[COLUMNS.get(k, "KS to q0") for k in keys]]
     body = [[r.method, f"{r.w:g}", f"{r.lam:g}",
              *[f"{r.metrics[k].value:.4g} ±{r.metrics[k].half_width:.2g}" for k in keys]] for r in rows]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([fmt.format(*header), fmt.format(*("-" * w for w in widths)), *(fmt.format(*b) for b in body)])
+    return format_table(header, body)
 
 
 def as_json(rows: list[Row], config: SweepConfig) -> dict[str, object]:
