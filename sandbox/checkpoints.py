@@ -7,11 +7,13 @@ not fit its own architecture raises ``ValueError`` naming the file and the probl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
 
+from . import cache
 from .files import atomic_open
 from .models import Denoiser, ModelConfig, NoisyClassifier
 from .training import TrainConfig, TrainResult
@@ -70,3 +72,18 @@ def load(path: str | Path, device: torch.device | str = "cpu") -> TrainResult:
         raise ValueError(f"checkpoint {path} does not match its own architecture or config: {err}") from None
     history = payload["history"].tolist()
     return TrainResult(model.to(device).eval(), train_config, history, float(payload["seconds"]))
+
+
+def cached_training(key: dict[str, object], compute: Callable[[], TrainResult]) -> TrainResult:
+    """``compute()`` (a training run), or the checkpoint stored for the same ``key`` in the on-disk cache
+    (``sandbox.cache``); an unreadable entry is retrained and overwritten."""
+    path = cache.path_for("net", key)
+    if path is not None and path.is_file():
+        try:
+            return load(path)
+        except ValueError:
+            pass
+    result = compute()
+    if path is not None:
+        save(path, result)
+    return result

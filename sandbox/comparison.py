@@ -27,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import evaluation, guidance, metrics, samplers, zoo
+from .checkpoints import cached_training
 from .schedules import edm_sigmas
 from .tables import format_table
 from .training import TrainConfig, TrainResult, train, train_classifier
@@ -55,15 +56,19 @@ class CompareConfig:
 
 
 def train_all(config: CompareConfig, seed: int, progress: bool = True) -> dict[str, TrainResult]:
-    """The DSM net, its three MCLR fine-tunes and the classifier, for one seed."""
+    """The DSM net, its three MCLR fine-tunes and the classifier, for one seed (cached on disk by configuration)."""
     base = replace(config.train, seed=seed)
-    out = {"dsm": train(base, progress=progress)}
-    out["classifier"] = train_classifier(replace(base, steps=max(1, base.steps // 2)), progress=progress)
-    init = out["dsm"].model
-    out["mclr"] = train(base.fine_tune("mclr", lam=config.lam), init=init, progress=progress)
-    out["mclr-weighted"] = train(base.fine_tune("mclr-weighted", w=config.w), init=init, progress=progress)
-    out["mclr-classifier"] = train(base.fine_tune("mclr-classifier", w=config.w), init=init,
-                                   classifier=out["classifier"].model, progress=progress)
+    clf_config = replace(base, steps=max(1, base.steps // 2))
+    out = {"dsm": cached_training({"config": asdict(base)}, lambda: train(base, progress=progress)),
+           "classifier": cached_training({"classifier": asdict(clf_config)},
+                                         lambda: train_classifier(clf_config, progress=progress))}
+    tunes = {"mclr": (base.fine_tune("mclr", lam=config.lam), None),
+             "mclr-weighted": (base.fine_tune("mclr-weighted", w=config.w), None),
+             "mclr-classifier": (base.fine_tune("mclr-classifier", w=config.w), out["classifier"].model)}
+    for name, (tune, classifier) in tunes.items():
+        key = {"config": asdict(tune), "init": asdict(base), "classifier": asdict(clf_config) if classifier else None}
+        out[name] = cached_training(key, lambda tune=tune, classifier=classifier: train(
+            tune, init=out["dsm"].model, classifier=classifier, progress=progress))
     return out
 
 

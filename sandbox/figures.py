@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import (
+    cache,
     comparison,
     evaluation,
     gaussian_flow,
@@ -93,22 +94,26 @@ OVERLAP_EXTENT = (-2.6, 2.6, -2.2, 2.6)
 def theorem_residuals_figure(fast: bool = False, closed: list[verification.CheckResult] | None = None,
                              quad: list[verification.CheckResult] | None = None) -> plt.Figure:
     """Heat maps of the worst residual per (sigma, w); pass ``closed``/``quad`` results to skip recomputing."""
-    if closed is None:
-        closed = verification.check_closed_form(n_grid=21 if fast else 61, n_random=200 if fast else 1000)
-    if quad is None:
-        quad = (verification.check_quadrature(sigmas=(0.01, 1.0, 10.0), ws=(0.0, 2.0, 7.0),
-                                              rules=verification.FAST_QUADRATURE_RULES)
-                if fast else verification.check_quadrature())
+    def rows(results: list[verification.CheckResult]) -> torch.Tensor:
+        return torch.tensor([[r.params["sigma"], r.params["w"], r.residual] for r in results], dtype=torch.float64)
+
+    closed_rows = rows(closed) if closed is not None else cache.cached("theorem_residuals_closed", {"fast": fast},
+        lambda: rows(verification.check_closed_form(n_grid=21 if fast else 61, n_random=200 if fast else 1000)))
+    quad_rows = rows(quad) if quad is not None else cache.cached("theorem_residuals_quadrature", {"fast": fast},
+        lambda: rows(verification.check_quadrature(sigmas=(0.01, 1.0, 10.0), ws=(0.0, 2.0, 7.0),
+                                                   rules=verification.FAST_QUADRATURE_RULES)
+                     if fast else verification.check_quadrature()))
     with P.style():
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.4, ncols=2)
-        for ax, results, title in ((axes[0], closed, "closed form vs CFG (max rel. error)"),
-                                   (axes[1], quad, r"quadrature: $J_w[s_w+\delta h]-J_w[s_w]$ vs $\delta^2 E\|h\|^2$")):
-            sig = sorted({r.params["sigma"] for r in results})
-            ws = sorted({r.params["w"] for r in results})
+        quad_title = r"quadrature: $J_w[s_w+\delta h]-J_w[s_w]$ vs $\delta^2 E\|h\|^2$"
+        for ax, table, title in ((axes[0], closed_rows, "closed form vs CFG (max rel. error)"),
+                                 (axes[1], quad_rows, quad_title)):
+            sig = sorted(set(table[:, 0].tolist()))
+            ws = sorted(set(table[:, 1].tolist()))
             grid = np.full((len(ws), len(sig)), -17.0)
-            for r in results:
-                i, j = ws.index(r.params["w"]), sig.index(r.params["sigma"])
-                grid[i, j] = max(grid[i, j], math.log10(max(r.residual, 1e-17)))
+            for sigma, w, residual in table.tolist():
+                i, j = ws.index(w), sig.index(sigma)
+                grid[i, j] = max(grid[i, j], math.log10(max(residual, 1e-17)))
             im = ax.imshow(grid, origin="lower", cmap="viridis", vmin=-16, vmax=-8, aspect="auto")
             ax.set_xticks(range(len(sig)), [f"{v:g}" for v in sig])
             ax.set_yticks(range(len(ws)), [f"{v:g}" for v in ws])
@@ -129,16 +134,21 @@ def theorem_parabolas_figure(fast: bool = False) -> plt.Figure:
     nodes = verification.component_nodes(gmm, sigma, (16, 8) if fast else verification.QUADRATURE_RULES[2])
     h = verification.smooth_field(gmm.dim, gmm.num_classes, 0, math.sqrt(1 + sigma**2))
     deltas = np.linspace(-1.0, 1.0, 9 if fast else 41)
+
+    def curve(w: float, part: int, beta_scale: float = 1.0) -> list[float]:
+        return [verification.quadrature_identity(gmm, nodes, c, w, "mismatched", h, float(d),
+                                                 beta_scale=beta_scale)[part] for d in deltas]
+
+    curves = cache.cached("theorem_parabolas", {"fast": fast, "sigma": sigma, "c": c}, lambda: {
+        "vals": torch.tensor([curve(w, 0) for w in (0.0, 2.0, 7.0)], dtype=torch.float64),
+        "pred": torch.tensor(curve(2.0, 1), dtype=torch.float64),
+        "wrong": torch.tensor(curve(2.0, 0, beta_scale=1.1), dtype=torch.float64)})
     with P.style():
         fig, ax = P.new_figure(P.SINGLE_COLUMN, 2.4)
         for i, w in enumerate((0.0, 2.0, 7.0)):
-            vals = [verification.quadrature_identity(gmm, nodes, c, w, "mismatched", h, float(d))[0] for d in deltas]
-            ax.plot(deltas, vals, color=P.class_color(i), label=rf"$w={w:g}$")
-        pred = [verification.quadrature_identity(gmm, nodes, c, 2.0, "mismatched", h, float(d))[1] for d in deltas]
-        ax.plot(deltas, pred, "k:", lw=1.6, label=r"$\delta^2 E_{p_\sigma(\cdot|c)}\|h\|^2$")
-        wrong = [verification.quadrature_identity(gmm, nodes, c, 2.0, "mismatched", h, float(d), beta_scale=1.1)[0]
-                 for d in deltas]
-        ax.plot(deltas, wrong, color=P.NEUTRAL, ls="--", lw=0.9, label=r"$w=2$, $1.1\,\beta_w$ (wrong)")
+            ax.plot(deltas, curves["vals"][i], color=P.class_color(i), label=rf"$w={w:g}$")
+        ax.plot(deltas, curves["pred"], "k:", lw=1.6, label=r"$\delta^2 E_{p_\sigma(\cdot|c)}\|h\|^2$")
+        ax.plot(deltas, curves["wrong"], color=P.NEUTRAL, ls="--", lw=0.9, label=r"$w=2$, $1.1\,\beta_w$ (wrong)")
         ax.axvline(0.0, color="0.7", lw=0.5)
         ax.set_xlabel(r"$\delta$")
         ax.set_ylabel(r"$J_w[s_w+\delta h]-J_w[s_w]$")
@@ -204,17 +214,23 @@ def learning_curves_figure(fast: bool = False) -> plt.Figure:
     gmm = zoo.overlap_2d()
     sigma, w, c = 1.0, 2.0, 0
     steps, batch = (200, 512) if fast else (LEARNING_STEPS, LEARNING_BATCH)
-    traces = {}
-    for objective in ("weighted-mismatched", "dsm"):
-        trace: list[tuple[int, float, float, float]] = []
 
-        def record(step: int, field: verification.ConditionalField, trace: list = trace) -> None:
-            e = verification.learning_errors(gmm, field, sigma, w, c, n=4000)
-            trace.append((step, e["vs_s_w"], e["vs_s_c"], e["s_c_vs_s_w"]))
+    def compute() -> dict[str, torch.Tensor]:
+        traces = {}
+        for objective in ("weighted-mismatched", "dsm"):
+            trace: list[tuple[int, float, float, float]] = []
 
-        verification.train_field(gmm, sigma, objective, w, steps, batch, seed=0, record=record,
-                                 record_every=max(1, steps // 30))
-        traces[objective] = np.array(trace)
+            def record(step: int, field: verification.ConditionalField, trace: list = trace) -> None:
+                e = verification.learning_errors(gmm, field, sigma, w, c, n=4000)
+                trace.append((step, e["vs_s_w"], e["vs_s_c"], e["s_c_vs_s_w"]))
+
+            verification.train_field(gmm, sigma, objective, w, steps, batch, seed=0, record=record,
+                                     record_every=max(1, steps // 30))
+            traces[objective] = torch.tensor(trace, dtype=torch.float64)
+        return traces
+
+    traces = {k: v.numpy() for k, v in cache.cached(
+        "learning_curves", {"sigma": sigma, "w": w, "c": c, "steps": steps, "batch": batch}, compute).items()}
     with P.style():
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.3, ncols=2, sharey=True)
         for ax, (objective, tr) in zip(axes, traces.items()):
@@ -321,17 +337,20 @@ def separation_tradeoff_figure(fast: bool = False) -> plt.Figure:
     with P.style():
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.6, ncols=2)
         for ax, mixture in zip(axes, ("overlap_2d", "teaching_1d")):
-            rows = separation.sweep(separation_config(mixture, fast), progress=False)
+            config = separation_config(mixture, fast)
+            points = cache.cached("separation_tradeoff", asdict(config), lambda config=config: [
+                {"method": r.method, "param": r.lam if r.method == "mclr" else r.w,
+                 "entropy": [r.metrics["entropy"].value, r.metrics["entropy"].half_width],
+                 "posterior": [r.metrics["mean_posterior"].value, r.metrics["mean_posterior"].half_width]}
+                for r in separation.sweep(config, progress=False)])
             for method, (fmt, color, label) in styles.items():
-                sel = [r for r in rows if r.method == method]
-                ent = [r.metrics["entropy"] for r in sel]
-                post = [r.metrics["mean_posterior"] for r in sel]
-                ax.errorbar([e.value for e in ent], [p.value for p in post], xerr=[e.half_width for e in ent],
-                            yerr=[p.half_width for p in post], fmt=fmt, color=color, ms=3, lw=0.9, capsize=1.5,
-                            label=label)
-                for r, e, p in zip(sel, ent, post):
-                    ax.annotate(f"{r.lam if method == 'mclr' else r.w:g}", (e.value, p.value), fontsize=6,
-                                xytext=(3, -7 if method == "tilted" else 3), textcoords="offset points", color=color)
+                sel = [p for p in points if p["method"] == method]
+                ent, post = np.array([p["entropy"] for p in sel]), np.array([p["posterior"] for p in sel])
+                ax.errorbar(ent[:, 0], post[:, 0], xerr=ent[:, 1], yerr=post[:, 1], fmt=fmt, color=color, ms=3,
+                            lw=0.9, capsize=1.5, label=label)
+                for p, e, q in zip(sel, ent[:, 0], post[:, 0]):
+                    ax.annotate(f"{p['param']:g}", (e, q), fontsize=6, xytext=(3, -7 if method == "tilted" else 3),
+                                textcoords="offset points", color=color)
             ax.set_xlabel(r"diversity: entropy estimate of samples of $c$ (nats)")
             ax.set_ylabel(r"separation: mean $p(c\mid x)$")
             ax.set_title(f"{mixture}, averaged over classes")
@@ -471,6 +490,65 @@ def mlp_comparison_figure(fast: bool = False, nets: dict[str, TrainResult] | Non
             ax.set_ylim(*PANEL_EXTENT[2:])
             ax.set_aspect("equal")
             ax.set_title(title)
+    return fig
+
+
+@figure("cfg_intuition", "CFG at one noise level: the densities it mixes, the three scores, and guided 2D paths")
+def cfg_intuition_figure(fast: bool = False, w: float = 3.0, sigma: float = 0.5) -> plt.Figure:
+    """The teaching picture for any ``w >= 0`` and ``sigma > 0`` (notebook 05 drives it with sliders)."""
+    if not (w >= 0 and sigma > 0):
+        raise ValueError(f"need w >= 0 and sigma > 0, got w={w}, sigma={sigma}")
+    g1, g2 = zoo.teaching_1d(), zoo.overlap_2d()
+    c, lim = 0, (-3.0, 3.5)
+    xs = torch.linspace(*lim, 600, dtype=torch.float64)[:, None]
+    log_c, log_u = g1.log_prob(xs, sigma, c), g1.log_prob(xs, sigma)
+    # q_sigma ∝ p_sigma(x|c)^(1+w) p_sigma(x)^(-w): the density whose score is s_w at this sigma
+    log_q = (1 + w) * log_c - w * log_u
+    dx = float(xs[1, 0] - xs[0, 0])
+    q = torch.softmax(log_q, 0) / dx
+    with P.style():
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.5, ncols=3, width_ratios=[1, 1, 0.9])
+        ax = axes[0]
+        ax.plot(xs[:, 0], log_c.exp(), color=P.class_color(c), label=r"$p_\sigma(x\mid c)$")
+        ax.plot(xs[:, 0], log_u.exp(), color=P.NEUTRAL, ls="--", lw=0.9, label=r"$p_\sigma(x)$")
+        ax.fill_between(xs[:, 0], q, color=P.class_color(c), alpha=0.25, lw=0,
+                        label=r"$\propto p_\sigma(x|c)^{1+w}p_\sigma(x)^{-w}$")
+        ax.set_xlim(*lim)
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel(r"$x$")
+        ax.set_title(rf"teaching_1d, $c={c}$, $\sigma={sigma:g}$")
+        ax.legend(loc="upper right", fontsize=6)
+        ax = axes[1]
+        s_c, s_u = g1.score(xs, sigma, c)[:, 0], g1.score(xs, sigma)[:, 0]
+        ax.plot(xs[:, 0], s_c, color=P.class_color(c), label=r"$s_c$ (conditional)")
+        ax.plot(xs[:, 0], s_u, color=P.NEUTRAL, ls="--", lw=0.9, label=r"$s_u$ (unconditional)")
+        ax.plot(xs[:, 0], g1.cfg_score(xs, sigma, c, w)[:, 0], color="k", label=r"$s_w = s_c + w(s_c - s_u)$")
+        ax.axhline(0.0, color="0.8", lw=0.5)
+        span = float(s_c.abs().max()) * 1.3
+        ax.set_ylim(-span, span)
+        ax.set_xlim(*lim)
+        ax.set_xlabel(r"$x$")
+        ax.set_title(rf"scores, $w={w:g}$")
+        ax.legend(loc="lower left", fontsize=6)
+        ax = axes[2]
+        extent = PANEL_EXTENT
+        _class_outlines(ax, g2, sigma, extent)
+        gx, gy, pts = P.grid_2d(extent, 11 if fast else 15)
+        v = g2.cfg_score(pts, sigma, c, w)
+        v = (v / v.norm(dim=1, keepdim=True).clamp_min(1e-12)).numpy()
+        ax.quiver(gx, gy, v[:, 0].reshape(gx.shape), v[:, 1].reshape(gx.shape), color=P.class_color(c),
+                  angles="xy", alpha=0.6, width=0.005)
+        path: list[torch.Tensor] = []
+        samplers.heun_ode(guidance.exact_cfg(g2, c, w), g2.sample(12, c=c, sigma=20.0, generator=0),
+                          edm_sigmas(16 if fast else 48, 0.002, 20.0), trajectory=path)
+        traj = torch.stack(path, 1).numpy()
+        for t in traj:
+            ax.plot(t[:, 0], t[:, 1], color="k", lw=0.6, alpha=0.8)
+            ax.plot(t[-1, 0], t[-1, 1], "o", color="k", ms=2)
+        ax.set_xlim(*extent[:2])
+        ax.set_ylim(*extent[2:])
+        ax.set_aspect("equal")
+        ax.set_title(rf"overlap_2d: $s_w$ at $\sigma={sigma:g}$; ODE paths")
     return fig
 
 

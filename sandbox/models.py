@@ -10,7 +10,8 @@ with ``s_d`` the data's standard deviation. Labels ``0..K-1`` are classes and la
 network gives the conditional (``c`` a class) and the unconditional (``c=None``) prediction; the score is
 ``(D - x) / sigma^2`` (Tweedie). ``denoise``/``score`` take and return the same shapes as ``ClassConditionalGMM``:
 ``x: (N, d)``, ``sigma`` a float or ``(N,)``, ``c`` None, an int or ``(N,)``. The network computes in its own
-dtype (float32 by default, the usual for training) and returns results in the dtype of ``x``.
+dtype and device (float32 on the CPU by default, the usual for training; ``.to(device)`` moves it) and returns
+results in the dtype and on the device of ``x``.
 """
 
 from __future__ import annotations
@@ -79,14 +80,14 @@ class _Network(nn.Module):
             raise ValueError(f"x must be a tensor of shape (N, {self.config.dim}), got {getattr(x, 'shape', type(x))}")
         p = next(self.parameters())
         n = x.shape[0]
-        s = as_batch_scalar(sigma if not isinstance(sigma, Tensor) else sigma.to(p.dtype), n, p.dtype,
+        s = as_batch_scalar(sigma if not isinstance(sigma, Tensor) else sigma.to(p.device, p.dtype), n, p.dtype,
                             p.device, "sigma")
         if bool((s <= 0).any()):
             raise ValueError("sigma must be > 0 for a network (it is preconditioned by log sigma)")
         k = self.config.num_classes
         label = (torch.full((n,), k, dtype=torch.long, device=p.device) if c is None
-                 else as_class_ids(c, n, k + 1, p.device))          # K itself is allowed: the null class
-        return x.to(p.dtype), s, label
+                 else as_class_ids(c.to(p.device) if isinstance(c, Tensor) else c, n, k + 1, p.device))  # K: null
+        return x.to(p.device, p.dtype), s, label
 
 
 class Denoiser(_Network):
@@ -112,13 +113,13 @@ class Denoiser(_Network):
         norm = (s * s + sd2).sqrt()[:, None]
         out = (sd2 / norm ** 2) * xin + (s[:, None] * self.config.sigma_data / norm) * self.backbone(
             xin / norm, s.log() / 4, label)
-        return out.to(x.dtype)
+        return out.to(x.device, x.dtype)
 
     def score(self, x: Tensor, sigma: float | Tensor, c: int | Tensor | None = None) -> Tensor:
         """``(D(x; sigma, c) - x) / sigma^2``. ``(N, d)`` -> ``(N, d)``."""
         d = self.denoise(x, sigma, c)
-        s = as_batch_scalar(sigma if not isinstance(sigma, Tensor) else sigma.to(x.dtype), x.shape[0], x.dtype,
-                            x.device, "sigma")
+        s = as_batch_scalar(sigma if not isinstance(sigma, Tensor) else sigma.to(x.device, x.dtype), x.shape[0],
+                            x.dtype, x.device, "sigma")
         return (d - x) / (s * s)[:, None]
 
 
@@ -138,4 +139,4 @@ class NoisyClassifier(_Network):
 
     def posterior(self, x: Tensor, sigma: float | Tensor) -> Tensor:
         """``softmax(logits)``: same role and shapes as ``ClassConditionalGMM.class_posterior``. -> ``(N, K)``."""
-        return torch.softmax(self.logits(x, sigma), dim=1).to(x.dtype)
+        return torch.softmax(self.logits(x, sigma), dim=1).to(x.device, x.dtype)

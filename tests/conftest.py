@@ -1,4 +1,4 @@
-"""Test-wide settings: one torch thread per process.
+"""Test-wide settings: one torch thread per process, a private figure/net cache.
 
 The suite runs under pytest-xdist with one worker per core; letting each worker (and each notebook
 kernel it starts) also spawn a thread per core oversubscribes the CPU and OpenMP spin-waits make that
@@ -6,8 +6,11 @@ many times slower.
 """
 
 import os
+import tempfile
 
 os.environ["OMP_NUM_THREADS"] = "1"
+# a private on-disk cache per test process: tests never read or fill the user's cache
+os.environ["MCLR_SANDBOX_CACHE"] = tempfile.mkdtemp(prefix="mclr-sandbox-test-cache-")
 os.environ["MKL_NUM_THREADS"] = "1"
 
 import torch
