@@ -266,7 +266,7 @@ def guidance_panel_figure(fast: bool = False) -> plt.Figure:
     gmm = zoo.overlap_2d()
     n, steps, sigma_field = (300, 24, 0.5) if fast else (1500, 64, 0.5)
     w, lam, extent = PANEL_W, PANEL_LAM, PANEL_EXTENT
-    columns = [("unguided: exact $s_c$\n(the DSM optimum)", lambda c: guidance.exact_cfg(gmm, c, 0.0)),
+    columns = [("truth = unguided: exact $s_c$\n(the DSM optimum)", lambda c: guidance.exact_cfg(gmm, c, 0.0)),
                (rf"CFG, $w={w:g}$" "\n(= weighted-MCLR optimum)", lambda c: guidance.exact_cfg(gmm, c, w)),
                (rf"unweighted MCLR optimum" "\n" rf"$\lambda={lam:g}$ ($s_c$ where ill-posed)",
                 lambda c: guidance.Optimum(gmm, c, "mclr", lam=lam, ill_posed="conditional")),
@@ -548,7 +548,7 @@ def cfg_intuition_figure(fast: bool = False, w: float = 3.0, sigma: float = 0.5)
         ax.set_xlim(*extent[:2])
         ax.set_ylim(*extent[2:])
         ax.set_aspect("equal")
-        ax.set_title(rf"overlap_2d: $s_w$ at $\sigma={sigma:g}$; ODE paths")
+        ax.set_title(r"overlap_2d: $s_w$ and ODE paths")
     return fig
 
 
