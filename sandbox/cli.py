@@ -102,7 +102,7 @@ def _train(args: argparse.Namespace) -> int:
         classifier = None
         if args.objective == "mclr-classifier":
             classifier = (checkpoints.load(args.classifier).model if args.classifier
-                          else train_classifier(replace(base, steps=max(1, base.steps // 2)), progress=progress).model)
+                          else train_classifier(base.for_classifier(), progress=progress).model)
         config = replace(init.config.fine_tune(args.objective), seed=args.seed, **changes)
         result = train(config, init=init.model, classifier=classifier, progress=progress)
     checkpoints.save(args.out, result)

@@ -58,7 +58,7 @@ class CompareConfig:
 def train_all(config: CompareConfig, seed: int, progress: bool = True) -> dict[str, TrainResult]:
     """The DSM net, its three MCLR fine-tunes and the classifier, for one seed (cached on disk by configuration)."""
     base = replace(config.train, seed=seed)
-    clf_config = replace(base, steps=max(1, base.steps // 2))
+    clf_config = base.for_classifier()
     out = {"dsm": cached_training({"config": asdict(base)}, lambda: train(base, progress=progress)),
            "classifier": cached_training({"classifier": asdict(clf_config)},
                                          lambda: train_classifier(clf_config, progress=progress))}
@@ -114,7 +114,7 @@ def evaluate(config: CompareConfig, nets: dict[str, TrainResult], seed: int,
                 "leakage": metrics.leakage(gmm, x, c),
                 "log_ratio": metrics.log_ratio(gmm, x, c),
                 "entropy": metrics.entropy(x),
-                "model_log_ratio": metrics._mean((own[:, None] - others).mean(1), metrics.LEVEL),
+                "model_log_ratio": metrics.normal_mean((own[:, None] - others).mean(1)),
                 "ed_to_cfg": metrics.energy_distance(x, reference[c], seed=seed),
             })
         summary = {key: metrics.Estimate.mean([p[key] for p in per_class]) for key in per_class[0]}

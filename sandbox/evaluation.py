@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import torch
 
-from .metrics import LEVEL, Estimate, _mean
+from .metrics import LEVEL, Estimate, normal_mean
 from .mixtures import ClassConditionalGMM
 from .schedules import edm_sigmas
 
@@ -49,7 +49,7 @@ def score_error(score3: Score3, reference3: Score3, gmm: ClassConditionalGMM, si
         sq = torch.cat(rows)
         per_sigma[sigma] = float(sq.mean().sqrt())
         squares.append(sq)
-    mean_sq = _mean(torch.cat(squares), level)
+    mean_sq = normal_mean(torch.cat(squares), level)
     overall = Estimate(math.sqrt(mean_sq.value), math.sqrt(max(mean_sq.lo, 0.0)), math.sqrt(mean_sq.hi),
                        "normal on the mean square", level)
     return per_sigma, overall

@@ -24,7 +24,7 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch.optim.swa_utils import AveragedModel
@@ -79,6 +79,10 @@ class TrainConfig:
         """A few hundred small steps: tests and ``--fast`` (same code path)."""
         return replace(self, steps=300, batch=256)
 
+    def for_classifier(self) -> TrainConfig:
+        """The config of the noisy classifier that goes with a net trained with ``self``: half the steps."""
+        return replace(self, steps=max(1, self.steps // 2))
+
     def fine_tune(self, objective: str, **changes: object) -> TrainConfig:
         """The config of an MCLR fine-tune of a model trained with ``self``: shorter, lower learning rate."""
         return replace(self, objective=objective, steps=max(1, self.steps // 3), lr=self.lr / 4, **changes)
@@ -92,9 +96,6 @@ class TrainResult:
     config: TrainConfig
     history: list[float] = field(repr=False)
     seconds: float
-
-    def as_dict(self) -> dict[str, object]:
-        return {"config": asdict(self.config), "seconds": self.seconds, "final_loss": self.history[-1]}
 
 
 def model_config(gmm: ClassConditionalGMM, config: TrainConfig) -> ModelConfig:
