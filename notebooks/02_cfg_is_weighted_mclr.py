@@ -68,7 +68,8 @@ quad = verification.check_quadrature(sigmas=(0.05, 1.0) if FAST else verificatio
                                      ws=(0.0, 2.0) if FAST else verification.GUIDANCE,
                                      rules=verification.FAST_QUADRATURE_RULES if FAST else None)
 assert show(quad)
-figures.theorem_residuals_figure(FAST, closed=closed, quad=quad)
+figures.theorem_residuals_figure(FAST, data={"closed": verification.residual_table(closed),
+                                             "quadrature": verification.residual_table(quad)})
 
 # %%
 figures.theorem_parabolas_figure(FAST)

@@ -22,7 +22,7 @@
 # * the optimum of **unweighted MCLR** with strength $\lambda$ (it has no optimum where $A(x) \le 0$; there we keep $s_c$),
 #
 # and compare with exact draws of the **tilted density** $q_0 \propto p(x\mid c)^{1+w}p(x)^{-w}$, the target CFG is
-# often said to sample. Measures (THEORY.md 7, `sandbox.metrics`): Bayes accuracy, mean posterior $p(c\mid x)$,
+# often said to sample. Measures (`docs/theory.md`, section 7; `sandbox.metrics`): Bayes accuracy, mean posterior $p(c\mid x)$,
 # inter-class log-likelihood ratio, leakage, mode coverage, entropy, and the energy distance to $q_0$ — each with
 # a 95% interval. Set `SANDBOX_FAST=1` for small sizes (same code path).
 

@@ -20,15 +20,18 @@
 # to where CFG's are, because the objective's optimum is the CFG score (notebook 02). Here we can also say how far
 # every net is from the exact conditional and the exact CFG score at every noise level.
 #
-# Fine-tunes compared (all from the same DSM net, `sandbox.training`):
-# * **weighted MCLR, exact weights**: the noisy classifier in the weights is the exact $p_\sigma(c\mid x)$;
-# * **weighted MCLR, learned classifier**: the weights come from a small noisy classifier trained on the same data;
-# * **unweighted MCLR** ($\lambda = 1$): unbounded below where other classes dominate (THEORY.md 4), so each negative
+# Fine-tunes compared (all from the same DSM net, `sandbox.training`; the names are those of `sandbox.methods`):
+# * `weighted-mclr`, **exact weights**: the noisy classifier in the weights is the exact $p_\sigma(c\mid x)$;
+# * `weighted-mclr-classifier`, **learned classifier**: the weights come from a small noisy classifier trained on the
+#   same data;
+# * `mclr`, **unweighted** ($\lambda = 1$): unbounded below where other classes dominate (`docs/theory.md`, section 4), so each negative
 #   DSM term is capped at $\kappa\, d/\sigma^2$ ($\kappa = 4$): the push stops once a row's negative loss is a few
 #   times the loss's natural scale.
 #
 # `SANDBOX_FAST=1` trains for a few hundred small steps (same code path); the full setting is the default of
-# `mclr-sandbox compare` for one seed (that command runs three).
+# `mclr-sandbox compare` for one seed (that command runs three). Trained nets are cached on disk by their whole
+# configuration, so the figure below and `mclr-sandbox compare` reuse them. To run all of it on your own mixture,
+# pass `TrainConfig(mixture=...)` (a `ClassConditionalGMM`, a zoo name or a mixture file) as `CompareConfig(train=...)`.
 
 # %%
 import os
@@ -48,7 +51,7 @@ print({name: f"{r.seconds:.1f} s" for name, r in nets.items()})
 # to the level of the DSM net's own error, i.e. they learned the CFG score.
 
 # %%
-figures.mlp_comparison_figure(fast=FAST, nets=nets)
+figures.mlp_comparison_figure(fast=FAST)
 
 # %% [markdown]
 # ## The comparison table
@@ -58,7 +61,7 @@ figures.mlp_comparison_figure(fast=FAST, nets=nets)
 
 # %%
 results = comparison.evaluate(config, nets, seed=0, progress=not FAST)
-one = {"per_seed": [results], "acceptance": [comparison.acceptance(results, config.w)],
+one = {"per_seed": [results], "acceptance": [comparison.acceptance(results)],
        "summary": {row: {k: (v[k].value, 0.0) for k in comparison.KEYS} for row, v in results.items()}}
 print(comparison.table(one))
 print()

@@ -3,21 +3,24 @@
 Public API (see README.md for a tour):
 
 - ``ClassConditionalGMM``: noised densities, scores, denoisers, class posteriors and CFG scores in closed form.
-- ``zoo``: named example mixtures (``teaching_1d``, ``overlap_2d``, ``branching_2d``) and ``random_mixture``.
+- ``zoo``: named example mixtures (``teaching_1d``, ``overlap_2d``, ``branching_2d``) and ``random_mixture``;
+  ``zoo.resolve`` turns a zoo name, a mixture JSON file or a mixture into a mixture.
+- ``methods``: the one vocabulary of guidance rules, training objectives and exact targets (``methods.field``).
+- ``fields``: the two field signatures, ``Field`` ``(x, sigma)`` and ``LabelledField`` ``(x, sigma, c)``.
 - ``schedules``: the VE/EDM sigma frame, VP schedules mapped onto it, EDM sigma steps.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import schedules, zoo
-from .mixtures import ClassConditionalGMM
-from .schedules import VPSchedule, edm_sigmas, vp_denoise, vp_score
-from .zoo import branching_2d, gaussian_classes, overlap_2d, random_mixture, teaching_1d
-
 try:
     __version__ = version("mclr-sandbox")
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
+
+from . import fields, methods, schedules, zoo
+from .mixtures import ClassConditionalGMM
+from .schedules import VPSchedule, edm_sigmas, vp_denoise, vp_score
+from .zoo import branching_2d, gaussian_classes, overlap_2d, random_mixture, teaching_1d
 
 __all__ = [
     "ClassConditionalGMM",
@@ -25,7 +28,9 @@ __all__ = [
     "__version__",
     "branching_2d",
     "edm_sigmas",
+    "fields",
     "gaussian_classes",
+    "methods",
     "overlap_2d",
     "random_mixture",
     "schedules",

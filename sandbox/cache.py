@@ -1,58 +1,120 @@
-"""On-disk cache of intermediate results (trained nets, sweeps, traces), keyed by a hash of their configuration.
+"""The on-disk cache of results (trained nets, sweeps, traces), keyed by their whole configuration.
 
-The key is the SHA-256 of the canonical JSON of ``{name, config, package version}``, so a re-run only recomputes
-what changed. Entries live outside the repository: ``$MCLR_SANDBOX_CACHE`` if set, else
-``$XDG_CACHE_HOME/mclr-sandbox``, else ``~/.cache/mclr-sandbox``. Values are plain containers of tensors, numbers
-and strings, written atomically with ``torch.save`` and read with ``torch.load(weights_only=True)``; an entry that
-cannot be read is recomputed and overwritten, never trusted. ``MCLR_SANDBOX_CACHE=off`` disables the cache.
+An entry's key is the canonical JSON of ``{name, config, package version}`` (``key_of``): configs are frozen
+dataclasses, and a mixture inside one is written as its content fingerprint, so two different mixtures never
+share an entry, whatever they are called. The file name is a hash of the key, and the entry stores the key itself
+beside the value: on every read the stored key is compared with the expected one, and an entry whose key differs
+(a file swapped or copied over another), that cannot be read, or that fails ``decode`` is recomputed with a
+one-line ``CacheWarning``, never trusted.
+
+Entries live outside the repository: ``$MCLR_SANDBOX_CACHE`` if set, else ``$XDG_CACHE_HOME/mclr-sandbox``,
+else ``~/.cache/mclr-sandbox``; ``MCLR_SANDBOX_CACHE=off`` (or ``0``, ``false``, ``none``, any case) disables it.
+Values are plain containers of tensors, numbers and strings, written atomically with ``torch.save`` and read with
+``torch.load(weights_only=True)`` (no code runs on load). A cache that cannot be written gives a warning and the
+run goes on uncached.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 import torch
 
 from . import __version__
 from .files import atomic_open
+from .mixtures import ClassConditionalGMM
 
 T = TypeVar("T")
+OFF = ("off", "0", "false", "none")
+
+
+class CacheWarning(UserWarning):
+    """A cache entry was not used (damaged, or stored under another key) or could not be written."""
 
 
 def directory() -> Path | None:
-    """The cache folder, or None when ``MCLR_SANDBOX_CACHE=off``."""
+    """The cache folder, or None when the cache is off."""
     env = os.environ.get("MCLR_SANDBOX_CACHE")
-    if env == "off":
+    if env is not None and env.strip().lower() in OFF:
         return None
     if env:
         return Path(env)
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mclr-sandbox"
 
 
-def path_for(name: str, config: dict[str, object], suffix: str = ".pt") -> Path | None:
+def plain(obj: object) -> Any:
+    """``obj`` as JSON-ready data: dataclasses field by field, a mixture as ``{"fingerprint": ...}``."""
+    if isinstance(obj, ClassConditionalGMM):
+        return {"fingerprint": obj.fingerprint}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    return str(obj)
+
+
+def key_of(name: str, config: object) -> str:
+    """The canonical key of entry ``name`` for ``config`` (any mix of dataclasses, mixtures and plain data)."""
+    return json.dumps({"name": name, "config": plain(config), "version": __version__}, sort_keys=True)
+
+
+def path_for(name: str, config: object, suffix: str = ".pt") -> Path | None:
     """Where the entry ``name`` with ``config`` lives (None when the cache is off)."""
     root = directory()
     if root is None:
         return None
-    blob = json.dumps({"name": name, "config": config, "version": __version__}, sort_keys=True, default=str)
-    return root / f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}{suffix}"
+    return root / f"{name}-{hashlib.sha256(key_of(name, config).encode()).hexdigest()[:20]}{suffix}"
 
 
-def cached(name: str, config: dict[str, object], compute: Callable[[], T]) -> T:
-    """``compute()``, or its stored result for the same ``name`` and ``config``."""
-    path = path_for(name, config)
+def cached(name: str, config: object, compute: Callable[[], T], encode: Callable[[T], Any] | None = None,
+           decode: Callable[[Any], T] | None = None) -> T:
+    """``compute()``, or its stored result for the same ``name`` and ``config`` (module docstring).
+
+    ``encode``/``decode`` map the value to and from what is stored (default: stored as is); ``decode`` raises
+    ``ValueError`` for a stored value it cannot trust, which is then recomputed.
+    """
+    key, path = key_of(name, config), path_for(name, config)
     if path is not None and path.is_file():
         try:
-            return torch.load(path, weights_only=True)
-        except Exception:  # a damaged entry (any unpickling error) is recomputed below
-            pass
+            entry = torch.load(path, weights_only=True)
+        except Exception:  # torch.load fails on damaged files with many exception types
+            entry = None
+        if not isinstance(entry, dict) or entry.get("key") != key:
+            why = "cannot be read" if entry is None else "was stored under another key"
+            warnings.warn(f"cache entry {path} {why}; recomputing", CacheWarning, stacklevel=2)
+        else:
+            try:
+                return entry["value"] if decode is None else decode(entry["value"])
+            except (ValueError, KeyError) as err:
+                warnings.warn(f"cache entry {path} is damaged ({err}); recomputing", CacheWarning, stacklevel=2)
     value = compute()
     if path is not None:
-        with atomic_open(path, "wb") as fh:
-            torch.save(value, fh)
+        try:
+            with atomic_open(path, "wb") as fh:
+                torch.save({"key": key, "value": value if encode is None else encode(value)}, fh)
+        except OSError as err:
+            warnings.warn(f"cache folder {path.parent} cannot be written ({err.strerror or err}); going on uncached",
+                          CacheWarning, stacklevel=2)
     return value
+
+
+class Experiment(Protocol):
+    """A frozen config (every field that changes the result, mixtures included) with the run that computes it."""
+
+    def compute(self, progress: bool) -> Any: ...
+
+
+def run(config: Experiment, progress: bool = False) -> Any:
+    """``config.compute(progress)``, cached under the config's class name and its whole content."""
+    return cached(type(config).__name__, config, lambda: config.compute(progress))

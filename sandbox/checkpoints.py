@@ -1,14 +1,17 @@
-"""Checkpoints: one file per model with its weights, architecture, training config, seed and package version.
+"""Checkpoints: one file per model with its weights, architecture, training config (the mixture included, so a
+checkpoint is self-contained), seed and package version.
 
 Written atomically (``files.atomic_open``) and read with ``torch.load(weights_only=True)``, which unpickles
-only tensors and plain containers. A file that is not a checkpoint, is truncated or corrupted, or whose weights do
-not fit its own architecture raises ``ValueError`` naming the file and the problem.
+only tensors and plain containers. A file that is not a checkpoint, is truncated or corrupted, or whose contents
+do not fit together (unknown kind, malformed fields, non-finite weights, weights that do not fit the stored
+architecture) raises ``ValueError`` naming the file and the problem. Cached nets (``cached_training``) are
+checkpoints stored through ``sandbox.cache``, under their full key.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
@@ -19,71 +22,90 @@ from .models import Denoiser, ModelConfig, NoisyClassifier
 from .training import TrainConfig, TrainResult
 
 FORMAT = "mclr-sandbox-checkpoint"
-VERSION = 1
+VERSION = 2
 KINDS = {"denoiser": Denoiser, "classifier": NoisyClassifier}
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
-def save(path: str | Path, result: TrainResult) -> Path:
-    """Write ``result`` (model, config, loss history) to ``path`` atomically; returns the path."""
+def payload(result: TrainResult) -> dict[str, object]:
+    """``result`` as plain data (what ``save`` writes and the cache stores)."""
     from . import __version__
 
     kind = next((name for name, cls in KINDS.items() if isinstance(result.model, cls)), None)
     if kind is None:
         raise TypeError(f"result.model must be a Denoiser or NoisyClassifier, got {type(result.model).__name__}")
-    payload = {
+    return {
         "format": FORMAT, "version": VERSION, "package_version": __version__, "kind": kind,
-        "model_config": result.model.config.as_dict(), "train_config": asdict(result.config),
-        "seed": result.config.seed, "seconds": result.seconds,
+        "model_config": result.model.config.as_dict(), "train_config": result.config.as_dict(),
+        "seed": result.config.seed, "seconds": float(result.seconds),
         "history": torch.tensor(result.history, dtype=torch.float64),
         "dtype": str(next(result.model.parameters()).dtype).removeprefix("torch."),
         "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
     }
+
+
+def from_payload(data: object, source: str = "checkpoint", device: torch.device | str = "cpu") -> TrainResult:
+    """The ``TrainResult`` stored in ``data`` (``payload``'s layout), every field checked; ``source`` names it."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ValueError(f"{source} is not an {FORMAT} file")
+    if data.get("version") != VERSION:
+        raise ValueError(f"{source} has format version {data.get('version')!r}; this package reads version {VERSION}")
+    expected = {"kind": str, "model_config": dict, "train_config": dict, "history": torch.Tensor, "dtype": str,
+                "state_dict": dict, "seconds": float}
+    bad = [k for k, t in expected.items() if not isinstance(data.get(k), t)]
+    if bad:
+        raise ValueError(f"{source} has missing or malformed fields {bad}")
+    if data["kind"] not in KINDS or data["dtype"] not in DTYPES:
+        raise ValueError(f"{source} has unknown kind {data['kind']!r} or dtype {data['dtype']!r}")
+    history = data["history"]
+    if history.ndim != 1 or not history.is_floating_point() or not math.isfinite(data["seconds"]):
+        raise ValueError(f"{source} has a malformed loss history or run time")
+    state = data["state_dict"]
+    if not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{source} has a state_dict with entries that are not tensors")
+    if not all(bool(torch.isfinite(v).all()) for v in state.values() if v.is_floating_point()):
+        raise ValueError(f"{source} holds non-finite (NaN or Inf) weights")
+    try:
+        model_config = ModelConfig(**data["model_config"])
+        train_config = TrainConfig.from_dict(data["train_config"])
+        model = KINDS[data["kind"]](model_config, dtype=DTYPES[data["dtype"]])
+        model.load_state_dict(state, strict=True)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"{source} does not match its own architecture or config: {err}") from None
+    if model_config.dim != train_config.mixture.dim or model_config.num_classes != train_config.mixture.num_classes:
+        raise ValueError(f"{source}: the model's shape does not fit its stored mixture")
+    return TrainResult(model.to(device).eval(), train_config, history.tolist(), data["seconds"])
+
+
+def save(path: str | Path, result: TrainResult) -> Path:
+    """Write ``result`` (model, config, loss history) to ``path`` atomically; returns the path."""
+    data = payload(result)
     with atomic_open(path, "wb") as fh:
-        torch.save(payload, fh)
+        torch.save(data, fh)
     return Path(path)
 
 
-def load(path: str | Path, device: torch.device | str = "cpu") -> TrainResult:
-    """Read a checkpoint written by ``save``; the model comes back in eval mode on ``device``."""
+def load(path: str | Path, device: torch.device | str = "cpu", kind: str | None = None) -> TrainResult:
+    """Read a checkpoint written by ``save``; the model comes back in eval mode on ``device``.
+
+    ``kind`` (``"denoiser"`` or ``"classifier"``) requires that kind of model."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"checkpoint {path} is a directory, not a checkpoint file")
     if not path.is_file():
         raise ValueError(f"checkpoint {path} does not exist")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch.load fails on damaged files with many exception types (even IndexError)
-        raise ValueError(f"checkpoint {path} is corrupted, truncated or not a checkpoint: {err}") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"checkpoint {path} is not an {FORMAT} file")
-    if payload.get("version") != VERSION:
-        raise ValueError(f"checkpoint {path} has format version {payload.get('version')!r}; this package reads "
-                         f"version {VERSION}")
-    missing = {"kind", "model_config", "train_config", "history", "dtype", "state_dict", "seconds"} - set(payload)
-    if missing or payload["kind"] not in KINDS:
-        raise ValueError(f"checkpoint {path} is incomplete (missing {sorted(missing)}) or of unknown kind "
-                         f"{payload.get('kind')!r}")
-    try:
-        model_config = ModelConfig(**payload["model_config"])
-        known = {f.name for f in fields(TrainConfig)}
-        train_config = TrainConfig(**{k: v for k, v in payload["train_config"].items() if k in known})
-        dtype = getattr(torch, payload["dtype"])
-        model = KINDS[payload["kind"]](model_config, dtype=dtype)
-        model.load_state_dict(payload["state_dict"], strict=True)
-    except (TypeError, ValueError, RuntimeError, AttributeError) as err:
-        raise ValueError(f"checkpoint {path} does not match its own architecture or config: {err}") from None
-    history = payload["history"].tolist()
-    return TrainResult(model.to(device).eval(), train_config, history, float(payload["seconds"]))
-
-
-def cached_training(key: dict[str, object], compute: Callable[[], TrainResult]) -> TrainResult:
-    """``compute()`` (a training run), or the checkpoint stored for the same ``key`` in the on-disk cache
-    (``sandbox.cache``); an unreadable entry is retrained and overwritten."""
-    path = cache.path_for("net", key)
-    if path is not None and path.is_file():
-        try:
-            return load(path)
-        except ValueError:
-            pass
-    result = compute()
-    if path is not None:
-        save(path, result)
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"checkpoint {path} is corrupted, truncated or not a checkpoint: {first}") from None
+    result = from_payload(data, f"checkpoint {path}", device)
+    if kind is not None and not isinstance(result.model, KINDS[kind]):
+        raise ValueError(f"checkpoint {path} holds a {type(result.model).__name__}, not a {KINDS[kind].__name__}")
     return result
+
+
+def cached_training(key: object, compute: Callable[[], TrainResult]) -> TrainResult:
+    """``compute()`` (a training run), or the net cached under ``key`` (its full configuration: see
+    ``sandbox.cache``); a damaged or mismatched entry is retrained and overwritten."""
+    return cache.cached("net", key, compute, encode=payload, decode=lambda data: from_payload(data, "cached net"))

@@ -8,20 +8,26 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from . import methods
+from .mixtures import ClassConditionalGMM
 from .tables import format_table
+
+MIXTURE_HELP = "zoo name or mixture .json file (ClassConditionalGMM.save) (default: overlap_2d)"
 
 EXAMPLES = """\
 examples:
   mclr-sandbox figures                      # regenerate every figure into figures/ (PDF + PNG)
   mclr-sandbox figures --fast --out /tmp/f  # small sizes, quick look
   mclr-sandbox figures --only zoo           # one figure
-  mclr-sandbox verify --fast                # the theorem checked five ways, quick settings (< 60 s)
+  mclr-sandbox verify --fast                # the theorem checked six ways, quick settings (< 60 s)
   mclr-sandbox verify --json results.json   # full grid, results also as JSON; exit 1 if any check fails
   mclr-sandbox separation --fast            # what CFG / MCLR / the tilted target do to each class, quick
   mclr-sandbox separation --mixture teaching_1d --json sep.json
+  mclr-sandbox separation --fast --mixture mine.json              # your own mixture (ClassConditionalGMM.save)
   mclr-sandbox train --objective dsm --out nets/dsm.pt            # a DSM net on overlap_2d (< 2 min)
-  mclr-sandbox train --objective mclr-weighted --init nets/dsm.pt --out nets/weighted.pt
+  mclr-sandbox train --objective weighted-mclr --init nets/dsm.pt --out nets/weighted.pt
   mclr-sandbox compare --fast               # DSM vs MCLR nets against the exact answers, quick
+  mclr-sandbox compare --fast --mixture mine.json --json out.json
   mclr-sandbox zoo                          # list the named example mixtures
   python -m sandbox figures --fast          # the same entry point without the console script
 """
@@ -52,13 +58,15 @@ def _verify(args: argparse.Namespace) -> int:
     failed = sum(not r.passed for r in results)
     _report(format_table(("check", "setting", "residual", "tolerance", "status"), rows),
             [f"{len(results) - failed}/{len(results)} checks passed"], t0, args,
-            lambda: {"fast": args.fast, "results": [r.as_dict() for r in results]})
+            {"fast": args.fast}, None, lambda: [r.as_dict() for r in results])
     return 0 if failed == 0 else 1
 
 
-def _report(text: str, lines: list[str], t0: float, args: argparse.Namespace,
-            payload: Callable[[], object]) -> None:
-    """Print a table and its summary lines with the run time; write ``payload()`` as JSON to ``--json``."""
+def _report(text: str, lines: list[str], t0: float, args: argparse.Namespace, config: object,
+            mixture: ClassConditionalGMM | None, results: Callable[[], object]) -> None:
+    """Print a table and its summary lines with the run time; write the JSON report to ``--json``:
+    ``{version, command, config, mixture: {name, fingerprint} or null, results}``."""
+    from . import __version__, cache
     from .files import write_json
 
     print(text)
@@ -66,7 +74,10 @@ def _report(text: str, lines: list[str], t0: float, args: argparse.Namespace,
         print(line)
     print(f"done in {time.perf_counter() - t0:.1f} s{' (fast settings)' if args.fast else ''}")
     if args.json:
-        write_json(args.json, payload())
+        write_json(args.json, {"version": __version__, "command": args.command, "config": cache.plain(config),
+                               "mixture": None if mixture is None else {"name": mixture.name,
+                                                                        "fingerprint": mixture.fingerprint},
+                               "results": results()})
         print(f"wrote {args.json}")
 
 
@@ -77,18 +88,25 @@ def _separation(args: argparse.Namespace) -> int:
     config = SweepConfig(mixture=args.mixture, seed=args.seed)
     config = config.fast() if args.fast else config
     rows = sweep(config, progress=not args.quiet)
-    print(f"{config.mixture}: n = {config.n} per class, Heun {config.steps} steps, metrics averaged over classes, "
-          f"95% intervals")
-    _report(table(rows), trend_summary(rows), t0, args, lambda: as_json(rows, config))
+    gmm = config.mixture
+    print(f"{gmm.name} ({gmm.fingerprint}): n = {config.n} per class, Heun {config.steps} steps, metrics averaged "
+          f"over classes, 95% intervals")
+    _report(table(rows), trend_summary(rows), t0, args, config, gmm, lambda: as_json(rows))
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
-    from . import checkpoints
+    from . import checkpoints, zoo
     from .training import TrainConfig, train, train_classifier
 
     changes = {k: v for k, v in (("steps", args.steps), ("w", args.w), ("lam", args.lam)) if v is not None}
-    base = TrainConfig(mixture=args.mixture, seed=args.seed)
+    if args.objective in ("dsm", "classifier") and (args.init or args.classifier):
+        raise ValueError(f"--init and --classifier are for fine-tunes; --objective {args.objective} trains from "
+                         f"scratch")
+    if args.classifier and args.objective != "weighted-mclr-classifier":
+        raise ValueError("--classifier is only used by --objective weighted-mclr-classifier")
+    mixture = zoo.resolve(args.mixture or "overlap_2d", "--mixture")
+    base = TrainConfig(mixture=mixture, seed=args.seed)
     base = base.fast() if args.fast else base
     progress = not args.quiet
     if args.objective == "dsm":
@@ -98,29 +116,36 @@ def _train(args: argparse.Namespace) -> int:
     else:
         if args.init is None:
             raise ValueError(f"--init CHECKPOINT (a DSM net) is required for --objective {args.objective}")
-        init = checkpoints.load(args.init)
+        init = checkpoints.load(args.init, kind="denoiser")
+        if args.mixture is not None and mixture != init.config.mixture:
+            raise ValueError(f"--mixture {args.mixture} ({mixture.fingerprint}) is not the mixture the --init net was "
+                             f"trained on ({init.config.mixture.name}, {init.config.mixture.fingerprint})")
         classifier = None
-        if args.objective == "mclr-classifier":
-            classifier = (checkpoints.load(args.classifier).model if args.classifier
-                          else train_classifier(base.for_classifier(), progress=progress).model)
+        if args.objective == "weighted-mclr-classifier":
+            classifier = (checkpoints.load(args.classifier, kind="classifier").model if args.classifier
+                          else train_classifier(replace(base, mixture=init.config.mixture).for_classifier(),
+                                                progress=progress).model)
         config = replace(init.config.fine_tune(args.objective), seed=args.seed, **changes)
         result = train(config, init=init.model, classifier=classifier, progress=progress)
     checkpoints.save(args.out, result)
-    print(f"trained {args.objective} on {result.config.mixture} ({result.config.steps} steps, seed "
+    gmm = result.config.mixture
+    print(f"trained {args.objective} on {gmm.name} ({gmm.fingerprint}; {result.config.steps} steps, seed "
           f"{result.config.seed}) in {result.seconds:.1f} s; final loss {result.history[-1]:.4g}; wrote {args.out}")
     return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
     from .comparison import CompareConfig, acceptance_lines, as_json, compare, table
+    from .training import TrainConfig
 
     t0 = time.perf_counter()
-    config = CompareConfig(seeds=tuple(args.seeds))
+    config = CompareConfig(train=TrainConfig(mixture=args.mixture), seeds=tuple(args.seeds))
     config = config.fast() if args.fast else config
     result = compare(config, progress=not args.quiet)
-    print(f"{config.train.mixture}, w = {config.w:g}, seeds {list(config.seeds)}: mean ±sd over seeds "
+    gmm = config.train.mixture
+    print(f"{gmm.name} ({gmm.fingerprint}), w = {config.w:g}, seeds {list(config.seeds)}: mean ±sd over seeds "
           f"(one seed: 95% interval)")
-    _report(table(result), acceptance_lines(result), t0, args, lambda: as_json(result))
+    _report(table(result), acceptance_lines(result), t0, args, config, gmm, lambda: as_json(result))
     return 0
 
 
@@ -162,23 +187,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="figures", metavar="DIR", help="output folder (default: figures)")
     p.add_argument("--list", action="store_true", help="list the figure names and exit")
 
-    _command(sub, "verify", "check that CFG is the optimum of weighted MCLR, five ways", _verify,
+    _command(sub, "verify", "check that CFG is the optimum of weighted MCLR, six ways", _verify,
              fast="reduced grid and training (under a minute)", json="also write every result (with details) as JSON")
 
     p = _command(sub, "separation", "inter-class separation and diversity of CFG, MCLR and the tilted target",
                  _separation, fast="fewer samples and w values (seconds, same code path)",
                  json="also write every row (per class, with intervals) as JSON")
-    p.add_argument("--mixture", default="overlap_2d", help="zoo mixture (default: overlap_2d; see `zoo`)")
+    p.add_argument("--mixture", default="overlap_2d", metavar="NAME_OR_FILE", help=MIXTURE_HELP)
     p.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
 
     p = _command(sub, "train", "train a small MLP denoiser (DSM) or fine-tune one with MCLR", _train,
                  fast="300 small steps (seconds)")
-    p.add_argument("--objective", required=True,
-                   choices=("dsm", "mclr", "mclr-weighted", "mclr-classifier", "classifier"))
+    p.add_argument("--objective", required=True, choices=(*methods.names("objective"), "classifier"),
+                   help="a training objective (see sandbox.methods), or 'classifier' for a noisy classifier")
     p.add_argument("--out", required=True, metavar="PATH", help="checkpoint to write (atomically)")
     p.add_argument("--init", metavar="CKPT", help="DSM checkpoint to fine-tune (MCLR objectives)")
-    p.add_argument("--classifier", metavar="CKPT", help="noisy classifier for mclr-classifier (default: train one)")
-    p.add_argument("--mixture", default="overlap_2d", help="zoo mixture (default: overlap_2d)")
+    p.add_argument("--classifier", metavar="CKPT",
+                   help="noisy classifier for weighted-mclr-classifier (default: train one)")
+    p.add_argument("--mixture", metavar="NAME_OR_FILE",
+                   help="zoo name or mixture .json file (default: overlap_2d; a fine-tune takes the mixture of its "
+                        "--init net, and a different --mixture is an error)")
     p.add_argument("--steps", type=int, help="optimisation steps (default: 6000 for DSM, a third for fine-tunes)")
     p.add_argument("--w", type=float, help="guidance scale of the weighted MCLR objectives (default 2)")
     p.add_argument("--lam", type=float, help="strength of unweighted MCLR (default 1)")
@@ -188,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
                  fast="tiny training, one seed (seconds, same code path)",
                  json="also write every number (per seed, with intervals) as JSON")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (default 0 1 2)")
+    p.add_argument("--mixture", default="overlap_2d", metavar="NAME_OR_FILE", help=MIXTURE_HELP)
 
     p = sub.add_parser("zoo", help="list the named example mixtures", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -1,10 +1,12 @@
 """DSM vs MCLR with small networks, measured against the exact answers (``mclr-sandbox compare``).
 
-Per seed: a DSM net (label dropout, so it also gives CFG), three MCLR fine-tunes of it (unweighted with the capped
-negatives; weighted with exact posterior weights; weighted with a learned noisy classifier's weights) and the
-classifier itself. Every method samples each class from the same noise with the Heun ODE; rows:
+Per seed: a DSM net (label dropout, so it also gives CFG), three MCLR fine-tunes of it (``mclr``: unweighted with
+the capped negatives; ``weighted-mclr``: weighted with exact posterior weights; ``weighted-mclr-classifier``:
+weighted with a learned noisy classifier's weights) and the classifier itself. Every row is a method of
+``sandbox.methods`` on a source, sampled per class from the same noise with the Heun ODE:
 
-    exact / conditional, exact / CFG(w), DSM net / w=0, DSM net / CFG(w), MCLR nets / w=0
+    dsm / exact, cfg / exact (w), dsm / nets, cfg / nets (w), mclr / nets, weighted-mclr / nets,
+    weighted-mclr-classifier / nets          (an objective on nets: its fine-tuned net, unguided)
 
 Columns: Bayes accuracy, leakage, exact log-likelihood ratio (mean over other classes), entropy (diversity),
 the model's own log-likelihood ratio (probability-flow ODE likelihoods of the row's field, for each label), the
@@ -21,19 +23,20 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 from tqdm.auto import tqdm
 
-from . import evaluation, guidance, metrics, samplers, zoo
+from . import evaluation, methods, metrics, samplers
 from .checkpoints import cached_training
+from .fields import Field, labelled
 from .schedules import edm_sigmas
 from .tables import format_table
 from .training import TrainConfig, TrainResult, train, train_classifier
 
-Tensor = torch.Tensor
-NETS = ("dsm", "mclr", "mclr-weighted", "mclr-classifier")
+TUNES = ("weighted-mclr", "weighted-mclr-classifier", "mclr")
+ROWS = (("dsm", "exact"), ("cfg", "exact"), ("dsm", "nets"), ("cfg", "nets"), *((t, "nets") for t in TUNES))
 KEYS = ("bayes_accuracy", "leakage", "log_ratio", "entropy", "model_log_ratio", "score_error_cfg",
         "score_error_cond", "ed_to_cfg")
 
@@ -56,51 +59,48 @@ class CompareConfig:
 
 
 def train_all(config: CompareConfig, seed: int, progress: bool = True) -> dict[str, TrainResult]:
-    """The DSM net, its three MCLR fine-tunes and the classifier, for one seed (cached on disk by configuration)."""
+    """The DSM net, its three MCLR fine-tunes and the classifier, for one seed (cached on disk by configuration).
+
+    Keyed by objective name (``"dsm"``, ``TUNES``) and ``"classifier"``."""
     base = replace(config.train, seed=seed)
     clf_config = base.for_classifier()
-    out = {"dsm": cached_training({"config": asdict(base)}, lambda: train(base, progress=progress)),
-           "classifier": cached_training({"classifier": asdict(clf_config)},
+    out = {"dsm": cached_training({"train": base}, lambda: train(base, progress=progress)),
+           "classifier": cached_training({"classifier": clf_config},
                                          lambda: train_classifier(clf_config, progress=progress))}
     tunes = {"mclr": (base.fine_tune("mclr", lam=config.lam), None),
-             "mclr-weighted": (base.fine_tune("mclr-weighted", w=config.w), None),
-             "mclr-classifier": (base.fine_tune("mclr-classifier", w=config.w), out["classifier"].model)}
+             "weighted-mclr": (base.fine_tune("weighted-mclr", w=config.w), None),
+             "weighted-mclr-classifier": (base.fine_tune("weighted-mclr-classifier", w=config.w),
+                                          out["classifier"].model)}
     for name, (tune, classifier) in tunes.items():
-        key = {"config": asdict(tune), "init": asdict(base), "classifier": asdict(clf_config) if classifier else None}
+        key = {"train": tune, "init": base, "classifier": clf_config if classifier else None}
         out[name] = cached_training(key, lambda tune=tune, classifier=classifier: train(
             tune, init=out["dsm"].model, classifier=classifier, progress=progress))
     return out
 
 
-def fields(config: CompareConfig, nets: dict[str, TrainResult]) -> dict[tuple[str, str], Callable]:
-    """``(model, guidance) -> field_for(c)``, every row of the table."""
-    gmm = zoo.get(config.train.mixture)
-    w = config.w
+def row_name(method: str, source: str) -> str:
+    """A row's name in tables and JSON: ``"cfg / exact"``."""
+    return f"{method} / {source}"
 
-    def net_cfg(model: torch.nn.Module, weight: float) -> Callable[[int], samplers.ScoreFn]:
-        return lambda c: guidance.CFG(guidance.conditional(model.score, c), guidance.conditional(model.score, None),
-                                      weight)
 
-    rows = {("exact", "w=0"): lambda c: guidance.exact_cfg(gmm, c, 0.0),
-            ("exact", f"CFG w={w:g}"): lambda c: guidance.exact_cfg(gmm, c, w),
-            ("DSM net", "w=0"): net_cfg(nets["dsm"].model, 0.0),
-            ("DSM net", f"CFG w={w:g}"): net_cfg(nets["dsm"].model, w)}
-    for name in NETS[1:]:
-        rows[(f"{name} net", "w=0")] = net_cfg(nets[name].model, 0.0)
-    return rows
+def row_fields(config: CompareConfig, nets: dict[str, TrainResult]) -> dict[str, Callable[[int], Field]]:
+    """``row name -> field_for(c)`` for every row of the table (``ROWS``), built by ``methods.field``."""
+    sources = {"exact": config.train.mixture, "nets": {name: r.model for name, r in nets.items()}}
+    return {row_name(m, s): (lambda c, m=m, s=s: methods.field(m, sources[s], c, w=config.w, lam=config.lam))
+            for m, s in ROWS}
 
 
 def evaluate(config: CompareConfig, nets: dict[str, TrainResult], seed: int,
-             progress: bool = True) -> dict[tuple[str, str], dict[str, metrics.Estimate]]:
+             progress: bool = True) -> dict[str, dict[str, metrics.Estimate]]:
     """Every measure of the module docstring for every row, class-averaged, for one seed's nets."""
-    gmm = zoo.get(config.train.mixture)
+    gmm = config.train.mixture
     sigmas = edm_sigmas(config.steps, 0.002, 80.0)
     k = gmm.num_classes
     starts = [gmm.sample(config.n, c=c, sigma=80.0, generator=seed * 100 + c) for c in range(k)]
-    reference = [samplers.heun_ode(guidance.exact_cfg(gmm, c, config.w), starts[c], sigmas) for c in range(k)]
-    cfg_score = lambda x, s, c: gmm.cfg_score(x, s, c, config.w)          # noqa: E731
+    reference = [samplers.heun_ode(methods.field("cfg", gmm, c, w=config.w), starts[c], sigmas) for c in range(k)]
+    cfg_score = labelled(lambda c: methods.field("cfg", gmm, c, w=config.w))
     out = {}
-    for row, make in tqdm(fields(config, nets).items(), desc="evaluate", disable=not progress, leave=False):
+    for row, make in tqdm(row_fields(config, nets).items(), desc="evaluate", disable=not progress, leave=False):
         per_class = []
         for c in range(k):
             with torch.no_grad():
@@ -118,25 +118,20 @@ def evaluate(config: CompareConfig, nets: dict[str, TrainResult], seed: int,
                 "ed_to_cfg": metrics.energy_distance(x, reference[c], seed=seed),
             })
         summary = {key: metrics.Estimate.mean([p[key] for p in per_class]) for key in per_class[0]}
-        field3 = _field3(make)
-        summary["score_error_cfg"] = evaluation.score_error(field3, cfg_score, gmm, n=config.n // 4, seed=seed)[1]
-        summary["score_error_cond"] = evaluation.score_error(field3, gmm.score, gmm, n=config.n // 4, seed=seed)[1]
+        field = labelled(make)
+        summary["score_error_cfg"] = evaluation.score_error(field, cfg_score, gmm, n=config.n // 4, seed=seed)[1]
+        summary["score_error_cond"] = evaluation.score_error(field, gmm.score, gmm, n=config.n // 4, seed=seed)[1]
         out[row] = summary
     return out
 
 
-def _field3(make: Callable[[int], samplers.ScoreFn]) -> Callable[[Tensor, Tensor, Tensor], Tensor]:
-    """``score(x, sigma, c)`` with one class per call (what ``score_error`` passes) from ``field_for(c)``."""
-    return lambda x, s, c: make(int(c[0]))(x, s)
-
-
-def acceptance(results: dict[tuple[str, str], dict[str, metrics.Estimate]], w: float) -> dict[str, dict[str, float]]:
-    """Gap closed, energy distances and score-error ratio for each weighted fine-tune (module docstring)."""
-    dsm0, dsm_cfg = results[("DSM net", "w=0")], results[("DSM net", f"CFG w={w:g}")]
+def acceptance(results: dict[str, dict[str, metrics.Estimate]]) -> dict[str, dict[str, float]]:
+    """Gap closed, energy distances and score-error ratio for each fine-tune (module docstring)."""
+    dsm0, dsm_cfg = results[row_name("dsm", "nets")], results[row_name("cfg", "nets")]
     gap = dsm_cfg["bayes_accuracy"].value - dsm0["bayes_accuracy"].value
     out = {}
-    for name in ("mclr-weighted", "mclr-classifier", "mclr"):
-        r = results[(f"{name} net", "w=0")]
+    for name in TUNES:
+        r = results[row_name(name, "nets")]
         out[name] = {
             "gap_closed": (r["bayes_accuracy"].value - dsm0["bayes_accuracy"].value) / gap if gap > 0 else float("nan"),
             "ed_to_cfg": r["ed_to_cfg"].value, "ed_to_cfg_dsm": dsm0["ed_to_cfg"].value,
@@ -153,13 +148,50 @@ def compare(config: CompareConfig = CompareConfig(), progress: bool = True) -> d
         timing.append({name: r.seconds for name, r in nets.items()})
         res = evaluate(config, nets, seed, progress)
         per_seed.append(res)
-        accept.append(acceptance(res, config.w))
+        accept.append(acceptance(res))
     summary = {row: {key: _spread([r[row][key].value for r in per_seed]) for key in KEYS}
                for row in per_seed[0]}
     accept_summary = {name: {key: _spread([a[name][key] for a in accept]) for key in accept[0][name]}
                       for name in accept[0]}
-    return {"config": asdict(config), "per_seed": per_seed, "acceptance": accept, "timing": timing,
+    return {"per_seed": per_seed, "acceptance": accept, "timing": timing,
             "summary": summary, "acceptance_summary": accept_summary}
+
+
+@dataclass(frozen=True)
+class FigureConfig:
+    """What the ``mlp_comparison`` figure draws for one seed's nets: the training curves of ``histories``, the
+    score error per sigma against exact CFG of ``error_rows``, and ``n_panel`` samples per class of ``panels``."""
+
+    compare: CompareConfig = field(default_factory=CompareConfig)
+    seed: int = 0
+    n_panel: int = 600
+    histories: tuple[str, ...] = ("dsm", "weighted-mclr")
+    error_rows: tuple[str, ...] = ("dsm / nets", "cfg / nets", "mclr / nets", "weighted-mclr-classifier / nets",
+                                   "weighted-mclr / nets")
+    panels: tuple[str, ...] = ("cfg / exact", "dsm / nets", "weighted-mclr / nets", "cfg / nets")
+
+    def fast(self) -> FigureConfig:
+        return replace(self, compare=self.compare.fast())
+
+    def compute(self, progress: bool = False) -> dict[str, object]:
+        config = self.compare
+        gmm = config.train.mixture
+        nets = train_all(config, self.seed, progress)
+        rows = row_fields(config, nets)
+        cfg_score = labelled(lambda c: methods.field("cfg", gmm, c, w=config.w))
+        errors = {}
+        for row in self.error_rows:
+            per_sigma, _ = evaluation.score_error(labelled(rows[row]), cfg_score, gmm, n=config.n // 4, seed=self.seed)
+            errors[row] = torch.tensor(list(per_sigma.items()), dtype=torch.float64)
+        sigmas = edm_sigmas(config.steps, 0.002, 80.0)
+        n = min(config.n, self.n_panel)
+        samples = {}
+        for row in self.panels:
+            with torch.no_grad():
+                samples[row] = [samplers.heun_ode(rows[row](c), gmm.sample(n, c=c, sigma=80.0, generator=c), sigmas)
+                                for c in range(gmm.num_classes)]
+        return {"histories": {k: torch.tensor(nets[k].history, dtype=torch.float64) for k in self.histories},
+                "errors": errors, "samples": samples}
 
 
 def _spread(values: list[float]) -> tuple[float, float]:
@@ -170,31 +202,31 @@ def _spread(values: list[float]) -> tuple[float, float]:
 def table(result: dict[str, object]) -> str:
     """Rows x measures, ``mean ±sd`` over seeds (one seed: ``value [lo, hi]`` with the 95% interval)."""
     one_seed = len(result["per_seed"]) == 1
-    header = ["model", "guidance", *KEYS]
+    header = ["method / source", *KEYS]
     body = []
-    for (model, guide), vals in result["summary"].items():
+    for row, vals in result["summary"].items():
         if one_seed:
-            est = result["per_seed"][0][(model, guide)]
+            est = result["per_seed"][0][row]
             cells = [f"{est[k].value:.4g} [{est[k].lo:.3g}, {est[k].hi:.3g}]" for k in KEYS]
         else:
             cells = [f"{vals[k][0]:.4g} ±{vals[k][1]:.2g}" for k in KEYS]
-        body.append([model, guide, *cells])
+        body.append([row, *cells])
     return format_table(header, body)
 
 
 def acceptance_lines(result: dict[str, object]) -> list[str]:
-    """The issue's floors for the weighted fine-tunes (reported, pass or not), one line per variant."""
+    """What each fine-tune achieves, one line each; for weighted MCLR, whether it reaches what is expected of it."""
     lines = []
-    for name, floor in (("mclr-weighted", True), ("mclr-classifier", False), ("mclr", False)):
+    for name in TUNES:
         per = [a[name] for a in result["acceptance"]]
         gap = [p["gap_closed"] for p in per]
         closer = sum(p["ed_to_cfg"] < p["ed_to_cfg_dsm"] for p in per)
         ratio = [p["score_error_ratio"] for p in per]
         text = (f"{name}: closes {_fmt(gap)} of the Bayes-accuracy gap (DSM w=0 -> DSM CFG); closer to exact CFG "
                 f"samples than DSM w=0 in {closer}/{len(per)} seeds; score error vs exact CFG = {_fmt(ratio)} x DSM's")
-        if floor:
+        if name == "weighted-mclr":
             ok = min(gap) >= 0.7 and closer == len(per) and max(ratio) <= 0.5
-            text += (f"  [floors (for the default training): gap >= 0.70, closer, ratio <= 0.50 in every seed: "
+            text += (f"  [expected with the default training: gap >= 0.70, closer, ratio <= 0.50 in every seed: "
                      f"{'met' if ok else 'NOT met'}]")
         lines.append(text)
     return lines
@@ -206,12 +238,8 @@ def _fmt(values: list[float]) -> str:
 
 
 def as_json(result: dict[str, object]) -> dict[str, object]:
-    """``result`` with rows keyed ``"model / guidance"`` and every ``Estimate`` as a dict (for ``write_json``)."""
-    def rows(d: dict) -> dict:
-        return {" / ".join(k): v for k, v in d.items()}
-
+    """``result`` with every ``Estimate`` as a dict (for ``write_json``)."""
     return {**result,
-            "per_seed": [{k: {m: e.as_dict() for m, e in v.items()} for k, v in rows(r).items()}
-                         for r in result["per_seed"]],
+            "per_seed": [{k: {m: e.as_dict() for m, e in v.items()} for k, v in r.items()} for r in result["per_seed"]],
             "summary": {k: {m: {"mean": v[0], "sd": v[1]} for m, v in vals.items()}
-                        for k, vals in rows(result["summary"]).items()}}
+                        for k, vals in result["summary"].items()}}

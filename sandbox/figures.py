@@ -1,43 +1,33 @@
 """Every figure of the project, one function each, and the builder behind ``mclr-sandbox figures``.
 
-A figure function takes ``fast: bool`` (small sizes, same code path) and returns a matplotlib Figure.
-``build`` writes each as vector PDF and PNG, atomically and deterministically (no timestamps).
+A figure function takes ``fast: bool`` (small sizes, same code path) and returns a matplotlib Figure. Figures draw:
+what they show that takes more than closed-form evaluations (training, sampling, sweeps, checks) comes from an
+experiment config run through the cache (``cache.run``, ``separation.sweep``), so a figure computes nothing heavy
+itself. ``build`` writes each as vector PDF and PNG, atomically and deterministically (no timestamps).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import (
-    cache,
-    comparison,
-    evaluation,
-    gaussian_flow,
-    guidance,
-    objectives,
-    samplers,
-    separation,
-    theory,
-    verification,
-    zoo,
-)
+from . import cache, comparison, gaussian_flow, guidance, methods, objectives, samplers, separation, theory, zoo
 from . import plotting as P
 from .files import atomic_open
 from .mixtures import ClassConditionalGMM
 from .plotting import plt
 from .schedules import edm_sigmas
+from .separation import SampleConfig
 from .tilted import TiltedTarget
-from .training import TrainResult
+from .verification import LearningTraceConfig, ParabolaConfig, ResidualsConfig
 
 FigureFn = Callable[[bool], "plt.Figure"]
-LEARNING_STEPS, LEARNING_BATCH = 1500, 4096
 
 
 @dataclass(frozen=True)
@@ -91,23 +81,17 @@ OVERLAP_EXTENT = (-2.6, 2.6, -2.2, 2.6)
 
 
 @figure("theorem_residuals", "closed-form and quadrature residuals of the theorem over (sigma, w)")
-def theorem_residuals_figure(fast: bool = False, closed: list[verification.CheckResult] | None = None,
-                             quad: list[verification.CheckResult] | None = None) -> plt.Figure:
-    """Heat maps of the worst residual per (sigma, w); pass ``closed``/``quad`` results to skip recomputing."""
-    def rows(results: list[verification.CheckResult]) -> torch.Tensor:
-        return torch.tensor([[r.params["sigma"], r.params["w"], r.residual] for r in results], dtype=torch.float64)
-
-    closed_rows = rows(closed) if closed is not None else cache.cached("theorem_residuals_closed", {"fast": fast},
-        lambda: rows(verification.check_closed_form(n_grid=21 if fast else 61, n_random=200 if fast else 1000)))
-    quad_rows = rows(quad) if quad is not None else cache.cached("theorem_residuals_quadrature", {"fast": fast},
-        lambda: rows(verification.check_quadrature(sigmas=(0.01, 1.0, 10.0), ws=(0.0, 2.0, 7.0),
-                                                   rules=verification.FAST_QUADRATURE_RULES)
-                     if fast else verification.check_quadrature()))
+def theorem_residuals_figure(fast: bool = False, data: dict[str, torch.Tensor] | None = None) -> plt.Figure:
+    """Heat maps of the worst residual per (sigma, w); ``data`` as ``ResidualsConfig.compute`` returns it (e.g. from
+    ``verification.residual_table`` of checks already run), else the cached experiment."""
+    if data is None:
+        config = ResidualsConfig()
+        data = cache.run(config.fast() if fast else config)
     with P.style():
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.4, ncols=2)
         quad_title = r"quadrature: $J_w[s_w+\delta h]-J_w[s_w]$ vs $\delta^2 E\|h\|^2$"
-        for ax, table, title in ((axes[0], closed_rows, "closed form vs CFG (max rel. error)"),
-                                 (axes[1], quad_rows, quad_title)):
+        for ax, table, title in ((axes[0], data["closed"], "closed form vs CFG (max rel. error)"),
+                                 (axes[1], data["quadrature"], quad_title)):
             sig = sorted(set(table[:, 0].tolist()))
             ws = sorted(set(table[:, 1].tolist()))
             grid = np.full((len(ws), len(sig)), -17.0)
@@ -129,30 +113,21 @@ def theorem_residuals_figure(fast: bool = False, closed: list[verification.Check
 
 @figure("theorem_parabolas", "J_w(s_w + delta h) - J_w(s_w) against delta: parabolas with vertex at s_w")
 def theorem_parabolas_figure(fast: bool = False) -> plt.Figure:
-    gmm = zoo.overlap_2d()
-    sigma, c = THEOREM_SIGMA, 0
-    nodes = verification.component_nodes(gmm, sigma, (16, 8) if fast else verification.QUADRATURE_RULES[2])
-    h = verification.smooth_field(gmm.dim, gmm.num_classes, 0, math.sqrt(1 + sigma**2))
-    deltas = np.linspace(-1.0, 1.0, 9 if fast else 41)
-
-    def curve(w: float, part: int, beta_scale: float = 1.0) -> list[float]:
-        return [verification.quadrature_identity(gmm, nodes, c, w, "mismatched", h, float(d),
-                                                 beta_scale=beta_scale)[part] for d in deltas]
-
-    curves = cache.cached("theorem_parabolas", {"fast": fast, "sigma": sigma, "c": c}, lambda: {
-        "vals": torch.tensor([curve(w, 0) for w in (0.0, 2.0, 7.0)], dtype=torch.float64),
-        "pred": torch.tensor(curve(2.0, 1), dtype=torch.float64),
-        "wrong": torch.tensor(curve(2.0, 0, beta_scale=1.1), dtype=torch.float64)})
+    config = ParabolaConfig(sigma=THEOREM_SIGMA)
+    config = config.fast() if fast else config
+    curves = cache.run(config)
+    deltas = curves["deltas"].numpy()
     with P.style():
         fig, ax = P.new_figure(P.SINGLE_COLUMN, 2.4)
-        for i, w in enumerate((0.0, 2.0, 7.0)):
+        for i, w in enumerate(config.ws):
             ax.plot(deltas, curves["vals"][i], color=P.class_color(i), label=rf"$w={w:g}$")
         ax.plot(deltas, curves["pred"], "k:", lw=1.6, label=r"$\delta^2 E_{p_\sigma(\cdot|c)}\|h\|^2$")
-        ax.plot(deltas, curves["wrong"], color=P.NEUTRAL, ls="--", lw=0.9, label=r"$w=2$, $1.1\,\beta_w$ (wrong)")
+        ax.plot(deltas, curves["wrong"], color=P.NEUTRAL, ls="--", lw=0.9,
+                label=rf"$w={config.ws[1]:g}$, ${config.beta_scale:g}\,\beta_w$ (wrong)")
         ax.axvline(0.0, color="0.7", lw=0.5)
         ax.set_xlabel(r"$\delta$")
         ax.set_ylabel(r"$J_w[s_w+\delta h]-J_w[s_w]$")
-        ax.set_title(rf"overlap_2d, $c={c}$, $\sigma={sigma}$")
+        ax.set_title(rf"{config.mixture.name}, $c={config.c}$, $\sigma={config.sigma}$")
         ax.legend(loc="upper center")
     return fig
 
@@ -211,33 +186,16 @@ def mclr_ill_posed_figure(fast: bool = False) -> plt.Figure:
 
 @figure("learning_curves", "MLP fields trained by SGD: weighted MCLR -> CFG score, DSM -> conditional score")
 def learning_curves_figure(fast: bool = False) -> plt.Figure:
-    gmm = zoo.overlap_2d()
-    sigma, w, c = 1.0, 2.0, 0
-    steps, batch = (200, 512) if fast else (LEARNING_STEPS, LEARNING_BATCH)
-
-    def compute() -> dict[str, torch.Tensor]:
-        traces = {}
-        for objective in ("weighted-mismatched", "dsm"):
-            trace: list[tuple[int, float, float, float]] = []
-
-            def record(step: int, field: verification.ConditionalField, trace: list = trace) -> None:
-                e = verification.learning_errors(gmm, field, sigma, w, c, n=4000)
-                trace.append((step, e["vs_s_w"], e["vs_s_c"], e["s_c_vs_s_w"]))
-
-            verification.train_field(gmm, sigma, objective, w, steps, batch, seed=0, record=record,
-                                     record_every=max(1, steps // 30))
-            traces[objective] = torch.tensor(trace, dtype=torch.float64)
-        return traces
-
-    traces = {k: v.numpy() for k, v in cache.cached(
-        "learning_curves", {"sigma": sigma, "w": w, "c": c, "steps": steps, "batch": batch}, compute).items()}
+    config = LearningTraceConfig()
+    config = config.fast() if fast else config
+    traces = {k: v.numpy() for k, v in cache.run(config).items()}
     with P.style():
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.3, ncols=2, sharey=True)
         for ax, (objective, tr) in zip(axes, traces.items()):
             ax.semilogy(tr[:, 0], tr[:, 1], color=P.class_color(0), label=r"error vs $s_w$ (CFG)")
             ax.semilogy(tr[:, 0], tr[:, 2], color=P.class_color(1), label=r"error vs $s_c$ (conditional)")
             ax.axhline(tr[0, 3], color=P.NEUTRAL, ls=":", lw=0.9, label=r"$\|s_c - s_w\|$")
-            ax.set_title(("weighted MCLR" if objective != "dsm" else "DSM") + rf", $\sigma={sigma}$, $w={w:g}$")
+            ax.set_title(f"{methods.get(objective).label}" + rf", $\sigma={config.sigma}$, $w={config.w:g}$")
             ax.set_xlabel("SGD step")
         axes[0].set_ylabel(r"RMS error under $p_\sigma(\cdot\mid c)$")
         handles, labels = axes[0].get_legend_handles_labels()
@@ -251,48 +209,33 @@ PANEL_W, PANEL_LAM = 3.0, 1.0
 PANEL_EXTENT = (-3.0, 3.0, -2.4, 4.2)
 
 
-def _ode_samples(gmm: ClassConditionalGMM, score: samplers.ScoreFn, c: int, n: int, steps: int,
-                 trajectories: int = 0, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
-    """Heun ODE samples of class ``c`` from ``p_80(.|c)``, and the first ``trajectories`` paths ``(T, steps+1, d)``."""
-    path: list[torch.Tensor] = []
-    x = samplers.heun_ode(score, gmm.sample(n, c=c, sigma=80.0, generator=seed), edm_sigmas(steps, 0.002, 80.0),
-                          trajectory=path if trajectories else None)
-    paths = torch.stack([p[:trajectories] for p in path], 1).numpy() if trajectories else np.empty((0, 0, 2))
-    return x, paths
-
-
 @figure("guidance_panel", "truth, unguided, CFG, MCLR and the tilted target on overlap_2d: samples, paths, fields")
 def guidance_panel_figure(fast: bool = False) -> plt.Figure:
     gmm = zoo.overlap_2d()
     n, steps, sigma_field = (300, 24, 0.5) if fast else (1500, 64, 0.5)
     w, lam, extent = PANEL_W, PANEL_LAM, PANEL_EXTENT
-    columns = [("truth = unguided: exact $s_c$\n(the DSM optimum)", lambda c: guidance.exact_cfg(gmm, c, 0.0)),
-               (rf"CFG, $w={w:g}$" "\n(= weighted-MCLR optimum)", lambda c: guidance.exact_cfg(gmm, c, w)),
-               (rf"unweighted MCLR optimum" "\n" rf"$\lambda={lam:g}$ ($s_c$ where ill-posed)",
-                lambda c: guidance.Optimum(gmm, c, "mclr", lam=lam, ill_posed="conditional")),
-               (rf"exact tilted $q_0$, $w={w:g}$" "\n(rejection sampling)", None)]
+    columns = [("truth = unguided: exact $s_c$\n(the DSM optimum)", "dsm"),
+               (rf"CFG, $w={w:g}$" "\n(= weighted-MCLR optimum)", "cfg"),
+               (rf"unweighted MCLR optimum" "\n" rf"$\lambda={lam:g}$ ($s_c$ where ill-posed)", "mclr"),
+               (rf"exact tilted $q_0$, $w={w:g}$" "\n(rejection sampling)", "tilted")]
     gx, gy, pts = P.grid_2d(extent, 13 if fast else 17)
     sig = torch.full((pts.shape[0],), sigma_field, dtype=torch.float64)
     s_c = gmm.score(pts, sig, 0)
     with P.style():
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 4.0, ncols=4, nrows=2, sharex=True, sharey=True)
-        cfg_class0 = None
-        for j, (title, make) in enumerate(columns):
+        samples = {method: cache.run(SampleConfig(gmm, method, w=w, lam=lam, n=n, steps=steps, trajectories=8))
+                   for _, method in columns}
+        for j, (title, method) in enumerate(columns):
             top, bottom = axes[0, j], axes[1, j]
-            for c in range(gmm.num_classes):
-                if make is None:
-                    x = TiltedTarget(gmm, c, w).sample(n, generator=c)
-                else:
-                    x, paths = _ode_samples(gmm, make(c), c, n, steps, trajectories=8 if c == 0 else 0, seed=c)
-                    for path in paths:
+            for c, x in enumerate(samples[method]["x"]):
+                if c == 0:
+                    for path in samples[method]["paths"][c].numpy():
                         top.plot(path[:, 0], path[:, 1], color=P.NEUTRAL, lw=0.4, alpha=0.7)
-                    if j == 1 and c == 0:
-                        cfg_class0 = x
                 P.scatter_classes(top, x, torch.full((n,), c), size=1.0, alpha=0.4)
             top.set_title(title, fontsize=7)
-            if make is not None:   # column 1: s_c itself; the others: what they add to s_c
+            if methods.get(method).exact is not None:   # column 1: s_c itself; the others: what they add to s_c
                 _class_outlines(bottom, gmm, 0.0, extent)
-                v = make(0)(pts, sig) - (s_c if j else 0.0)
+                v = methods.field(method, gmm, 0, w=w, lam=lam)(pts, sig) - (s_c if j else 0.0)
                 # lengths clipped at the 75th percentile: the MCLR optimum blows up near its ill-posed boundary
                 norm = v.norm(dim=1, keepdim=True)
                 cap = float(norm.quantile(0.75)) + 1e-12
@@ -303,6 +246,7 @@ def guidance_panel_figure(fast: bool = False) -> plt.Figure:
                 bottom.set_title((r"$s_c$" if j == 0 else r"field $-\ s_c$") + rf" for $c=0$, $\sigma={sigma_field:g}$",
                                  fontsize=7)
             else:  # where CFG's samples differ from q_0, class 0
+                cfg_class0 = samples["cfg"]["x"][0]
                 hist, xe, ye = np.histogram2d(cfg_class0[:, 0].numpy(), cfg_class0[:, 1].numpy(), bins=36,
                                               range=[extent[:2], extent[2:]], density=True)
                 bottom.pcolormesh(xe, ye, hist.T, cmap="Greys", shading="flat", rasterized=True)
@@ -338,11 +282,10 @@ def separation_tradeoff_figure(fast: bool = False) -> plt.Figure:
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.6, ncols=2)
         for ax, mixture in zip(axes, ("overlap_2d", "teaching_1d")):
             config = separation_config(mixture, fast)
-            points = cache.cached("separation_tradeoff", asdict(config), lambda config=config: [
-                {"method": r.method, "param": r.lam if r.method == "mclr" else r.w,
-                 "entropy": [r.metrics["entropy"].value, r.metrics["entropy"].half_width],
-                 "posterior": [r.metrics["mean_posterior"].value, r.metrics["mean_posterior"].half_width]}
-                for r in separation.sweep(config, progress=False)])
+            points = [{"method": r.method, "param": r.lam if r.method == "mclr" else r.w,
+                       "entropy": [r.metrics["entropy"].value, r.metrics["entropy"].half_width],
+                       "posterior": [r.metrics["mean_posterior"].value, r.metrics["mean_posterior"].half_width]}
+                      for r in separation.sweep(config, progress=False)]
             for method, (fmt, color, label) in styles.items():
                 sel = [p for p in points if p["method"] == method]
                 ent, post = np.array([p["entropy"] for p in sel]), np.array([p["posterior"] for p in sel])
@@ -367,7 +310,7 @@ def cfg_vs_tilted_figure(fast: bool = False) -> plt.Figure:
     with P.style():
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.3, ncols=3)
         for ax, w in zip(axes[:2], (1.0, 4.0)):
-            x, _ = _ode_samples(gmm, guidance.exact_cfg(gmm, 0, w), 0, n, steps)
+            x = cache.run(SampleConfig(gmm, "cfg", w=w, n=n, steps=steps, classes=(0,)))["x"][0]
             ax.hist(x[:, 0].numpy(), bins=80, range=lim, density=True, color=P.class_color(0), alpha=0.45,
                     label="CFG samples (Heun ODE)")
             ax.plot(xs[:, 0], TiltedTarget(gmm, 0, w).log_prob(xs).exp(), color="k", lw=1.0,
@@ -418,10 +361,9 @@ def guided_paths_1d_figure(fast: bool = False) -> plt.Figure:
         ax.set_title(rf"CFG score, $c={c}$, $\sigma={sigma:g}$")
         sigmas = edm_sigmas(steps, 0.002, 10.0)
         for ax, w in zip(axes[1:], (0.0, 3.0)):
-            path: list[torch.Tensor] = []
-            samplers.heun_ode(guidance.exact_cfg(gmm, c, w), gmm.sample(n_paths, c=c, sigma=10.0, generator=3), sigmas,
-                              trajectory=path)
-            traj = torch.stack(path, 1)[:, :, 0].numpy()                 # (paths, steps + 1)
+            paths = cache.run(SampleConfig(gmm, "cfg", w=w, n=n_paths, steps=steps, sigma_max=10.0, seed=3,
+                                           trajectories=n_paths, classes=(c,)))["paths"][0]
+            traj = paths[:, :, 0].numpy()                                # (paths, steps + 1)
             for t in traj:
                 ax.plot(sigmas.numpy()[:-1], t[:-1], color=P.class_color(0) if t[-1] < -0.7 else P.NEUTRAL,
                         lw=0.5, alpha=0.8)
@@ -438,27 +380,23 @@ def guided_paths_1d_figure(fast: bool = False) -> plt.Figure:
 
 
 @figure("mlp_comparison", "small MLPs on overlap_2d: training curves, score error vs sigma, samples vs exact CFG")
-def mlp_comparison_figure(fast: bool = False, nets: dict[str, TrainResult] | None = None) -> plt.Figure:
-    """Pass ``nets`` (from ``comparison.train_all``) to reuse trained networks."""
-    config = comparison.CompareConfig()
+def mlp_comparison_figure(fast: bool = False) -> plt.Figure:
+    """Draws ``comparison.FigureConfig``'s data (its nets come from the cache that ``compare`` also fills)."""
+    config = comparison.FigureConfig()
     config = config.fast() if fast else config
-    gmm = zoo.get(config.train.mixture)
-    nets = nets if nets is not None else comparison.train_all(config, seed=0, progress=False)
-    rows = comparison.fields(config, nets)
-    w = config.w
-    cfg_score = lambda x, s, c: gmm.cfg_score(x, s, c, w)     # noqa: E731
-    show = {("DSM net", "w=0"): ("DSM net, $w=0$", P.class_color(1), "-"),
-            ("DSM net", f"CFG w={w:g}"): (rf"DSM net + CFG $w={w:g}$", P.class_color(4), "--"),
-            ("mclr net", "w=0"): (r"MCLR (unweighted, capped)", P.class_color(3), ":"),
-            ("mclr-classifier net", "w=0"): (r"weighted MCLR, learned classifier", P.class_color(2), "-."),
-            ("mclr-weighted net", "w=0"): (r"weighted MCLR, exact weights", P.class_color(0), "-")}
-    sigmas = edm_sigmas(config.steps, 0.002, 80.0)
+    data = cache.run(config)
+    gmm, w = config.compare.train.mixture, config.compare.w
+    show = {"dsm / nets": ("DSM net, $w=0$", P.class_color(1), "-"),
+            "cfg / nets": (rf"DSM net + CFG $w={w:g}$", P.class_color(4), "--"),
+            "mclr / nets": (r"MCLR (unweighted, capped)", P.class_color(3), ":"),
+            "weighted-mclr-classifier / nets": (r"weighted MCLR, learned classifier", P.class_color(2), "-."),
+            "weighted-mclr / nets": (r"weighted MCLR, exact weights", P.class_color(0), "-")}
     with P.style():
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 4.3, ncols=3, nrows=2)
         ax = axes[0, 0]
         for name, label, color in (("dsm", "DSM", P.class_color(1)),
-                                   ("mclr-weighted", "weighted MCLR (fine-tune)", P.class_color(0))):
-            hist = np.array(nets[name].history)
+                                   ("weighted-mclr", "weighted MCLR (fine-tune)", P.class_color(0))):
+            hist = data["histories"][name].numpy()
             k = max(1, len(hist) // 60)
             smooth = hist[: len(hist) // k * k].reshape(-1, k).mean(1)
             ax.plot(np.arange(len(smooth)) * k, smooth, color=color, label=label)
@@ -468,28 +406,22 @@ def mlp_comparison_figure(fast: bool = False, nets: dict[str, TrainResult] | Non
         ax.legend(loc="center right")
         ax = axes[0, 1]
         for row, (label, color, ls) in show.items():
-            per_sigma, _ = evaluation.score_error(comparison._field3(rows[row]), cfg_score, gmm,
-                                                  n=config.n // 4, seed=0)
-            ax.loglog(list(per_sigma), list(per_sigma.values()), color=color, ls=ls, label=label)
+            per_sigma = data["errors"][row].numpy()
+            ax.loglog(per_sigma[:, 0], per_sigma[:, 1], color=color, ls=ls, label=label)
         ax.set_xlabel(r"$\sigma$")
         ax.set_ylabel(r"RMS $\sigma\,\|s - s_w\|$")
         ax.set_title(rf"error vs the exact CFG score ($w={w:g}$)")
         fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncols=3)
-        panels = [(axes[0, 2], ("exact", f"CFG w={w:g}"), rf"exact CFG, $w={w:g}$"),
-                  (axes[1, 0], ("DSM net", "w=0"), "DSM net, $w=0$"),
-                  (axes[1, 1], ("mclr-weighted net", "w=0"), "weighted-MCLR net, $w=0$"),
-                  (axes[1, 2], ("DSM net", f"CFG w={w:g}"), rf"DSM net + CFG, $w={w:g}$")]
-        n = min(config.n, 600)
-        for ax, row, title in panels:
-            for c in range(gmm.num_classes):
-                with torch.no_grad():
-                    x = samplers.heun_ode(rows[row](c), gmm.sample(n, c=c, sigma=80.0, generator=c), sigmas)
-                P.scatter_classes(ax, x, torch.full((n,), c), size=1.0, alpha=0.4)
+        titles = {"cfg / exact": rf"exact CFG, $w={w:g}$", "dsm / nets": "DSM net, $w=0$",
+                  "weighted-mclr / nets": "weighted-MCLR net, $w=0$", "cfg / nets": rf"DSM net + CFG, $w={w:g}$"}
+        for ax, row in zip((axes[0, 2], axes[1, 0], axes[1, 1], axes[1, 2]), config.panels):
+            for c, x in enumerate(data["samples"][row]):
+                P.scatter_classes(ax, x, torch.full((x.shape[0],), c), size=1.0, alpha=0.4)
             _class_outlines(ax, gmm, 0.0, PANEL_EXTENT)
             ax.set_xlim(*PANEL_EXTENT[:2])
             ax.set_ylim(*PANEL_EXTENT[2:])
             ax.set_aspect("equal")
-            ax.set_title(title)
+            ax.set_title(titles[row])
     return fig
 
 

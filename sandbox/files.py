@@ -1,4 +1,7 @@
-"""Atomic file writes: a reader never sees a half-written file (temp file in the same folder, then rename)."""
+"""Atomic file writes: a reader never sees a half-written file (temp file in the same folder, then rename).
+
+The file gets the permissions ``open()`` would give a new file (0666 less the umask), not ``mkstemp``'s 0600.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
@@ -28,6 +32,12 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)   # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: str | Path, obj: object) -> None:

@@ -1,33 +1,25 @@
-"""Guidance as wrappers around score callables (not flags inside samplers).
+"""Guidance as wrappers around fields (not flags inside samplers).
 
-Each wrapper returns a sampler-ready ``score(x: (N, d), sigma: (N,)) -> (N, d)``.
+Each wrapper returns a sampler-ready ``Field``: ``score(x: (N, d), sigma: (N,)) -> (N, d)`` (``sandbox.fields``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
 from . import theory
+from .fields import Field, conditional
 from .mixtures import ClassConditionalGMM
 
 Tensor = torch.Tensor
-ScoreFn = Callable[[Tensor, Tensor], Tensor]
-
-
-def conditional(score3: Callable[..., Tensor], c: int | Tensor) -> ScoreFn:
-    """Bind a class: ``score3(x, sigma, c)`` -> ``score(x, sigma)`` (e.g. ``conditional(gmm.score, 0)``)."""
-    def score(x: Tensor, sigma: Tensor) -> Tensor:
-        return score3(x, sigma, c)
-    return score
+__all__ = ["CFG", "Optimum", "conditional", "exact_cfg"]
 
 
 class CFG:
     """``s_w = s_cond + w (s_cond - s_uncond)``, optionally only for sigma in ``[sigma_lo, sigma_hi]``
     (guidance in a limited interval; elsewhere the conditional score is returned)."""
 
-    def __init__(self, cond: ScoreFn, uncond: ScoreFn, w: float, sigma_lo: float = 0.0,
+    def __init__(self, cond: Field, uncond: Field, w: float, sigma_lo: float = 0.0,
                  sigma_hi: float = float("inf")) -> None:
         if not w >= 0:
             raise ValueError(f"w must be >= 0, got {w}")
@@ -44,7 +36,7 @@ class CFG:
 
 
 def exact_cfg(gmm: ClassConditionalGMM, c: int, w: float, sigma_lo: float = 0.0,
-              sigma_hi: float = float("inf")) -> ScoreFn:
+              sigma_hi: float = float("inf")) -> Field:
     """CFG on the exact conditional and unconditional scores of ``gmm`` (one fused pass without an interval)."""
     guided = CFG(conditional(gmm.score, c), conditional(gmm.score, None), w, sigma_lo, sigma_hi)
     if sigma_lo > 0 or sigma_hi < float("inf"):
@@ -55,8 +47,8 @@ def exact_cfg(gmm: ClassConditionalGMM, c: int, w: float, sigma_lo: float = 0.0,
 class Optimum:
     """The pointwise optimum of ``objective`` (``theory.OBJECTIVES``) for label ``c``, as a score field.
 
-    Unweighted MCLR (``objective="mclr"``, strength ``lam``) has no optimum where ``A(x) <= 0`` (THEORY.md 4).
-    There ``ill_posed="raise"`` raises and ``ill_posed="conditional"`` falls back to the DSM optimum ``s_c``
+    Unweighted MCLR (``objective="mclr"``, strength ``lam``) has no optimum where ``A(x) <= 0`` (docs/theory.md,
+    section 4). There ``ill_posed="raise"`` raises and ``ill_posed="conditional"`` falls back to the DSM optimum ``s_c``
     (the field a finite fine-tune leaves unchanged); ``ill_posed_fraction`` records the share of evaluations
     that fell back, over the calls so far.
     """

@@ -1,4 +1,4 @@
-"""Separation and diversity measures of samples, against exact densities at sigma = 0 (THEORY.md 7).
+"""Separation and diversity measures of samples, against exact densities at sigma = 0 (docs/theory.md, section 7).
 
 Samples ``x: (N, d)`` are meant to be of target class ``c``. Every measure returns an ``Estimate``: the
 value and a confidence interval (default 95%), with the interval's method named:
@@ -59,6 +59,11 @@ class Estimate:
     def as_dict(self) -> dict[str, float | str | None]:
         return {"value": self.value, "lo": self.lo, "hi": self.hi, "method": self.method, "level": self.level,
                 "p_value": self.p_value}
+
+    @staticmethod
+    def from_dict(data: dict[str, object]) -> Estimate:
+        """Inverse of ``as_dict``."""
+        return Estimate(**data)
 
     @staticmethod
     def mean(estimates: Sequence[Estimate]) -> Estimate:

@@ -1,6 +1,6 @@
 """Class-conditional Gaussian mixtures with closed-form noised densities, scores and posteriors.
 
-Model (THEORY.md 1), classes ``c = 0..K-1`` (0-based in code):
+Model (docs/theory.md, section 1), classes ``c = 0..K-1`` (0-based in code):
 
     p(x0 | c)        = sum_m phi_cm N(x0; mu_cm, S_cm)
     p_sigma(x | c)   = sum_m phi_cm N(x; mu_cm, S_cm + sigma^2 I)        (x = x0 + sigma eps)
@@ -15,11 +15,16 @@ data and at tiny sigma.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
+import numpy as np
 import torch
 
+from .files import atomic_open
 from .validation import (
     as_batch_scalar,
     as_class_ids,
@@ -46,6 +51,10 @@ class ClassConditionalGMM:
         weights: ``K`` arrays, ``weights[c]: (M_c,)``, positive, summing to 1.
         class_probs: ``(K,)`` class prior ``pi``, positive, summing to 1 (default uniform).
         dtype, device: where the model computes (float64 on the CPU by default).
+        name: a label for reports and figures (not part of the identity: see ``fingerprint``).
+
+    Two mixtures are equal when their parameters are (``fingerprint``). ``save``/``load`` round-trip a mixture
+    through a JSON file with keys ``means``, ``covs``, ``weights``, ``class_probs`` (and optionally ``name``).
 
     Conventions: ``x: (N, d)``; ``sigma``: a float or an ``(N,)`` tensor (per-sample noise), ``sigma >= 0``;
     ``c``: ``None`` (the unconditional mixture), an int, or an ``(N,)`` integer tensor.
@@ -59,15 +68,20 @@ class ClassConditionalGMM:
         class_probs: object | None = None,
         dtype: torch.dtype = torch.float64,
         device: torch.device | str | None = None,
+        name: str | None = None,
     ) -> None:
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a str or None, got {type(name).__name__}")
         mu, cov, phi = _check_components(means, covs, weights)
         self._means, self._covs, self._weights = mu, cov, phi
         num_classes = len(mu)
         pi = (torch.full((num_classes,), 1.0 / num_classes, dtype=torch.float64)
               if class_probs is None else as_probabilities(class_probs, "class_probs", num_classes))
         self._class_probs = pi
+        self.fingerprint = _fingerprint(mu, cov, phi, pi)
+        self.name = name or f"mixture-{self.fingerprint[:8]}"
         self.dtype = dtype
         self.device = torch.device(device) if device is not None else torch.device("cpu")
 
@@ -139,12 +153,64 @@ class ClassConditionalGMM:
     def to(self, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> ClassConditionalGMM:
         """The same mixture computing in another dtype and/or on another device."""
         return ClassConditionalGMM(self._means, self._covs, self._weights, self._class_probs,
-                                   dtype=dtype or self.dtype, device=device or self.device)
+                                   dtype=dtype or self.dtype, device=device or self.device, name=self.name)
 
     def __repr__(self) -> str:
         sizes = [m.shape[0] for m in self._means]
-        return (f"ClassConditionalGMM(num_classes={self.num_classes}, dim={self.dim}, "
-                f"components={sizes}, dtype={self.dtype}, device={self.device})")
+        return (f"ClassConditionalGMM(name={self.name!r}, num_classes={self.num_classes}, dim={self.dim}, "
+                f"components={sizes}, fingerprint={self.fingerprint!r}, dtype={self.dtype}, device={self.device})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ClassConditionalGMM):
+            return NotImplemented
+        return self.fingerprint == other.fingerprint
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint)
+
+    # ------------------------------------------------------------------ files
+    def to_dict(self) -> dict[str, object]:
+        """The parameters as nested lists in the constructor's layout, plus ``name`` (JSON-ready)."""
+        return {"name": self.name, "means": [m.tolist() for m in self._means], "covs": [s.tolist() for s in self._covs],
+                "weights": [w.tolist() for w in self._weights], "class_probs": self._class_probs.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: object, source: str = "data", **kwargs: object) -> ClassConditionalGMM:
+        """A mixture from ``to_dict()``'s layout, validated like the constructor (``source`` names it in errors)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"{source} must hold a JSON object with keys {list(_FILE_KEYS)}, got "
+                             f"{type(data).__name__}")
+        missing = [k for k in _FILE_KEYS[:3] if k not in data]
+        unknown = sorted(set(data) - {*_FILE_KEYS, "name"})
+        if missing or unknown:
+            raise ValueError(f"{source} must have keys {list(_FILE_KEYS)} (and optionally 'name'); "
+                             f"missing {missing}, unknown {unknown}")
+        try:
+            return cls(data["means"], data["covs"], data["weights"], data.get("class_probs"),
+                       name=data.get("name"), **kwargs)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{source}: {err}") from None
+
+    def save(self, path: str | Path) -> Path:
+        """Write the mixture as JSON (``to_dict``), atomically. Floats are written exactly (shortest repr), so
+        ``load`` gives back the same fingerprint."""
+        with atomic_open(path, "w") as fh:
+            json.dump(self.to_dict(), fh, indent=1)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path, **kwargs: object) -> ClassConditionalGMM:
+        """Read a mixture written by ``save`` (or by hand in the same layout); the name defaults to the file stem."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"mixture file {path} does not exist or is not a file")
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f"mixture file {path} is not readable JSON: {err}") from None
+        if isinstance(data, dict) and "name" not in data:
+            data = {**data, "name": path.stem}
+        return cls.from_dict(data, source=f"mixture file {path}", **kwargs)
 
     # ------------------------------------------------------------------ densities and scores
     def log_prob(self, x: Tensor, sigma: float | Tensor = 0.0, c: int | Tensor | None = None) -> Tensor:
@@ -241,6 +307,16 @@ class ClassConditionalGMM:
         return self._chunked(block, x, s, logw)
 
     # ------------------------------------------------------------------ sampling
+    def sample_joint(self, n: int, generator: torch.Generator | int | None = None) -> tuple[Tensor, Tensor]:
+        """``n`` rows of the joint data law: labels ``y ~ pi`` and ``x0 ~ p(. | y)``. -> ``(x0: (n, d), y: (n,))``."""
+        n = as_count(n)
+        g = as_generator(generator, self.device)
+        if n == 0:
+            return torch.empty(0, self.dim, dtype=self.dtype, device=self.device), \
+                torch.empty(0, dtype=torch.long, device=self.device)
+        y = torch.multinomial(self._class_probs.to(self.device), n, replacement=True, generator=g)
+        return self.sample(n, c=y, generator=g), y
+
     def sample(
         self,
         n: int,
@@ -312,6 +388,18 @@ class ClassConditionalGMM:
         if n <= self._chunk_rows:
             return fn(*rows)
         return torch.cat([fn(*(r[i:i + self._chunk_rows] for r in rows)) for i in range(0, n, self._chunk_rows)])
+
+
+_FILE_KEYS = ("means", "covs", "weights", "class_probs")
+
+
+def _fingerprint(mu: list[Tensor], cov: list[Tensor], phi: list[Tensor], pi: Tensor) -> str:
+    """SHA-256 (first 16 hex digits) of the float64 parameters and their shapes: the mixture's identity."""
+    h = hashlib.sha256()
+    for t in (*mu, *cov, *phi, pi):
+        h.update(str(tuple(t.shape)).encode())
+        h.update(np.ascontiguousarray(t.numpy(), dtype="<f8").tobytes())
+    return h.hexdigest()[:16]
 
 
 def _check_components(

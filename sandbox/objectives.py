@@ -1,10 +1,10 @@
 """Training objectives on batches ``(x0, eps, sigma, c)``: DSM, MCLR and sample-adaptive weighted MCLR.
 
-A *score callable* is any ``score_fn(x: (N, d), sigma: (N,), c: (N,)) -> (N, d)``: the exact
-``ClassConditionalGMM.score``, a field, or a network. Every loss returns per-row values ``(N,)``; average
+A score is any ``LabelledField`` (``sandbox.fields``), ``score_fn(x: (N, d), sigma: (N,), c: (N,)) -> (N, d)``:
+the exact ``ClassConditionalGMM.score``, a field, or a network. Every loss returns per-row values ``(N,)``; average
 them for the batch estimate. Rows are drawn from the joint data distribution ``(x0, y) ~ pi_y p(x0 | y)``.
 
-THEORY.md 3-5, for one target label ``c``:
+docs/theory.md, sections 3-5, for one target label ``c``:
 
     l(s; x0, eps, c)  = || s(x0 + sigma eps, c) + eps / sigma ||^2                       (DSM)
     MCLR_lambda       = (1 + lambda) l(x0, y) - lambda l(x0, c~),   c~ ~ U({1..K} \\ {y})
@@ -28,22 +28,22 @@ from typing import NamedTuple
 
 import torch
 
+from .fields import LabelledField
 from .validation import as_batch_scalar, as_class_ids, as_generator
 
 Tensor = torch.Tensor
-ScoreFn = Callable[[Tensor, Tensor, Tensor], Tensor]
 PosteriorFn = Callable[[Tensor, Tensor], Tensor]
 VARIANTS = ("mismatched", "unconditional")
 
 
-def dsm_loss(score_fn: ScoreFn, x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
+def dsm_loss(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
              num_classes: int | None = None) -> Tensor:
     """Per-row DSM loss ``|| s(x0 + sigma eps, sigma, c) + eps / sigma ||^2``, ``sigma > 0``. -> ``(N,)``."""
     x0, eps, sigma, c = _batch(x0, eps, sigma, c, num_classes)
     return _dsm(score_fn, x0, eps, sigma, c)
 
 
-def mclr_loss(score_fn: ScoreFn, x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
+def mclr_loss(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
               c_neg: Tensor, lam: float, num_classes: int, neg_cap: float | None = None) -> Tensor:
     """Unweighted MCLR ``(1 + lam) l(x0, c) - lam l(x0, c_neg)`` per row, ``c_neg != c``. -> ``(N,)``.
 
@@ -72,7 +72,7 @@ def sample_adaptive_weights(r_c: Tensor, w: float | Tensor, prior_c: float | Ten
     return 1.0 + w * (1.0 - r_c), w * r_c / prior_c
 
 
-def weighted_mclr_loss(score_fn: ScoreFn, x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
+def weighted_mclr_loss(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
                        c_neg: Tensor, w: float | Tensor, posterior_fn: PosteriorFn, num_classes: int,
                        variant: str = "mismatched") -> Tensor:
     """Sample-adaptive weighted MCLR per row (module docstring), minimised by the CFG score. -> ``(N,)``.
@@ -95,7 +95,7 @@ class WeightedTerms(NamedTuple):
     neg_loss: Tensor
 
 
-def weighted_mclr_terms(score_fn: ScoreFn, x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
+def weighted_mclr_terms(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
                         c_neg: Tensor, w: float | Tensor, posterior_fn: PosteriorFn, num_classes: int,
                         variant: str = "mismatched") -> WeightedTerms:
     """Row weights and DSM losses of ``weighted_mclr_loss``, kept apart (for diagnostics and checks)."""
@@ -144,7 +144,7 @@ def uniform_labels(n: int, num_classes: int, generator: torch.Generator | int | 
     return torch.randint(0, num_classes, (n,), generator=g, device=device)
 
 
-def _dsm(score_fn: ScoreFn, x0: Tensor, eps: Tensor, sigma: Tensor, c: Tensor) -> Tensor:
+def _dsm(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma: Tensor, c: Tensor) -> Tensor:
     s = score_fn(x0 + sigma[:, None] * eps, sigma, c)
     return (s + eps / sigma[:, None]).square().sum(1)
 

@@ -1,4 +1,4 @@
-"""One matplotlib style for every figure: colour-blind-safe class colours, THEORY.md notation, paper sizes.
+"""One matplotlib style for every figure: colour-blind-safe class colours, docs/theory.md notation, paper sizes.
 
 Import this module before pyplot: it selects the non-interactive Agg backend unless a backend was
 already chosen (so notebooks keep their inline backend).

@@ -1,7 +1,7 @@
 """Samplers in the VE / EDM frame, as plain functions of (score callable, x_init, sigmas).
 
-A *score callable* here is ``score(x: (N, d), sigma: (N,)) -> (N, d)``; bind a class or guidance with the
-wrappers in ``sandbox.guidance``. ``sigmas`` is a decreasing 1-D tensor, usually ending at 0
+A field here is ``score(x: (N, d), sigma: (N,)) -> (N, d)`` (``sandbox.fields.Field``); bind a class or guidance
+with the wrappers in ``sandbox.guidance``. ``sigmas`` is a decreasing 1-D tensor, usually ending at 0
 (``schedules.edm_sigmas``); ``x_init`` should be a draw of ``p_{sigmas[0]}``.
 
     probability-flow ODE   dx/dsigma = -sigma s(x, sigma)
@@ -13,30 +13,28 @@ Pass a list as ``trajectory`` to record every iterate (``x_init`` first).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from tqdm.auto import tqdm
 
+from .fields import Field
 from .validation import as_generator
 
 Tensor = torch.Tensor
-ScoreFn = Callable[[Tensor, Tensor], Tensor]
 
 
-def euler_ode(score: ScoreFn, x: Tensor, sigmas: Tensor, trajectory: list[Tensor] | None = None,
+def euler_ode(score: Field, x: Tensor, sigmas: Tensor, trajectory: list[Tensor] | None = None,
               progress: bool = False) -> Tensor:
     """Euler steps of the probability-flow ODE: ``x += (sigma_{i+1} - sigma_i) (-sigma_i s(x, sigma_i))``."""
     return _ode(score, x, sigmas, trajectory, progress, heun=False)
 
 
-def heun_ode(score: ScoreFn, x: Tensor, sigmas: Tensor, trajectory: list[Tensor] | None = None,
+def heun_ode(score: Field, x: Tensor, sigmas: Tensor, trajectory: list[Tensor] | None = None,
              progress: bool = False) -> Tensor:
     """Heun (EDM Algorithm 1, deterministic): Euler predictor, trapezoidal corrector except into sigma = 0."""
     return _ode(score, x, sigmas, trajectory, progress, heun=True)
 
 
-def euler_maruyama(score: ScoreFn, x: Tensor, sigmas: Tensor, generator: torch.Generator | int | None = None,
+def euler_maruyama(score: Field, x: Tensor, sigmas: Tensor, generator: torch.Generator | int | None = None,
                    trajectory: list[Tensor] | None = None, progress: bool = False) -> Tensor:
     """Euler-Maruyama steps of the VE reverse SDE (module docstring); no noise is added into sigma = 0."""
     sigmas = _check(x, sigmas)
@@ -52,7 +50,7 @@ def euler_maruyama(score: ScoreFn, x: Tensor, sigmas: Tensor, generator: torch.G
     return x
 
 
-def _ode(score: ScoreFn, x: Tensor, sigmas: Tensor, trajectory: list[Tensor] | None, progress: bool,
+def _ode(score: Field, x: Tensor, sigmas: Tensor, trajectory: list[Tensor] | None, progress: bool,
          heun: bool) -> Tensor:
     sigmas = _check(x, sigmas)
     _record(trajectory, x)
@@ -66,7 +64,7 @@ def _ode(score: ScoreFn, x: Tensor, sigmas: Tensor, trajectory: list[Tensor] | N
     return x
 
 
-def _drift(score: ScoreFn, x: Tensor, s: Tensor) -> Tensor:
+def _drift(score: Field, x: Tensor, s: Tensor) -> Tensor:
     """``dx/dsigma = -sigma s(x, sigma)``."""
     return -s * score(x, s.expand(x.shape[0]))
 

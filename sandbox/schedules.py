@@ -1,7 +1,7 @@
 """Noise schedules. The VE / EDM frame ``x = x0 + sigma eps`` is native; VP maps onto it.
 
 A VP marginal ``x_t = a_t x0 + s_t eps`` is the VE marginal at ``sigma = s_t / a_t`` scaled by ``a_t``
-(THEORY.md 1):
+(docs/theory.md, section 1):
 
     p_t(x)      = a_t^-d p_sigma(x / a_t)
     score_t(x)  = score_sigma(x / a_t) / a_t

@@ -1,29 +1,32 @@
-"""What guidance does to samples of each class, measured against exact references (THEORY.md 2 and 7).
+"""What guidance does to samples of each class, measured against exact references (docs/theory.md, sections 2
+and 7).
 
-For every class ``c`` of a zoo mixture, one shared draw of ``x_T ~ p_{sigma_max}(.|c)`` is carried to sigma = 0
-by the Heun probability-flow ODE under each score field, and the samples are measured with ``metrics``:
+For every class ``c`` of a mixture (a zoo name, a mixture file or a ``ClassConditionalGMM``), one shared draw of
+``x_T ~ p_{sigma_max}(.|c)`` is carried to sigma = 0 by the Heun probability-flow ODE under the exact field of each
+method of ``sandbox.methods`` (its strength swept over ``ws`` or ``lams``), or drawn exactly for a reference
+method; by default:
 
     cfg            s_c + w (s_c - s_u)                 (w = 0: the exact conditional score, i.e. perfect DSM)
     weighted-mclr  optimum of the sample-adaptive weighted MCLR objective  (= cfg: the theorem, as samples)
     mclr           optimum of unweighted MCLR with strength lam, s_c where it has none (``guidance.Optimum``)
     tilted         exact draws of q_0 ∝ p(x|c)^(1+w) p(x)^(-w)  (rejection sampling; what CFG is said to sample)
 
-Each row's fidelity column is the energy distance to a fresh draw of ``q_0`` at the row's ``w`` (``mclr`` rows:
+Each row's fidelity column is the energy distance to a fresh draw of ``q_0`` at the row's ``w`` (``lam`` rows:
 ``w = 0``, the conditional). For the ``tilted`` rows it is the exact-vs-exact level, the floor for the others.
-Metrics are averaged over classes (intervals combined by ``Estimate.mean``).
+Metrics are averaged over classes (intervals combined by ``Estimate.mean``). Sweeps are cached by their whole
+config (``sandbox.cache``).
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 import torch
 from tqdm.auto import tqdm
 
-from . import guidance, metrics, samplers, zoo
+from . import cache, methods, metrics, samplers, zoo
 from .metrics import Estimate
-from .mixtures import ClassConditionalGMM
 from .schedules import edm_sigmas
 from .tables import format_table
 from .tilted import TiltedTarget
@@ -45,9 +48,10 @@ COLUMNS = {   # report key -> table heading
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """Settings of a separation sweep (``n`` samples per class and method)."""
+    """Settings of a separation sweep (``n`` samples per class and method; ``methods``: names of
+    ``sandbox.methods`` with an exact field or exact draws)."""
 
-    mixture: str = "overlap_2d"
+    mixture: zoo.MixtureSpec = "overlap_2d"
     ws: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 7.0)
     lams: tuple[float, ...] = (0.25, 0.5, 1.0)
     methods: tuple[str, ...] = METHODS
@@ -63,10 +67,11 @@ class SweepConfig:
         return replace(self, ws=(0.0, 2.0, 7.0), lams=(0.5,), n=2000, steps=32)
 
     def __post_init__(self) -> None:
-        zoo.get(self.mixture)
-        unknown = [m for m in self.methods if m not in METHODS]
+        object.__setattr__(self, "mixture", zoo.resolve(self.mixture))
+        usable = [m.name for m in methods.REGISTRY.values() if m.exact is not None or m.draw is not None]
+        unknown = [m for m in self.methods if m not in usable]
         if unknown:
-            raise ValueError(f"methods must be drawn from {METHODS}, got {unknown}")
+            raise ValueError(f"methods must be drawn from {usable}, got {unknown}")
         if not self.ws or any(not w >= 0 for w in self.ws) or any(not lam >= 0 for lam in self.lams):
             raise ValueError(f"ws must be a non-empty list of values >= 0 and lams values >= 0, got {self.ws}, "
                              f"{self.lams}")
@@ -90,34 +95,44 @@ class Row:
                 "metrics": {k: e.as_dict() for k, e in self.metrics.items()},
                 "per_class": [{k: e.as_dict() for k, e in rep.items()} for rep in self.per_class]}
 
+    @staticmethod
+    def from_dict(data: dict[str, object]) -> Row:
+        """Inverse of ``as_dict``."""
+        def estimates(d: dict) -> dict[str, Estimate]:
+            return {k: Estimate.from_dict(e) for k, e in d.items()}
+        return Row(data["method"], data["w"], data["lam"], estimates(data["metrics"]),
+                   [estimates(rep) for rep in data["per_class"]], data["ill_posed_fraction"])
 
-def field_for(gmm: ClassConditionalGMM, method: str, c: int, w: float = 0.0, lam: float = 0.0) -> samplers.ScoreFn:
-    """The sampler-ready score field of ``method`` (not ``tilted``, which is sampled directly)."""
-    if method == "cfg":
-        return guidance.exact_cfg(gmm, c, w)
-    if method == "weighted-mclr":
-        return guidance.Optimum(gmm, c, "weighted-mismatched", w=w)
-    if method == "mclr":
-        return guidance.Optimum(gmm, c, "mclr", lam=lam, ill_posed="conditional")
-    raise ValueError(f"method must be one of {METHODS[:3]} for a score field, got {method!r}")
+
+def settings(config: SweepConfig) -> list[tuple[str, float, float]]:
+    """``(method, w, lam)`` of every row: methods of strength ``w`` over ``ws``, those without a strength once
+    (at w = 0), and last the methods of strength ``lam`` over ``lams``."""
+    by_w = [(m, w, 0.0) for m in config.methods if methods.get(m).strength != "lam"
+            for w in (config.ws if methods.get(m).strength == "w" else (0.0,))]
+    return by_w + [(m, 0.0, lam) for m in config.methods if methods.get(m).strength == "lam" for lam in config.lams]
 
 
 def sweep(config: SweepConfig = SweepConfig(), progress: bool = True) -> list[Row]:
-    """Sample and measure every (method, w or lam) of ``config``; rows in the order of ``config.methods``."""
-    gmm = zoo.get(config.mixture)
+    """Sample and measure every setting of ``config`` (``settings``); cached by the whole config."""
+    return cache.cached("separation", config, lambda: _compute(config, progress),
+                        encode=lambda rows: [r.as_dict() for r in rows],
+                        decode=lambda rows: [Row.from_dict(r) for r in rows])
+
+
+def _compute(config: SweepConfig, progress: bool) -> list[Row]:
+    gmm = config.mixture
     sigmas = edm_sigmas(config.steps, config.sigma_min, config.sigma_max)
-    settings = [(m, w, 0.0) for m in config.methods if m != "mclr" for w in config.ws]
-    settings += [("mclr", 0.0, lam) for lam in config.lams if "mclr" in config.methods]
     rows = []
-    for method, w, lam in tqdm(settings, desc="separation", disable=not progress):
+    for method, w, lam in tqdm(settings(config), desc="separation", disable=not progress):
         reports, fractions = [], []
+        spec = methods.get(method)
         for c in range(gmm.num_classes):
             seed = config.seed + 1000 * c
             target = TiltedTarget(gmm, c, w)
-            if method == "tilted":
-                x = target.sample(config.n, generator=seed + 2)
+            if spec.draw is not None:
+                x = spec.draw(gmm, c, w, config.n, seed + 2)
             else:
-                score = field_for(gmm, method, c, w, lam)
+                score = methods.field(method, gmm, c, w=w, lam=lam)
                 x = samplers.heun_ode(score, gmm.sample(config.n, c=c, sigma=config.sigma_max, generator=seed),
                                       sigmas)
                 fractions.append(getattr(score, "ill_posed_fraction", None))
@@ -132,6 +147,47 @@ def sweep(config: SweepConfig = SweepConfig(), progress: bool = True) -> list[Ro
         frac = sum(fractions) / len(fractions) if fractions and None not in fractions else None
         rows.append(Row(method, w, lam, averaged, reports, frac))
     return rows
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """Samples of one method's exact field (or exact draws of a reference method) for each of ``classes``
+    (default: all), each class from its own start ``x_T ~ p_{sigma_max}(.|c)`` drawn with seed ``seed + c``, with the
+    first ``trajectories`` paths recorded: what the sample figures draw."""
+
+    mixture: zoo.MixtureSpec = "overlap_2d"
+    method: str = "cfg"
+    w: float = 0.0
+    lam: float = 0.0
+    n: int = 1500
+    steps: int = 64
+    sigma_max: float = 80.0
+    sigma_min: float = 0.002
+    seed: int = 0
+    trajectories: int = 0
+    classes: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mixture", zoo.resolve(self.mixture))
+        methods.get(self.method)
+
+    def compute(self, progress: bool = False) -> dict[str, list[Tensor]]:
+        """``{"x": [(n, d) per class], "paths": [(trajectories, steps + 1, d) per class]}``."""
+        gmm, spec = self.mixture, methods.get(self.method)
+        out: dict[str, list[Tensor]] = {"x": [], "paths": []}
+        for c in self.classes if self.classes is not None else range(gmm.num_classes):
+            if spec.draw is not None:
+                out["x"].append(spec.draw(gmm, c, self.w, self.n, self.seed + c))
+                out["paths"].append(torch.empty(0, self.steps + 1, gmm.dim, dtype=torch.float64))
+                continue
+            path: list[Tensor] = []
+            start = gmm.sample(self.n, c=c, sigma=self.sigma_max, generator=self.seed + c)
+            out["x"].append(samplers.heun_ode(methods.field(self.method, gmm, c, w=self.w, lam=self.lam), start,
+                                              edm_sigmas(self.steps, self.sigma_min, self.sigma_max),
+                                              trajectory=path if self.trajectories else None))
+            out["paths"].append(torch.stack([p[:self.trajectories] for p in path], 1) if self.trajectories
+                                else torch.empty(0, self.steps + 1, gmm.dim, dtype=torch.float64))
+        return out
 
 
 def monotone(rows: list[Row], method: str, key: str, increasing: bool) -> list[str]:
@@ -168,5 +224,6 @@ def table(rows: list[Row]) -> str:
     return format_table(header, body)
 
 
-def as_json(rows: list[Row], config: SweepConfig) -> dict[str, object]:
-    return {"config": asdict(config), "trends": trend_summary(rows), "rows": [r.as_dict() for r in rows]}
+def as_json(rows: list[Row]) -> dict[str, object]:
+    """The trend lines and every row (per class, with intervals) as plain data."""
+    return {"trends": trend_summary(rows), "rows": [r.as_dict() for r in rows]}

@@ -1,7 +1,7 @@
 """Pointwise minimisers of DSM-type objectives, in closed form from class densities and class scores.
 
 Any objective that is a weighted sum of DSM terms is, at each noisy point ``x``, a quadratic in the value
-``s(x)`` of the field for label ``c`` (THEORY.md 3):
+``s(x)`` of the field for label ``c`` (docs/theory.md, section 3):
 
     Q_x(s) = sum_k a_k(x) || s - s_k(x) ||^2 + const(x),
 
@@ -16,13 +16,14 @@ Coefficients are given up to a positive factor per point (it cancels in ``s*`` a
 ``A``), in terms of ``rho_k = pi_k p_sigma(x|k) / p_sigma(x)`` computed from the log class densities.
 For label ``c`` and a noisy classifier ``r = r_c(x)`` setting the weights (exact: ``r = rho_c``):
 
-    dsm                     a_c = rho_c
-    mclr (lambda)           a_c = (1 + lambda) rho_c,            a_k = -lambda / (K - 1) rho_k   (k != c)
-    weighted-mismatched     a_c = (1 + w (1 - r)) rho_c,         a_k = -w r rho_k                 (k != c)
-    weighted-unconditional  a_c = (1 + w) rho_c - w r rho_c,     a_k = -w r rho_k                 (k != c)
+    dsm             a_c = rho_c
+    mclr (lambda)   a_c = (1 + lambda) rho_c,            a_k = -lambda / (K - 1) rho_k   (k != c)
+    weighted-mclr   a_c = (1 + w (1 - r)) rho_c,         a_k = -w r rho_k                 (k != c)
 
-The two weighted variants have the same pointwise coefficients (they differ only in how negatives are
-sampled, hence in variance). With exact weights ``A = rho_c`` and ``s* = s_c + w (s_c - s_u)``: the CFG score.
+Both negative-sampling variants of weighted MCLR (``objectives.VARIANTS``: mismatched negatives, or
+unconditional ones with ``a_c = (1 + w) rho_c - w r rho_c``, the same number) have these coefficients; they
+differ only in how negatives are sampled, hence in variance. With exact weights ``A = rho_c`` and
+``s* = s_c + w (s_c - s_u)``: the CFG score.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from .mixtures import ClassConditionalGMM
 from .validation import as_batch_scalar, as_class_ids
 
 Tensor = torch.Tensor
-OBJECTIVES = ("dsm", "mclr", "weighted-mismatched", "weighted-unconditional")
+OBJECTIVES = ("dsm", "mclr", "weighted-mclr")
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def objective_coefficients(gmm: ClassConditionalGMM, x: Tensor, sigma: float | T
                                   dtype=log_rho.dtype, device=log_rho.device)
         log_abs = log_rho + torch.where(is_c, log_weight[0], log_weight[1])
     else:
-        # both weighted variants: a_c = rho_c (1 + w (1 - r_c)),  a_k = -w r_c rho_k  (k != c)
+        # weighted-mclr (either variant): a_c = rho_c (1 + w (1 - r_c)),  a_k = -w r_c rho_k  (k != c)
         log_r_c = log_r.gather(1, cls[:, None])
         log_pos = log_rho + torch.log1p(w * (1.0 - log_r_c.exp()))
         log_neg = w.log() + log_r_c + log_rho

@@ -1,4 +1,4 @@
-"""The clean tilted density CFG is often said to sample, computed exactly (THEORY.md 2):
+"""The clean tilted density CFG is often said to sample, computed exactly (docs/theory.md, section 2):
 
     q_0(x) = p(x|c)^(1+w) p(x)^(-w) / Z,        Z = int p(x|c)^(1+w) p(x)^(-w) dx.
 

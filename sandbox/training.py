@@ -6,15 +6,17 @@ objective of ``sandbox.objectives`` and ``omega(sigma) = sigma^2 (sigma^2 + s_d^
 weighted denoiser loss ``lambda(sigma) ||D - x0||^2`` (any positive per-sigma weight keeps every pointwise
 minimiser; this one keeps the rows on one scale).
 
-    dsm              DSM; a label is replaced by the null class with probability ``label_dropout`` (for CFG)
-    mclr             unweighted MCLR, strength ``lam``, negative terms capped at ``neg_cap d / sigma^2``:
-                     without a cap the loss is unbounded below where A(x) <= 0 (THEORY.md 4)
-    mclr-weighted    sample-adaptive weighted MCLR at ``w`` with the exact noisy classifier (oracle weights)
-    mclr-classifier  the same with weights from a learned ``NoisyClassifier`` (no oracle)
+    dsm                       DSM; a label is replaced by the null class with probability ``label_dropout`` (for CFG)
+    mclr                      unweighted MCLR, strength ``lam``, negative terms capped at ``neg_cap d / sigma^2``:
+                              without a cap the loss is unbounded below where A(x) <= 0 (docs/theory.md, section 4)
+    weighted-mclr             sample-adaptive weighted MCLR at ``w`` with the exact noisy classifier (oracle weights)
+    weighted-mclr-classifier  the same with weights from a learned ``NoisyClassifier`` (no oracle)
 
-The MCLR objectives fine-tune a DSM model (``init``). Adam, cosine learning-rate decay, an exponential moving
-average (EMA) of the weights (the returned model), a progress bar with the running loss, and a clear error as
-soon as the loss stops being finite.
+(the objective names are those of ``sandbox.methods``). The MCLR objectives fine-tune a DSM model (``init``).
+``fit`` is the one optimisation loop of the package (these models, the noisy classifier, and the per-label fields
+of the theorem's learning check): Adam, cosine learning-rate decay, an exponential moving average (EMA) of the
+weights (the returned model), a progress bar with the running loss, and a clear error as soon as the loss stops
+being finite.
 
 """
 
@@ -24,26 +26,27 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import torch
 from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
-from . import objectives, zoo
+from . import methods, objectives, zoo
 from .mixtures import ClassConditionalGMM
 from .models import Denoiser, ModelConfig, NoisyClassifier
 
 Tensor = torch.Tensor
-OBJECTIVES = ("dsm", "mclr", "mclr-weighted", "mclr-classifier")
+OBJECTIVES = methods.names("objective")
 SIGMA_SAMPLING = ("lognormal", "loguniform")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a training run (stored in checkpoints)."""
+    """Everything that defines a training run (stored in checkpoints). ``mixture``: a zoo name, a mixture JSON
+    file or a ``ClassConditionalGMM`` (held as the mixture itself; cache keys use its fingerprint)."""
 
-    mixture: str = "overlap_2d"
+    mixture: zoo.MixtureSpec = "overlap_2d"
     objective: str = "dsm"
     steps: int = 6000
     batch: int = 1024
@@ -63,7 +66,7 @@ class TrainConfig:
     depth: int = 3
 
     def __post_init__(self) -> None:
-        zoo.get(self.mixture)
+        object.__setattr__(self, "mixture", zoo.resolve(self.mixture))
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
         if self.sigma_sampling not in SIGMA_SAMPLING:
@@ -86,6 +89,18 @@ class TrainConfig:
     def fine_tune(self, objective: str, **changes: object) -> TrainConfig:
         """The config of an MCLR fine-tune of a model trained with ``self``: shorter, lower learning rate."""
         return replace(self, objective=objective, steps=max(1, self.steps // 3), lr=self.lr / 4, **changes)
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain data (the mixture as ``ClassConditionalGMM.to_dict``): what checkpoints store."""
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {"mixture": self.mixture.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> TrainConfig:
+        """Inverse of ``as_dict`` (unknown keys are ignored: older checkpoints)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["mixture"] = ClassConditionalGMM.from_dict(values.get("mixture"), source="the stored mixture")
+        return cls(**values)
 
 
 @dataclass
@@ -120,8 +135,7 @@ def sample_sigmas(config: TrainConfig, n: int, generator: torch.Generator) -> Te
 def data_batch(gmm: ClassConditionalGMM, config: TrainConfig, generator: torch.Generator
                ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``(x0, y, eps, sigma)`` for one step, in float64 on the CPU."""
-    y = torch.multinomial(gmm.class_probs, config.batch, replacement=True, generator=generator)
-    x0 = gmm.sample(config.batch, c=y, generator=generator)
+    x0, y = gmm.sample_joint(config.batch, generator)
     eps = torch.randn(x0.shape, dtype=torch.float64, generator=generator)
     return x0, y, eps, sample_sigmas(config, config.batch, generator)
 
@@ -129,11 +143,11 @@ def data_batch(gmm: ClassConditionalGMM, config: TrainConfig, generator: torch.G
 def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyClassifier | None = None,
           device: torch.device | str = "cpu", progress: bool = True) -> TrainResult:
     """Train a ``Denoiser`` with ``config.objective``; MCLR objectives fine-tune ``init`` (a DSM model)."""
-    gmm = zoo.get(config.mixture)
+    gmm = config.mixture
     if config.objective != "dsm" and init is None:
         raise ValueError(f"objective {config.objective!r} fine-tunes a DSM model: pass init=")
-    if config.objective == "mclr-classifier" and classifier is None:
-        raise ValueError("objective 'mclr-classifier' needs classifier= (see train_classifier)")
+    if config.objective == "weighted-mclr-classifier" and classifier is None:
+        raise ValueError("objective 'weighted-mclr-classifier' needs classifier= (see train_classifier)")
     torch.manual_seed(config.seed)
     model = copy.deepcopy(init) if init is not None else Denoiser(model_config(gmm, config))
     model = model.to(device).train()
@@ -144,10 +158,10 @@ def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyCl
     def score_fn(x: Tensor, sigma: Tensor, c: Tensor) -> Tensor:
         return model.score(x, sigma, c)
 
-    if config.objective == "mclr-weighted":
+    if config.objective == "weighted-mclr":
         def posterior_fn(x: Tensor, sigma: Tensor) -> Tensor:
             return gmm.class_posterior(x.double().cpu(), sigma.double().cpu()).to(x)
-    elif config.objective == "mclr-classifier":
+    elif config.objective == "weighted-mclr-classifier":
         classifier = classifier.to(device).eval()
         posterior_fn = classifier.posterior
 
@@ -166,13 +180,15 @@ def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyCl
         omega = sigma ** 2 * (sigma ** 2 + sd2) / sd2
         return (omega * row_loss(x0, y, eps, sigma)).mean()
 
-    return _fit(model, step_loss, config, f"train {config.objective}", progress)
+    model, history, seconds = fit(model, step_loss, config.steps, config.lr, config.ema,
+                                  f"train {config.objective}", progress)
+    return TrainResult(model, config, history, seconds)
 
 
 def train_classifier(config: TrainConfig, device: torch.device | str = "cpu",
                      progress: bool = True) -> TrainResult:
     """A ``NoisyClassifier`` by cross-entropy on noisy samples ``x0 + sigma eps`` (same sigma law as ``config``)."""
-    gmm = zoo.get(config.mixture)
+    gmm = config.mixture
     torch.manual_seed(config.seed)
     model = NoisyClassifier(model_config(gmm, config)).to(device).train()
     dtype = next(model.parameters()).dtype
@@ -183,24 +199,32 @@ def train_classifier(config: TrainConfig, device: torch.device | str = "cpu",
         x = (x0 + sigma[:, None] * eps).to(device, dtype)
         return torch.nn.functional.cross_entropy(model.logits(x, sigma.to(device, dtype)), y.to(device))
 
-    return _fit(model, step_loss, config, "train classifier", progress)
+    model, history, seconds = fit(model, step_loss, config.steps, config.lr, config.ema, "train classifier", progress)
+    return TrainResult(model, config, history, seconds)
 
 
-def _fit(model: torch.nn.Module, step_loss: Callable[[], Tensor], config: TrainConfig, desc: str,
-         progress: bool) -> TrainResult:
-    """Adam + cosine decay + EMA over ``config.steps`` calls of ``step_loss``; stops on a non-finite loss."""
+def fit(model: torch.nn.Module, step_loss: Callable[[], Tensor], steps: int, lr: float, ema: float, desc: str,
+        progress: bool = False, record: Callable[[int, torch.nn.Module], None] | None = None,
+        record_every: int = 50) -> tuple[torch.nn.Module, list[float], float]:
+    """Adam + cosine decay + EMA over ``steps`` calls of ``step_loss``; stops on a non-finite loss.
+
+    Returns the EMA model (eval mode), the loss per step and the wall time in seconds. ``record(step, model)`` is
+    called every ``record_every`` steps with the current iterate, and once at the end with the EMA model.
+    """
     def ema_average(avg: Tensor, current: Tensor, n: Tensor) -> Tensor:
-        # warm-up: the decay grows from 0.1 to config.ema, so short runs average recent weights only
-        decay = min(config.ema, (1.0 + float(n)) / (10.0 + float(n)))
+        # warm-up: the decay grows from 0.1 to ema, so short runs average recent weights only
+        decay = min(ema, (1.0 + float(n)) / (10.0 + float(n)))
         return decay * avg + (1.0 - decay) * current
 
-    ema = AveragedModel(model, avg_fn=ema_average, use_buffers=True)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.steps)
+    averaged = AveragedModel(model, avg_fn=ema_average, use_buffers=True)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     history: list[float] = []
     t0 = time.perf_counter()
-    bar = tqdm(range(config.steps), desc=desc, disable=not progress, leave=False)
+    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
     for step in bar:
+        if record is not None and step % record_every == 0:
+            record(step, model)
         loss = step_loss()
         if not bool(torch.isfinite(loss)):
             raise FloatingPointError(f"{desc}: the loss became {loss.detach().item()} at step {step} "
@@ -209,8 +233,11 @@ def _fit(model: torch.nn.Module, step_loss: Callable[[], Tensor], config: TrainC
         loss.backward()
         opt.step()
         sched.step()
-        ema.update_parameters(model)
+        averaged.update_parameters(model)
         history.append(loss.detach().item())
         if step % 50 == 0:
             bar.set_postfix(loss=f"{sum(history[-50:]) / len(history[-50:]):.4g}")
-    return TrainResult(ema.module.eval(), config, history, time.perf_counter() - t0)
+    result = averaged.module.eval()
+    if record is not None:
+        record(steps, result)
+    return result, history, time.perf_counter() - t0

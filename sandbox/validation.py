@@ -92,7 +92,8 @@ def as_class_ids(c: object, n: int, num_classes: int, device: torch.device, name
 def as_probabilities(p: object, name: str, length: int | None = None, atol: float = 1e-6) -> Tensor:
     """A 1-D float64 vector of positive entries summing to 1 (within ``atol``: float32 rounding passes).
 
-    Returned renormalised exactly."""
+    Returned renormalised, unless the sum is already 1 up to rounding: then exactly as given, so that
+    normalising is idempotent (a saved and re-loaded mixture keeps its fingerprint)."""
     try:
         t = torch.as_tensor(p, dtype=torch.float64).cpu()
     except (TypeError, ValueError, RuntimeError) as err:
@@ -107,6 +108,8 @@ def as_probabilities(p: object, name: str, length: int | None = None, atol: floa
     total = float(t.sum())
     if abs(total - 1.0) > atol:
         raise ValueError(f"{name} must sum to 1, sums to {total!r}")
+    if abs(total - 1.0) <= 2 * t.numel() * torch.finfo(torch.float64).eps:
+        return t
     return t / t.sum()
 
 

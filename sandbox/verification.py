@@ -1,8 +1,10 @@
-"""The theorem checked five ways (THEORY.md 6): CFG is the unique optimum of sample-adaptive weighted MCLR.
+"""The theorem checked six ways (docs/theory.md, section 6): CFG is the unique optimum of sample-adaptive weighted
+MCLR.
 
 Each check returns ``CheckResult`` rows (check, setting, residual, tolerance, passed, details):
 
-1. ``closed-form``   pointwise minimiser from class densities and class scores vs ``cfg_score``;
+1. ``closed-form``   pointwise minimiser from class densities and class scores vs ``cfg_score`` (one row per
+                     (mixture, sigma, w): both negative-sampling variants have the same pointwise coefficients);
 2. ``quadrature``    ``J_w[s_w + delta h] - J_w[s_w] = delta^2 E_{p_sigma(.|c)} ||h||^2`` by composite
                      Gauss-Legendre quadrature per mixture component (the eps-integral in closed form: given
                      x and a component, eps is Gaussian), 1D and 2D;
@@ -12,22 +14,27 @@ Each check returns ``CheckResult`` rows (check, setting, residual, tolerance, pa
 5. ``symbolic``      sympy solves the pointwise quadratic for 1D Gaussian classes and simplifies
                      ``minimiser - CFG score`` to exactly 0;
 6. ``distribution``  ``q_0 ∝ p(x|c)^(1+w) p(x)^(-w)`` maximises ``E_q[log p(c|x)] - KL(q || p(.|c)) / w`` on a grid.
+
+Every check takes mixtures as zoo names, mixture files or ``ClassConditionalGMM`` objects. The data behind the
+theorem figures are experiments of their own (``ResidualsConfig``, ``ParabolaConfig``, ``LearningTraceConfig``:
+frozen configs, run through the cache by ``cache.run``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
 from scipy import stats
 from tqdm.auto import tqdm
 
-from . import objectives, theory, zoo
+from . import objectives, theory, training, zoo
 from .mixtures import ClassConditionalGMM
 from .tilted import TiltedTarget
+from .zoo import MixtureSpec
 
 Tensor = torch.Tensor
 
@@ -36,7 +43,7 @@ GUIDANCE = (0.0, 0.5, 2.0, 7.0)
 VARIANTS = objectives.VARIANTS
 QUADRATURE_RULES = {1: (100, 12), 2: (30, 10)}  # (panels, Gauss-Legendre order) per axis, by dimension
 FAST_QUADRATURE_RULES = {1: (60, 10), 2: (20, 10)}  # still ~1e-10 on the zoo; for --fast runs
-EXTENTS = {"teaching_1d": (-3.5, 4.0), "overlap_2d": (-3.0, 3.0, -3.0, 3.0), "branching_2d": (-3.5, 3.5, -1.0, 5.0)}
+ZOO_2D = ("teaching_1d", "overlap_2d")
 
 
 @dataclass
@@ -71,16 +78,23 @@ def relative_error(estimate: Tensor, reference: Tensor) -> float:
     return float(((estimate - reference).norm(dim=-1) / ref_norm.clamp_min(floor)).max())
 
 
-def evaluation_points(gmm: ClassConditionalGMM, name: str, sigma: float, n_grid: int, n_random: int,
-                      seed: int = 0) -> Tensor:
-    """A regular grid over the mixture's plotting extent plus samples of ``p_sigma`` and wide points."""
-    ext = EXTENTS[name]
-    if gmm.dim == 1:
-        grid = torch.linspace(ext[0], ext[1], n_grid, dtype=torch.float64)[:, None]
-    else:
-        xs = torch.linspace(ext[0], ext[1], n_grid, dtype=torch.float64)
-        ys = torch.linspace(ext[2], ext[3], n_grid, dtype=torch.float64)
-        grid = torch.cartesian_prod(xs, ys)
+def extent(gmm: ClassConditionalGMM, pad: float = 3.0) -> list[tuple[float, float]]:
+    """Per axis, ``[min_j (mu_j - pad sd_j), max_j (mu_j + pad sd_j)]`` over the components (sd: marginal)."""
+    mu = torch.cat(gmm.means)
+    sd = torch.cat([torch.diagonal(s, dim1=1, dim2=2) for s in gmm.covs]).sqrt()
+    lo, hi = (mu - pad * sd).amin(0), (mu + pad * sd).amax(0)
+    return [(float(a), float(b)) for a, b in zip(lo, hi)]
+
+
+def grid_points(gmm: ClassConditionalGMM, n: int) -> Tensor:
+    """A regular grid of ``n`` nodes per axis over ``extent(gmm)`` (any d: ``n^d`` points)."""
+    axes = [torch.linspace(a, b, n, dtype=torch.float64) for a, b in extent(gmm)]
+    return torch.cartesian_prod(*axes).reshape(-1, gmm.dim)
+
+
+def evaluation_points(gmm: ClassConditionalGMM, sigma: float, n_grid: int, n_random: int, seed: int = 0) -> Tensor:
+    """A regular grid over the mixture's extent (d <= 2) plus samples of ``p_sigma`` and wide points."""
+    grid = grid_points(gmm, n_grid) if gmm.dim <= 2 else torch.empty(0, gmm.dim, dtype=torch.float64)
     g = torch.Generator().manual_seed(seed)
     near = gmm.sample(n_random, sigma=sigma, generator=g)
     wide = (4.0 + 2.0 * sigma) * torch.randn(n_random, gmm.dim, dtype=torch.float64, generator=g)
@@ -90,22 +104,19 @@ def evaluation_points(gmm: ClassConditionalGMM, name: str, sigma: float, n_grid:
 # ------------------------------------------------------------------------------------------ 1. closed form
 
 
-def check_closed_form(names: Iterable[str] = ("teaching_1d", "overlap_2d", "branching_2d"),
+def check_closed_form(mixtures: Iterable[MixtureSpec] = ("teaching_1d", "overlap_2d", "branching_2d"),
                       sigmas: Iterable[float] = SIGMAS, ws: Iterable[float] = GUIDANCE, n_grid: int = 61,
                       n_random: int = 1000, tol: float = 1e-10) -> list[CheckResult]:
     """Weighted-MCLR minimiser (densities + class scores) vs ``cfg_score`` (responsibilities), every label."""
     results = []
-    for name in names:
-        gmm = zoo.get(name)
+    for gmm in map(zoo.resolve, mixtures):
         for sigma in sigmas:
-            x = evaluation_points(gmm, name, sigma, n_grid, n_random)
-            for variant in VARIANTS:
-                for w in ws:
-                    err = max(relative_error(theory.minimiser(gmm, x, sigma, c, f"weighted-{variant}", w=w).minimiser,
-                                             gmm.cfg_score(x, sigma, c, w)) for c in range(gmm.num_classes))
-                    results.append(CheckResult.of("closed-form", {"mixture": name, "variant": variant,
-                                                                  "sigma": sigma, "w": w},
-                                                  err, tol, err <= tol, {"points": x.shape[0]}))
+            x = evaluation_points(gmm, sigma, n_grid, n_random)
+            for w in ws:
+                err = max(relative_error(theory.minimiser(gmm, x, sigma, c, "weighted-mclr", w=w).minimiser,
+                                         gmm.cfg_score(x, sigma, c, w)) for c in range(gmm.num_classes))
+                results.append(CheckResult.of("closed-form", {"mixture": gmm.name, "sigma": sigma, "w": w},
+                                              err, tol, err <= tol, {"points": x.shape[0]}))
     return results
 
 
@@ -155,7 +166,7 @@ def standard_normal_rule(dim: int, panels: int, order: int, half_width: float = 
 
 
 @dataclass
-class _ComponentNodes:
+class ComponentNodes:
     """Quadrature nodes of one component ``N(mu, S + sigma^2 I)`` and the exact fields at them."""
 
     k: int
@@ -168,7 +179,7 @@ class _ComponentNodes:
     s_u: Tensor          # [n, d]
 
 
-def component_nodes(gmm: ClassConditionalGMM, sigma: float, rule: tuple[int, int]) -> list[_ComponentNodes]:
+def component_nodes(gmm: ClassConditionalGMM, sigma: float, rule: tuple[int, int]) -> list[ComponentNodes]:
     """Per mixture component: ``standard_normal_rule(d, *rule)`` nodes through its Cholesky factor, with the
     exact fields evaluated there."""
     xi, wt = standard_normal_rule(gmm.dim, *rule)
@@ -178,20 +189,20 @@ def component_nodes(gmm: ClassConditionalGMM, sigma: float, rule: tuple[int, int
         for mu, cov, phi in zip(gmm.means[k], gmm.covs[k], gmm.weights[k]):
             cov_s = cov + sigma**2 * eye
             x = mu + xi @ torch.linalg.cholesky(cov_s).T
-            out.append(_ComponentNodes(k, float(phi), x, wt, -torch.linalg.solve(cov_s, (x - mu).T).T,
+            out.append(ComponentNodes(k, float(phi), x, wt, -torch.linalg.solve(cov_s, (x - mu).T).T,
                                        gmm.class_posterior(x, sigma), gmm.class_scores(x, sigma),
                                        gmm.score(x, sigma)))
     return out
 
 
-def quadrature_identity(gmm: ClassConditionalGMM, nodes: list[_ComponentNodes], c: int, w: float, variant: str,
+def quadrature_identity(gmm: ClassConditionalGMM, nodes: list[ComponentNodes], c: int, w: float, variant: str,
                         h: Callable[[Tensor, Tensor], Tensor], delta: float,
                         beta_scale: float = 1.0) -> tuple[float, float]:
     """``(J_w[s_w + delta h] - J_w[s_w], delta^2 E_{p_sigma(.|c)} ||h||^2)`` for label ``c``, by quadrature.
 
     ``J_w = sum_{k,m} (class weight) phi_km E_{x ~ N(mu_km, S_km + sigma^2 I)} E_{eps | x, km}[rw(x) l(s; x0, eps, c)]``
-    with ``rw = alpha_w`` on class c and ``beta_w`` on negatives (THEORY.md 5). Given ``x`` and a component,
-    ``eps`` is Gaussian with mean ``-sigma s_km(x)``, so the loss difference integrates over eps to
+    with ``rw = alpha_w`` on class c and ``beta_w`` on negatives (docs/theory.md, section 5). Given ``x`` and a
+    component, ``eps`` is Gaussian with mean ``-sigma s_km(x)``, so the loss difference integrates over eps to
     ``rw(x) [2 delta h . (s_w - s_km) + delta^2 ||h||^2]`` (the trace terms cancel). ``nodes`` come from
     ``component_nodes``; ``beta_scale`` multiplies ``beta_w`` (a deliberately wrong weight).
     """
@@ -215,7 +226,7 @@ def quadrature_identity(gmm: ClassConditionalGMM, nodes: list[_ComponentNodes], 
     return lhs, rhs
 
 
-def check_quadrature(names: Iterable[str] = ("teaching_1d", "overlap_2d"), sigmas: Iterable[float] = SIGMAS,
+def check_quadrature(mixtures: Iterable[MixtureSpec] = ZOO_2D, sigmas: Iterable[float] = SIGMAS,
                      ws: Iterable[float] = GUIDANCE, delta: float = 0.3, tol: float = 1e-8,
                      rules: dict[int, tuple[int, int]] | None = None, seed: int = 0) -> list[CheckResult]:
     """Functional identity by quadrature, for both variants and every label, at each (mixture, sigma, w).
@@ -224,8 +235,9 @@ def check_quadrature(names: Iterable[str] = ("teaching_1d", "overlap_2d"), sigma
     """
     rules = rules or QUADRATURE_RULES
     results = []
-    for name in names:
-        gmm = zoo.get(name)
+    for gmm in map(zoo.resolve, mixtures):
+        if gmm.dim not in rules:
+            raise ValueError(f"quadrature rules exist for d in {sorted(rules)}; mixture {gmm.name} has d = {gmm.dim}")
         for sigma in sigmas:
             h = smooth_field(gmm.dim, gmm.num_classes, seed, math.sqrt(1.0 + sigma**2))
             nodes = component_nodes(gmm, sigma, rules[gmm.dim])
@@ -236,7 +248,7 @@ def check_quadrature(names: Iterable[str] = ("teaching_1d", "overlap_2d"), sigma
                         lhs, rhs = quadrature_identity(gmm, nodes, c, w, variant, h, delta)
                         worst = max(worst, abs(lhs - rhs) / abs(rhs))
                         pairs.append((lhs, rhs))
-                    results.append(CheckResult.of("quadrature", {"mixture": name, "variant": variant,
+                    results.append(CheckResult.of("quadrature", {"mixture": gmm.name, "variant": variant,
                                                                  "sigma": sigma, "w": w},
                                                   worst, tol, worst <= tol,
                                                   {"delta": delta, "lhs_rhs": pairs, "rule": rules[gmm.dim]}))
@@ -255,8 +267,7 @@ def monte_carlo_identity(gmm: ClassConditionalGMM, sigma: float, w: float, varia
     ``beta_scale`` multiplies the negative weights (a deliberately wrong weight for the power check).
     """
     g = torch.Generator().manual_seed(seed)
-    y = torch.multinomial(gmm.class_probs, n, replacement=True, generator=g)
-    x0 = gmm.sample(n, c=y, generator=g)
+    x0, y = gmm.sample_joint(n, g)
     eps = torch.randn(n, gmm.dim, dtype=torch.float64, generator=g)
     if variant == "mismatched":
         c_neg = objectives.mismatched_labels(y, gmm.num_classes, g)
@@ -276,7 +287,7 @@ def monte_carlo_identity(gmm: ClassConditionalGMM, sigma: float, w: float, varia
     return float(diff.mean()), float(diff.std() / math.sqrt(n))
 
 
-def predicted_quadratic(gmm: ClassConditionalGMM, nodes: list[_ComponentNodes],
+def predicted_quadratic(gmm: ClassConditionalGMM, nodes: list[ComponentNodes],
                         h: Callable[[Tensor, Tensor], Tensor], delta: float) -> float:
     """``delta^2 sum_c pi_c E_{p_sigma(.|c)} ||h(., c)||^2`` by per-component quadrature."""
     total = 0.0
@@ -286,28 +297,28 @@ def predicted_quadratic(gmm: ClassConditionalGMM, nodes: list[_ComponentNodes],
     return delta**2 * total
 
 
-def check_monte_carlo(names: Iterable[str] = ("teaching_1d", "overlap_2d"), sigmas: Iterable[float] = SIGMAS,
+def check_monte_carlo(mixtures: Iterable[MixtureSpec] = ZOO_2D, sigmas: Iterable[float] = SIGMAS,
                       ws: Iterable[float] = GUIDANCE, n: int = 200_000, delta: float = 1.5, level: float = 0.99,
                       beta_scale: float = 1.0, seed: int = 0) -> list[CheckResult]:
     """Sampled-loss identity in every cell, judged with simultaneous (Bonferroni) ``level`` intervals.
 
     The residual is ``|mean - predicted| / se`` and the tolerance the Bonferroni z-value.
     """
-    cells = [(name, sigma, variant, w) for name in names for sigma in sigmas for variant in VARIANTS for w in ws]
+    models = [zoo.resolve(m) for m in mixtures]
+    cells = [(i, sigma, variant, w) for i in range(len(models)) for sigma in sigmas for variant in VARIANTS for w in ws]
     z_crit = float(stats.norm.ppf(1 - (1 - level) / (2 * len(cells))))
     results = []
-    models = {name: zoo.get(name) for name in names}
-    predictions: dict[tuple[str, float], tuple[Callable[[Tensor, Tensor], Tensor], float]] = {}
-    for i, (name, sigma, variant, w) in enumerate(cells):
-        gmm = models[name]
-        if (name, sigma) not in predictions:   # h and the predicted value depend on (mixture, sigma) only
+    predictions: dict[tuple[int, float], tuple[Callable[[Tensor, Tensor], Tensor], float]] = {}
+    for i, (m, sigma, variant, w) in enumerate(cells):
+        gmm = models[m]
+        if (m, sigma) not in predictions:   # h and the predicted value depend on (mixture, sigma) only
             h = smooth_field(gmm.dim, gmm.num_classes, seed, math.sqrt(1.0 + sigma**2))
             nodes = component_nodes(gmm, sigma, QUADRATURE_RULES[gmm.dim])
-            predictions[name, sigma] = h, predicted_quadratic(gmm, nodes, h, delta)
-        h, pred = predictions[name, sigma]
+            predictions[m, sigma] = h, predicted_quadratic(gmm, nodes, h, delta)
+        h, pred = predictions[m, sigma]
         mean, se = monte_carlo_identity(gmm, sigma, w, variant, h, delta, n, seed + 1 + i, beta_scale)
         z = abs(mean - pred) / se
-        results.append(CheckResult.of("monte-carlo", {"mixture": name, "variant": variant, "sigma": sigma, "w": w},
+        results.append(CheckResult.of("monte-carlo", {"mixture": gmm.name, "variant": variant, "sigma": sigma, "w": w},
                                       z, z_crit, z <= z_crit,
                                       {"mean": mean, "se": se, "predicted": pred, "n": n, "level": level,
                                        "cells": len(cells), "beta_scale": beta_scale}))
@@ -346,51 +357,39 @@ class ConditionalField(torch.nn.Module):
 
 def train_field(gmm: ClassConditionalGMM, sigma: float, objective: str, w: float, steps: int, batch: int,
                 seed: int, lr: float = 3e-3, width: int = 128, progress: bool = False,
-                record: Callable[[int, ConditionalField], None] | None = None,
-                record_every: int = 50, ema_decay: float = 0.995) -> tuple[ConditionalField, list[float]]:
-    """Fit a ``ConditionalField`` at one ``sigma`` by Adam on a sampled objective over rows of the joint data.
+                record: Callable[[int, torch.nn.Module], None] | None = None,
+                record_every: int = 50, ema: float = 0.995) -> tuple[ConditionalField, list[float]]:
+    """Fit a ``ConditionalField`` at one ``sigma`` on a sampled objective over rows of the joint data, with the
+    package's one training loop (``training.fit``: Adam, cosine decay, EMA of the weights with decay ``ema``).
 
-    ``objective``: ``"dsm"`` (label = the row's class) or ``"weighted-mismatched"`` (with mismatched negatives
-    and exact posterior weights). Returns the field and the loss per step (cosine learning-rate decay).
-    ``record(step, field)`` is called every ``record_every`` steps (e.g. to trace errors for a figure); the
-    field returned (and recorded last) holds the EMA of the weights (``ema_decay``).
+    ``objective``: ``"dsm"`` (label = the row's class) or ``"weighted-mclr"`` (with mismatched negatives and exact
+    posterior weights). Returns the EMA field and the loss per step (times ``sigma^2``, which is O(1) at every
+    sigma). ``record(step, field)`` is called every ``record_every`` steps and at the end (``training.fit``).
     """
+    if objective not in ("dsm", "weighted-mclr"):
+        raise ValueError(f"objective must be 'dsm' or 'weighted-mclr', got {objective!r}")
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     field = ConditionalField(gmm.dim, gmm.num_classes, sigma, width=width)
-    opt = torch.optim.Adam(field.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    # the returned field is an exponential moving average of the iterates: it averages out SGD noise
-    swa = torch.optim.swa_utils
-    ema = swa.AveragedModel(field, multi_avg_fn=swa.get_ema_multi_avg_fn(ema_decay))
-    losses = []
     half = batch // 2
-    for step in tqdm(range(steps), desc=f"train {objective} sigma={sigma:g}", disable=not progress, leave=False):
-        if record is not None and step % record_every == 0:
-            record(step, field)
-        y = torch.multinomial(gmm.class_probs, half, replacement=True, generator=g)
-        x0 = gmm.sample(half, c=y, generator=g)
+
+    def step_loss() -> Tensor:
+        x0, y = gmm.sample_joint(half, g)
         eps = torch.randn(half, gmm.dim, dtype=torch.float64, generator=g)
         # antithetic pairs (x0, eps), (x0, -eps): same expectation, and the eps / sigma noise in the
         # gradient cancels to first order, which matters most at small sigma
         x0, eps, y = torch.cat([x0, x0]), torch.cat([eps, -eps]), torch.cat([y, y])
         if objective == "dsm":
-            loss = objectives.dsm_loss(field, x0, eps, sigma, y, gmm.num_classes).mean()
+            loss = objectives.dsm_loss(field, x0, eps, sigma, y, gmm.num_classes)
         else:
             c_neg = objectives.mismatched_labels(y[:half], gmm.num_classes, g).repeat(2)
             loss = objectives.weighted_mclr_loss(field, x0, eps, sigma, y, c_neg, w, gmm.class_posterior,
-                                                 gmm.num_classes, "mismatched").mean()
-        opt.zero_grad()
-        (loss * sigma**2).backward()     # sigma^2 l is O(1) at every sigma
-        opt.step()
-        sched.step()
-        ema.update_parameters(field)
-        losses.append(float(loss.detach()))
-    field.load_state_dict(ema.module.state_dict())
-    if record is not None:
-        record(steps, field)
-    field.eval()
-    return field, losses
+                                                 gmm.num_classes, "mismatched")
+        return loss.mean() * sigma**2
+
+    model, losses, _ = training.fit(field, step_loss, steps, lr, ema, f"train {objective} sigma={sigma:g}", progress,
+                                    record, record_every)
+    return model, losses
 
 
 def rms(a: Tensor, b: Tensor) -> float:
@@ -408,7 +407,7 @@ def learning_errors(gmm: ClassConditionalGMM, field: ConditionalField, sigma: fl
     return {"vs_s_w": rms(learned, s_w), "vs_s_c": rms(learned, s_c), "s_c_vs_s_w": rms(s_c, s_w)}
 
 
-def check_learning(name: str = "overlap_2d", sigmas: Iterable[float] = (0.5, 1.0, 2.0), w: float = 2.0,
+def check_learning(mixture: MixtureSpec = "overlap_2d", sigmas: Iterable[float] = (0.5, 1.0, 2.0), w: float = 2.0,
                    steps: int = 1500, batch: int = 4096, ratio_tol: float = 0.1, seed: int = 0,
                    dsm_steps: int | None = 800, progress: bool = False) -> list[CheckResult]:
     """Weighted MCLR field -> ``s_w`` and DSM field -> ``s_c``, for every label.
@@ -418,16 +417,16 @@ def check_learning(name: str = "overlap_2d", sigmas: Iterable[float] = (0.5, 1.0
 
     Residual: the worst label's ``error(field, target) / error(s_c, s_w)`` (errors RMS under ``p_sigma(.|c)``).
     """
-    gmm = zoo.get(name)
+    gmm = zoo.resolve(mixture)
     results = []
     for sigma in sigmas:
-        for objective, target in (("weighted-mismatched", "vs_s_w"), ("dsm", "vs_s_c")):
+        for objective, target in (("weighted-mclr", "vs_s_w"), ("dsm", "vs_s_c")):
             n_steps = dsm_steps if objective == "dsm" and dsm_steps is not None else steps
             field, losses = train_field(gmm, sigma, objective, w, n_steps, batch, seed, progress=progress)
             errors = {c: learning_errors(gmm, field, sigma, w, c) for c in range(gmm.num_classes)}
             ratio = max(e[target] / e["s_c_vs_s_w"] for e in errors.values())
             results.append(CheckResult.of(
-                "learning", {"mixture": name, "objective": objective, "sigma": sigma, "w": w},
+                "learning", {"mixture": gmm.name, "objective": objective, "sigma": sigma, "w": w},
                 ratio, ratio_tol, ratio <= ratio_tol,
                 {"errors": errors, "steps": n_steps, "batch": batch, "losses": losses[:: max(1, n_steps // 200)]}))
     return results
@@ -442,8 +441,8 @@ def symbolic_minimiser(num_classes: int = 2, variant: str = "mismatched"):
     1. DSM step: for a Gaussian class, ``eps | x`` has mean ``sigma (x - m_k) / (v_k + sigma^2)``, which is
        ``-sigma s_k(x)`` (checked), so ``E[l | x, k] = (s - s_k)^2 + const``.
     2. The weighted objective's pointwise quadratic ``Q(s) = sum_k a_k (s - s_k)^2``, with ``a_k`` the class
-       density times the row weight of THEORY.md 5, is solved for ``s`` (``dQ/ds = 0``), keeping ``p_k`` and
-       ``s_k`` as symbols so the algebra stays rational.
+       density times the row weight of docs/theory.md section 5, is solved for ``s`` (``dQ/ds = 0``), keeping
+       ``p_k`` and ``s_k`` as symbols so the algebra stays rational.
     3. ``s* - (s_c + w (s_c - s_u))`` is brought to one fraction and cancelled; then the Gaussian ``p_k``
        and ``s_k`` are substituted. Returns ``(s_star, s_cfg, difference)``, ``difference`` a sympy expression.
     """
@@ -468,7 +467,8 @@ def symbolic_minimiser(num_classes: int = 2, variant: str = "mismatched"):
     p_u = sum(pis[k] * p[k] for k in range(num_classes))
     r = pis[c] * p[c] / p_u
     alpha, beta = 1 + w * (1 - r), w * r / pis[c]
-    # J_w^c of THEORY.md 5: positives weigh p(x|c); negatives sum_{c'} pi_c' p(x|c') (all c' if unconditional)
+    # J_w^c (docs/theory.md section 5): positives weigh p(x|c); negatives sum_{c'} pi_c' p(x|c')
+    # (all c' if unconditional)
     if variant == "mismatched":
         coeff = [p[c] * alpha] + [-pis[k] * p[k] * beta for k in range(1, num_classes)]
     else:
@@ -501,17 +501,16 @@ def alignment_objective(q: Tensor, log_post_c: Tensor, log_p_c: Tensor, w: float
     return float((q * log_post_c).sum() - (q * (q.log() - p_c.log())).sum() / w)
 
 
-def check_distribution(names: Iterable[str] = ("teaching_1d", "overlap_2d"), ws: Iterable[float] = (0.5, 2.0, 7.0),
+def check_distribution(mixtures: Iterable[MixtureSpec] = ZOO_2D, ws: Iterable[float] = (0.5, 2.0, 7.0),
                        n_grid: int = 201, perturbations: int = 20, tol: float = 1e-10,
                        seed: int = 0) -> list[CheckResult]:
-    """On a grid: ``F[q_0] = log Z / w`` and ``F[q_0] - F[q] = KL(q || q_0) / w > 0`` for perturbed ``q``."""
+    """On a grid: ``F[q_0] = log Z / w`` and ``F[q_0] - F[q] = KL(q || q_0) / w > 0`` for perturbed ``q``
+    (``n_grid`` nodes in 1D, ``n_grid // 2`` per axis in 2D)."""
     results = []
-    for name in names:
-        gmm = zoo.get(name)
-        ext = EXTENTS[name]
-        axes = [torch.linspace(ext[2 * i], ext[2 * i + 1], n_grid if gmm.dim == 1 else n_grid // 2,
-                               dtype=torch.float64) for i in range(gmm.dim)]
-        x = axes[0][:, None] if gmm.dim == 1 else torch.cartesian_prod(*axes)
+    for gmm in map(zoo.resolve, mixtures):
+        if gmm.dim > 2:
+            raise ValueError(f"the distribution check uses a grid: d <= 2, mixture {gmm.name} has d = {gmm.dim}")
+        x = grid_points(gmm, n_grid if gmm.dim == 1 else n_grid // 2)
         g = torch.Generator().manual_seed(seed)
         for c in range(gmm.num_classes):
             log_p_c = gmm.log_prob(x, 0.0, c)                     # cell masses ∝ density (uniform grid)
@@ -530,7 +529,7 @@ def check_distribution(names: Iterable[str] = ("teaching_1d", "overlap_2d"), ws:
                     kl = float((q * (q.log() - q0.log())).sum()) / w
                     maximal &= gap > 0
                     worst = max(worst, abs(gap - kl) / kl)
-                results.append(CheckResult.of("distribution", {"mixture": name, "c": c, "w": w}, worst, tol,
+                results.append(CheckResult.of("distribution", {"mixture": gmm.name, "c": c, "w": w}, worst, tol,
                                               worst <= tol and maximal, {"F_q0": f0, "logZ_over_w": log_z / w}))
     return results
 
@@ -565,3 +564,120 @@ def run_all(fast: bool = False, progress: bool = True) -> list[CheckResult]:
         bar.set_postfix_str(label)
         results += run()
     return results
+
+
+# ------------------------------------------------------------------------------------------ figure data (experiments)
+
+
+def _resolved(config: object, *names: str) -> None:
+    """Replace the mixture specs in fields ``names`` of a frozen config by mixtures (keys then use fingerprints)."""
+    for name in names:
+        value = getattr(config, name)
+        resolved = tuple(map(zoo.resolve, value)) if isinstance(value, tuple) else zoo.resolve(value)
+        object.__setattr__(config, name, resolved)
+
+
+def residual_table(results: list[CheckResult]) -> Tensor:
+    """``(sigma, w, residual)`` rows of check results, ``(R, 3)`` float64: what the residual figure draws."""
+    return torch.tensor([[r.params["sigma"], r.params["w"], r.residual] for r in results], dtype=torch.float64)
+
+
+@dataclass(frozen=True)
+class ResidualsConfig:
+    """The closed-form and quadrature residuals over (sigma, w) behind the ``theorem_residuals`` figure."""
+
+    closed_mixtures: tuple[MixtureSpec, ...] = ("teaching_1d", "overlap_2d", "branching_2d")
+    quad_mixtures: tuple[MixtureSpec, ...] = ZOO_2D
+    sigmas: tuple[float, ...] = SIGMAS
+    ws: tuple[float, ...] = GUIDANCE
+    quad_sigmas: tuple[float, ...] = SIGMAS
+    quad_ws: tuple[float, ...] = GUIDANCE
+    n_grid: int = 61
+    n_random: int = 1000
+    rules: tuple[tuple[int, tuple[int, int]], ...] = tuple(QUADRATURE_RULES.items())
+
+    def __post_init__(self) -> None:
+        _resolved(self, "closed_mixtures", "quad_mixtures")
+
+    def fast(self) -> ResidualsConfig:
+        return replace(self, n_grid=21, n_random=200, quad_sigmas=(0.01, 1.0, 10.0), quad_ws=(0.0, 2.0, 7.0),
+                       rules=tuple(FAST_QUADRATURE_RULES.items()))
+
+    def compute(self, progress: bool = False) -> dict[str, Tensor]:
+        closed = check_closed_form(self.closed_mixtures, self.sigmas, self.ws, self.n_grid, self.n_random)
+        quad = check_quadrature(self.quad_mixtures, self.quad_sigmas, self.quad_ws, rules=dict(self.rules))
+        return {"closed": residual_table(closed), "quadrature": residual_table(quad)}
+
+
+@dataclass(frozen=True)
+class ParabolaConfig:
+    """``J_w[s_w + delta h] - J_w[s_w]`` against delta by quadrature (``theorem_parabolas`` figure): curves for
+    each ``w``, the predicted parabola at ``ws[1]``, and the same with ``beta_w`` scaled by ``beta_scale``."""
+
+    mixture: MixtureSpec = "overlap_2d"
+    sigma: float = 0.3
+    c: int = 0
+    ws: tuple[float, ...] = (0.0, 2.0, 7.0)
+    deltas: int = 41
+    rule: tuple[int, int] = QUADRATURE_RULES[2]
+    beta_scale: float = 1.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _resolved(self, "mixture")
+
+    def fast(self) -> ParabolaConfig:
+        return replace(self, deltas=9, rule=(16, 8))
+
+    def compute(self, progress: bool = False) -> dict[str, Tensor]:
+        gmm, sigma = self.mixture, self.sigma
+        nodes = component_nodes(gmm, sigma, self.rule)
+        h = smooth_field(gmm.dim, gmm.num_classes, self.seed, math.sqrt(1 + sigma**2))
+        deltas = torch.linspace(-1.0, 1.0, self.deltas, dtype=torch.float64)
+
+        def curve(w: float, part: int, beta_scale: float = 1.0) -> Tensor:
+            return torch.tensor([quadrature_identity(gmm, nodes, self.c, w, "mismatched", h, float(d),
+                                                     beta_scale=beta_scale)[part] for d in deltas], dtype=torch.float64)
+
+        return {"deltas": deltas, "vals": torch.stack([curve(w, 0) for w in self.ws]),
+                "pred": curve(self.ws[1], 1), "wrong": curve(self.ws[1], 0, self.beta_scale)}
+
+
+@dataclass(frozen=True)
+class LearningTraceConfig:
+    """Errors of a ``train_field`` run against ``s_w`` and ``s_c`` along training (``learning_curves`` figure), for
+    the weighted-MCLR and the DSM objective: rows ``(step, vs_s_w, vs_s_c, s_c_vs_s_w)``."""
+
+    mixture: MixtureSpec = "overlap_2d"
+    sigma: float = 1.0
+    w: float = 2.0
+    c: int = 0
+    steps: int = 1500
+    batch: int = 4096
+    lr: float = 3e-3
+    width: int = 128
+    ema: float = 0.995
+    points: int = 30
+    n_eval: int = 4000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _resolved(self, "mixture")
+
+    def fast(self) -> LearningTraceConfig:
+        return replace(self, steps=200, batch=512)
+
+    def compute(self, progress: bool = False) -> dict[str, Tensor]:
+        gmm, traces = self.mixture, {}
+        for objective in ("weighted-mclr", "dsm"):
+            trace: list[tuple[int, float, float, float]] = []
+
+            def record(step: int, field: torch.nn.Module, trace: list = trace) -> None:
+                e = learning_errors(gmm, field, self.sigma, self.w, self.c, n=self.n_eval)
+                trace.append((step, e["vs_s_w"], e["vs_s_c"], e["s_c_vs_s_w"]))
+
+            train_field(gmm, self.sigma, objective, self.w, self.steps, self.batch, self.seed, lr=self.lr,
+                        width=self.width, progress=progress, record=record,
+                        record_every=max(1, self.steps // self.points), ema=self.ema)
+            traces[objective] = torch.tensor(trace, dtype=torch.float64)
+        return traces

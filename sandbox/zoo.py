@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -25,7 +26,7 @@ def teaching_1d() -> ClassConditionalGMM:
     means = [[[-1.5], [0.2]], [[0.8], [2.0]]]
     stds = [[0.35, 0.3], [0.3, 0.4]]
     covs = [[[[s * s]] for s in row] for row in stds]
-    return ClassConditionalGMM(means, covs, weights=[[0.6, 0.4], [0.5, 0.5]])
+    return ClassConditionalGMM(means, covs, weights=[[0.6, 0.4], [0.5, 0.5]], name="teaching_1d")
 
 
 def overlap_2d() -> ClassConditionalGMM:
@@ -41,7 +42,7 @@ def overlap_2d() -> ClassConditionalGMM:
         means.append(torch.stack([1.6 * u, 0.35 * u + 0.25 * perp]))
         covs.append(torch.stack([arm, centre]))
         weights.append([0.6, 0.4])
-    return ClassConditionalGMM(means, covs, weights)
+    return ClassConditionalGMM(means, covs, weights, name="overlap_2d")
 
 
 def branching_2d(levels: int = 3) -> ClassConditionalGMM:
@@ -73,21 +74,21 @@ def branching_2d(levels: int = 3) -> ClassConditionalGMM:
         means.append(torch.stack(mu))
         covs.append(torch.stack(cov))
         weights.append(w / w.sum())
-    return ClassConditionalGMM(means, covs, weights)
+    return ClassConditionalGMM(means, covs, weights, name="branching_2d" if levels == 3 else f"branching_2d-{levels}")
 
 
 def gaussian_classes(means: list[float], variances: list[float],
-                     class_probs: list[float] | None = None) -> ClassConditionalGMM:
+                     class_probs: list[float] | None = None, name: str = "gaussian_classes") -> ClassConditionalGMM:
     """1D, one Gaussian per class: ``p(x|c) = N(means[c], variances[c])`` (the symbolic and closed-form cases)."""
     if len(means) != len(variances):
         raise ValueError(f"means and variances must have the same length, got {len(means)} and {len(variances)}")
     return ClassConditionalGMM([[[m]] for m in means], [[[[v]]] for v in variances],
-                               [[1.0] for _ in means], class_probs)
+                               [[1.0] for _ in means], class_probs, name=name)
 
 
 def two_gaussians_1d() -> ClassConditionalGMM:
     """1D, 2 classes, one Gaussian each: N(-1, 0.5^2) and N(1.5, 0.8^2) (network sanity checks)."""
-    return gaussian_classes([-1.0, 1.5], [0.25, 0.64])
+    return gaussian_classes([-1.0, 1.5], [0.25, 0.64], name="two_gaussians_1d")
 
 
 def random_mixture(num_classes: int, components: int, dim: int, seed: int, spread: float = 3.0,
@@ -102,7 +103,8 @@ def random_mixture(num_classes: int, components: int, dim: int, seed: int, sprea
     evals = 0.3 * torch.exp(log_ratio * (torch.rand(k, m, d, dtype=torch.float64, generator=g) - 0.5))
     covs = q @ torch.diag_embed(evals) @ q.transpose(-1, -2)
     return ClassConditionalGMM(list(means), list(0.5 * (covs + covs.transpose(-1, -2))),
-                               list(_dirichlet(2, (k, m), g)), _dirichlet(5, (k,), g))
+                               list(_dirichlet(2, (k, m), g)), _dirichlet(5, (k,), g),
+                               name=f"random_mixture-K{k}-M{m}-d{d}-seed{seed}")
 
 
 def _dirichlet(alpha: int, shape: tuple[int, ...], g: torch.Generator) -> Tensor:
@@ -125,3 +127,21 @@ def get(name: str) -> ClassConditionalGMM:
     if name not in ZOO:
         raise ValueError(f"name must be one of {sorted(ZOO)}, got {name!r}")
     return ZOO[name]()
+
+
+MixtureSpec = str | Path | ClassConditionalGMM
+
+
+def resolve(mixture: MixtureSpec, name: str = "mixture") -> ClassConditionalGMM:
+    """A mixture from a zoo name, a mixture JSON file (``ClassConditionalGMM.save``) or a mixture object."""
+    if isinstance(mixture, ClassConditionalGMM):
+        return mixture
+    if isinstance(mixture, (str, Path)):
+        if str(mixture) in ZOO:
+            return get(str(mixture))
+        path = Path(mixture)
+        if path.suffix.lower() == ".json" or path.exists():
+            return ClassConditionalGMM.load(path)
+        raise ValueError(f"{name} must be a zoo name {sorted(ZOO)} or a mixture .json file, got {str(mixture)!r}")
+    raise TypeError(f"{name} must be a zoo name, a path to a mixture .json file or a ClassConditionalGMM, "
+                    f"got {type(mixture).__name__}")

@@ -40,7 +40,7 @@ def test_cached_training_reuses_the_checkpoint(tmp_path, monkeypatch):
 def test_a_cached_figure_is_byte_identical_to_a_fresh_one(tmp_path, monkeypatch):
     monkeypatch.setenv("MCLR_SANDBOX_CACHE", str(tmp_path / "cache"))
     cold = figures.build(["separation_tradeoff"], tmp_path / "cold", fast=True, progress=False)
-    assert list((tmp_path / "cache").glob("separation_tradeoff-*.pt"))
+    assert list((tmp_path / "cache").glob("separation-*.pt"))
     warm = figures.build(["separation_tradeoff"], tmp_path / "warm", fast=True, progress=False)
     for a, b in zip(cold, warm):
         assert a.read_bytes() == b.read_bytes(), a.name

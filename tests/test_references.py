@@ -160,7 +160,7 @@ def test_optimum_fields_equal_their_closed_forms():
     gmm = zoo.overlap_2d()
     x = gmm.sample(400, sigma=0.7, generator=0)
     sigma = torch.full((400,), 0.7, dtype=D)
-    weighted = guidance.Optimum(gmm, 1, "weighted-mismatched", w=3.0)(x, sigma)
+    weighted = guidance.Optimum(gmm, 1, "weighted-mclr", w=3.0)(x, sigma)
     assert torch.allclose(weighted, gmm.cfg_score(x, sigma, 1, 3.0), rtol=1e-10, atol=1e-10)
     assert torch.allclose(guidance.Optimum(gmm, 1, "dsm")(x, sigma), gmm.score(x, sigma, 1), rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match="no optimum"):

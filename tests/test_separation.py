@@ -18,7 +18,9 @@ def test_separation_cli_fast_json(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "holds within intervals" in printed and "weighted-mclr" in printed
     data = json.loads(out.read_text())
-    rows = {(r["method"], r["w"], r["lam"]): r for r in data["rows"]}
+    assert data["mixture"] == {"name": "teaching_1d", "fingerprint": zoo.teaching_1d().fingerprint}
+    assert data["command"] == "separation" and data["version"]
+    rows = {(r["method"], r["w"], r["lam"]): r for r in data["results"]["rows"]}
     # the theorem, at the level of samples: the weighted-MCLR optimum drives the ODE exactly like CFG
     for w in data["config"]["ws"]:
         a, b = rows[("cfg", w, 0.0)]["metrics"], rows[("weighted-mclr", w, 0.0)]["metrics"]
@@ -48,7 +50,7 @@ def test_monotone_flags_only_steps_beyond_the_intervals():
 
 
 def test_sweep_config_is_validated():
-    with pytest.raises(ValueError, match="name must be one of"):
+    with pytest.raises(ValueError, match="mixture must be a zoo name"):
         separation.SweepConfig(mixture="nope")
     with pytest.raises(ValueError, match="methods"):
         separation.SweepConfig(methods=("cfg", "magic"))

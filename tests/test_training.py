@@ -71,7 +71,7 @@ def test_train_config_and_loop_validate():
     with pytest.raises(ValueError, match="objective"):
         training.TrainConfig(objective="magic")
     with pytest.raises(ValueError, match="init="):
-        training.train(training.TrainConfig(objective="mclr-weighted").fast(), progress=False)
+        training.train(training.TrainConfig(objective="weighted-mclr").fast(), progress=False)
     with pytest.raises(FloatingPointError, match="loss became"):
         training.train(training.TrainConfig(mixture="two_gaussians_1d", lr=1e30, steps=50, batch=64),
                        progress=False)
@@ -157,10 +157,10 @@ def test_train_cli_dsm_then_fine_tune(tmp_path, capsys):
     dsm, tuned = tmp_path / "dsm.pt", tmp_path / "tuned.pt"
     args = ["--mixture", "two_gaussians_1d", "--fast", "--quiet"]
     assert cli.main(["train", "--objective", "dsm", "--out", str(dsm), *args]) == 0
-    assert cli.main(["train", "--objective", "mclr-weighted", "--init", str(dsm), "--out", str(tuned), "--w", "3",
+    assert cli.main(["train", "--objective", "weighted-mclr", "--init", str(dsm), "--out", str(tuned), "--w", "3",
                      *args]) == 0
     back = checkpoints.load(tuned)
-    assert back.config.objective == "mclr-weighted" and back.config.w == 3.0
+    assert back.config.objective == "weighted-mclr" and back.config.w == 3.0
     assert back.config.steps == training.TrainConfig().fast().steps // 3     # a fine-tune is a third as long
     assert "wrote" in capsys.readouterr().out
     assert cli.main(["train", "--objective", "mclr", "--out", str(tmp_path / "x.pt"), *args]) == 2
@@ -175,11 +175,12 @@ def test_compare_cli_fast(tmp_path, capsys):
     out = tmp_path / "cmp.json"
     assert cli.main(["compare", "--fast", "--quiet", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "mclr-weighted: closes" in printed and "floors" in printed
+    assert "weighted-mclr: closes" in printed and "expected" in printed
     data = json.loads(out.read_text())
-    seed0 = data["per_seed"][0]
+    assert data["mixture"]["fingerprint"] == zoo.overlap_2d().fingerprint
+    seed0 = data["results"]["per_seed"][0]
     # the exact rows are exact: zero score error against themselves
-    assert seed0["exact / CFG w=2"]["score_error_cfg"]["value"] == 0.0
-    assert seed0["exact / w=0"]["score_error_cond"]["value"] == 0.0
+    assert seed0["cfg / exact"]["score_error_cfg"]["value"] == 0.0
+    assert seed0["dsm / exact"]["score_error_cond"]["value"] == 0.0
     # even a 100-step weighted fine-tune moves the net towards the CFG score
-    assert data["acceptance"][0]["mclr-weighted"]["score_error_ratio"] < 1.0
+    assert data["results"]["acceptance"][0]["weighted-mclr"]["score_error_ratio"] < 1.0

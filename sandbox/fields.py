@@ -1,0 +1,38 @@
+"""The two field signatures every layer shares (score form, VE frame ``x = x0 + sigma eps``):
+
+    Field           field(x: (N, d), sigma: (N,)) -> (N, d)             one class fixed: what samplers integrate
+    LabelledField   field(x: (N, d), sigma: (N,), c: (N,)) -> (N, d)    a label per row: ``gmm.score``, ``net.score``,
+                                                                        what objectives train and evaluations compare
+
+``conditional`` fixes the label of a labelled field; ``labelled`` turns a per-class field builder back into a
+labelled field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+Tensor = torch.Tensor
+Field = Callable[[Tensor, Tensor], Tensor]
+LabelledField = Callable[[Tensor, Tensor, Tensor], Tensor]
+
+
+def conditional(field: Callable[..., Tensor], c: int | Tensor | None) -> Field:
+    """Fix the label: ``field(x, sigma, c)`` -> ``f(x, sigma)`` (e.g. ``conditional(gmm.score, 0)``; ``c=None`` is
+    the unconditional score of a mixture or the null class of a net)."""
+    def bound(x: Tensor, sigma: Tensor) -> Tensor:
+        return field(x, sigma, c)
+    return bound
+
+
+def labelled(field_for: Callable[[int], Field]) -> LabelledField:
+    """``f(x, sigma, c)`` from a builder ``field_for(c) -> Field``: rows are grouped by their label."""
+    def field(x: Tensor, sigma: Tensor, c: Tensor) -> Tensor:
+        out = torch.empty_like(x)
+        for k in torch.unique(c).tolist():
+            rows = c == k
+            out[rows] = field_for(int(k))(x[rows], sigma[rows]).to(x.dtype)
+        return out
+    return field
