@@ -14,12 +14,12 @@ import time
 
 import torch
 
-from sandbox import training, zoo
+from sandbox import training
 
 
 def bare_steps(config: training.TrainConfig) -> float:
     """Seconds for ``config.steps`` Adam steps of a same-sized MLP on random inputs."""
-    cfg = training.model_config(zoo.get(config.mixture), config)
+    cfg = training.model_config(config.mixture, config)
     e = cfg.embedding
     layers: list[torch.nn.Module] = [torch.nn.Linear(cfg.dim + 2 * (e // 2) + e, cfg.width), torch.nn.SiLU()]
     for _ in range(cfg.depth - 1):

@@ -35,6 +35,7 @@ import torch
 from sandbox import ClassConditionalGMM, edm_sigmas, figures, gaussian_flow, guidance, samplers, separation
 
 FAST = os.environ.get("SANDBOX_FAST") == "1"
+MIXTURE = "overlap_2d"   # the sweep below runs on any mixture: a zoo name, a mixture .json file or a ClassConditionalGMM
 
 # %% [markdown]
 # ## 1. One picture
@@ -53,7 +54,7 @@ figures.guidance_panel_figure(fast=FAST)
 # exact-vs-exact energy distance, the floor for the `ED to q0` column.
 
 # %%
-config = separation.SweepConfig()
+config = separation.SweepConfig(mixture=MIXTURE)
 config = replace(config.fast(), n=600, ws=(0.0, 3.0)) if FAST else config
 rows = separation.sweep(config, progress=not FAST)
 print(separation.table(rows))

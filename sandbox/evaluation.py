@@ -18,21 +18,21 @@ with ``div f = -sigma tr(ds/dx)`` computed exactly by ``d`` backward passes, and
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 
+from .fields import Field, LabelledField
 from .metrics import LEVEL, Estimate, normal_mean
 from .mixtures import ClassConditionalGMM
 from .schedules import edm_sigmas
 
 Tensor = torch.Tensor
-Score3 = Callable[[Tensor, Tensor, Tensor], Tensor]
 ERROR_SIGMAS = tuple(float(s) for s in torch.logspace(math.log10(0.02), math.log10(20.0), 10, dtype=torch.float64))
 
 
-def score_error(score3: Score3, reference3: Score3, gmm: ClassConditionalGMM, sigmas: tuple[float, ...] = ERROR_SIGMAS,
-                n: int = 2000, seed: int = 0, level: float = LEVEL) -> tuple[dict[float, float], Estimate]:
+def score_error(score: LabelledField, reference: LabelledField, gmm: ClassConditionalGMM,
+                sigmas: tuple[float, ...] = ERROR_SIGMAS, n: int = 2000, seed: int = 0,
+                level: float = LEVEL) -> tuple[dict[float, float], Estimate]:
     """``sigma ||s - s_ref||`` under ``p_sigma(.|c)``, classes pooled: RMS per sigma, and the overall RMS (interval:
     normal on the mean of squares, mapped through the square root)."""
     g = torch.Generator().manual_seed(seed)
@@ -44,7 +44,7 @@ def score_error(score3: Score3, reference3: Score3, gmm: ClassConditionalGMM, si
             s = torch.full((n,), sigma, dtype=x.dtype)
             cls = torch.full((n,), c, dtype=torch.long)
             with torch.no_grad():
-                diff = score3(x, s, cls).to(x.dtype) - reference3(x, s, cls)
+                diff = score(x, s, cls).to(x.dtype) - reference(x, s, cls)
             rows.append(sigma ** 2 * diff.square().sum(1))
         sq = torch.cat(rows)
         per_sigma[sigma] = float(sq.mean().sqrt())
@@ -55,7 +55,7 @@ def score_error(score3: Score3, reference3: Score3, gmm: ClassConditionalGMM, si
     return per_sigma, overall
 
 
-def model_log_prob(score: Callable[[Tensor, Tensor], Tensor], gmm: ClassConditionalGMM, x0: Tensor, c: int,
+def model_log_prob(score: Field, gmm: ClassConditionalGMM, x0: Tensor, c: int,
                    steps: int = 128, sigma_min: float = 0.002, sigma_max: float = 80.0) -> Tensor:
     """``log p(x0 | c)`` of the model whose score (bound to class ``c``) is ``score``, by the probability-flow ODE
     run forward from ``sigma_min`` (Heun on the augmented state ``(x, int div f)``). ``x0: (N, d)`` -> ``(N,)``."""

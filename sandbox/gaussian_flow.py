@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import torch
 from scipy import integrate
 
-from .mixtures import _check_components
+from .mixtures import check_components
 
 Tensor = torch.Tensor
 _GENERIC = 0.6180339887498949     # S_c + t S_u with an irrational t shares eigenvectors with both when they commute
@@ -51,7 +51,7 @@ class GaussianPair:
     cov_u: Tensor
 
     def __post_init__(self) -> None:
-        mu, cov, _ = _check_components([self.mu_c[None], self.mu_u[None]], [self.cov_c[None], self.cov_u[None]],
+        mu, cov, _ = check_components([self.mu_c[None], self.mu_u[None]], [self.cov_c[None], self.cov_u[None]],
                                        [[1.0], [1.0]])
         object.__setattr__(self, "mu_c", mu[0][0])
         object.__setattr__(self, "cov_c", cov[0][0])

@@ -74,7 +74,7 @@ class ClassConditionalGMM:
             raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str or None, got {type(name).__name__}")
-        mu, cov, phi = _check_components(means, covs, weights)
+        mu, cov, phi = check_components(means, covs, weights)
         self._means, self._covs, self._weights = mu, cov, phi
         num_classes = len(mu)
         pi = (torch.full((num_classes,), 1.0 / num_classes, dtype=torch.float64)
@@ -402,7 +402,7 @@ def _fingerprint(mu: list[Tensor], cov: list[Tensor], phi: list[Tensor], pi: Ten
     return h.hexdigest()[:16]
 
 
-def _check_components(
+def check_components(
     means: Sequence[object], covs: Sequence[object], weights: Sequence[object]
 ) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
     """Validate per-class component parameters; return float64 CPU tensors (covs symmetrised exactly)."""

@@ -646,9 +646,10 @@ class ParabolaConfig:
 @dataclass(frozen=True)
 class LearningTraceConfig:
     """Errors of a ``train_field`` run against ``s_w`` and ``s_c`` along training (``learning_curves`` figure), for
-    the weighted-MCLR and the DSM objective: rows ``(step, vs_s_w, vs_s_c, s_c_vs_s_w)``."""
+    each of ``objectives``: rows ``(step, vs_s_w, vs_s_c, s_c_vs_s_w)``."""
 
     mixture: MixtureSpec = "overlap_2d"
+    objectives: tuple[str, ...] = ("weighted-mclr", "dsm")
     sigma: float = 1.0
     w: float = 2.0
     c: int = 0
@@ -669,7 +670,7 @@ class LearningTraceConfig:
 
     def compute(self, progress: bool = False) -> dict[str, Tensor]:
         gmm, traces = self.mixture, {}
-        for objective in ("weighted-mclr", "dsm"):
+        for objective in self.objectives:
             trace: list[tuple[int, float, float, float]] = []
 
             def record(step: int, field: torch.nn.Module, trace: list = trace) -> None:
