@@ -22,6 +22,7 @@ frozen configs, run through the cache by ``cache.run``).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
@@ -537,33 +538,67 @@ def check_distribution(mixtures: Iterable[MixtureSpec] = ZOO_2D, ws: Iterable[fl
 # ------------------------------------------------------------------------------------------ all
 
 
-def run_all(fast: bool = False, progress: bool = True) -> list[CheckResult]:
-    """Every check; ``fast`` trims sizes (same code paths) to finish in well under a minute."""
-    if fast:
-        plan: list[tuple[str, Callable[[], list[CheckResult]]]] = [
-            ("closed form", lambda: check_closed_form(n_grid=31, n_random=300)),
-            ("quadrature", lambda: check_quadrature(sigmas=(0.01, 1.0, 10.0), ws=(0.0, 2.0, 7.0),
-                                                    rules=FAST_QUADRATURE_RULES)),
-            ("Monte Carlo", lambda: check_monte_carlo(sigmas=(0.05, 1.0), ws=(0.5, 2.0), n=40_000)),
-            ("learning", lambda: check_learning(sigmas=(1.0,), steps=800, batch=2048, ratio_tol=0.25)),
-            ("symbolic", lambda: check_symbolic(classes=(2,))),
-            ("distribution", lambda: check_distribution(ws=(2.0,))),
-        ]
-    else:
-        plan = [
-            ("closed form", check_closed_form),
-            ("quadrature", check_quadrature),
-            ("Monte Carlo", check_monte_carlo),
-            ("learning", check_learning),
-            ("symbolic", check_symbolic),
-            ("distribution", check_distribution),
-        ]
-    results: list[CheckResult] = []
-    bar = tqdm(plan, desc="verify", unit="check", disable=not progress)
-    for label, run in bar:
-        bar.set_postfix_str(label)
-        results += run()
-    return results
+FAST_SETTINGS: dict[str, dict[str, object]] = {   # --fast: reduced sizes, same code paths (well under a minute)
+    "closed form": {"n_grid": 31, "n_random": 300},
+    "quadrature": {"sigmas": (0.01, 1.0, 10.0), "ws": (0.0, 2.0, 7.0), "rules": FAST_QUADRATURE_RULES},
+    "Monte Carlo": {"sigmas": (0.05, 1.0), "ws": (0.5, 2.0), "n": 40_000},
+    "learning": {"sigmas": (1.0,), "steps": 800, "batch": 2048, "ratio_tol": 0.25},
+    "symbolic": {"classes": (2,)},
+    "distribution": {"ws": (2.0,)},
+}
+GRID_CHECKS = ("quadrature", "Monte Carlo", "distribution")   # need d <= 2 (tensor-product rules and grids)
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    """The six checks of ``mclr-sandbox verify``. ``mixtures``: what to check (default: each check's zoo mixtures);
+    a mixture with d > 2 skips the grid-based checks (``GRID_CHECKS``). ``fast``: ``FAST_SETTINGS``."""
+
+    mixtures: tuple[MixtureSpec, ...] | None = None
+    fast: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mixtures is not None:
+            if not self.mixtures:
+                raise ValueError("mixtures must be None (the zoo's) or name at least one mixture")
+            _resolved(self, "mixtures")
+
+    def plan(self) -> list[tuple[str, Callable[[], list[CheckResult]]]]:
+        """``(label, run)`` for every check to run, in order."""
+        given = self.mixtures
+        low = None if given is None else tuple(g for g in given if g.dim <= 2)
+        plan: list[tuple[str, Callable[[], list[CheckResult]]]] = []
+        for label, check in (("closed form", check_closed_form), ("quadrature", check_quadrature),
+                             ("Monte Carlo", check_monte_carlo), ("learning", check_learning),
+                             ("symbolic", check_symbolic), ("distribution", check_distribution)):
+            settings = FAST_SETTINGS[label] if self.fast else {}
+            if label == "learning":
+                plan += [(label, functools.partial(check, *([] if g is None else [g]), **settings))
+                         for g in (given or (None,))]
+            elif label == "symbolic" or given is None:
+                plan.append((label, functools.partial(check, **settings)))
+            elif label == "closed form" or low:
+                plan.append((label, functools.partial(check, given if label == "closed form" else low, **settings)))
+        return plan
+
+    def skipped(self) -> list[str]:
+        """Why checks of the plan are missing for some mixtures (empty for the default plan)."""
+        high = [g.name for g in self.mixtures or () if g.dim > 2]
+        return [f"{', '.join(GRID_CHECKS)} skipped for {', '.join(high)} (they need d <= 2)"] if high else []
+
+    def compute(self, progress: bool = False) -> list[CheckResult]:
+        results: list[CheckResult] = []
+        bar = tqdm(self.plan(), desc="verify", unit="check", disable=not progress)
+        for label, run in bar:
+            bar.set_postfix_str(label)
+            results += run()
+        return results
+
+
+def run_all(fast: bool = False, progress: bool = True,
+            mixtures: tuple[MixtureSpec, ...] | None = None) -> list[CheckResult]:
+    """Every check (``VerifyConfig(mixtures, fast).compute``)."""
+    return VerifyConfig(mixtures, fast).compute(progress)
 
 
 # ------------------------------------------------------------------------------------------ figure data (experiments)

@@ -276,3 +276,18 @@ def test_any_mixture_in_the_checks():
     results = verification.check_closed_form([mine()], sigmas=(0.3,), ws=(2.0,), n_grid=11, n_random=100)
     assert results[0].params["mixture"] == mine().name and results[0].passed
 
+
+
+def test_verify_plans_every_check_a_mixture_allows(tmp_path):
+    from sandbox import verification
+    default = [label for label, _ in verification.VerifyConfig(fast=True).plan()]
+    assert default == ["closed form", "quadrature", "Monte Carlo", "learning", "symbolic", "distribution"]
+    high = zoo.random_mixture(2, 2, 3, seed=1)
+    config = verification.VerifyConfig((mine(), high), fast=True)
+    labels = [label for label, _ in config.plan()]
+    assert labels == ["closed form", "quadrature", "Monte Carlo", "learning", "learning", "symbolic", "distribution"]
+    assert "d <= 2" in config.skipped()[0] and high.name in config.skipped()[0]
+    only_high = verification.VerifyConfig((high,), fast=True)
+    assert [label for label, _ in only_high.plan()] == ["closed form", "learning", "symbolic"]
+    closed = only_high.plan()[0][1]()
+    assert all(r.passed and r.params["mixture"] == high.name for r in closed)
