@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from sandbox import cache, checkpoints, figures, training
@@ -22,7 +23,8 @@ def test_cached_values_are_keyed_by_configuration(tmp_path, monkeypatch):
     # a damaged entry is recomputed and overwritten, never trusted
     path = cache.path_for("thing", {"v": 1.0})
     path.write_bytes(b"garbage")
-    assert float(cache.cached("thing", {"v": 1.0}, lambda: compute(1.5))["x"]) == 1.5
+    with pytest.warns(cache.CacheWarning, match="cannot be read"):
+        assert float(cache.cached("thing", {"v": 1.0}, lambda: compute(1.5))["x"]) == 1.5
     monkeypatch.setenv("MCLR_SANDBOX_CACHE", "off")
     assert cache.path_for("thing", {"v": 1.0}) is None
     cache.cached("thing", {"v": 1.0}, lambda: compute(3.0))

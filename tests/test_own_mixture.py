@@ -151,7 +151,7 @@ def test_labelled_field_groups_rows_by_label():
 
 # ---------------------------------------------------------------------------------------------- the command line
 def test_a_mixture_file_trains_compares_and_sweeps_from_the_cli(tmp_path, capsys):
-    gmm = mine()
+    gmm = zoo.gaussian_classes([-1.0, 1.2], [0.3, 0.5], class_probs=[0.4, 0.6], name="mine")
     path = gmm.save(tmp_path / "mine.json")
     net = tmp_path / "dsm.pt"
     assert cli.main(["train", "--objective", "dsm", "--fast", "--quiet", "--mixture", str(path),
