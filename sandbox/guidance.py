@@ -10,6 +10,7 @@ import torch
 from . import theory
 from .fields import Field, conditional
 from .mixtures import ClassConditionalGMM
+from .validation import as_number
 
 Tensor = torch.Tensor
 __all__ = ["CFG", "Optimum", "conditional", "exact_cfg"]
@@ -21,10 +22,12 @@ class CFG:
 
     def __init__(self, cond: Field, uncond: Field, w: float, sigma_lo: float = 0.0,
                  sigma_hi: float = float("inf")) -> None:
-        if not w >= 0:
-            raise ValueError(f"w must be >= 0, got {w}")
-        if not 0 <= sigma_lo <= sigma_hi:
-            raise ValueError(f"need 0 <= sigma_lo <= sigma_hi, got {sigma_lo}, {sigma_hi}")
+        if not callable(cond) or not callable(uncond):
+            raise TypeError("cond and uncond must be fields: callables (x, sigma) -> score")
+        w = as_number(w, "w", minimum=0.0)
+        sigma_lo = as_number(sigma_lo, "sigma_lo", minimum=0.0)
+        if isinstance(sigma_hi, bool) or not isinstance(sigma_hi, (int, float)) or not sigma_hi >= sigma_lo:
+            raise ValueError(f"sigma_hi must be a number >= sigma_lo = {sigma_lo}, got {sigma_hi!r}")
         self.cond, self.uncond, self.w, self.sigma_lo, self.sigma_hi = cond, uncond, w, sigma_lo, sigma_hi
 
     def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
@@ -59,6 +62,7 @@ class Optimum:
             raise ValueError(f"ill_posed must be 'raise' or 'conditional', got {ill_posed!r}")
         if objective not in theory.OBJECTIVES:
             raise ValueError(f"objective must be one of {theory.OBJECTIVES}, got {objective!r}")
+        w, lam = as_number(w, "w", minimum=0.0), as_number(lam, "lam", minimum=0.0)
         self.gmm, self.c, self.objective, self.w, self.lam, self.ill_posed = gmm, c, objective, w, lam, ill_posed
         self._evaluations = self._fallbacks = 0
 

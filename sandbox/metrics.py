@@ -30,7 +30,7 @@ import torch
 from scipy import spatial, special, stats
 
 from .mixtures import ClassConditionalGMM
-from .validation import as_class_ids, as_count, as_points
+from .validation import as_class_ids, as_count, as_int, as_points
 
 Tensor = torch.Tensor
 LEVEL = 0.95
@@ -85,14 +85,16 @@ def bayes_accuracy(gmm: ClassConditionalGMM, x: Tensor, c: int, level: float = L
 
     Exact ties are split evenly (uniform tie-breaking), so ``K`` identical classes give ``1/K``.
     """
-    post = _posterior(gmm, x, c)
+    c = _class(gmm, c)
+    post = _posterior(gmm, x)
     top = post == post.amax(1, keepdim=True)
     return _proportion(float((top[:, c].double() / top.sum(1)).sum()), x.shape[0], level)
 
 
 def mean_posterior(gmm: ClassConditionalGMM, x: Tensor, c: int, level: float = LEVEL) -> Estimate:
     """Mean of ``p(c | x)`` at sigma = 0, with a normal interval."""
-    return normal_mean(_posterior(gmm, x, c)[:, c], level)
+    c = _class(gmm, c)
+    return normal_mean(_posterior(gmm, x)[:, c], level)
 
 
 def log_ratio(gmm: ClassConditionalGMM, x: Tensor, c: int, reduce: str = "mean", level: float = LEVEL) -> Estimate:
@@ -116,13 +118,14 @@ def mode_occupancy(gmm: ClassConditionalGMM, x: Tensor, c: int, level: float = L
 
     For exact samples of ``p(.|c)`` the expectation is exactly ``phi_cm``; a collapsed mode shows as ~0.
     """
-    r = gmm.component_posterior(_points(gmm, x), 0.0, c)
+    r = gmm.component_posterior(_points(gmm, x), 0.0, _class(gmm, c))
     return [normal_mean(r[:, m], level) for m in range(r.shape[1])]
 
 
 def mode_coverage(gmm: ClassConditionalGMM, x: Tensor, c: int, level: float = LEVEL,
                   seed: int = 0) -> Estimate:
     """``sum_m min(occupancy_m, phi_cm)``: 1 when every mode holds its weight, less as modes empty (bootstrap)."""
+    c = _class(gmm, c)
     r = gmm.component_posterior(_points(gmm, x), 0.0, c)
     phi = gmm.weights[c].to(r)
     return _bootstrap(lambda i: torch.minimum(r[i].mean(1), phi).sum(1), (x.shape[0],), level, seed)
@@ -158,14 +161,14 @@ def energy_distance(x: Tensor, y: Tensor, level: float = LEVEL, seed: int = 0,
                     max_points: int = MAX_PAIRWISE_POINTS) -> Estimate:
     """Energy distance ``2 E|X-Y| - E|X-X'| - E|Y-Y'|`` (V-statistic; 0 iff the laws agree), on at most
     ``max_points`` points of each sample. The bootstrap reweights the three distance matrices."""
-    dab, daa, dbb = _distance_matrices(x, y, max_points)
+    dab, daa, dbb = _distance_matrices(x, y, as_int(max_points, "max_points", minimum=2))
     return _bootstrap(lambda i, j: _energy(_resample_weights(i), _resample_weights(j), dab, daa, dbb),
                       (daa.shape[0], dbb.shape[0]), level, seed, recentre=True)
 
 
 def energy_statistic(x: Tensor, y: Tensor, max_points: int = MAX_PAIRWISE_POINTS) -> float:
     """The energy distance's value alone (no interval), e.g. to build a null distribution by simulation."""
-    dab, daa, dbb = _distance_matrices(x, y, max_points)
+    dab, daa, dbb = _distance_matrices(x, y, as_int(max_points, "max_points", minimum=2))
     wa, wb = (torch.full((1, n), 1.0 / n, dtype=torch.float64) for n in (daa.shape[0], dbb.shape[0]))
     return float(_energy(wa, wb, dab, daa, dbb)[0])
 
@@ -177,9 +180,9 @@ def sliced_wasserstein(x: Tensor, y: Tensor, projections: int = 32, level: float
     px, py = _numpy_points(x, "x"), _numpy_points(y, "y")
     if px.shape[1] != py.shape[1]:
         raise ValueError(f"x and y must have the same dimension, got {px.shape[1]} and {py.shape[1]}")
-    n = min(px.shape[0], py.shape[0], max_points)
+    n = min(px.shape[0], py.shape[0], as_int(max_points, "max_points", minimum=2))
     g = torch.Generator().manual_seed(seed)
-    u = torch.randn(px.shape[1], as_count(projections, "projections"), dtype=torch.float64, generator=g)
+    u = torch.randn(px.shape[1], as_int(projections, "projections", minimum=1), dtype=torch.float64, generator=g)
     u = u / u.norm(dim=0)
     a, b = torch.as_tensor(px[:n]) @ u, torch.as_tensor(py[:n]) @ u
 
@@ -198,6 +201,10 @@ def ks_distance(x: Tensor, cdf: Callable[[np.ndarray], np.ndarray], level: float
     pts = _numpy_points(x, "x")
     if pts.shape[1] != 1:
         raise ValueError(f"x must have shape (N, 1) for a KS test, got {pts.shape}")
+    values = np.asarray(cdf(np.sort(pts[:, 0])), dtype=float)
+    if values.shape != (pts.shape[0],) or not np.all(np.isfinite(values) & (values >= 0) & (values <= 1)) \
+            or np.any(np.diff(values) < 0):
+        raise ValueError("cdf must map an array of points to non-decreasing values in [0, 1] of the same shape")
     res = stats.kstest(pts[:, 0], cdf)
     eps = math.sqrt(math.log(2.0 / (1.0 - level)) / (2 * pts.shape[0]))
     return Estimate(float(res.statistic), max(0.0, float(res.statistic) - eps), float(res.statistic) + eps,
@@ -225,14 +232,20 @@ def _points(gmm: ClassConditionalGMM, x: Tensor) -> Tensor:
     return as_points(x, gmm.dim, gmm.dtype, gmm.device)
 
 
-def _posterior(gmm: ClassConditionalGMM, x: Tensor, c: int) -> Tensor:
-    as_class_ids(c, 1, gmm.num_classes, gmm.device)
+def _class(gmm: ClassConditionalGMM, c: object) -> int:
+    """The target class as a Python int (an int or a one-element integer tensor)."""
+    if isinstance(c, Tensor) and c.numel() != 1:
+        raise ValueError(f"c must be one class id (an int), got a tensor of shape {tuple(c.shape)}")
+    return int(as_class_ids(c.reshape(()) if isinstance(c, Tensor) else c, 1, gmm.num_classes, gmm.device)[0])
+
+
+def _posterior(gmm: ClassConditionalGMM, x: Tensor) -> Tensor:
     return gmm.class_posterior(_points(gmm, x), 0.0)
 
 
 def _other_classes(gmm: ClassConditionalGMM, x: Tensor, c: int) -> Tensor:
     """``log p(x|c) - log p(x|k)`` for ``k != c``: ``(N, K - 1)``."""
-    as_class_ids(c, 1, gmm.num_classes, gmm.device)
+    c = _class(gmm, c)
     if gmm.num_classes < 2:
         raise ValueError("inter-class measures need at least 2 classes")
     logp = gmm.log_prob_per_class(_points(gmm, x), 0.0)
@@ -271,9 +284,13 @@ def _proportion(k: float, n: int, level: float) -> Estimate:
 
 def normal_mean(values: Tensor, level: float = LEVEL, method: str = "normal") -> Estimate:
     """Mean of ``values: (N,)`` with a normal (CLT) interval."""
+    if not isinstance(values, Tensor) or values.ndim != 1:
+        raise TypeError(f"values must be a 1-D torch.Tensor, got {getattr(values, 'shape', type(values).__name__)}")
     n = values.shape[0]
     if n < 2:
         raise ValueError("x must hold at least two samples")
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError("values must be finite to average them; they contain NaN or Inf")
     m, sd = float(values.mean()), float(values.std())
     half = float(stats.norm.ppf(0.5 + 0.5 * _check_level(level))) * sd / math.sqrt(n)
     return Estimate(m, m - half, m + half, method, level)

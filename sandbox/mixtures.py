@@ -29,6 +29,7 @@ from .validation import (
     as_batch_scalar,
     as_class_ids,
     as_count,
+    as_device,
     as_generator,
     as_points,
     as_probabilities,
@@ -72,6 +73,7 @@ class ClassConditionalGMM:
     ) -> None:
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+        device = as_device(device if device is not None else "cpu")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str or None, got {type(name).__name__}")
         mu, cov, phi = check_components(means, covs, weights)
@@ -83,7 +85,7 @@ class ClassConditionalGMM:
         self.fingerprint = _fingerprint(mu, cov, phi, pi)
         self.name = name or f"mixture-{self.fingerprint[:8]}"
         self.dtype = dtype
-        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.device = device
 
         # Padded (K, M, ...) layout: a missing component has log-weight -inf and a harmless unit Gaussian.
         d = mu[0].shape[1]
@@ -120,6 +122,11 @@ class ClassConditionalGMM:
         fin = torch.finfo(dtype)
         self._log_range = (math.log(fin.tiny) + 4.0, math.log(fin.max) - 4.0)
         self._lam_min, self._lam_max = float(lam.min()), float(lam.max())
+        # Inputs beyond these limits would overflow the dtype inside (|x| through sum_i z_i^2 / v_i over d axes,
+        # sigma through sigma^2): they are refused with the limit instead of returning NaN.
+        reach = float(means_p.abs().max())
+        self.x_limit = math.sqrt(fin.max * self._lam_min / 8.0) / d - reach
+        self.sigma_limit = math.sqrt(fin.max) / 4.0
 
     # ------------------------------------------------------------------ description
     @property
@@ -150,8 +157,17 @@ class ClassConditionalGMM:
         """Class prior ``pi: (K,)`` (float64, CPU copy)."""
         return self._class_probs.clone()
 
-    def to(self, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> ClassConditionalGMM:
-        """The same mixture computing in another dtype and/or on another device."""
+    def to(self, *args: torch.dtype | torch.device | str, dtype: torch.dtype | None = None,
+           device: torch.device | str | None = None) -> ClassConditionalGMM:
+        """The same mixture computing in another dtype and/or on another device. Like ``torch.nn.Module.to``,
+        positional arguments may be a device (``"cuda"``) and/or a dtype (``torch.float32``)."""
+        for arg in args:
+            if isinstance(arg, torch.dtype):
+                dtype = arg
+            elif isinstance(arg, (str, torch.device)):
+                device = arg
+            else:
+                raise TypeError(f"to() takes a dtype and/or a device, got {type(arg).__name__}")
         return ClassConditionalGMM(self._means, self._covs, self._weights, self._class_probs,
                                    dtype=dtype or self.dtype, device=device or self.device, name=self.name)
 
@@ -350,6 +366,14 @@ class ClassConditionalGMM:
         x = as_points(x, self.dim, self.dtype, self.device)
         n = x.shape[0]
         s = as_batch_scalar(sigma, n, self.dtype, self.device, "sigma")
+        if n:
+            big_x, big_s = float(x.abs().max()), float(s.max())
+            if big_x > self.x_limit:
+                raise ValueError(f"x must have entries of absolute value <= {self.x_limit:.3g} for this mixture in "
+                                 f"{self.dtype} (beyond, its scores overflow), got {big_x:.3g}")
+            if big_s > self.sigma_limit:
+                raise ValueError(f"sigma must be <= {self.sigma_limit:.3g} in {self.dtype} (sigma^2 overflows), "
+                                 f"got {big_s:.3g}")
         if c is None:
             return x, s, self._log_joint.expand(n, -1)
         cls = as_class_ids(c, n, self.num_classes, self.device)
@@ -448,8 +472,16 @@ def check_components(
 
 
 def _float64(a: object, name: str) -> Tensor:
+    """``a`` as a float64 CPU tensor; bools, complex numbers and strings are refused, not cast."""
     if isinstance(a, (str, bytes)):
         raise TypeError(f"{name} must be numeric, got {type(a).__name__}")
+    try:
+        kind = a.dtype if isinstance(a, Tensor) else np.asarray(a).dtype
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a numeric array: {err}") from None
+    if (isinstance(kind, torch.dtype) and (kind == torch.bool or kind.is_complex)) or \
+            (isinstance(kind, np.dtype) and kind.kind not in "iuf"):
+        raise TypeError(f"{name} must hold real numbers, got dtype {kind}")
     try:
         return torch.as_tensor(a, dtype=torch.float64).detach().cpu().clone()
     except (TypeError, ValueError, RuntimeError) as err:

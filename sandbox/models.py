@@ -78,12 +78,19 @@ class _Network(nn.Module):
     def _inputs(self, x: object, sigma: object, c: object) -> tuple[Tensor, Tensor, Tensor]:
         if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != self.config.dim:
             raise ValueError(f"x must be a tensor of shape (N, {self.config.dim}), got {getattr(x, 'shape', type(x))}")
+        if not x.is_floating_point():
+            raise TypeError(f"x must be a floating tensor, got {x.dtype}")
         p = next(self.parameters())
         n = x.shape[0]
         s = as_batch_scalar(sigma if not isinstance(sigma, Tensor) else sigma.to(p.device, p.dtype), n, p.dtype,
                             p.device, "sigma")
         if bool((s <= 0).any()):
             raise ValueError("sigma must be > 0 for a network (it is preconditioned by log sigma)")
+        # the network computes in its own dtype: inputs must survive the cast, and sigma^2 must not overflow
+        limit = math.sqrt(torch.finfo(p.dtype).max) / 4.0
+        if n and (not bool(torch.isfinite(x).all()) or float(x.abs().max()) > limit or float(s.max()) > limit):
+            raise ValueError(f"x must be finite and x, sigma at most {limit:.3g} in absolute value for a "
+                             f"{p.dtype} network")
         k = self.config.num_classes
         label = (torch.full((n,), k, dtype=torch.long, device=p.device) if c is None
                  else as_class_ids(c.to(p.device) if isinstance(c, Tensor) else c, n, k + 1, p.device))  # K: null

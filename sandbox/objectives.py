@@ -29,7 +29,16 @@ from typing import NamedTuple
 import torch
 
 from .fields import LabelledField
-from .validation import as_batch_scalar, as_class_ids, as_generator
+from .validation import (
+    as_batch_scalar,
+    as_class_ids,
+    as_count,
+    as_device,
+    as_generator,
+    as_int,
+    as_number,
+    as_probability_table,
+)
 
 Tensor = torch.Tensor
 PosteriorFn = Callable[[Tensor, Tensor], Tensor]
@@ -53,10 +62,10 @@ def mclr_loss(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma: float | T
     (``d / sigma^2`` is the DSM loss's scale, ``E ||eps / sigma||^2``), so a row stops rewarding the push once its
     negative loss exceeds ``kappa`` times that scale and the objective is bounded below.
     """
-    if not isinstance(lam, (int, float)) or isinstance(lam, bool) or not lam >= 0:
-        raise ValueError(f"lam must be a number >= 0, got {lam!r}")
-    if neg_cap is not None and not (isinstance(neg_cap, (int, float)) and neg_cap > 0):
-        raise ValueError(f"neg_cap must be None or a number > 0, got {neg_cap!r}")
+    lam = as_number(lam, "lam", minimum=0.0)
+    if neg_cap is not None:
+        neg_cap = as_number(neg_cap, "neg_cap", minimum=0.0, strict=True)
+    num_classes = as_int(num_classes, "num_classes", minimum=2)
     x0, eps, sigma, c = _batch(x0, eps, sigma, c, num_classes)
     c_neg = as_class_ids(c_neg, x0.shape[0], num_classes, x0.device, "c_neg")
     if bool((c_neg == c).any()):
@@ -67,8 +76,15 @@ def mclr_loss(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma: float | T
     return (1.0 + lam) * both[:n] - lam * neg
 
 
-def sample_adaptive_weights(r_c: Tensor, w: float | Tensor, prior_c: float | Tensor) -> tuple[Tensor, Tensor]:
-    """``alpha_w = 1 + w (1 - r_c)`` (positives) and ``beta_w = w r_c / pi_c`` (negatives), ``r_c = p_sigma(c|x)``."""
+def sample_adaptive_weights(r_c: Tensor, w: float, prior_c: float | Tensor) -> tuple[Tensor, Tensor]:
+    """``alpha_w = 1 + w (1 - r_c)`` (positives) and ``beta_w = w r_c / pi_c`` (negatives), ``r_c = p_sigma(c|x)``.
+
+    ``r_c``: a floating tensor of probabilities (any shape); ``w >= 0``; ``prior_c`` in ``(0, 1]``."""
+    if not isinstance(r_c, Tensor):
+        raise TypeError(f"r_c must be a floating torch.Tensor of probabilities, got {type(r_c).__name__}")
+    r_c = as_probability_table(r_c, "r_c", tuple(r_c.shape))
+    w = as_number(w, "w", minimum=0.0)
+    prior_c = as_number(prior_c, "prior_c", minimum=0.0, maximum=1.0, strict=True)
     return 1.0 + w * (1.0 - r_c), w * r_c / prior_c
 
 
@@ -101,6 +117,7 @@ def weighted_mclr_terms(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma:
     """Row weights and DSM losses of ``weighted_mclr_loss``, kept apart (for diagnostics and checks)."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    num_classes = as_int(num_classes, "num_classes", minimum=2)
     x0, eps, sigma, c = _batch(x0, eps, sigma, c, num_classes)
     n = x0.shape[0]
     c_neg = as_class_ids(c_neg, n, num_classes, x0.device, "c_neg")
@@ -108,10 +125,8 @@ def weighted_mclr_terms(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma:
     if variant == "mismatched" and bool((c_neg == c).any()):
         raise ValueError("c_neg must differ from c in every row for variant 'mismatched'")
     with torch.no_grad():
-        r = posterior_fn(x0 + sigma[:, None] * eps, sigma)
-        if r.shape != (n, num_classes):
-            raise ValueError(f"posterior_fn must return shape ({n}, {num_classes}), got {tuple(r.shape)}")
-        r = r.to(x0.dtype)
+        r = as_probability_table(posterior_fn(x0 + sigma[:, None] * eps, sigma), "posterior_fn's output",
+                                 (n, num_classes)).to(x0.dtype)
         r_pos = r.gather(1, c[:, None])[:, 0]
         r_neg = r.gather(1, c_neg[:, None])[:, 0]
         if variant == "mismatched":
@@ -127,8 +142,7 @@ def weighted_mclr_terms(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma:
 
 def mismatched_labels(c: Tensor, num_classes: int, generator: torch.Generator | int | None = None) -> Tensor:
     """``c~`` uniform over ``{0..K-1} \\ {c}`` for each row (``K >= 2``). ``c: (N,)`` -> ``(N,)``."""
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be >= 2 for mismatched labels, got {num_classes}")
+    num_classes = as_int(num_classes, "num_classes (mismatched labels need K >= 2)", minimum=2)
     if not isinstance(c, Tensor) or c.ndim != 1:
         raise TypeError("c must be an (N,) integer tensor of labels")
     c = as_class_ids(c, c.shape[0], num_classes, c.device)
@@ -140,7 +154,8 @@ def mismatched_labels(c: Tensor, num_classes: int, generator: torch.Generator | 
 def uniform_labels(n: int, num_classes: int, generator: torch.Generator | int | None = None,
                    device: torch.device | str = "cpu") -> Tensor:
     """``n`` labels uniform over ``{0..K-1}``."""
-    g = as_generator(generator, torch.device(device))
+    n, num_classes, device = as_count(n, "n"), as_int(num_classes, "num_classes", minimum=1), as_device(device)
+    g = as_generator(generator, device)
     return torch.randint(0, num_classes, (n,), generator=g, device=device)
 
 
@@ -153,8 +168,12 @@ def _batch(x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
            num_classes: int | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     if not isinstance(x0, Tensor) or not isinstance(eps, Tensor):
         raise TypeError("x0 and eps must be torch.Tensors of shape (N, d)")
+    if not x0.is_floating_point() or eps.dtype != x0.dtype:
+        raise TypeError(f"x0 and eps must be floating tensors of one dtype, got {x0.dtype} and {eps.dtype}")
     if x0.ndim != 2 or eps.shape != x0.shape:
         raise ValueError(f"x0 and eps must both have shape (N, d), got {tuple(x0.shape)} and {tuple(eps.shape)}")
+    if not bool(torch.isfinite(x0).all() & torch.isfinite(eps).all()):
+        raise ValueError("x0 and eps must be finite")
     n = x0.shape[0]
     sigma = as_batch_scalar(sigma, n, x0.dtype, x0.device, "sigma")
     if bool((sigma <= 0).any()):

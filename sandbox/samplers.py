@@ -43,7 +43,7 @@ def euler_maruyama(score: Field, x: Tensor, sigmas: Tensor, generator: torch.Gen
     for i in tqdm(range(len(sigmas) - 1), desc="sde", disable=not progress, leave=False):
         s, s_next = sigmas[i], sigmas[i + 1]
         var = s * s - s_next * s_next
-        x = x + var * score(x, s.expand(x.shape[0]))
+        x = x + var * _evaluate(score, x, s)
         if s_next > 0:
             x = x + var.sqrt() * torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=g)
         _record(trajectory, x)
@@ -66,7 +66,19 @@ def _ode(score: Field, x: Tensor, sigmas: Tensor, trajectory: list[Tensor] | Non
 
 def _drift(score: Field, x: Tensor, s: Tensor) -> Tensor:
     """``dx/dsigma = -sigma s(x, sigma)``."""
-    return -s * score(x, s.expand(x.shape[0]))
+    return -s * _evaluate(score, x, s)
+
+
+def _evaluate(score: Field, x: Tensor, s: Tensor) -> Tensor:
+    """``score(x, sigma)``, refused unless it has the shape of ``x`` and is finite (never silently broadcast)."""
+    out = score(x, s.expand(x.shape[0]))
+    if not isinstance(out, Tensor) or out.shape != x.shape:
+        got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise ValueError(f"the field must return a tensor of shape {tuple(x.shape)} (that of x), got {got} "
+                         f"at sigma={float(s):.4g}")
+    if not bool(torch.isfinite(out).all()):
+        raise FloatingPointError(f"the field returned non-finite values at sigma={float(s):.4g}")
+    return out
 
 
 def _record(trajectory: list[Tensor] | None, x: Tensor) -> None:
@@ -77,6 +89,10 @@ def _record(trajectory: list[Tensor] | None, x: Tensor) -> None:
 def _check(x: Tensor, sigmas: Tensor) -> Tensor:
     if not isinstance(x, Tensor) or x.ndim != 2:
         raise ValueError(f"x must be a tensor of shape (N, d), got {getattr(x, 'shape', type(x))}")
+    if not x.is_floating_point():
+        raise TypeError(f"x must be a floating tensor, got {x.dtype}")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("x must be finite; it contains NaN or Inf")
     if not isinstance(sigmas, Tensor) or sigmas.ndim != 1 or sigmas.numel() < 2:
         raise ValueError("sigmas must be a 1-D tensor with at least 2 noise levels")
     if not bool(torch.isfinite(sigmas).all()) or bool((sigmas < 0).any()) or bool((sigmas.diff() >= 0).any()):

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import torch
 
 from .mixtures import ClassConditionalGMM
-from .validation import as_batch_scalar, as_class_ids
+from .validation import as_batch_scalar, as_class_ids, as_number, as_points, as_probability_table
 
 Tensor = torch.Tensor
 OBJECTIVES = ("dsm", "mclr", "weighted-mclr")
@@ -66,21 +66,17 @@ def objective_coefficients(gmm: ClassConditionalGMM, x: Tensor, sigma: float | T
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    x = as_points(x, gmm.dim, gmm.dtype, gmm.device)
     n, k = x.shape[0], gmm.num_classes
     cls = as_class_ids(c, n, k, gmm.device)
     w = as_batch_scalar(w, n, gmm.dtype, gmm.device, "w")[:, None]
-    if not isinstance(lam, (int, float)) or isinstance(lam, bool) or not (math.isfinite(lam) and lam >= 0):
-        raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
+    lam = as_number(lam, "lam", minimum=0.0)
     log_rho = torch.log_softmax(gmm.log_prob_per_class(x, sigma) + gmm.class_probs.to(gmm.device, gmm.dtype).log(),
                                 dim=1)                                            # [N, K]
     if posterior is None:
         log_r = log_rho
     else:
-        if posterior.shape != (n, k):
-            raise ValueError(f"posterior must have shape ({n}, {k}), got {tuple(posterior.shape)}")
-        if bool(((posterior < 0) | (posterior > 1) | ~torch.isfinite(posterior)).any()):
-            raise ValueError("posterior must hold probabilities in [0, 1]")
-        log_r = posterior.log()
+        log_r = as_probability_table(posterior, "posterior", (n, k)).to(log_rho).log()
     is_c = torch.nn.functional.one_hot(cls, k).bool()                             # [N, K]
     if objective == "dsm":
         log_abs = torch.where(is_c, log_rho, -math.inf)
@@ -127,6 +123,10 @@ def mclr_coefficient(gmm: ClassConditionalGMM, x: Tensor, sigma: float | Tensor,
 
     Where it is ``<= 0`` the unweighted objective has no minimiser (the ill-posed region).
     """
+    if gmm.num_classes < 2:
+        raise ValueError("mclr_coefficient needs a mixture with at least 2 classes (MCLR compares classes)")
+    lam = as_number(lam, "lam", minimum=0.0)
+    x = as_points(x, gmm.dim, gmm.dtype, gmm.device)
     n = x.shape[0]
     rho_c = gmm.class_posterior(x, sigma).gather(1, as_class_ids(c, n, gmm.num_classes, gmm.device)[:, None])[:, 0]
     return (1.0 + lam) * rho_c - lam / (gmm.num_classes - 1) * (1.0 - rho_c)

@@ -135,3 +135,57 @@ def as_count(n: object, name: str = "n") -> int:
     if isinstance(n, bool) or not isinstance(n, Integral) or int(n) < 0:
         raise ValueError(f"{name} must be a non-negative int, got {n!r}")
     return int(n)
+
+
+def as_number(value: object, name: str, minimum: float | None = None, maximum: float | None = None,
+              strict: bool = False) -> float:
+    """A finite real number (not a bool) in ``[minimum, maximum]`` (``strict``: ``> minimum``), as a float."""
+    if isinstance(value, Tensor) and value.numel() == 1 and not value.is_complex():
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    v = float(value)
+    low_ok = minimum is None or (v > minimum if strict else v >= minimum)
+    if not math.isfinite(v) or not low_ok or (maximum is not None and v > maximum):
+        bounds = ("" if minimum is None else f" {'>' if strict else '>='} {minimum:g}") + \
+            ("" if maximum is None else f"{' and' if minimum is not None else ''} <= {maximum:g}")
+        raise ValueError(f"{name} must be a finite number{bounds}, got {value!r}")
+    return v
+
+
+def as_int(value: object, name: str, minimum: int = 0) -> int:
+    """A Python int (not a bool) ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if int(value) < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {int(value)}")
+    return int(value)
+
+
+def as_device(device: object, name: str = "device") -> torch.device:
+    """A ``torch.device`` that exists on this machine (a CUDA device only where CUDA is available)."""
+    try:
+        dev = torch.device(device)
+    except (TypeError, RuntimeError) as err:
+        raise ValueError(f"{name} must be a torch device such as 'cpu' or 'cuda', got {device!r} ({err})") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"{name} {str(dev)!r} is not available: this machine has no CUDA device")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"{name} {str(dev)!r} is not available: this machine has {torch.cuda.device_count()} "
+                             f"CUDA device(s)")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"{name} must be a cpu or cuda device, got {str(dev)!r}")
+    return dev
+
+
+def as_probability_table(p: object, name: str, shape: tuple[int, ...]) -> Tensor:
+    """A floating tensor of ``shape`` with finite entries in ``[0, 1]`` (e.g. a classifier's output)."""
+    if not isinstance(p, Tensor) or not p.is_floating_point():
+        raise TypeError(f"{name} must be a floating torch.Tensor of shape {shape}, got "
+                        f"{p.dtype if isinstance(p, Tensor) else type(p).__name__}")
+    if tuple(p.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(p.shape)}")
+    if not bool((torch.isfinite(p) & (p >= 0) & (p <= 1)).all()):
+        raise ValueError(f"{name} must hold probabilities: finite values in [0, 1]")
+    return p

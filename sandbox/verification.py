@@ -27,13 +27,13 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 
-import numpy as np
 import torch
 from scipy import stats
 from tqdm.auto import tqdm
 
 from . import objectives, theory, training, zoo
 from .mixtures import ClassConditionalGMM
+from .quadrature import gaussian_nodes, standard_normal_rule
 from .tilted import TiltedTarget
 from .zoo import MixtureSpec
 
@@ -146,26 +146,6 @@ def smooth_field(dim: int, num_classes: int, seed: int, length_scale: float = 1.
 # ------------------------------------------------------------------------------------------ 2. quadrature
 
 
-def standard_normal_rule(dim: int, panels: int, order: int, half_width: float = 9.0) -> tuple[Tensor, Tensor]:
-    """Nodes ``(n, d)`` and weights ``(n,)`` with ``sum_i w_i f(xi_i) ~ E_{xi ~ N(0, I_d)} f(xi)``.
-
-    Composite Gauss-Legendre: ``panels`` equal panels of ``order`` nodes on ``[-half_width, half_width]`` per axis,
-    tensor product over axes, weights times the normal density. Small panels resolve the steep posterior
-    transitions that a global Gauss-Hermite rule converges on only slowly at small sigma.
-    """
-    t, wt = np.polynomial.legendre.leggauss(order)
-    edges = np.linspace(-half_width, half_width, panels + 1)
-    mid, half = 0.5 * (edges[1:] + edges[:-1]), 0.5 * np.diff(edges)
-    nodes = (mid[:, None] + half[:, None] * t[None, :]).ravel()
-    weights = (half[:, None] * wt[None, :]).ravel() * np.exp(-0.5 * nodes**2) / math.sqrt(2 * math.pi)
-    grids = np.meshgrid(*([nodes] * dim), indexing="ij")
-    wgrids = np.meshgrid(*([weights] * dim), indexing="ij")
-    xi = np.stack([gr.ravel() for gr in grids], axis=1)
-    w = np.prod(np.stack([wg.ravel() for wg in wgrids], axis=1), axis=1)
-    keep = w > 1e-300 * w.max()
-    return torch.as_tensor(xi[keep]), torch.as_tensor(w[keep])
-
-
 @dataclass
 class ComponentNodes:
     """Quadrature nodes of one component ``N(mu, S + sigma^2 I)`` and the exact fields at them."""
@@ -183,13 +163,13 @@ class ComponentNodes:
 def component_nodes(gmm: ClassConditionalGMM, sigma: float, rule: tuple[int, int]) -> list[ComponentNodes]:
     """Per mixture component: ``standard_normal_rule(d, *rule)`` nodes through its Cholesky factor, with the
     exact fields evaluated there."""
-    xi, wt = standard_normal_rule(gmm.dim, *rule)
+    nodes = standard_normal_rule(gmm.dim, *rule)
     eye = torch.eye(gmm.dim, dtype=torch.float64)
     out = []
     for k in range(gmm.num_classes):
         for mu, cov, phi in zip(gmm.means[k], gmm.covs[k], gmm.weights[k]):
             cov_s = cov + sigma**2 * eye
-            x = mu + xi @ torch.linalg.cholesky(cov_s).T
+            x, wt = gaussian_nodes(mu, cov_s, nodes)
             out.append(ComponentNodes(k, float(phi), x, wt, -torch.linalg.solve(cov_s, (x - mu).T).T,
                                        gmm.class_posterior(x, sigma), gmm.class_scores(x, sigma),
                                        gmm.score(x, sigma)))

@@ -1,4 +1,4 @@
-"""Exact references: the tilted density q_0 (grid normaliser, rejection sampler) and the closed-form guided
+"""Exact references: the tilted density q_0 (cubature normaliser, rejection sampler) and the closed-form guided
 Gaussian flow, each against an independent route."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scipy import integrate, special
 
 from sandbox import ClassConditionalGMM, edm_sigmas, gaussian_flow, guidance, metrics, samplers, theory, zoo
-from sandbox.tilted import Grid, TiltedTarget
+from sandbox.tilted import TiltedTarget
 
 from .test_mixtures import mixture_cdf_1d
 
@@ -22,14 +22,14 @@ D = torch.float64
 
 # ---------------------------------------------------------------------------------------------- tilted q_0
 @pytest.mark.parametrize("name", ["teaching_1d", "overlap_2d"])
-def test_grid_normaliser_is_exact_at_w0(name):
+def test_normaliser_is_exact_at_w0(name):
     gmm = zoo.get(name)
     for c in range(gmm.num_classes):
         assert abs(TiltedTarget(gmm, c, 0.0).log_normaliser) < 1e-10
 
 
 @pytest.mark.parametrize("w", [0.5, 2.0, 7.0])
-def test_grid_normaliser_matches_adaptive_quadrature_in_1d(w):
+def test_normaliser_matches_adaptive_quadrature_in_1d(w):
     gmm = zoo.teaching_1d()
     target = TiltedTarget(gmm, 1, w)
 
@@ -41,14 +41,14 @@ def test_grid_normaliser_matches_adaptive_quadrature_in_1d(w):
 
 
 @pytest.mark.parametrize("w", [1.0, 4.0])
-def test_grid_normaliser_matches_the_rejection_identity_in_2d(w):
-    # Z = pi_c^(-w) E_{p(.|c)}[p(c|x)^w]: a Monte Carlo route independent of the grid
+def test_normaliser_matches_the_rejection_identity_in_2d(w):
+    # Z = pi_c^(-w) E_{p(.|c)}[p(c|x)^w]: a Monte Carlo route independent of the cubature
     gmm = zoo.overlap_2d()
     target = TiltedTarget(gmm, 2, w)
     a = target.acceptance(gmm.sample(200_000, c=2, generator=0))
     z_mc, se = float(a.mean()), float(a.std()) / math.sqrt(a.shape[0])
-    z_grid = math.exp(target.log_normaliser) * float(gmm.class_probs[2]) ** w
-    assert abs(z_grid - z_mc) < 4 * se
+    z_cubature = math.exp(target.log_normaliser) * float(gmm.class_probs[2]) ** w
+    assert abs(z_cubature - z_mc) < 4 * se
     assert se < 0.01 * z_mc                        # power: a 4% error in Z would be detected
 
 
@@ -60,7 +60,7 @@ def test_rejection_samples_follow_the_tilted_cdf_in_1d(w):
     assert metrics.ks_distance(x, target.cdf_1d).p_value > 0.01
     if w > 0:   # power: the tilted law is far from the plain conditional
         assert metrics.ks_distance(x, mixture_cdf_1d(gmm, 0.0, 0)).p_value < 1e-6
-    else:       # and at w = 0 the grid CDF is the exact mixture CDF
+    else:       # and at w = 0 the cubature CDF is the exact mixture CDF
         t = np.linspace(-4, 4, 101)
         assert np.abs(target.cdf_1d(t) - mixture_cdf_1d(gmm, 0.0, 0)(t)).max() < 1e-5
 
@@ -74,7 +74,45 @@ def test_tilted_sampling_is_reproducible_and_validated():
     with pytest.raises(ValueError, match="class id"):
         TiltedTarget(gmm, 5, 1.0)
     with pytest.raises(ValueError, match="d <= 2"):
-        Grid.covering(zoo.random_mixture(2, 2, 3, seed=0))
+        _ = TiltedTarget(zoo.random_mixture(2, 2, 3, seed=0), 0, 1.0).log_normaliser
+
+
+def _narrow_beside_wide() -> ClassConditionalGMM:
+    """Class 0: a spike of sd 1e-3 at 0 beside a component of sd 2; class 1: N(0.3, 1). A grid sized from the widest
+    component cannot see the spike."""
+    return ClassConditionalGMM([[[0.0], [0.5]], [[0.3]]], [[[[1e-6]], [[4.0]]], [[[1.0]]]], [[0.5, 0.5], [1.0]])
+
+
+@pytest.mark.parametrize("w", [0.0, 1.0, 3.0])
+def test_normaliser_resolves_a_narrow_component_beside_a_wide_one(w):
+    gmm = _narrow_beside_wide()
+    target = TiltedTarget(gmm, 0, w)
+
+    def density(t: float) -> float:
+        return math.exp(float(target.log_unnormalised(torch.tensor([[t]], dtype=D))[0]))
+
+    # independent route: adaptive Gauss-Kronrod on pieces that isolate the spike
+    z = sum(integrate.quad(density, a, b, epsabs=0, epsrel=1e-13, limit=5000)[0]
+            for a, b in ((-40.0, -0.02), (-0.02, 0.02), (0.02, 40.0)))
+    assert target.log_normaliser == pytest.approx(math.log(z), abs=1e-8)
+    assert target.normaliser_error < 1e-9
+
+
+def test_normaliser_of_the_deepest_branching_mixture_is_exact_at_w0():
+    gmm = zoo.branching_2d(levels=6)           # components of sd ~0.01 beside sd 0.6
+    for c in range(2):
+        assert abs(TiltedTarget(gmm, c, 0.0).log_normaliser) < 1e-8
+
+
+@pytest.mark.slow
+def test_normaliser_of_the_deepest_branching_mixture_agrees_with_the_rejection_identity():
+    gmm = zoo.branching_2d(levels=6)
+    target = TiltedTarget(gmm, 0, 2.0)
+    assert target.normaliser_error < 1e-8
+    a = target.acceptance(gmm.sample(400_000, c=0, generator=3))
+    z_mc, se = float(a.mean()), float(a.std()) / math.sqrt(a.shape[0])
+    z = math.exp(target.log_normaliser) * float(gmm.class_probs[0]) ** 2.0
+    assert abs(z - z_mc) < 4 * se and se < 0.005 * z_mc
 
 
 # ---------------------------------------------------------------------------------------------- Gaussian flow

@@ -61,5 +61,5 @@ def test_trajectory_and_bad_sigmas():
     with pytest.raises(ValueError, match="strictly decreasing"):
         samplers.heun_ode(gmm.score, torch.zeros(3, 1, dtype=torch.float64),
                           torch.tensor([1.0, 2.0], dtype=torch.float64))
-    with pytest.raises(ValueError, match="w must be >= 0"):
+    with pytest.raises(ValueError, match="w must be a finite number >= 0"):
         guidance.exact_cfg(gmm, 0, -1.0)

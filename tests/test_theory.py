@@ -74,7 +74,7 @@ def test_loss_input_errors():
     with pytest.raises(ValueError, match="variant must be one of"):
         objectives.weighted_mclr_loss(linear_score, BATCH["x0"], BATCH["eps"], 1.0, 0, torch.tensor([1, 1]), 1.0,
                                       lambda x, s: torch.full((2, 2), 0.5, dtype=torch.float64), 2, "other")
-    with pytest.raises(ValueError, match="posterior_fn must return shape"):
+    with pytest.raises(ValueError, match=r"posterior_fn's output must have shape"):
         objectives.weighted_mclr_loss(linear_score, BATCH["x0"], BATCH["eps"], 1.0, 0, torch.tensor([1, 1]), 1.0,
                                       lambda x, s: torch.ones(2, 3, dtype=torch.float64), 2)
     with pytest.raises(ValueError, match="x0 and eps must both have shape"):
