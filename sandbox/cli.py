@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from . import methods
+from .files import check_writable
 from .mixtures import ClassConditionalGMM
 from .tables import format_table
 
@@ -39,11 +42,14 @@ def _figures(args: argparse.Namespace) -> int:
     from .figures import FIGURES, build
 
     if args.list:
+        if args.only or args.fast:
+            raise ValueError("--list only lists the figures; it takes no --only or --fast")
         for spec in FIGURES.values():
             print(f"{spec.name:<20} {spec.summary}")
         return 0
+    check_writable(args.out, "--out", folder=True)
     t0 = time.perf_counter()
-    written = build(args.only, args.out, fast=args.fast, progress=not args.quiet)
+    written = build(args.only, args.out, fast=args.fast, progress=_progress(args))
     for path in written:
         print(f"wrote {path}")
     print(f"{len(written)} files for {len(written) // 2} figures in {time.perf_counter() - t0:.1f} s")
@@ -53,9 +59,10 @@ def _figures(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from . import verification
 
+    _check_json(args)
     t0 = time.perf_counter()
     config = verification.VerifyConfig(tuple(args.mixture) if args.mixture else None, args.fast)
-    results = verification.run_all(fast=args.fast, progress=not args.quiet, mixtures=config.mixtures)
+    results = verification.run_all(fast=args.fast, progress=_progress(args), mixtures=config.mixtures)
     rows = [(r.check, r.setting, f"{r.residual:.2e}", f"{r.tolerance:.2e}", "pass" if r.passed else "FAIL")
             for r in results]
     failed = sum(not r.passed for r in results)
@@ -64,6 +71,11 @@ def _verify(args: argparse.Namespace) -> int:
             [*config.skipped(), f"{len(results) - failed}/{len(results)} checks passed"], t0, args,
             config, one, lambda: [r.as_dict() for r in results])
     return 0 if failed == 0 else 1
+
+
+def _check_json(args: argparse.Namespace) -> None:
+    if args.json is not None:
+        check_writable(args.json, "--json")
 
 
 def _report(text: str, lines: list[str], t0: float, args: argparse.Namespace, config: object,
@@ -88,10 +100,11 @@ def _report(text: str, lines: list[str], t0: float, args: argparse.Namespace, co
 def _separation(args: argparse.Namespace) -> int:
     from .separation import SweepConfig, as_json, sweep, table, trend_summary
 
+    _check_json(args)
     t0 = time.perf_counter()
     config = SweepConfig(mixture=args.mixture, seed=args.seed)
     config = config.fast() if args.fast else config
-    rows = sweep(config, progress=not args.quiet)
+    rows = sweep(config, progress=_progress(args))
     gmm = config.mixture
     print(f"{gmm.name} ({gmm.fingerprint}): n = {config.n} per class, Heun {config.steps} steps, metrics averaged "
           f"over classes, 95% intervals")
@@ -103,7 +116,12 @@ def _train(args: argparse.Namespace) -> int:
     from . import checkpoints, zoo
     from .training import TrainConfig, train, train_classifier
 
+    check_writable(args.out, "--out")
     changes = {k: v for k, v in (("steps", args.steps), ("w", args.w), ("lam", args.lam)) if v is not None}
+    uses = {"w": ("weighted-mclr", "weighted-mclr-classifier"), "lam": ("mclr",)}
+    for flag, objectives in uses.items():
+        if flag in changes and args.objective not in objectives:
+            raise ValueError(f"--{flag} is not used by --objective {args.objective} (only by {', '.join(objectives)})")
     if args.objective in ("dsm", "classifier") and (args.init or args.classifier):
         raise ValueError(f"--init and --classifier are for fine-tunes; --objective {args.objective} trains from "
                          f"scratch")
@@ -112,7 +130,7 @@ def _train(args: argparse.Namespace) -> int:
     mixture = zoo.resolve(args.mixture or "overlap_2d", "--mixture")
     base = TrainConfig(mixture=mixture, seed=args.seed)
     base = base.fast() if args.fast else base
-    progress = not args.quiet
+    progress = _progress(args)
     if args.objective == "dsm":
         result = train(replace(base, **changes), progress=progress)
     elif args.objective == "classifier":
@@ -142,10 +160,13 @@ def _compare(args: argparse.Namespace) -> int:
     from .comparison import CompareConfig, acceptance_lines, as_json, compare, table
     from .training import TrainConfig
 
+    _check_json(args)
     t0 = time.perf_counter()
-    config = CompareConfig(train=TrainConfig(mixture=args.mixture), seeds=tuple(args.seeds))
+    config = CompareConfig(train=TrainConfig(mixture=args.mixture))
     config = config.fast() if args.fast else config
-    result = compare(config, progress=not args.quiet)
+    if args.seeds is not None:     # given seeds are used as given, with --fast too
+        config = replace(config, seeds=tuple(args.seeds))
+    result = compare(config, progress=_progress(args))
     gmm = config.train.mixture
     print(f"{gmm.name} ({gmm.fingerprint}), w = {config.w:g}, seeds {list(config.seeds)}: mean ±sd over seeds "
           f"(one seed: 95% interval)")
@@ -171,7 +192,8 @@ def _command(sub: argparse._SubParsersAction, name: str, help_: str, run: Callab
     p.add_argument("--fast", action="store_true", help=fast)
     if json is not None:
         p.add_argument("--json", metavar="PATH", help=json)
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (they show on a terminal only anyway)")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     p.set_defaults(run=run)
     return p
 
@@ -222,11 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "compare", "DSM vs MCLR nets against the exact conditional and CFG answers", _compare,
                  fast="tiny training, one seed (seconds, same code path)",
                  json="also write every number (per seed, with intervals) as JSON")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (default 0 1 2)")
+    p.add_argument("--seeds", type=int, nargs="+",
+                   help="training seeds, each an int >= 0 (default 0 1 2; with --fast, 0)")
     p.add_argument("--mixture", default="overlap_2d", metavar="NAME_OR_FILE", help=MIXTURE_HELP)
 
     p = sub.add_parser("zoo", help="list the named example mixtures", epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     p.set_defaults(run=_zoo)
     return parser
 
@@ -235,14 +259,43 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *_: objec
     return f"mclr-sandbox: warning: {message}\n"
 
 
+def _progress(args: argparse.Namespace) -> bool:
+    """Progress bars on a terminal only (never ``\\r`` updates in a log), and not with ``--quiet``."""
+    return not args.quiet and sys.stderr.isatty()
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM ends the run like an exception, so partly written files are removed on the way out."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand. Every failure is one line on stderr (a traceback only with ``--debug``): exit 2 for
+    bad usage or input, 1 for a run that fails, 130 when interrupted."""
     warnings.formatwarning = _one_line_warning
     args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
+        else None
     try:
         return args.run(args)
-    except ValueError as err:
+    except (ValueError, TypeError) as err:
+        if args.debug:
+            raise
         print(f"mclr-sandbox {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except (FloatingPointError, RuntimeError, OSError) as err:
+        if args.debug:
+            raise
+        print(f"mclr-sandbox {args.command}: failed: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"mclr-sandbox {args.command}: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

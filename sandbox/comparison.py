@@ -34,6 +34,7 @@ from .fields import Field, labelled
 from .schedules import edm_sigmas
 from .tables import format_table
 from .training import TrainConfig, TrainResult, train, train_classifier
+from .validation import as_int, as_number
 
 TUNES = ("weighted-mclr", "weighted-mclr-classifier", "mclr")
 ROWS = (("dsm", "exact"), ("cfg", "exact"), ("dsm", "nets"), ("cfg", "nets"), *((t, "nets") for t in TUNES))
@@ -52,6 +53,21 @@ class CompareConfig:
     n: int = 2000
     n_likelihood: int = 200
     steps: int = 64
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.train, TrainConfig):
+            raise TypeError(f"train must be a TrainConfig, got {type(self.train).__name__}")
+        as_number(self.w, "w", minimum=0.0)
+        as_number(self.lam, "lam", minimum=0.0)
+        if not isinstance(self.seeds, tuple) or not self.seeds:
+            raise ValueError(f"seeds must be a non-empty tuple of ints >= 0, got {self.seeds!r}")
+        for seed in self.seeds:
+            as_int(seed, "each seed", minimum=0)
+        as_int(self.n, "n", minimum=10)
+        as_int(self.n_likelihood, "n_likelihood", minimum=2)
+        as_int(self.steps, "steps", minimum=1)
+        if self.n_likelihood > self.n:
+            raise ValueError(f"n_likelihood must be at most n = {self.n}, got {self.n_likelihood}")
 
     def fast(self) -> CompareConfig:
         """Tiny training and sample sizes, one seed: tests and ``--fast`` (same code path)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -34,6 +35,23 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
         raise
 
 
+def check_writable(path: str | Path, name: str, folder: bool = False) -> Path:
+    """Raise ``ValueError`` naming ``name`` unless ``path`` can be written: a file (``folder``: a folder) that can
+    be created or replaced. Called before long work starts, so a bad path costs nothing."""
+    if path is None or str(path).strip() == "":
+        raise ValueError(f"{name} must be a path, got an empty string")
+    target = Path(path)
+    if target.exists() and target.is_dir() != folder:
+        raise ValueError(f"{name} {target} is {'not ' if folder else ''}a folder; expected a "
+                         f"{'folder' if folder else 'file path'}")
+    existing = target if folder and target.exists() else target.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {target} cannot be written: {existing} is not a writable folder")
+    return target
+
+
 def _umask() -> int:
     mask = os.umask(0o022)   # reading the umask means setting it; put it straight back
     os.umask(mask)
@@ -41,10 +59,11 @@ def _umask() -> int:
 
 
 def write_json(path: str | Path, obj: object) -> None:
-    """Write ``obj`` as indented JSON, atomically; non-finite floats are written as strings ("inf", "nan")."""
+    """Write ``obj`` as indented JSON, atomically; non-finite floats (NaN, inf) are written as ``null``, the
+    only JSON value that every reader accepts for them."""
     def clean(o: object) -> object:
-        if isinstance(o, float) and (o != o or o in (float("inf"), float("-inf"))):
-            return str(o)
+        if isinstance(o, float) and not math.isfinite(o):
+            return None
         if isinstance(o, dict):
             return {str(k): clean(v) for k, v in o.items()}
         if isinstance(o, (list, tuple)):

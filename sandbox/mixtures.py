@@ -33,6 +33,7 @@ from .validation import (
     as_generator,
     as_points,
     as_probabilities,
+    as_real_tensor,
 )
 
 Tensor = torch.Tensor
@@ -367,7 +368,7 @@ class ClassConditionalGMM:
         n = x.shape[0]
         s = as_batch_scalar(sigma, n, self.dtype, self.device, "sigma")
         if n:
-            big_x, big_s = float(x.abs().max()), float(s.max())
+            big_x, big_s = float(x.detach().abs().max()), float(s.detach().max())
             if big_x > self.x_limit:
                 raise ValueError(f"x must have entries of absolute value <= {self.x_limit:.3g} for this mixture in "
                                  f"{self.dtype} (beyond, its scores overflow), got {big_x:.3g}")
@@ -441,14 +442,14 @@ def check_components(
     mu, cov, phi = [], [], []
     dim = None
     for k, (m, s, w) in enumerate(zip(means, covs, weights)):
-        m = _float64(m, f"means[{k}]")
+        m = as_real_tensor(m, f"means[{k}]")
         if m.ndim != 2 or m.shape[0] == 0 or m.shape[1] == 0:
             raise ValueError(f"means[{k}] must have shape (M_c, d) with M_c, d >= 1, got {tuple(m.shape)}")
         dim = m.shape[1] if dim is None else dim
         if m.shape[1] != dim:
             raise ValueError(f"means[{k}] must have dimension d = {dim} like means[0], got {m.shape[1]}")
         mc = m.shape[0]
-        s = _float64(s, f"covs[{k}]")
+        s = as_real_tensor(s, f"covs[{k}]")
         if s.shape != (mc, dim, dim):
             raise ValueError(f"covs[{k}] must have shape ({mc}, {dim}, {dim}), got {tuple(s.shape)}")
         if not bool(torch.isfinite(m).all()) or not bool(torch.isfinite(s).all()):
@@ -469,20 +470,3 @@ def check_components(
         cov.append(s)
         phi.append(as_probabilities(w, f"weights[{k}]", mc))
     return mu, cov, phi
-
-
-def _float64(a: object, name: str) -> Tensor:
-    """``a`` as a float64 CPU tensor; bools, complex numbers and strings are refused, not cast."""
-    if isinstance(a, (str, bytes)):
-        raise TypeError(f"{name} must be numeric, got {type(a).__name__}")
-    try:
-        kind = a.dtype if isinstance(a, Tensor) else np.asarray(a).dtype
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be a numeric array: {err}") from None
-    if (isinstance(kind, torch.dtype) and (kind == torch.bool or kind.is_complex)) or \
-            (isinstance(kind, np.dtype) and kind.kind not in "iuf"):
-        raise TypeError(f"{name} must hold real numbers, got dtype {kind}")
-    try:
-        return torch.as_tensor(a, dtype=torch.float64).detach().cpu().clone()
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise TypeError(f"{name} must be a numeric array: {err}") from None

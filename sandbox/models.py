@@ -88,7 +88,8 @@ class _Network(nn.Module):
             raise ValueError("sigma must be > 0 for a network (it is preconditioned by log sigma)")
         # the network computes in its own dtype: inputs must survive the cast, and sigma^2 must not overflow
         limit = math.sqrt(torch.finfo(p.dtype).max) / 4.0
-        if n and (not bool(torch.isfinite(x).all()) or float(x.abs().max()) > limit or float(s.max()) > limit):
+        big = max(float(x.detach().abs().max()), float(s.detach().max())) if n else 0.0
+        if n and (not bool(torch.isfinite(x).all()) or big > limit):
             raise ValueError(f"x must be finite and x, sigma at most {limit:.3g} in absolute value for a "
                              f"{p.dtype} network")
         k = self.config.num_classes

@@ -30,6 +30,7 @@ from .metrics import Estimate
 from .schedules import edm_sigmas
 from .tables import format_table
 from .tilted import TiltedTarget
+from .validation import as_int, as_number
 
 Tensor = torch.Tensor
 METHODS = ("cfg", "weighted-mclr", "mclr", "tilted")
@@ -72,11 +73,17 @@ class SweepConfig:
         unknown = [m for m in self.methods if m not in usable]
         if unknown:
             raise ValueError(f"methods must be drawn from {usable}, got {unknown}")
-        if not self.ws or any(not w >= 0 for w in self.ws) or any(not lam >= 0 for lam in self.lams):
-            raise ValueError(f"ws must be a non-empty list of values >= 0 and lams values >= 0, got {self.ws}, "
-                             f"{self.lams}")
-        if self.n < 10 or self.steps < 1 or not 0 < self.sigma_min < self.sigma_max:
-            raise ValueError("need n >= 10, steps >= 1 and 0 < sigma_min < sigma_max")
+        if not self.ws:
+            raise ValueError("ws must hold at least one guidance scale")
+        for w in self.ws:
+            as_number(w, "each of ws", minimum=0.0)
+        for lam in self.lams:
+            as_number(lam, "each of lams", minimum=0.0)
+        as_int(self.n, "n", minimum=10)
+        as_int(self.steps, "steps", minimum=1)
+        as_int(self.seed, "seed", minimum=0)
+        if not as_number(self.sigma_min, "sigma_min", 0.0, strict=True) < as_number(self.sigma_max, "sigma_max"):
+            raise ValueError(f"need sigma_min < sigma_max, got {self.sigma_min} and {self.sigma_max}")
 
 
 @dataclass
@@ -170,6 +177,11 @@ class SampleConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "mixture", zoo.resolve(self.mixture))
         methods.get(self.method)
+        as_number(self.w, "w", minimum=0.0)
+        as_number(self.lam, "lam", minimum=0.0)
+        as_int(self.n, "n", minimum=1)
+        as_int(self.steps, "steps", minimum=1)
+        as_int(self.trajectories, "trajectories", minimum=0)
 
     def compute(self, progress: bool = False) -> dict[str, list[Tensor]]:
         """``{"x": [(n, d) per class], "paths": [(trajectories, steps + 1, d) per class]}``."""

@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from . import methods, objectives, zoo
 from .mixtures import ClassConditionalGMM
 from .models import Denoiser, ModelConfig, NoisyClassifier
+from .validation import as_device, as_int, as_number
 
 Tensor = torch.Tensor
 OBJECTIVES = methods.names("objective")
@@ -71,12 +72,16 @@ class TrainConfig:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
         if self.sigma_sampling not in SIGMA_SAMPLING:
             raise ValueError(f"sigma_sampling must be one of {SIGMA_SAMPLING}, got {self.sigma_sampling!r}")
-        if self.steps < 1 or self.batch < 2 or not self.lr > 0 or not 0 <= self.ema < 1:
-            raise ValueError("need steps >= 1, batch >= 2, lr > 0 and 0 <= ema < 1")
-        if not 0 <= self.label_dropout < 1 or not 0 < self.sigma_min < self.sigma_max:
-            raise ValueError("need 0 <= label_dropout < 1 and 0 < sigma_min < sigma_max")
-        if not (self.w >= 0 and self.lam >= 0 and self.neg_cap > 0):
-            raise ValueError("need w >= 0, lam >= 0 and neg_cap > 0")
+        for name, minimum in (("steps", 1), ("batch", 2), ("seed", 0), ("width", 1), ("depth", 1)):
+            as_int(getattr(self, name), name, minimum)
+        for name, low, high, strict in (("lr", 0.0, None, True), ("ema", 0.0, 1.0 - 1e-12, False),
+                                        ("label_dropout", 0.0, 1.0 - 1e-12, False), ("p_mean", None, None, False),
+                                        ("p_std", 0.0, None, True), ("sigma_min", 0.0, None, True),
+                                        ("sigma_max", 0.0, None, True), ("w", 0.0, None, False),
+                                        ("lam", 0.0, None, False), ("neg_cap", 0.0, None, True)):
+            as_number(getattr(self, name), name, low, high, strict)
+        if not self.sigma_min < self.sigma_max:
+            raise ValueError(f"need sigma_min < sigma_max, got {self.sigma_min} and {self.sigma_max}")
 
     def fast(self) -> TrainConfig:
         """A few hundred small steps: tests and ``--fast`` (same code path)."""
@@ -148,6 +153,14 @@ def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyCl
         raise ValueError(f"objective {config.objective!r} fine-tunes a DSM model: pass init=")
     if config.objective == "weighted-mclr-classifier" and classifier is None:
         raise ValueError("objective 'weighted-mclr-classifier' needs classifier= (see train_classifier)")
+    device = as_device(device)
+    if init is not None and not isinstance(init, Denoiser):
+        raise TypeError(f"init must be a Denoiser (a DSM net to fine-tune), got {type(init).__name__}")
+    if classifier is not None and not isinstance(classifier, NoisyClassifier):
+        raise TypeError(f"classifier must be a NoisyClassifier, got {type(classifier).__name__}")
+    if init is not None and (init.dim, init.num_classes) != (gmm.dim, gmm.num_classes):
+        raise ValueError(f"init is a net for d = {init.dim}, K = {init.num_classes}; the mixture has d = {gmm.dim}, "
+                         f"K = {gmm.num_classes}")
     torch.manual_seed(config.seed)
     model = copy.deepcopy(init) if init is not None else Denoiser(model_config(gmm, config))
     model = model.to(device).train()
@@ -188,7 +201,7 @@ def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyCl
 def train_classifier(config: TrainConfig, device: torch.device | str = "cpu",
                      progress: bool = True) -> TrainResult:
     """A ``NoisyClassifier`` by cross-entropy on noisy samples ``x0 + sigma eps`` (same sigma law as ``config``)."""
-    gmm = config.mixture
+    gmm, device = config.mixture, as_device(device)
     torch.manual_seed(config.seed)
     model = NoisyClassifier(model_config(gmm, config)).to(device).train()
     dtype = next(model.parameters()).dtype

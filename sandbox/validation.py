@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from numbers import Integral, Real
 
+import numpy as np
 import torch
 
 Tensor = torch.Tensor
@@ -89,15 +90,29 @@ def as_class_ids(c: object, n: int, num_classes: int, device: torch.device, name
     raise TypeError(f"{name} must be an int or an ({n},) integer tensor, got {type(c).__name__}")
 
 
+def as_real_tensor(a: object, name: str) -> Tensor:
+    """``a`` as a float64 CPU tensor; bools, complex numbers and strings are refused, not cast."""
+    if isinstance(a, (str, bytes)):
+        raise TypeError(f"{name} must be numeric, got {type(a).__name__}")
+    try:
+        kind = a.dtype if isinstance(a, Tensor) else np.asarray(a).dtype
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a numeric array: {err}") from None
+    if (isinstance(kind, torch.dtype) and (kind == torch.bool or kind.is_complex)) or \
+            (isinstance(kind, np.dtype) and kind.kind not in "iuf"):
+        raise TypeError(f"{name} must hold real numbers, got dtype {kind}")
+    try:
+        return torch.as_tensor(a, dtype=torch.float64).detach().cpu().clone()
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"{name} must be a numeric array: {err}") from None
+
+
 def as_probabilities(p: object, name: str, length: int | None = None, atol: float = 1e-6) -> Tensor:
     """A 1-D float64 vector of positive entries summing to 1 (within ``atol``: float32 rounding passes).
 
     Returned renormalised, unless the sum is already 1 up to rounding: then exactly as given, so that
     normalising is idempotent (a saved and re-loaded mixture keeps its fingerprint)."""
-    try:
-        t = torch.as_tensor(p, dtype=torch.float64).cpu()
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise TypeError(f"{name} must be a 1-D array of probabilities: {err}") from None
+    t = as_real_tensor(p, name)
     if t.ndim != 1 or (length is not None and t.shape[0] != length):
         want = f"({length},)" if length is not None else "(n,)"
         raise ValueError(f"{name} must have shape {want}, got {tuple(t.shape)}")
