@@ -25,6 +25,7 @@ from .fields import Field, LabelledField
 from .metrics import LEVEL, Estimate, normal_mean
 from .mixtures import ClassConditionalGMM
 from .schedules import edm_sigmas
+from .validation import as_int, as_number
 
 Tensor = torch.Tensor
 ERROR_SIGMAS = tuple(float(s) for s in torch.logspace(math.log10(0.02), math.log10(20.0), 10, dtype=torch.float64))
@@ -35,6 +36,9 @@ def score_error(score: LabelledField, reference: LabelledField, gmm: ClassCondit
                 level: float = LEVEL) -> tuple[dict[float, float], Estimate]:
     """``sigma ||s - s_ref||`` under ``p_sigma(.|c)``, classes pooled: RMS per sigma, and the overall RMS (interval:
     normal on the mean of squares, mapped through the square root)."""
+    n = as_int(n, "n", minimum=2)
+    if not sigmas or not all(as_number(s, "each of sigmas", 0.0, strict=True) for s in sigmas):
+        raise ValueError("sigmas must hold at least one noise level > 0")
     g = torch.Generator().manual_seed(seed)
     per_sigma, squares = {}, []
     for sigma in sigmas:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .files import atomic_open
+from .files import atomic_open, check_writable
 from .validation import (
     as_batch_scalar,
     as_class_ids,
@@ -211,6 +211,7 @@ class ClassConditionalGMM:
     def save(self, path: str | Path) -> Path:
         """Write the mixture as JSON (``to_dict``), atomically. Floats are written exactly (shortest repr), so
         ``load`` gives back the same fingerprint."""
+        check_writable(path, "path")
         with atomic_open(path, "w") as fh:
             json.dump(self.to_dict(), fh, indent=1)
         return Path(path)

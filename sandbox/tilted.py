@@ -74,6 +74,8 @@ class TiltedTarget:
     def log_normaliser(self) -> float:
         """``log Z`` by adaptive cubature per component (module docstring)."""
         z = sum(float(phi) * r.value for phi, r in zip(self.gmm.weights[self.c], self._integrals()))
+        if not z > 0:
+            raise ValueError(f"w = {self.w:g} is too large for this mixture in float64: E[p(c|x)^w] underflows to 0")
         return math.log(z) - self.w * math.log(float(self.gmm.class_probs[self.c]))
 
     @property

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from .mixtures import ClassConditionalGMM
+from .validation import as_int, as_number
 
 Tensor = torch.Tensor
 
@@ -95,8 +96,11 @@ def random_mixture(num_classes: int, components: int, dim: int, seed: int, sprea
                    max_condition: float = 10.0) -> ClassConditionalGMM:
     """A random mixture: means ~ N(0, spread^2 I), covariances with eigenvalues log-uniform in a range of
     ratio ``max_condition`` around 0.3, Dirichlet(2) weights, Dirichlet(5) class prior."""
-    g = torch.Generator().manual_seed(seed)
-    k, m, d = num_classes, components, dim
+    k, m, d = (as_int(v, name, 1) for v, name in ((num_classes, "num_classes"), (components, "components"),
+                                                   (dim, "dim")))
+    spread = as_number(spread, "spread", 0.0, strict=True)
+    max_condition = as_number(max_condition, "max_condition", 1.0)
+    g = torch.Generator().manual_seed(as_int(seed, "seed"))
     means = spread * torch.randn(k, m, d, dtype=torch.float64, generator=g)
     q, _ = torch.linalg.qr(torch.randn(k, m, d, d, dtype=torch.float64, generator=g))
     log_ratio = math.log(max_condition)

@@ -296,10 +296,3 @@ def test_cli_run_failures_are_one_line(monkeypatch, capsys, error, code, word):
 def test_debug_shows_the_traceback(capsys):
     with pytest.raises(ValueError, match="--list only lists"):
         cli.main(["figures", "--list", "--fast", "--debug"])
-
-
-def test_cache_off_in_any_spelling_creates_no_folder(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MCLR_SANDBOX_CACHE", "OFF")
-    assert cli.main(["separation", "--fast", "--quiet", "--mixture", "two_gaussians_1d"]) == 0
-    assert list(tmp_path.iterdir()) == []
