@@ -96,7 +96,7 @@ def cached(name: str, config: object, compute: Callable[[], T], encode: Callable
         else:
             try:
                 return entry["value"] if decode is None else decode(entry["value"])
-            except (ValueError, KeyError) as err:
+            except Exception as err:  # any damage to a stored value means: recompute it, never trust it
                 warnings.warn(f"cache entry {path} is damaged ({err}); recomputing", CacheWarning, stacklevel=2)
     value = compute()
     if path is not None:

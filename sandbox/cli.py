@@ -198,8 +198,15 @@ def _command(sub: argparse._SubParsersAction, name: str, help_: str, run: Callab
     return p
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, like every other failure (exit code 2)."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mclr-sandbox",
         description="Exact Gaussian-mixture sandbox for classifier-free guidance and MCLR.",
         epilog=EXAMPLES,
@@ -293,6 +300,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"mclr-sandbox {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # a bug of ours: still one line, and how to see more
+        if args.debug:
+            raise
+        print(f"mclr-sandbox {args.command}: failed: {type(err).__name__}: {err} (run with --debug for the "
+              f"traceback)", file=sys.stderr)
+        return 1
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

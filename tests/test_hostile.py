@@ -293,6 +293,16 @@ def test_cli_run_failures_are_one_line(monkeypatch, capsys, error, code, word):
     assert word in _err(capsys)
 
 
+def test_usage_errors_and_unexpected_failures_are_one_line_too(monkeypatch, capsys):
+    for argv in (["train", "--objective", "nope"], [], ["compare", "--seeds", "x"]):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(argv)
+        assert exit_.value.code == 2 and "see mclr-sandbox" in _err(capsys)
+    monkeypatch.setattr(training, "train", lambda *a, **k: [][1])
+    assert cli.main(["train", "--objective", "dsm", "--out", "/tmp/never-written.pt", "--fast"]) == 1
+    assert "IndexError" in _err(capsys)
+
+
 def test_debug_shows_the_traceback(capsys):
     with pytest.raises(ValueError, match="--list only lists"):
         cli.main(["figures", "--list", "--fast", "--debug"])
