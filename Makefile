@@ -5,7 +5,7 @@ VENV   := .venv
 PYTHON ?= python3
 STAMP  := $(VENV)/.installed
 
-.PHONY: figures test test-fast lint bench clean-venv
+.PHONY: figures test test-fast lint bench notebooks clean-venv
 
 figures: $(STAMP)
 	$(VENV)/bin/mclr-sandbox figures
@@ -18,6 +18,14 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check sandbox tests benchmarks notebooks
+
+# execute every notebook (SANDBOX_FAST=1 for the quick setting) into build/notebooks/*.ipynb, outputs included
+notebooks: $(STAMP)
+	$(VENV)/bin/pip install --quiet -e '.[dev,notebooks]'
+	mkdir -p build/notebooks
+	for f in notebooks/*.py; do \
+		$(VENV)/bin/jupytext --to ipynb --execute --output build/notebooks/$$(basename $$f .py).ipynb $$f || exit 1; \
+	done
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_score.py

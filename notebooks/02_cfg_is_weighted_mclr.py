@@ -69,10 +69,10 @@ quad = verification.check_quadrature(sigmas=(0.05, 1.0) if FAST else verificatio
                                      rules=verification.FAST_QUADRATURE_RULES if FAST else None)
 assert show(quad)
 figures.theorem_residuals_figure(FAST, data={"closed": verification.residual_table(closed),
-                                             "quadrature": verification.residual_table(quad)})
+                                             "quadrature": verification.residual_table(quad)});
 
 # %%
-figures.theorem_parabolas_figure(FAST)
+figures.theorem_parabolas_figure(FAST);
 
 # %% [markdown]
 # ## 3. The same identity from the *sampled* training loss (Monte Carlo)
@@ -95,7 +95,7 @@ show(wrong)
 learn = verification.check_learning(sigmas=(1.0,), steps=150 if FAST else 1500, batch=512 if FAST else 4096,
                                     ratio_tol=1.0 if FAST else 0.1)
 show(learn)
-figures.learning_curves_figure(FAST)
+figures.learning_curves_figure(FAST);
 
 # %% [markdown]
 # ## 5. Symbolic
@@ -120,10 +120,10 @@ assert show(verification.check_distribution(ws=(2.0,), n_grid=61 if FAST else 20
 # negative the loss decreases without bound as the field is pushed. The weights $\alpha_w, \beta_w$ fix this:
 
 # %%
-figures.mclr_ill_posed_figure(FAST)
+figures.mclr_ill_posed_figure(FAST);
 
 # %%
-figures.mclr_weights_figure(FAST)
+figures.mclr_weights_figure(FAST);
 
 # %%
 g = zoo.overlap_2d()

@@ -45,7 +45,7 @@ MIXTURE = "overlap_2d"   # the sweep below runs on any mixture: a zoo name, a mi
 # $p(x\mid c)$ by $p(c\mid x)^w$, so it keeps the shape of the class where the classifier is already sure.
 
 # %%
-figures.guidance_panel_figure(fast=FAST)
+figures.guidance_panel_figure(fast=FAST);
 
 # %% [markdown]
 # ## 2. The sweep over $w$ (and $\lambda$)
@@ -71,7 +71,7 @@ print("unweighted MCLR, share of field evaluations that fell back to s_c:",
 # similar trade-off curve, parametrised by $\lambda$.
 
 # %%
-figures.separation_tradeoff_figure(fast=FAST)
+figures.separation_tradeoff_figure(fast=FAST);
 
 # %% [markdown]
 # The same sweep on the 1-D teaching mixture adds the KS distance to the exact $q_0$ CDF (with its p-value per class
@@ -90,14 +90,14 @@ print("\n".join(separation.trend_summary(rows_1d)))
 # its minor mode (weight 0.4, at $x = 0.2$, where class 1 also lives); with $w = 3$ none do.
 
 # %%
-figures.guided_paths_1d_figure(fast=FAST)
+figures.guided_paths_1d_figure(fast=FAST);
 
 # %% [markdown]
 # In 1-D the difference is stark: at $w = 4$ CFG empties the minor mode of class 0 that $q_0$ keeps.
 # The right panel is the two-Gaussian case in closed form (next section).
 
 # %%
-figures.cfg_vs_tilted_figure(fast=FAST)
+figures.cfg_vs_tilted_figure(fast=FAST);
 
 # %% [markdown]
 # ## 4. Two Gaussians: the guided ODE in closed form

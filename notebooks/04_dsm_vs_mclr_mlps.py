@@ -51,7 +51,7 @@ print({name: f"{r.seconds:.1f} s" for name, r in nets.items()})
 # to the level of the DSM net's own error, i.e. they learned the CFG score.
 
 # %%
-figures.mlp_comparison_figure(fast=FAST)
+figures.mlp_comparison_figure(fast=FAST);
 
 # %% [markdown]
 # ## The comparison table

@@ -52,9 +52,14 @@ STYLE = {
 
 @contextlib.contextmanager
 def style() -> Iterator[None]:
-    """The project's rcParams, applied inside the block."""
+    """The project's rcParams, applied inside the block.
+
+    A notebook's backend may switch interactive mode on during the block (on the first figure); ``rc_context``
+    would switch it back off on exit, and later figures would never show, so the mode set inside is kept."""
     with matplotlib.rc_context(STYLE):
         yield
+        interactive = matplotlib.is_interactive()
+    matplotlib.interactive(interactive)
 
 
 def class_color(c: int) -> str:
