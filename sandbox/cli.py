@@ -11,48 +11,86 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from . import methods
+from . import __version__, methods
 from .files import check_writable
 from .mixtures import ClassConditionalGMM
 from .tables import format_table
 
 MIXTURE_HELP = "zoo name or mixture .json file (ClassConditionalGMM.save) (default: overlap_2d)"
 
-EXAMPLES = """\
-examples:
+EXAMPLES = {
+    "figures": """\
   mclr-sandbox figures                      # regenerate every figure into figures/ (PDF + PNG)
   mclr-sandbox figures --fast --out /tmp/f  # small sizes, quick look
   mclr-sandbox figures --only zoo           # one figure
+  mclr-sandbox figures --list               # the figure names
+  mclr-sandbox figures --check              # regenerate and compare with figures/ (RMS per figure)""",
+    "verify": """\
   mclr-sandbox verify --fast                # the theorem checked six ways, quick settings (< 60 s)
   mclr-sandbox verify --json results.json   # full grid, results also as JSON; exit 1 if any check fails
-  mclr-sandbox verify --fast --mixture mine.json                  # the theorem on your own mixture
+  mclr-sandbox verify --fast --mixture mine.json                  # the theorem on your own mixture""",
+    "separation": """\
   mclr-sandbox separation --fast            # what CFG / MCLR / the tilted target do to each class, quick
   mclr-sandbox separation --mixture teaching_1d --json sep.json
-  mclr-sandbox separation --fast --mixture mine.json              # your own mixture (ClassConditionalGMM.save)
+  mclr-sandbox separation --fast --mixture mine.json              # your own mixture (ClassConditionalGMM.save)""",
+    "train": """\
   mclr-sandbox train --objective dsm --out nets/dsm.pt            # a DSM net on overlap_2d (< 2 min)
   mclr-sandbox train --objective weighted-mclr --init nets/dsm.pt --out nets/weighted.pt
+  mclr-sandbox train --fast --objective dsm --mixture mine.json --out nets/mine.pt""",
+    "compare": """\
   mclr-sandbox compare --fast               # DSM vs MCLR nets against the exact answers, quick
-  mclr-sandbox compare --fast --mixture mine.json --json out.json
-  mclr-sandbox zoo                          # list the named example mixtures
-  python -m sandbox figures --fast          # the same entry point without the console script
-"""
+  mclr-sandbox compare --json compare.json  # three seeds (about 20 min from an empty cache)
+  mclr-sandbox compare --fast --mixture mine.json --json out.json""",
+    "zoo": """\
+  mclr-sandbox zoo                          # list the named example mixtures""",
+}
+DESCRIPTIONS = {
+    "figures": "Regenerate the figures as PDF and PNG, deterministically; heavy results come from the on-disk cache.",
+    "verify": "Check that the CFG score is the unique optimum of sample-adaptive weighted MCLR, six independent ways "
+              "(closed form, quadrature, Monte Carlo, learning, symbolic, distribution). Exit 1 if any check fails.",
+    "separation": "Sample each class with the exact fields of CFG and the MCLR optima and exact draws of the tilted "
+                  "target, over w and lambda, and measure separation, diversity and fidelity with intervals.",
+    "train": "Train a small conditional MLP denoiser with DSM, fine-tune one with an MCLR objective, or train a "
+             "noisy classifier; writes one self-contained checkpoint.",
+    "compare": "Train a DSM net and its MCLR fine-tunes (cached) and measure every net against the exact conditional "
+               "and CFG answers, over seeds.",
+    "zoo": "List the named example mixtures.",
+}
+
+
+def _epilog(command: str) -> str:
+    return f"examples:\n{EXAMPLES[command]}\n  python -m sandbox {command} --help      # the same entry point"
+
 
 
 def _figures(args: argparse.Namespace) -> int:
-    from .figures import FIGURES, build
+    from .figures import CHECK_TOLERANCE, FIGURES, build, check
 
     if args.list:
-        if args.only or args.fast:
-            raise ValueError("--list only lists the figures; it takes no --only or --fast")
-        for spec in FIGURES.values():
-            print(f"{spec.name:<20} {spec.summary}")
+        if args.only or args.fast or args.check or args.tol is not None:
+            raise ValueError("--list only lists the figures; it takes no --only, --fast, --check or --tol")
+        print(format_table(("name", "what it shows"), [(spec.name, spec.summary) for spec in FIGURES.values()]))
         return 0
+    if args.tol is not None and not args.check:
+        raise ValueError("--tol goes with --check")
+    if args.check:
+        if args.fast:
+            raise ValueError("--check compares with the committed full-size figures; it takes no --fast")
+        tol = CHECK_TOLERANCE if args.tol is None else args.tol
+        results = check(args.only, args.out, tol, progress=_progress(args))
+        print(format_table(("figure", "RMS", "tolerance", "status", "across machines"),
+                           [(name, f"{rms:.3g}", f"{tol:g}", "ok" if ok else "DIFFERS", note)
+                            for name, rms, ok, note in results]))
+        bad = sum(not ok for *_, ok, _ in results)
+        print(f"{len(results) - bad}/{len(results)} figures match {args.out}/ within RMS {tol:g}")
+        return 0 if bad == 0 else 1
     check_writable(args.out, "--out", folder=True)
     t0 = time.perf_counter()
     written = build(args.only, args.out, fast=args.fast, progress=_progress(args))
     for path in written:
         print(f"wrote {path}")
-    print(f"{len(written)} files for {len(written) // 2} figures in {time.perf_counter() - t0:.1f} s")
+    count = len(written) // 2
+    print(f"{len(written)} files for {count} figure{'s' if count != 1 else ''} in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
@@ -63,12 +101,16 @@ def _verify(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     config = verification.VerifyConfig(tuple(args.mixture) if args.mixture else None, args.fast)
     results = verification.run_all(fast=args.fast, progress=_progress(args), mixtures=config.mixtures)
+    shown = results if args.details else [r for r in results if not r.passed]
     rows = [(r.check, r.setting, f"{r.residual:.2e}", f"{r.tolerance:.2e}", "pass" if r.passed else "FAIL")
-            for r in results]
+            for r in shown]
     failed = sum(not r.passed for r in results)
     one = config.mixtures[0] if config.mixtures and len(config.mixtures) == 1 else None
-    _report(format_table(("check", "setting", "residual", "tolerance", "status"), rows),
-            [*config.skipped(), f"{len(results) - failed}/{len(results)} checks passed"], t0, args,
+    text = verification.summary_table(results)
+    if rows:
+        text += "\n\n" + format_table(("check", "setting", "residual", "tolerance", "status"), rows)
+    _report(text, [*config.skipped(), f"{len(results) - failed}/{len(results)} checks passed"
+                   + ("" if args.details else " (every row: --details)")], t0, args,
             config, one, lambda: [r.as_dict() for r in results])
     return 0 if failed == 0 else 1
 
@@ -82,7 +124,7 @@ def _report(text: str, lines: list[str], t0: float, args: argparse.Namespace, co
             mixture: ClassConditionalGMM | None, results: Callable[[], object]) -> None:
     """Print a table and its summary lines with the run time; write the JSON report to ``--json``:
     ``{version, command, config, mixture: {name, fingerprint} or null, results}``."""
-    from . import __version__, cache
+    from . import cache
     from .files import write_json
 
     print(text)
@@ -177,18 +219,20 @@ def _compare(args: argparse.Namespace) -> int:
 def _zoo(args: argparse.Namespace) -> int:
     from . import zoo
 
+    rows = []
     for name, make in zoo.ZOO.items():
         gmm = make()
-        sizes = [m.shape[0] for m in gmm.means]
         summary = (make.__doc__ or "").strip().splitlines()[0]
-        print(f"{name:<14} d={gmm.dim} K={gmm.num_classes} components={sizes}  {summary}")
+        rows.append((name, str(gmm.dim), str(gmm.num_classes), str([m.shape[0] for m in gmm.means]), summary))
+    print(format_table(("name", "d", "K", "components", "what it is"), rows))
     return 0
 
 
 def _command(sub: argparse._SubParsersAction, name: str, help_: str, run: Callable[[argparse.Namespace], int],
              fast: str, json: str | None = None) -> argparse.ArgumentParser:
     """A subcommand with the shared flags: ``--fast``, ``--quiet`` and (when ``json`` is given) ``--json PATH``."""
-    p = sub.add_parser(name, help=help_, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(name, help=help_, description=DESCRIPTIONS[name], epilog=_epilog(name),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--fast", action="store_true", help=fast)
     if json is not None:
         p.add_argument("--json", metavar="PATH", help=json)
@@ -209,22 +253,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mclr-sandbox",
         description="Exact Gaussian-mixture sandbox for classifier-free guidance and MCLR.",
-        epilog=EXAMPLES,
+        epilog="examples:\n" + "\n".join(e.splitlines()[0] for e in EXAMPLES.values())
+               + "\n  mclr-sandbox COMMAND --help               # what a command does, its flags and more examples",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"mclr-sandbox {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = _command(sub, "figures", "regenerate the figures (PDF + PNG)", _figures,
                  fast="small sizes for a quick run (same code path)")
     p.add_argument("--only", nargs="+", metavar="NAME", help="build only these figures (see --list)")
-    p.add_argument("--out", default="figures", metavar="DIR", help="output folder (default: figures)")
+    p.add_argument("--out", default="figures", metavar="DIR",
+                   help="output folder (default: figures); with --check, the folder of figures to compare with")
     p.add_argument("--list", action="store_true", help="list the figure names and exit")
+    p.add_argument("--check", action="store_true",
+                   help="regenerate into a temporary folder and compare each PNG with the one in --out (RMS)")
+    p.add_argument("--tol", type=float, metavar="RMS",
+                   help="with --check: largest RMS difference (0-255 levels) that passes (default 6)")
 
     p = _command(sub, "verify", "check that CFG is the optimum of weighted MCLR, six ways", _verify,
                  fast="reduced grid and training (under a minute)",
                  json="also write every result (with details) as JSON")
     p.add_argument("--mixture", nargs="+", metavar="NAME_OR_FILE",
                    help="check these mixtures (zoo names or .json files) instead of the zoo's")
+    p.add_argument("--details", action="store_true", help="print every row (setting) of every check, not only "
+                                                           "the per-check summary and the failures")
 
     p = _command(sub, "separation", "inter-class separation and diversity of CFG, MCLR and the tilted target",
                  _separation, fast="fewer samples and w values (seconds, same code path)",
@@ -246,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="optimisation steps (default: 6000 for DSM, a third for fine-tunes)")
     p.add_argument("--w", type=float, help="guidance scale of the weighted MCLR objectives (default 2)")
     p.add_argument("--lam", type=float, help="strength of unweighted MCLR (default 1)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of every draw (default 0)")
 
     p = _command(sub, "compare", "DSM vs MCLR nets against the exact conditional and CFG answers", _compare,
                  fast="tiny training, one seed (seconds, same code path)",
@@ -255,8 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training seeds, each an int >= 0 (default 0 1 2; with --fast, 0)")
     p.add_argument("--mixture", default="overlap_2d", metavar="NAME_OR_FILE", help=MIXTURE_HELP)
 
-    p = sub.add_parser("zoo", help="list the named example mixtures", epilog=EXAMPLES,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("zoo", help="list the named example mixtures", description=DESCRIPTIONS["zoo"],
+                       epilog=_epilog("zoo"), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     p.set_defaults(run=_zoo)
     return parser

@@ -38,8 +38,12 @@ from .validation import as_int, as_number
 
 TUNES = ("weighted-mclr", "weighted-mclr-classifier", "mclr")
 ROWS = (("dsm", "exact"), ("cfg", "exact"), ("dsm", "nets"), ("cfg", "nets"), *((t, "nets") for t in TUNES))
-KEYS = ("bayes_accuracy", "leakage", "log_ratio", "entropy", "model_log_ratio", "score_error_cfg",
-        "score_error_cond", "ed_to_cfg")
+HEADINGS = {   # measure key -> table heading (the README's)
+    "bayes_accuracy": "Bayes accuracy", "leakage": "leakage", "log_ratio": "log-ratio (exact)",
+    "entropy": "entropy", "model_log_ratio": "model log-ratio", "score_error_cfg": "score error vs CFG",
+    "score_error_cond": "score error vs s_c", "ed_to_cfg": "energy distance to exact CFG",
+}
+KEYS = tuple(HEADINGS)
 
 
 @dataclass(frozen=True)
@@ -218,7 +222,7 @@ def _spread(values: list[float]) -> tuple[float, float]:
 def table(result: dict[str, object]) -> str:
     """Rows x measures, ``mean ±sd`` over seeds (one seed: ``value [lo, hi]`` with the 95% interval)."""
     one_seed = len(result["per_seed"]) == 1
-    header = ["method / source", *KEYS]
+    header = ["method / source", *HEADINGS.values()]
     body = []
     for row, vals in result["summary"].items():
         if one_seed:

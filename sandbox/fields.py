@@ -5,7 +5,8 @@
                                                                         what objectives train and evaluations compare
 
 ``conditional`` fixes the label of a labelled field; ``labelled`` turns a per-class field builder back into a
-labelled field.
+labelled field; ``from_denoiser`` turns a denoiser ``D(x, sigma)`` (the k-diffusion convention: ``net(x, sigma)``
+returns the denoised estimate) into a field by Tweedie, ``s = (D - x) / sigma^2``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ def conditional(field: Callable[..., Tensor], c: int | Tensor | None) -> Field:
     def bound(x: Tensor, sigma: Tensor) -> Tensor:
         return field(x, sigma, c)
     return bound
+
+
+def from_denoiser(denoiser: Callable[[Tensor, Tensor], Tensor]) -> Field:
+    """The score field of a denoiser ``D(x: (N, d), sigma: (N,)) -> (N, d)``: ``(D - x) / sigma^2`` (sigma > 0; the
+    samplers evaluate fields only at sigma > 0)."""
+    def field(x: Tensor, sigma: Tensor) -> Tensor:
+        return (denoiser(x, sigma) - x) / (sigma * sigma)[:, None]
+    return field
 
 
 def labelled(field_for: Callable[[int], Field]) -> LabelledField:

@@ -8,11 +8,11 @@ itself. ``build`` writes each as vector PDF and PNG, atomically and deterministi
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -25,25 +25,39 @@ from .plotting import plt
 from .schedules import edm_sigmas
 from .separation import SampleConfig
 from .tilted import TiltedTarget
+from .validation import as_number
 from .verification import LearningTraceConfig, ParabolaConfig, ResidualsConfig
 
 FigureFn = Callable[[bool], "plt.Figure"]
+PNG_DPI = 200           # sharp on high-density screens; the PDFs are vector graphics
 
 
 @dataclass(frozen=True)
 class FigureSpec:
+    """A registered figure; ``reproducible`` says how it compares across machines (a key of ``REPRODUCIBILITY``)."""
+
     name: str
     fn: FigureFn
     summary: str
+    reproducible: str
 
 
+EXACT, NEAR, TRAINED = "byte-identical", "within tolerance", "within tolerance (training noise)"
+REPRODUCIBILITY = {
+    EXACT: "byte-identical on any machine: what it draws is quantised or rounded to printed precision",
+    NEAR: "byte-identical on one machine; on another within the RMS tolerance (float64 last-bit differences move "
+          "curves and contours by a fraction of a pixel)",
+    TRAINED: "byte-identical on one machine; on another within the RMS tolerance, its numbers with intervals "
+             "(networks trained in float32: the training noise differs between CPUs)",
+}
 FIGURES: dict[str, FigureSpec] = {}
+CHECK_TOLERANCE = 6.0   # RMS over 0-255 RGB levels (matplotlib.testing.compare) for figures --check
 
 
-def figure(name: str, summary: str) -> Callable[[FigureFn], FigureFn]:
+def figure(name: str, summary: str, reproducible: str = NEAR) -> Callable[[FigureFn], FigureFn]:
     """Register a figure function under ``name``."""
     def register(fn: FigureFn) -> FigureFn:
-        FIGURES[name] = FigureSpec(name, fn, summary)
+        FIGURES[name] = FigureSpec(name, fn, summary, reproducible)
         return fn
     return register
 
@@ -51,7 +65,7 @@ def figure(name: str, summary: str) -> Callable[[FigureFn], FigureFn]:
 # ---------------------------------------------------------------------------- figures
 
 
-@figure("zoo", "the three named example mixtures: class densities and exact samples")
+@figure("zoo", "teaching_1d, overlap_2d and branching_2d: class densities and exact samples")
 def zoo_figure(fast: bool = False) -> plt.Figure:
     n = 600 if fast else 3000
     grid = 120 if fast else 220
@@ -80,43 +94,59 @@ THEOREM_SIGMA = 0.3
 OVERLAP_EXTENT = (-2.6, 2.6, -2.2, 2.6)
 
 
-@figure("theorem_residuals", "closed-form and quadrature residuals of the theorem over (sigma, w)")
+RESIDUAL_CATEGORIES = ("≤ tol/10", "≤ tol", "> tol: FAIL")
+
+
+def residual_category(residual: float, tolerance: float) -> int:
+    """0: at most a tenth of the tolerance; 1: within the tolerance; 2: beyond it. Residuals far below the
+    tolerance are rounding noise that differs between CPUs, so the figure shows categories, not their digits."""
+    return 0 if residual <= tolerance / 10 else 1 if residual <= tolerance else 2
+
+
+@figure("theorem_residuals", "closed-form and quadrature residuals of the theorem over (sigma, w), against tolerance",
+        EXACT)
 def theorem_residuals_figure(fast: bool = False, data: dict[str, torch.Tensor] | None = None) -> plt.Figure:
-    """Heat maps of the worst residual per (sigma, w); ``data`` as ``ResidualsConfig.compute`` returns it (e.g. from
+    """The worst residual per (sigma, w) as a category of its tolerance (``residual_category``), so the figure is
+    the same on every machine; ``data`` as ``ResidualsConfig.compute`` returns it (e.g. from
     ``verification.residual_table`` of checks already run), else the cached experiment."""
     if data is None:
         config = ResidualsConfig()
         data = cache.run(config.fast() if fast else config)
+    colors = matplotlib.colors.ListedColormap([P.class_color(2), P.class_color(1), P.class_color(4)])
     with P.style():
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.4, ncols=2)
         quad_title = r"quadrature: $J_w[s_w+\delta h]-J_w[s_w]$ vs $\delta^2 E\|h\|^2$"
-        for ax, table, title in ((axes[0], data["closed"], "closed form vs CFG (max rel. error)"),
-                                 (axes[1], data["quadrature"], quad_title)):
+        for ax, table, title, tol in ((axes[0], data["closed"], "closed form vs CFG (max rel. error)", 1e-10),
+                                      (axes[1], data["quadrature"], quad_title, 1e-8)):
             sig = sorted(set(table[:, 0].tolist()))
             ws = sorted(set(table[:, 1].tolist()))
-            grid = np.full((len(ws), len(sig)), -17.0)
+            grid = np.zeros((len(ws), len(sig)), dtype=int)
             for sigma, w, residual in table.tolist():
                 i, j = ws.index(w), sig.index(sigma)
-                grid[i, j] = max(grid[i, j], math.log10(max(residual, 1e-17)))
-            im = ax.imshow(grid, origin="lower", cmap="viridis", vmin=-16, vmax=-8, aspect="auto")
+                grid[i, j] = max(grid[i, j], residual_category(residual, tol))
+            ax.imshow(grid, origin="lower", cmap=colors, vmin=-0.5, vmax=2.5, aspect="auto")
             ax.set_xticks(range(len(sig)), [f"{v:g}" for v in sig])
             ax.set_yticks(range(len(ws)), [f"{v:g}" for v in ws])
             ax.set_xlabel(r"$\sigma$")
             ax.set_ylabel(r"$w$")
-            ax.set_title(title)
+            ax.set_title(f"{title}\ntolerance {tol:g}: every cell {RESIDUAL_CATEGORIES[int(grid.max())]}", fontsize=7)
             for i in range(len(ws)):
                 for j in range(len(sig)):
-                    ax.text(j, i, f"{grid[i, j]:.0f}", ha="center", va="center", color="w", fontsize=6)
-        fig.colorbar(im, ax=axes, label=r"$\log_{10}$ residual (tolerance $10^{-10}$ / $10^{-8}$)", shrink=0.9)
+                    ax.text(j, i, RESIDUAL_CATEGORIES[grid[i, j]].split(":")[0], ha="center", va="center",
+                            color="w", fontsize=6)
+        fig.supxlabel("worst residual per cell against the tolerance (below tol/10 the residuals are rounding noise, "
+                      "1e-12 to 1e-16, whose digits differ between CPUs)", fontsize=6)
     return fig
 
 
-@figure("theorem_parabolas", "J_w(s_w + delta h) - J_w(s_w) against delta: parabolas with vertex at s_w")
+@figure("theorem_parabolas", "J_w(s_w + delta h) - J_w(s_w) against delta: parabolas with vertex at s_w", EXACT)
 def theorem_parabolas_figure(fast: bool = False) -> plt.Figure:
     config = ParabolaConfig(sigma=THEOREM_SIGMA)
     config = config.fast() if fast else config
-    curves = cache.run(config)
-    deltas = curves["deltas"].numpy()
+    # values rounded to 8 significant digits: what is drawn must not move with last-bit differences between CPUs
+    curves = {k: np.asarray([float(f"{v:.8g}") for v in t.reshape(-1).tolist()]).reshape(t.shape)
+              for k, t in cache.run(config).items()}
+    deltas = curves["deltas"]
     with P.style():
         fig, ax = P.new_figure(P.SINGLE_COLUMN, 2.4)
         for i, w in enumerate(config.ws):
@@ -184,7 +214,8 @@ def mclr_ill_posed_figure(fast: bool = False) -> plt.Figure:
     return fig
 
 
-@figure("learning_curves", "MLP fields trained by SGD: weighted MCLR -> CFG score, DSM -> conditional score")
+@figure("learning_curves", "MLP fields trained by SGD: weighted MCLR -> CFG score, DSM -> conditional score",
+        TRAINED)
 def learning_curves_figure(fast: bool = False) -> plt.Figure:
     config = LearningTraceConfig()
     config = config.fast() if fast else config
@@ -379,7 +410,8 @@ def guided_paths_1d_figure(fast: bool = False) -> plt.Figure:
     return fig
 
 
-@figure("mlp_comparison", "small MLPs on overlap_2d: training curves, score error vs sigma, samples vs exact CFG")
+@figure("mlp_comparison", "small MLPs on overlap_2d: training curves, score error vs sigma, samples vs exact CFG",
+        TRAINED)
 def mlp_comparison_figure(fast: bool = False) -> plt.Figure:
     """Draws ``comparison.FigureConfig``'s data (its nets come from the cache that ``compare`` also fills)."""
     config = comparison.FigureConfig()
@@ -504,9 +536,40 @@ def save_figure(fig: plt.Figure, out_dir: Path, name: str) -> list[Path]:
                       ("png", {"Software": "mclr-sandbox"})):
         target = out_dir / f"{name}.{ext}"
         with atomic_open(target, "wb") as fh:
-            fig.savefig(fh, format=ext, metadata=meta)
+            fig.savefig(fh, format=ext, metadata=meta, dpi=PNG_DPI)
         written.append(target)
     return written
+
+
+def check(names: Iterable[str] | None = None, reference: str | Path = "figures", tol: float = CHECK_TOLERANCE,
+          progress: bool = True) -> list[tuple[str, float, bool, str]]:
+    """Regenerate figures into a temporary folder and compare each PNG with the one in ``reference`` by
+    matplotlib's image comparison: ``(name, RMS, passed, note)`` per figure (RMS inf: missing or resized)."""
+    import tempfile
+
+    from matplotlib.testing.compare import calculate_rms, compare_images
+    from PIL import Image
+
+    tol = as_number(tol, "tol", minimum=0.0)
+    reference = Path(reference)
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in build(names, tmp, progress=progress):
+            if path.suffix != ".png":
+                continue
+            name, committed = path.stem, reference / path.name
+            if not committed.is_file():
+                out.append((name, float("inf"), False, f"no {committed} to compare with"))
+                continue
+            old, new = (np.asarray(Image.open(p).convert("RGB")).astype(np.int16) for p in (committed, path))
+            if old.shape != new.shape:
+                out.append((name, float("inf"), False, f"size {new.shape[1]}x{new.shape[0]} px, committed "
+                                                     f"{old.shape[1]}x{old.shape[0]}"))
+                continue
+            rms = float(calculate_rms(old, new))
+            passed = compare_images(str(committed), str(path), tol) is None
+            out.append((name, rms, passed, FIGURES[name].reproducible))
+    return out
 
 
 def build(names: Iterable[str] | None = None, out_dir: str | Path = "figures", fast: bool = False,

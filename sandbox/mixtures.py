@@ -337,15 +337,23 @@ class ClassConditionalGMM:
 
     def sample(
         self,
-        n: int,
+        n: int | Sequence[int] | torch.Size,
         c: int | Tensor | None = None,
         sigma: float | Tensor = 0.0,
         generator: torch.Generator | int | None = None,
     ) -> Tensor:
         """``n`` draws ``x = x0 + sigma eps``, ``x0 ~ p(. | c)`` (``c=None``: class drawn from ``pi``): ``(n, d)``.
 
+        ``n`` may also be a ``sample_shape`` as in ``torch.distributions`` (a tuple or ``torch.Size``): then the
+        result has shape ``(*sample_shape, d)`` (``c`` and ``sigma`` per draw, if tensors, of that shape).
         ``generator`` is a ``torch.Generator`` on the model's device or an int seed.
         """
+        if isinstance(n, (tuple, list, torch.Size)):
+            shape = tuple(as_count(k, "sample_shape entries") for k in n)
+            flat = math.prod(shape)
+            c = c.reshape(-1) if isinstance(c, Tensor) else c
+            sigma = sigma.reshape(-1) if isinstance(sigma, Tensor) else sigma
+            return self.sample(flat, c, sigma, generator).reshape(*shape, self.dim)
         n = as_count(n)
         g = as_generator(generator, self.device)
         s = as_batch_scalar(sigma, n, self.dtype, self.device, "sigma")

@@ -123,6 +123,10 @@ class Denoiser(_Network):
             xin / norm, s.log() / 4, label)
         return out.to(x.device, x.dtype)
 
+    def forward(self, x: Tensor, sigma: float | Tensor, c: int | Tensor | None = None) -> Tensor:
+        """``net(x, sigma, c)`` is the denoiser ``D(x; sigma, c)``, as k-diffusion and azula models are called."""
+        return self.denoise(x, sigma, c)
+
     def score(self, x: Tensor, sigma: float | Tensor, c: int | Tensor | None = None) -> Tensor:
         """``(D(x; sigma, c) - x) / sigma^2``. ``(N, d)`` -> ``(N, d)``."""
         d = self.denoise(x, sigma, c)

@@ -1,8 +1,9 @@
 """Samplers in the VE / EDM frame, as plain functions of (score callable, x_init, sigmas).
 
 A field here is ``score(x: (N, d), sigma: (N,)) -> (N, d)`` (``sandbox.fields.Field``); bind a class or guidance
-with the wrappers in ``sandbox.guidance``. ``sigmas`` is a decreasing 1-D tensor, usually ending at 0
-(``schedules.edm_sigmas``); ``x_init`` should be a draw of ``p_{sigmas[0]}``.
+with the wrappers in ``sandbox.guidance``. A k-diffusion-style denoiser ``D(x, sigma)`` (e.g. a ``Denoiser`` net,
+``lambda x, s: net(x, s, c)``) drives them through ``fields.from_denoiser(D)``. ``sigmas`` is a decreasing 1-D
+tensor, usually ending at 0 (``schedules.edm_sigmas``); ``x_init`` should be a draw of ``p_{sigmas[0]}``.
 
     probability-flow ODE   dx/dsigma = -sigma s(x, sigma)
     reverse SDE (VE)       x_{i+1} = x_i + (sigma_i^2 - sigma_{i+1}^2) s(x_i, sigma_i)

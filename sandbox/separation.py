@@ -34,16 +34,17 @@ from .validation import as_int, as_number
 
 Tensor = torch.Tensor
 METHODS = ("cfg", "weighted-mclr", "mclr", "tilted")
-COLUMNS = {   # report key -> table heading
-    "bayes_accuracy": "accuracy",
-    "mean_posterior": "p(c|x)",
+COLUMNS = {   # report key -> table heading (the README's)
+    "bayes_accuracy": "Bayes accuracy",
+    "mean_posterior": "mean p(c|x)",
     "log_ratio_mean": "log-ratio",
     "log_ratio_min": "min log-ratio",
     "leakage": "leakage",
-    "mode_coverage": "coverage",
-    "entropy": "entropy",
-    "covariance_trace": "tr Cov",
-    "energy_distance": "ED to q0",
+    "mode_coverage": "mode coverage",
+    "entropy": "entropy (nats)",
+    "covariance_trace": "covariance trace",
+    "energy_distance": "energy distance to q_0",
+    "ks_to_q0": "KS distance to q_0",
 }
 
 
@@ -229,8 +230,8 @@ def trend_summary(rows: list[Row]) -> list[str]:
 
 def table(rows: list[Row]) -> str:
     """A fixed-width table, ``value ±half-width`` per cell."""
-    keys = [k for k in COLUMNS if k in rows[0].metrics] + [k for k in ("ks_to_q0",) if k in rows[0].metrics]
-    header = ["method", "w", "lam", *[COLUMNS.get(k, "KS to q0") for k in keys]]
+    keys = [k for k in COLUMNS if k in rows[0].metrics]
+    header = ["method", "w", "lambda", *[COLUMNS[k] for k in keys]]
     body = [[r.method, f"{r.w:g}", f"{r.lam:g}",
              *[f"{r.metrics[k].value:.4g} ±{r.metrics[k].half_width:.2g}" for k in keys]] for r in rows]
     return format_table(header, body)

@@ -575,6 +575,19 @@ class VerifyConfig:
         return results
 
 
+def summary_table(results: list[CheckResult]) -> str:
+    """One row per check: rows passed, the worst residual relative to its tolerance, and that residual."""
+    from .tables import format_table
+
+    rows = []
+    for check in dict.fromkeys(r.check for r in results):
+        mine = [r for r in results if r.check == check]
+        worst = max(mine, key=lambda r: r.residual / r.tolerance if r.tolerance > 0 else math.inf * (r.residual > 0))
+        rows.append((check, f"{sum(r.passed for r in mine)}/{len(mine)}", f"{worst.residual:.2e}",
+                     f"{worst.tolerance:.2e}", worst.setting))
+    return format_table(("check", "passed", "worst residual", "tolerance", "at"), rows)
+
+
 def run_all(fast: bool = False, progress: bool = True,
             mixtures: tuple[MixtureSpec, ...] | None = None) -> list[CheckResult]:
     """Every check (``VerifyConfig(mixtures, fast).compute``)."""

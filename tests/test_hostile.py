@@ -306,3 +306,29 @@ def test_usage_errors_and_unexpected_failures_are_one_line_too(monkeypatch, caps
 def test_debug_shows_the_traceback(capsys):
     with pytest.raises(ValueError, match="--list only lists"):
         cli.main(["figures", "--list", "--fast", "--debug"])
+
+
+# ---------------------------------------------------------------------------------------------- conventions
+def test_ecosystem_conventions():
+    from sandbox import fields
+    from sandbox.models import Denoiser, ModelConfig
+    net = Denoiser(ModelConfig(2, 3))
+    x = GMM.sample(6, generator=0)
+    with torch.no_grad():
+        assert torch.equal(net(x, 0.5, 1), net.denoise(x, 0.5, 1))          # net(x, sigma) is its denoiser
+    # a denoiser drives the samplers: the exact Tweedie denoiser gives the exact score's samples
+    sigmas = torch.tensor([2.0, 1.0, 0.3, 0.0], dtype=D)
+    by_score = samplers.heun_ode(guidance.conditional(GMM.score, 0), x, sigmas)
+    by_denoiser = samplers.heun_ode(fields.from_denoiser(lambda y, s: GMM.denoise(y, s, 0)), x, sigmas)
+    assert torch.allclose(by_score, by_denoiser, rtol=1e-10, atol=1e-10)
+    # sample_shape as torch.distributions takes it, the old form kept
+    assert GMM.sample((10,), generator=0).shape == (10, 2)
+    assert GMM.sample(torch.Size([2, 5]), c=1, generator=0).shape == (2, 5, 2)
+    assert torch.equal(GMM.sample((10,), generator=3), GMM.sample(10, generator=3))
+
+
+def test_version_flag(capsys):
+    from sandbox import __version__
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0 and __version__ in capsys.readouterr().out
