@@ -49,3 +49,27 @@ def test_atomic_open_leaves_no_partial_file(tmp_path):
         fh.write("half")
         raise RuntimeError("interrupted")
     assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_figures_check_passes_on_identical_and_fails_on_changed_images(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    reference = tmp_path / "ref"
+    figures.build(["zoo"], reference, fast=True, progress=False)
+    fast_zoo = figures.FIGURES["zoo"]
+    try:   # --check regenerates the full-size figure: compare against the fast one by building it the same way
+        figures.FIGURES["zoo"] = figures.FigureSpec("zoo", lambda fast: fast_zoo.fn(True), fast_zoo.summary,
+                                                    fast_zoo.reproducible)
+        [(name, rms, ok, note)] = figures.check(["zoo"], reference, progress=False)
+        assert name == "zoo" and rms == 0.0 and ok and note == figures.NEAR
+        png = reference / "zoo.png"
+        pixels = np.asarray(Image.open(png).convert("RGB")).copy()
+        pixels[100:300, 100:400] = 0                                    # a black box: a real change
+        Image.fromarray(pixels).save(png)
+        [(_, rms, ok, _)] = figures.check(["zoo"], reference, progress=False)
+        assert rms > figures.CHECK_TOLERANCE and not ok
+        assert cli.main(["figures", "--check", "--only", "zoo", "--out", str(reference), "--quiet"]) == 1
+        assert "DIFFERS" in capsys.readouterr().out
+    finally:
+        figures.FIGURES["zoo"] = fast_zoo
