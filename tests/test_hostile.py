@@ -228,10 +228,22 @@ def test_written_files_have_normal_permissions_even_when_replacing(tmp_path):
         os.umask(old)
 
 
-def test_atomic_open_cleans_up_on_termination(tmp_path):
-    with pytest.raises(SystemExit), atomic_open(tmp_path / "x.bin", "wb") as fh:
+def test_sigterm_in_the_middle_of_a_write_leaves_no_file(tmp_path):
+    import subprocess
+    import sys
+    code = """
+import os, signal, sys
+from sandbox import cli, figures
+from sandbox.files import atomic_open
+def killed_while_writing(fast):
+    with atomic_open(sys.argv[1] + "/partial.bin", "wb") as fh:
         fh.write(b"half")
-        cli._terminate(15, None)
+        os.kill(os.getpid(), signal.SIGTERM)
+figures.FIGURES["zoo"] = figures.FigureSpec("zoo", killed_while_writing, "", figures.NEAR)
+sys.exit(cli.main(["figures", "--only", "zoo", "--out", sys.argv[1], "--quiet"]))
+"""
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 128 + 15 and "Traceback" not in done.stderr
     assert list(tmp_path.iterdir()) == []
 
 
