@@ -6,6 +6,7 @@ Public API (see README.md for a tour):
 - ``zoo``: named example mixtures (``teaching_1d``, ``overlap_2d``, ``branching_2d``) and ``random_mixture``;
   ``zoo.resolve`` turns a zoo name, a mixture JSON file or a mixture into a mixture.
 - ``methods``: the one vocabulary of guidance rules, training objectives and exact targets (``methods.field``).
+- ``conventions``: guidance scales (``w``, ``s``, GFT's ``beta``, model guidance's ``w``) and field forms.
 - ``fields``: the two field signatures, ``Field`` ``(x, sigma)`` and ``LabelledField`` ``(x, sigma, c)``.
 - ``schedules``: the VE/EDM sigma frame, VP schedules mapped onto it, EDM sigma steps.
 """
@@ -17,7 +18,7 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-from . import fields, methods, schedules, zoo
+from . import conventions, fields, methods, schedules, zoo
 from .mixtures import ClassConditionalGMM
 from .schedules import VPSchedule, edm_sigmas, vp_denoise, vp_score
 from .zoo import branching_2d, gaussian_classes, overlap_2d, random_mixture, teaching_1d
@@ -26,6 +27,7 @@ __all__ = [
     "ClassConditionalGMM",
     "VPSchedule",
     "__version__",
+    "conventions",
     "branching_2d",
     "edm_sigmas",
     "fields",
