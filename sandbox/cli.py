@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from . import __version__, methods
+from . import __version__
 from .files import check_writable
 from .mixtures import ClassConditionalGMM
 from .tables import format_table
@@ -250,6 +250,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .training import OBJECTIVES as TRAINABLE
+
     parser = _Parser(
         prog="mclr-sandbox",
         description="Exact Gaussian-mixture sandbox for classifier-free guidance and MCLR.",
@@ -287,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "train", "train a small MLP denoiser (DSM) or fine-tune one with MCLR", _train,
                  fast="300 small steps (seconds)")
-    p.add_argument("--objective", required=True, choices=(*methods.names("objective"), "classifier"),
+    p.add_argument("--objective", required=True, choices=(*TRAINABLE, "classifier"),
                    help="a training objective (see sandbox.methods), or 'classifier' for a noisy classifier")
     p.add_argument("--out", required=True, metavar="PATH", help="checkpoint to write (atomically)")
     p.add_argument("--init", metavar="CKPT", help="DSM checkpoint to fine-tune (MCLR objectives)")

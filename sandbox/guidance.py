@@ -5,15 +5,18 @@ Each wrapper returns a sampler-ready ``Field``: ``score(x: (N, d), sigma: (N,)) 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from . import theory
 from .fields import Field, conditional
 from .mixtures import ClassConditionalGMM
-from .validation import as_number
+from .validation import as_count, as_number
 
 Tensor = torch.Tensor
-__all__ = ["CFG", "Optimum", "conditional", "exact_cfg"]
+__all__ = ["APG", "CFG", "CFGZeroStar", "ClassifierGuidance", "Optimum", "conditional", "exact_cfg",
+           "model_guidance_iterates"]
 
 
 class CFG:
@@ -81,3 +84,80 @@ class Optimum:
             raise ValueError(f"{self.objective} (lam={self.lam}) has no optimum at {int(bad.sum())} of {x.shape[0]} "
                              f"points (A(x) <= 0); pass ill_posed='conditional' to fall back to s_c there")
         return torch.where(bad[:, None], self.gmm.score(x, sigma, self.c), q.minimiser)
+
+
+class ClassifierGuidance:
+    """``s_u + (1 + w) grad_x log p_sigma(c | x)`` (Dhariwal & Nichol 2021, in this project's ``w``), the gradient by
+    autograd of ``log_posterior(x, sigma) -> (N, K)``. With the exact noisy classifier it is the CFG score
+    (``grad log p_sigma(c|x) = s_c - s_u``); with a learned one it is not."""
+
+    def __init__(self, uncond: Field, log_posterior: Callable[[Tensor, Tensor], Tensor], c: int, w: float) -> None:
+        self.uncond, self.log_posterior, self.c = uncond, log_posterior, int(c)
+        self.w = as_number(w, "w", minimum=0.0)
+
+    def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
+        with torch.enable_grad():
+            y = x.detach().requires_grad_(True)
+            grad = torch.autograd.grad(self.log_posterior(y, sigma)[:, self.c].sum(), y)[0]
+        return self.uncond(x, sigma) + (1.0 + self.w) * grad.to(x.dtype)
+
+
+class APG:
+    """Adaptive projected guidance (Sadat et al. 2024), applied in denoiser form ``D = x + sigma^2 s``:
+
+        Delta = D_c - D_u;  Delta <- Delta + momentum Delta_prev  (the previous call's; momentum < 0 in the paper);
+        Delta <- Delta min(1, r / ||Delta||)  (r = 0: no rescaling);
+        Delta_par = (<Delta, D_c> / ||D_c||^2) D_c,  Delta_orth = Delta - Delta_par;
+        D = D_c + w (Delta_orth + eta Delta_par),  returned as the score (D - x) / sigma^2.
+
+    Norms are per row. The momentum makes it stateful: build one per sampling run (``methods.field`` does).
+    ``eta = 1, r = 0, momentum = 0`` is CFG."""
+
+    def __init__(self, cond: Field, uncond: Field, w: float, eta: float = 0.0, r: float = 0.0,
+                 momentum: float = 0.0) -> None:
+        self.cond, self.uncond = cond, uncond
+        self.w, self.eta = as_number(w, "w", minimum=0.0), as_number(eta, "eta", minimum=0.0, maximum=1.0)
+        self.r, self.momentum = as_number(r, "r", minimum=0.0), as_number(momentum, "momentum", -1.0, 1.0)
+        self._previous: Tensor | None = None
+
+    def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
+        s2 = (sigma * sigma)[:, None]
+        d_c = x + s2 * self.cond(x, sigma)
+        delta = d_c - (x + s2 * self.uncond(x, sigma))
+        if self.momentum != 0.0 and self._previous is not None and self._previous.shape == delta.shape:
+            delta = delta + self.momentum * self._previous
+        self._previous = delta
+        if self.r > 0:
+            delta = delta * torch.clamp(self.r / delta.norm(dim=1, keepdim=True).clamp_min(1e-300), max=1.0)
+        par = (delta * d_c).sum(1, keepdim=True) / d_c.square().sum(1, keepdim=True).clamp_min(1e-300) * d_c
+        guided = d_c + self.w * (delta - par + self.eta * par)
+        return (guided - x) / s2
+
+
+class CFGZeroStar:
+    """CFG-Zero* (Fan et al. 2025) in velocity form ``v = -sigma s``: per row ``alpha = <v_c, v_u> / ||v_u||^2``,
+    ``v = alpha v_u + (1 + w) (v_c - alpha v_u)``, and zero velocity for ``sigma >= sigma_zero`` (its zeroed first
+    steps; ``sigma_zero = 0``: none). ``alpha`` is scale-free, so the same rule holds for scores."""
+
+    def __init__(self, cond: Field, uncond: Field, w: float, sigma_zero: float = 0.0) -> None:
+        self.cond, self.uncond = cond, uncond
+        self.w, self.sigma_zero = as_number(w, "w", minimum=0.0), as_number(sigma_zero, "sigma_zero", minimum=0.0)
+
+    def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
+        s_c, s_u = self.cond(x, sigma), self.uncond(x, sigma)
+        alpha = (s_c * s_u).sum(1, keepdim=True) / s_u.square().sum(1, keepdim=True).clamp_min(1e-300)
+        guided = alpha * s_u + (1.0 + self.w) * (s_c - alpha * s_u)
+        if self.sigma_zero > 0:
+            guided = torch.where((sigma >= self.sigma_zero)[:, None], torch.zeros_like(guided), guided)
+        return guided
+
+
+def model_guidance_iterates(s_c: Tensor, s_u: Tensor, w_mg: float, rounds: int) -> list[Tensor]:
+    """The self-referential target of model guidance (Tang et al. 2025) as an iteration, each round fitting the
+    previous round's target: ``s_0 = s_c``, ``s_{k+1} = s_c + w_mg (s_k - s_u)``. Its error to the fixed point
+    ``s* = s_u + (s_c - s_u) / (1 - w_mg)`` shrinks by exactly ``w_mg`` per round; for ``w_mg >= 1`` it grows."""
+    w_mg = as_number(w_mg, "w_mg", minimum=0.0)
+    iterates = [s_c]
+    for _ in range(as_count(rounds, "rounds")):
+        iterates.append(s_c + w_mg * (iterates[-1] - s_u))
+    return iterates

@@ -9,29 +9,38 @@ A method says how its score field for class ``c`` is built from a *source*:
             DSM net with a null class, which guidance rules use; an objective's field is its own fine-tuned net,
             sampled unguided
 
-and ``strength`` names the parameter that sets how strong it is (``"w"`` for guidance scales, ``"lam"`` for
-unweighted MCLR). A ``reference`` method has no field: it is sampled exactly (``draw``).
+with its parameters (``params``: name -> default; ``strength`` names the one that sets how strong it is, ``"w"``
+for guidance scales in this project's convention, ``"lam"`` for unweighted MCLR). A ``reference`` method has no
+field: it is sampled exactly (``draw``). Builders receive the parameters as a dict with the defaults filled in.
 
 To add a method: one ``register(Method(...))`` call.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
 
+from .conventions import from_w
 from .fields import Field, conditional
-from .guidance import CFG, Optimum, exact_cfg
+from .guidance import APG, CFG, CFGZeroStar, ClassifierGuidance, Optimum, exact_cfg
 from .mixtures import ClassConditionalGMM
 from .tilted import TiltedTarget
+from .validation import as_number
 
 Tensor = torch.Tensor
 Nets = Mapping[str, torch.nn.Module]
 Source = ClassConditionalGMM | Mapping
 KINDS = ("guidance", "objective", "reference")
 SOURCES = ("exact", "nets")
+
+
+Params = dict[str, float]
+STRENGTHS = ("w", "lam")   # accepted by every method (ignored by those without them), so sweeps pass them uniformly
 
 
 @dataclass(frozen=True)
@@ -43,20 +52,32 @@ class Method:
     label: str
     summary: str
     strength: str | None
-    exact: Callable[[ClassConditionalGMM, int, float, float], Field] | None = None
-    nets: Callable[[Nets, int, float, float], Field] | None = None
-    draw: Callable[[ClassConditionalGMM, int, float, int, int], Tensor] | None = None
+    exact: Callable[[ClassConditionalGMM, int, Params], Field] | None = None
+    nets: Callable[[Nets, int, Params], Field] | None = None
+    draw: Callable[[ClassConditionalGMM, int, Params, int, int], Tensor] | None = None
+    params: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
-        if self.strength not in (None, "w", "lam"):
-            raise ValueError(f"strength must be None, 'w' or 'lam', got {self.strength!r}")
+        if self.strength is not None and self.strength not in self.params:
+            raise ValueError(f"strength must be None or one of the params {sorted(self.params)}, got "
+                             f"{self.strength!r}")
 
-    def setting(self, w: float = 0.0, lam: float = 0.0) -> str:
+    def bind(self, **params: float) -> Params:
+        """Its parameters with defaults filled in; an unknown name is an error (``w`` and ``lam`` excepted)."""
+        unknown = sorted(set(params) - set(self.params) - set(STRENGTHS))
+        if unknown:
+            raise ValueError(f"method {self.name!r} takes parameters {sorted(self.params)}, got {unknown}")
+        out = dict(self.params)
+        out.update({name: as_number(value, name) for name, value in params.items() if name in self.params})
+        return out
+
+    def setting(self, **params: float) -> str:
         """Its label with the strength, e.g. ``"CFG, w=2"``."""
-        value = {"w": w, "lam": lam}.get(self.strength or "")
-        return self.label if value is None else f"{self.label}, {self.strength}={value:g}"
+        if self.strength is None:
+            return self.label
+        return f"{self.label}, {self.strength}={self.bind(**params)[self.strength]:g}"
 
 
 REGISTRY: dict[str, Method] = {}
@@ -81,15 +102,24 @@ def names(kind: str | None = None) -> tuple[str, ...]:
     return tuple(m.name for m in REGISTRY.values() if kind is None or m.kind == kind)
 
 
-def field(name: str, source: Source, c: int, w: float = 0.0, lam: float = 0.0) -> Field:
-    """The score field of method ``name`` for class ``c`` from ``source`` (a mixture, or nets by objective name)."""
+def field(name: str, source: Source, c: int, **params: float) -> Field:
+    """The score field of method ``name`` for class ``c`` from ``source`` (a mixture, or nets by objective name),
+    with ``params`` (``Method.bind``)."""
     method = get(name)
     exact = isinstance(source, ClassConditionalGMM)
     build = method.exact if exact else method.nets
     if build is None:
         raise ValueError(f"method {name!r} has no field from {'the exact mixture' if exact else 'nets'}"
                          + (" (it is sampled directly: methods.draw)" if method.draw else ""))
-    return build(source, c, w, lam)
+    return build(source, c, method.bind(**params))
+
+
+def draw(name: str, gmm: ClassConditionalGMM, c: int, n: int, seed: int, **params: float) -> Tensor:
+    """``n`` exact draws of reference method ``name`` for class ``c``."""
+    method = get(name)
+    if method.draw is None:
+        raise ValueError(f"method {name!r} is not sampled directly: use methods.field and a sampler")
+    return method.draw(gmm, c, method.bind(**params), n, seed)
 
 
 def _net(nets: Nets, name: str) -> torch.nn.Module:
@@ -98,31 +128,117 @@ def _net(nets: Nets, name: str) -> torch.nn.Module:
     return nets[name]
 
 
-def _own_net(name: str) -> Callable[[Nets, int, float, float], Field]:
+def _own_net(name: str) -> Callable[[Nets, int, Params], Field]:
     """An objective's field from nets: the net fine-tuned with it, unguided."""
-    return lambda nets, c, w, lam: conditional(_net(nets, name).score, c)
+    return lambda nets, c, p: conditional(_net(nets, name).score, c)
 
 
+def _net_cfg(nets: Nets, c: int, p: Params) -> Field:
+    dsm = _net(nets, "dsm")
+    return CFG(conditional(dsm.score, c), conditional(dsm.score, None), p["w"], p.get("sigma_lo", 0.0),
+               p.get("sigma_hi", math.inf))
+
+
+W = {"w": 0.0}
 register(Method(
     "dsm", "objective", "DSM", "denoising score matching: the conditional score s_c (unguided)", None,
-    exact=lambda gmm, c, w, lam: exact_cfg(gmm, c, 0.0), nets=_own_net("dsm")))
+    exact=lambda gmm, c, p: exact_cfg(gmm, c, 0.0), nets=_own_net("dsm")))
 register(Method(
-    "cfg", "guidance", "CFG", "classifier-free guidance s_c + w (s_c - s_u)", "w",
-    exact=lambda gmm, c, w, lam: exact_cfg(gmm, c, w),
-    nets=lambda nets, c, w, lam: CFG(conditional(_net(nets, "dsm").score, c),
-                                     conditional(_net(nets, "dsm").score, None), w)))
+    "cfg", "guidance", "CFG", "classifier-free guidance s_c + w (s_c - s_u)", "w", params=W,
+    exact=lambda gmm, c, p: exact_cfg(gmm, c, p["w"]), nets=_net_cfg))
 register(Method(
     "weighted-mclr", "objective", "weighted MCLR",
-    "sample-adaptive weighted MCLR with exact posterior weights; optimum = CFG (the theorem)", "w",
-    exact=lambda gmm, c, w, lam: Optimum(gmm, c, "weighted-mclr", w=w), nets=_own_net("weighted-mclr")))
+    "sample-adaptive weighted MCLR with exact posterior weights; optimum = CFG (the theorem)", "w", params=W,
+    exact=lambda gmm, c, p: Optimum(gmm, c, "weighted-mclr", w=p["w"]), nets=_own_net("weighted-mclr")))
 register(Method(
     "weighted-mclr-classifier", "objective", "weighted MCLR, learned classifier",
-    "weighted MCLR with weights from a learned noisy classifier (exact source: the exact classifier)", "w",
-    exact=lambda gmm, c, w, lam: Optimum(gmm, c, "weighted-mclr", w=w), nets=_own_net("weighted-mclr-classifier")))
+    "weighted MCLR with weights from a learned noisy classifier (exact source: the exact classifier)", "w", params=W,
+    exact=lambda gmm, c, p: Optimum(gmm, c, "weighted-mclr", w=p["w"]), nets=_own_net("weighted-mclr-classifier")))
 register(Method(
     "mclr", "objective", "unweighted MCLR",
     "unweighted MCLR, strength lam; optimum where A(x) > 0, s_c elsewhere (nets: negatives capped)", "lam",
-    exact=lambda gmm, c, w, lam: Optimum(gmm, c, "mclr", lam=lam, ill_posed="conditional"), nets=_own_net("mclr")))
+    params={"lam": 0.0},
+    exact=lambda gmm, c, p: Optimum(gmm, c, "mclr", lam=p["lam"], ill_posed="conditional"), nets=_own_net("mclr")))
 register(Method(
     "tilted", "reference", "tilted q0", "exact draws of q0 ∝ p(x|c)^(1+w) p(x)^(-w) (rejection sampling)", "w",
-    draw=lambda gmm, c, w, n, seed: TiltedTarget(gmm, c, w).sample(n, generator=seed)))
+    params=W, draw=lambda gmm, c, p, n, seed: TiltedTarget(gmm, c, p["w"]).sample(n, generator=seed)))
+
+
+# ---------------------------------------------------------------------------------------------- inference-time rules
+def _exact_log_posterior(gmm: ClassConditionalGMM) -> Callable[[Tensor, Tensor], Tensor]:
+    log_pi = gmm.class_probs.to(gmm.device, gmm.dtype).log()
+    return lambda x, sigma: torch.log_softmax(gmm.log_prob_per_class(x, sigma) + log_pi, dim=1)
+
+
+def _net_log_posterior(nets: Nets) -> Callable[[Tensor, Tensor], Tensor]:
+    classifier = _net(nets, "classifier")
+    return lambda x, sigma: torch.log_softmax(classifier.logits(x, sigma), dim=1)
+
+
+def _inflated(gmm: ClassConditionalGMM, c: int, kappa: float) -> Field:
+    """Class ``c``'s score of the same mixture with every covariance inflated by ``kappa^2 I``: at noise sigma, the
+    class score at ``sqrt(sigma^2 + kappa^2)`` (an exactly known 'degraded model' for autoguidance)."""
+    return lambda x, sigma: gmm.score(x, torch.sqrt(sigma * sigma + kappa * kappa), c)
+
+
+def _exact_pair(gmm: ClassConditionalGMM, c: int) -> tuple[Field, Field]:
+    return conditional(gmm.score, c), conditional(gmm.score, None)
+
+
+def _net_pair(nets: Nets, c: int) -> tuple[Field, Field]:
+    dsm = _net(nets, "dsm")
+    return conditional(dsm.score, c), conditional(dsm.score, None)
+
+
+register(Method(
+    "cfg-interval", "guidance", "CFG on a sigma interval",
+    "CFG for sigma in [sigma_lo, sigma_hi], the conditional score outside (Kynkaanniemi et al. 2024)", "w",
+    params={"w": 0.0, "sigma_lo": 0.28, "sigma_hi": 5.42},
+    exact=lambda gmm, c, p: exact_cfg(gmm, c, p["w"], p["sigma_lo"], p["sigma_hi"]), nets=_net_cfg))
+register(Method(
+    "classifier-guidance", "guidance", "classifier guidance",
+    "s_u + (1 + w) grad log p_sigma(c|x) by autograd of the noisy classifier (exact: equals CFG)", "w", params=W,
+    exact=lambda gmm, c, p: ClassifierGuidance(conditional(gmm.score, None), _exact_log_posterior(gmm), c, p["w"]),
+    nets=lambda nets, c, p: ClassifierGuidance(conditional(_net(nets, "dsm").score, None), _net_log_posterior(nets),
+                                               c, p["w"])))
+register(Method(
+    "autoguidance", "guidance", "autoguidance",
+    "s_c + w (s_c - s~_c), s~_c the class score of a degraded model: the mixture with covariances + kappa^2 I "
+    "(Karras et al. 2024)", "w", params={"w": 0.0, "kappa": 0.5},
+    exact=lambda gmm, c, p: CFG(conditional(gmm.score, c), _inflated(gmm, c, p["kappa"]), p["w"])))
+register(Method(
+    "apg", "guidance", "APG",
+    "adaptive projected guidance in denoiser form: parallel part weighted by eta, rescaling to r, momentum "
+    "(Sadat et al. 2024)", "w", params={"w": 0.0, "eta": 0.0, "r": 0.0, "momentum": 0.0},
+    exact=lambda gmm, c, p: APG(*_exact_pair(gmm, c), p["w"], p["eta"], p["r"], p["momentum"]),
+    nets=lambda nets, c, p: APG(*_net_pair(nets, c), p["w"], p["eta"], p["r"], p["momentum"])))
+register(Method(
+    "cfg-zero-star", "guidance", "CFG-Zero*",
+    "optimised scale alpha of the unconditional velocity, zero velocity for sigma >= sigma_zero (Fan et al. 2025)",
+    "w", params={"w": 0.0, "sigma_zero": 0.0},
+    exact=lambda gmm, c, p: CFGZeroStar(*_exact_pair(gmm, c), p["w"], p["sigma_zero"]),
+    nets=lambda nets, c, p: CFGZeroStar(*_net_pair(nets, c), p["w"], p["sigma_zero"])))
+
+
+# ---------------------------------------------------------------------------------------------- training-time optima
+def _gft_optimum(gmm: ClassConditionalGMM, c: int, p: Params) -> Field:
+    """GFT's pointwise optimum from its definition: ``beta s + (1 - beta) s_u`` fits the conditional target ``s_c``,
+    so ``s = (s_c - (1 - beta) s_u) / beta`` with ``beta = 1 / (1 + w)`` (``conventions``)."""
+    beta = from_w(p["w"], "beta")
+    return lambda x, sigma: (gmm.score(x, sigma, c) - (1.0 - beta) * gmm.score(x, sigma)) / beta
+
+
+def _model_guidance_optimum(gmm: ClassConditionalGMM, c: int, p: Params) -> Field:
+    """Model guidance's fixed point from its definition, ``s = s_c + w_mg (s - s_u)``, solved for ``s``:
+    ``(s_c - w_mg s_u) / (1 - w_mg)`` with ``w_mg = w / (1 + w)``."""
+    w_mg = from_w(p["w"], "w_mg")
+    return lambda x, sigma: (gmm.score(x, sigma, c) - w_mg * gmm.score(x, sigma)) / (1.0 - w_mg)
+
+
+register(Method(
+    "gft", "objective", "GFT", "guidance-free training (Chen et al. 2025): its exact optimum at beta = 1/(1 + w)",
+    "w", params=W, exact=_gft_optimum, nets=_own_net("gft")))
+register(Method(
+    "model-guidance", "objective", "model guidance",
+    "model guidance (Tang et al. 2025): the fixed point of its self-referential target at w_mg = w/(1 + w)", "w",
+    params=W, exact=_model_guidance_optimum, nets=_own_net("model-guidance")))

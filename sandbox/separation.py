@@ -138,7 +138,7 @@ def _compute(config: SweepConfig, progress: bool) -> list[Row]:
             seed = config.seed + 1000 * c
             target = TiltedTarget(gmm, c, w)
             if spec.draw is not None:
-                x = spec.draw(gmm, c, w, config.n, seed + 2)
+                x = methods.draw(method, gmm, c, config.n, seed + 2, w=w)
             else:
                 score = methods.field(method, gmm, c, w=w, lam=lam)
                 x = samplers.heun_ode(score, gmm.sample(config.n, c=c, sigma=config.sigma_max, generator=seed),
@@ -190,7 +190,7 @@ class SampleConfig:
         out: dict[str, list[Tensor]] = {"x": [], "paths": []}
         for c in self.classes if self.classes is not None else range(gmm.num_classes):
             if spec.draw is not None:
-                out["x"].append(spec.draw(gmm, c, self.w, self.n, self.seed + c))
+                out["x"].append(methods.draw(self.method, gmm, c, self.n, self.seed + c, w=self.w))
                 out["paths"].append(torch.empty(0, self.steps + 1, gmm.dim, dtype=torch.float64))
                 continue
             path: list[Tensor] = []

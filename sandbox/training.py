@@ -12,7 +12,8 @@ minimiser; this one keeps the rows on one scale).
     weighted-mclr             sample-adaptive weighted MCLR at ``w`` with the exact noisy classifier (oracle weights)
     weighted-mclr-classifier  the same with weights from a learned ``NoisyClassifier`` (no oracle)
 
-(the objective names are those of ``sandbox.methods``). The MCLR objectives fine-tune a DSM model (``init``).
+(the objective names are those of ``sandbox.methods``; the other registered objectives, GFT and model guidance,
+have exact optima there but no training here yet). The MCLR objectives fine-tune a DSM model (``init``).
 ``fit`` is the one optimisation loop of the package (these models, the noisy classifier, and the per-label fields
 of the theorem's learning check): Adam, cosine learning-rate decay, an exponential moving average (EMA) of the
 weights (the returned model), a progress bar with the running loss, and a clear error as soon as the loss stops
@@ -38,7 +39,7 @@ from .models import Denoiser, ModelConfig, NoisyClassifier
 from .validation import as_device, as_int, as_number
 
 Tensor = torch.Tensor
-OBJECTIVES = methods.names("objective")
+OBJECTIVES = tuple(methods.get(name).name for name in ("dsm", "weighted-mclr", "weighted-mclr-classifier", "mclr"))
 SIGMA_SAMPLING = ("lognormal", "loguniform")
 
 

@@ -1,0 +1,141 @@
+"""Inference-time guidance rules and training-time optima of the method vocabulary, each against its definition
+and the exact CFG score it reduces to, on random mixtures (the closed-form part of the guidance atlas)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sandbox import conventions, guidance, methods, samplers, zoo
+from sandbox.verification import relative_error
+
+from .strategies import mixtures, points
+
+D = torch.float64
+PROPERTY = settings(max_examples=20, deadline=None)
+
+
+def _setting(gmm, sigma: float, seed: int):
+    x = points(gmm, sigma, 48, seed)
+    return x, torch.full((x.shape[0],), sigma, dtype=D)
+
+
+@PROPERTY
+@given(gmm=mixtures(max_dim=3, max_classes=4, max_components=3).filter(lambda g: g.num_classes >= 2),
+       sigma=st.floats(0.05, 5.0), w=st.floats(0.0, 8.0), seed=st.integers(0, 1000), data=st.data())
+def test_training_time_optima_and_classifier_guidance_are_cfg(gmm, sigma, w, seed, data):
+    c = data.draw(st.integers(0, gmm.num_classes - 1))
+    x, s = _setting(gmm, sigma, seed)
+    cfg = gmm.cfg_score(x, s, c, w)
+    for name in ("gft", "model-guidance", "weighted-mclr", "classifier-guidance"):
+        assert relative_error(methods.field(name, gmm, c, w=w)(x, s), cfg) <= 1e-10, name
+
+
+@PROPERTY
+@given(gmm=mixtures(max_dim=3, max_classes=3, max_components=3).filter(lambda g: g.num_classes >= 2),
+       sigma=st.floats(0.05, 5.0), w=st.floats(0.1, 8.0), seed=st.integers(0, 1000), data=st.data())
+def test_apg_and_cfg_zero_star_reduce_to_cfg_and_keep_their_geometry(gmm, sigma, w, seed, data):
+    c = data.draw(st.integers(0, gmm.num_classes - 1))
+    x, s = _setting(gmm, sigma, seed)
+    cfg = gmm.cfg_score(x, s, c, w)
+    # APG with eta = 1, no rescaling, no momentum is CFG (CFG is linear, the same in denoiser form)
+    assert relative_error(methods.field("apg", gmm, c, w=w, eta=1.0)(x, s), cfg) <= 1e-9
+    # with eta = 0 the guidance added to D_c is orthogonal to D_c, row by row
+    d_c = gmm.denoise(x, s, c)
+    d_apg = x + sigma**2 * methods.field("apg", gmm, c, w=w)(x, s)
+    added = d_apg - d_c
+    dot = (added * d_c).sum(1).abs()
+    # in 1D every vector is parallel to D_c, so nothing is added (up to rounding at the scale of D_c and x)
+    scale = (d_c.norm(dim=1) + x.norm(dim=1)) ** 2 + 1.0
+    assert bool((dot <= 1e-9 * added.norm(dim=1) * d_c.norm(dim=1) + 1e-12 * scale).all())
+    # CFG-Zero*, computed independently in velocity form v = -sigma s
+    v_c, v_u = -sigma * gmm.score(x, s, c), -sigma * gmm.score(x, s)
+    alpha = (v_c * v_u).sum(1, keepdim=True) / (v_u * v_u).sum(1, keepdim=True)
+    v = alpha * v_u + (1 + w) * (v_c - alpha * v_u)
+    assert relative_error(methods.field("cfg-zero-star", gmm, c, w=w)(x, s), -v / sigma) <= 1e-10
+
+
+def test_cfg_zero_star_is_cfg_for_one_class_and_zero_at_high_noise():
+    one = zoo.gaussian_classes([0.5], [0.7])
+    x, s = _setting(one, 1.0, 0)
+    assert torch.allclose(methods.field("cfg-zero-star", one, 0, w=3.0)(x, s), one.score(x, s, 0), rtol=1e-12)
+    gmm = zoo.overlap_2d()
+    x, s = _setting(gmm, 2.0, 1)
+    assert float(methods.field("cfg-zero-star", gmm, 0, w=3.0, sigma_zero=1.5)(x, s).abs().max()) == 0.0
+    assert float(methods.field("cfg-zero-star", gmm, 0, w=3.0, sigma_zero=2.5)(x, s).abs().max()) > 0.0
+
+
+def test_apg_rescaling_and_momentum():
+    gmm = zoo.overlap_2d()
+    x, s = _setting(gmm, 1.0, 2)
+    d_c, d_u = gmm.denoise(x, s, 0), gmm.denoise(x, s)
+    field = methods.field("apg", gmm, 0, w=2.0, eta=1.0, r=0.05)
+    added = x + field(x, s) - d_c                     # w * rescaled Delta (sigma = 1)
+    assert float(added.norm(dim=1).max()) <= 2.0 * 0.05 * (1 + 1e-12)
+    # momentum: the second call adds momentum times the first call's Delta; a new field starts afresh
+    field = methods.field("apg", gmm, 0, w=2.0, eta=1.0, momentum=-0.5)
+    first, second = field(x, s), field(x, s)
+    assert torch.allclose(first, gmm.cfg_score(x, s, 0, 2.0), rtol=1e-10, atol=1e-10)
+    expected = d_c + 2.0 * 0.5 * (d_c - d_u) - x      # Delta (1 - 0.5), sigma = 1
+    assert torch.allclose(second, expected, rtol=1e-10, atol=1e-10)
+    assert torch.allclose(methods.field("apg", gmm, 0, w=2.0, eta=1.0, momentum=-0.5)(x, s), first)
+
+
+def test_interval_cfg_and_autoguidance():
+    gmm = zoo.overlap_2d()
+    for sigma, inside in ((0.1, False), (1.0, True), (10.0, False)):
+        x, s = _setting(gmm, sigma, 3)
+        got = methods.field("cfg-interval", gmm, 1, w=2.0)(x, s)
+        want = gmm.cfg_score(x, s, 1, 2.0) if inside else gmm.score(x, s, 1)
+        assert relative_error(got, want) <= 1e-12
+    x, s = _setting(gmm, 0.5, 4)
+    # kappa -> 0: the degraded model is the model itself, so autoguidance adds nothing
+    assert relative_error(methods.field("autoguidance", gmm, 1, w=3.0, kappa=1e-12)(x, s), gmm.score(x, s, 1)) < 1e-9
+    # the degraded model is the same mixture with covariances + kappa^2 I
+    kappa = 0.7
+    wider = type(gmm)(gmm.means, [cv + kappa**2 * torch.eye(2, dtype=D) for cv in gmm.covs], gmm.weights,
+                      gmm.class_probs)
+    want = 4.0 * gmm.score(x, s, 1) - 3.0 * wider.score(x, s, 1)
+    assert relative_error(methods.field("autoguidance", gmm, 1, w=3.0, kappa=kappa)(x, s), want) <= 1e-10
+
+
+def test_model_guidance_iteration_contracts_by_w_and_diverges_beyond_one():
+    gmm = zoo.overlap_2d()
+    x, s = _setting(gmm, 0.8, 5)
+    s_c, s_u = gmm.score(x, s, 2), gmm.score(x, s)
+    for w_mg in (0.3, 0.8):
+        fixed = gmm.cfg_score(x, s, 2, conventions.to_w(w_mg, "w_mg"))
+        errors = [float((it - fixed).norm()) for it in guidance.model_guidance_iterates(s_c, s_u, w_mg, 12)]
+        ratios = [b / a for a, b in itertools.pairwise(errors)]
+        assert all(abs(r - w_mg) < 1e-6 for r in ratios[:8])          # contraction factor exactly w_mg
+    errors = [float((it - s_c).norm()) for it in guidance.model_guidance_iterates(s_c, s_u, 1.5, 12)]
+    assert errors[-1] > 50 * errors[1]                                   # no fixed point is reached for w_mg >= 1
+
+
+def test_every_registered_rule_drives_a_sampler():
+    gmm = zoo.teaching_1d()
+    sigmas = torch.tensor([5.0, 2.0, 0.5, 0.1, 0.0], dtype=D)
+    x0 = gmm.sample(200, c=0, sigma=5.0, generator=0)
+    for name in methods.names():
+        spec = methods.get(name)
+        if spec.exact is None:
+            continue
+        out = samplers.heun_ode(methods.field(name, gmm, 0, **({spec.strength: 1.0} if spec.strength else {})),
+                                x0, sigmas)
+        assert bool(torch.isfinite(out).all()) and out.shape == x0.shape, name
+
+
+def test_method_parameters_are_validated():
+    gmm = zoo.overlap_2d()
+    with pytest.raises(ValueError, match="eta must be a finite number >= 0 and <= 1"):
+        methods.field("apg", gmm, 0, w=1.0, eta=2.0)
+    with pytest.raises(ValueError, match=r"takes parameters \['kappa', 'w'\], got \['eta'\]"):
+        methods.field("autoguidance", gmm, 0, eta=1.0)
+    with pytest.raises(ValueError, match="sigma_hi"):
+        methods.field("cfg-interval", gmm, 0, w=1.0, sigma_lo=3.0, sigma_hi=1.0)
+    assert math.isclose(conventions.to_w(0.5, "beta"), 1.0)
