@@ -36,7 +36,6 @@ Tensor = torch.Tensor
 Nets = Mapping[str, torch.nn.Module]
 Source = ClassConditionalGMM | Mapping
 KINDS = ("guidance", "objective", "reference")
-SOURCES = ("exact", "nets")
 
 
 Params = dict[str, float]
@@ -72,12 +71,6 @@ class Method:
         out = dict(self.params)
         out.update({name: as_number(value, name) for name, value in params.items() if name in self.params})
         return out
-
-    def setting(self, **params: float) -> str:
-        """Its label with the strength, e.g. ``"CFG, w=2"``."""
-        if self.strength is None:
-            return self.label
-        return f"{self.label}, {self.strength}={self.bind(**params)[self.strength]:g}"
 
 
 REGISTRY: dict[str, Method] = {}
