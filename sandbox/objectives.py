@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import torch
 
-from .fields import LabelledField
+from .fields import Field, LabelledField
 from .validation import (
     as_batch_scalar,
     as_class_ids,
@@ -138,6 +138,33 @@ def weighted_mclr_terms(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma:
     # both terms evaluate the field at the same noisy points: one call on the stacked batch
     both = _dsm(score_fn, x0.repeat(2, 1), eps.repeat(2, 1), sigma.repeat(2), torch.cat([c, c_neg]))
     return WeightedTerms(pos_weight, both[:n], neg_weight, both[n:])
+
+
+def gft_loss(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor, beta: float,
+             uncond_fn: Field, num_classes: int | None = None) -> Tensor:
+    """Guidance-free training (Chen et al. 2025), per row:
+    ``|| beta s(x, c) + (1 - beta) sg(s_u(x)) + eps / sigma ||^2``, with ``s = score_fn`` the sampling model at
+    temperature ``beta`` in (0, 1] and ``uncond_fn(x, sigma)`` the unconditional model (its gradient stopped).
+    Pointwise optimum ``s_u + (s_c - s_u) / beta``. -> ``(N,)``."""
+    beta = as_number(beta, "beta", minimum=0.0, maximum=1.0, strict=True)
+    x0, eps, sigma, c = _batch(x0, eps, sigma, c, num_classes)
+    x = x0 + sigma[:, None] * eps
+    with torch.no_grad():
+        s_u = uncond_fn(x, sigma)
+    return (beta * score_fn(x, sigma, c) + (1.0 - beta) * s_u + eps / sigma[:, None]).square().sum(1)
+
+
+def model_guidance_loss(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
+                        w_mg: float, direction_fn: LabelledField, num_classes: int | None = None) -> Tensor:
+    """Model guidance (Tang et al. 2025) in score form, per row: ``|| s(x, c) - t ||^2`` with the self-referential
+    target ``t = -eps / sigma + w_mg sg(d(x, c))``, ``d = direction_fn`` the current model's guidance direction
+    ``s(x, c) - s(x, null)`` (its gradient stopped). Fixed point ``s_u + (s_c - s_u) / (1 - w_mg)``. -> ``(N,)``."""
+    w_mg = as_number(w_mg, "w_mg", minimum=0.0)
+    x0, eps, sigma, c = _batch(x0, eps, sigma, c, num_classes)
+    x = x0 + sigma[:, None] * eps
+    with torch.no_grad():
+        target = -eps / sigma[:, None] + w_mg * direction_fn(x, sigma, c)
+    return (score_fn(x, sigma, c) - target).square().sum(1)
 
 
 def mismatched_labels(c: Tensor, num_classes: int, generator: torch.Generator | int | None = None) -> Tensor:

@@ -306,6 +306,76 @@ def check_monte_carlo(mixtures: Iterable[MixtureSpec] = ZOO_2D, sigmas: Iterable
     return results
 
 
+def training_optimum_identity(gmm: ClassConditionalGMM, sigma: float, objective: str, w: float,
+                              h: Callable[[Tensor, Tensor], Tensor], delta: float, n: int, seed: int,
+                              coefficient_scale: float = 1.0) -> tuple[float, float, float]:
+    """For ``objective`` in ``("gft", "model-guidance")`` at guidance ``w``: mean and standard error of the sampled
+    ``loss(s* + delta h) - loss(s*)`` over rows of the joint data, ``s*`` its claimed optimum (the CFG score at
+    ``w``), and the curvature factor ``k`` such that the expectation is ``k delta^2 sum_c pi_c E_c ||h||^2``
+    (``beta^2`` for GFT, 1 for model guidance). ``coefficient_scale`` scales the stopped-gradient term (a
+    deliberately wrong coefficient: ``(1 - beta)`` for GFT, ``w_mg`` for model guidance)."""
+    g = torch.Generator().manual_seed(seed)
+    x0, y = gmm.sample_joint(n, g)
+    eps = torch.randn(n, gmm.dim, dtype=torch.float64, generator=g)
+
+    def s_star(x: Tensor, s: Tensor, c: Tensor) -> Tensor:
+        return gmm.cfg_score(x, s, c, w)
+
+    def s_pert(x: Tensor, s: Tensor, c: Tensor) -> Tensor:
+        return gmm.cfg_score(x, s, c, w) + delta * h(x, c)
+
+    if objective == "gft":
+        beta = 1.0 / (1.0 + w)
+
+        def uncond(x: Tensor, s: Tensor) -> Tensor:
+            return coefficient_scale * gmm.score(x, s)
+
+        losses = [objectives.gft_loss(f, x0, eps, sigma, y, beta, uncond, gmm.num_classes) for f in (s_pert, s_star)]
+        factor = beta**2
+    elif objective == "model-guidance":
+        w_mg = w / (1.0 + w)
+
+        def direction(x: Tensor, s: Tensor, c: Tensor) -> Tensor:   # the stopped-gradient term at the fixed point
+            return coefficient_scale * (s_star(x, s, c) - gmm.score(x, s))
+
+        losses = [objectives.model_guidance_loss(f, x0, eps, sigma, y, w_mg, direction, gmm.num_classes)
+                  for f in (s_pert, s_star)]
+        factor = 1.0
+    else:
+        raise ValueError(f"objective must be 'gft' or 'model-guidance', got {objective!r}")
+    diff = losses[0] - losses[1]
+    return float(diff.mean()), float(diff.std() / math.sqrt(n)), factor
+
+
+def check_training_optima(mixtures: Iterable[MixtureSpec] = ZOO_2D, sigmas: Iterable[float] = (0.2, 1.0, 3.0),
+                          ws: Iterable[float] = (0.5, 2.0), n: int = 100_000, delta: float = 1.0,
+                          level: float = 0.99, coefficient_scale: float = 1.0, seed: int = 0) -> list[CheckResult]:
+    """GFT's optimum and model guidance's fixed point (both the CFG score) against their sampled losses: the loss
+    rises by ``k delta^2 E||h||^2`` around them, judged with simultaneous (Bonferroni) ``level`` intervals; with
+    ``coefficient_scale != 1`` the claim is false and should be rejected."""
+    models = [zoo.resolve(m) for m in mixtures]
+    cells = [(i, sigma, objective, w) for i in range(len(models)) for sigma in sigmas
+             for objective in ("gft", "model-guidance") for w in ws]
+    z_crit = float(stats.norm.ppf(1 - (1 - level) / (2 * len(cells))))
+    results, predictions = [], {}
+    for j, (m, sigma, objective, w) in enumerate(cells):
+        gmm = models[m]
+        if (m, sigma) not in predictions:
+            h = smooth_field(gmm.dim, gmm.num_classes, seed, math.sqrt(1.0 + sigma**2))
+            predictions[m, sigma] = h, predicted_quadratic(gmm, component_nodes(gmm, sigma, QUADRATURE_RULES[gmm.dim]),
+                                                           h, delta)
+        h, pred = predictions[m, sigma]
+        mean, se, factor = training_optimum_identity(gmm, sigma, objective, w, h, delta, n, seed + 1 + j,
+                                                     coefficient_scale)
+        z = abs(mean - factor * pred) / se
+        results.append(CheckResult.of("training optimum", {"mixture": gmm.name, "objective": objective,
+                                                           "sigma": sigma, "w": w},
+                                      z, z_crit, z <= z_crit,
+                                      {"mean": mean, "se": se, "predicted": factor * pred, "n": n,
+                                       "coefficient_scale": coefficient_scale}))
+    return results
+
+
 # ------------------------------------------------------------------------------------------ 4. learning
 
 
