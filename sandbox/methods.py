@@ -235,3 +235,9 @@ register(Method(
     "model-guidance", "objective", "model guidance",
     "model guidance (Tang et al. 2025): the fixed point of its self-referential target at w_mg = w/(1 + w)", "w",
     params=W, exact=_model_guidance_optimum, nets=_own_net("model-guidance")))
+register(Method(
+    "data-tilt", "objective", "data-level tilt",
+    "CCA/DPO-style alignment: its optimum is q0 itself, so its field is q0 noised to sigma (by quadrature, d <= 2), "
+    "which is not CFG at sigma > 0", "w", params=W,
+    exact=lambda gmm, c, p: lambda x, sigma: TiltedTarget(gmm, c, p["w"]).score(x, sigma),
+    nets=_own_net("data-tilt")))

@@ -24,10 +24,11 @@ import torch
 from scipy import interpolate
 
 from .mixtures import ClassConditionalGMM
-from .quadrature import AdaptiveResult, adaptive_expectation
-from .validation import as_class_ids, as_count, as_generator, as_number
+from .quadrature import AdaptiveResult, adaptive_expectation, standard_normal_rule
+from .validation import as_batch_scalar, as_class_ids, as_count, as_generator, as_number, as_points
 
 Tensor = torch.Tensor
+SCORE_RULES = {1: (40, 10), 2: (12, 6)}   # (panels, order) per axis for the noised score, by dimension
 
 
 class TiltedTarget:
@@ -43,12 +44,8 @@ class TiltedTarget:
 
     def _integrand(self, x: Tensor) -> Tensor:
         """``p(c|x)^w`` from log-densities (exact far into the other classes' territory). ``(n, d)`` -> ``(n,)``."""
-        if self.w == 0:
-            return torch.ones(x.shape[0], dtype=x.dtype, device=x.device)
-        gmm = self.gmm
-        y = x.to(gmm.device, gmm.dtype)
-        log_post = torch.log_softmax(gmm.log_prob_per_class(y, 0.0) + gmm.class_probs.to(y).log(), dim=1)
-        return torch.exp(self.w * log_post[:, self.c]).to(x)
+        y = x.to(self.gmm.device, self.gmm.dtype)
+        return torch.exp(self._log_tilt(y)).to(x)
 
     def _integrals(self) -> list[AdaptiveResult]:
         """Per component ``m`` of class ``c``: ``E_{N_m}[p(c|x)^w]`` with its nodes (module docstring)."""
@@ -92,6 +89,56 @@ class TiltedTarget:
     def log_prob(self, x: Tensor) -> Tensor:
         """``log q_0(x)``. ``x: (N, d)`` -> ``(N,)``."""
         return self.log_unnormalised(x) - self.log_normaliser
+
+    def score(self, x: Tensor, sigma: float | Tensor, rule: tuple[int, int] | None = None) -> Tensor:
+        """The score of ``q_0`` noised to ``sigma``, ``grad log (q_0 * N(0, sigma^2 I))(x) = (E[x0 | x] - x) / sigma^2``
+        (docs/theory.md, section 12): what DSM on exact ``q_0`` samples learns. ``x: (N, d)`` -> ``(N, d)``.
+
+        Given ``x``, component ``m`` of class ``c`` puts ``x0`` at ``N(m_m(x), C_m)``, ``m_m = mu_m + S_m (S_m +
+        sigma^2 I)^-1 (x - mu_m)``, ``C_m = S_m (S_m + sigma^2 I)^-1 sigma^2``, with weight the within-class
+        responsibility of ``m`` at ``x``; the tilt reweights each by ``p(c|x0)^w``, integrated by the tensor
+        Gauss-Legendre ``rule`` ``(panels, order)`` per axis (default ``SCORE_RULES[d]``). At ``sigma = 0`` it is
+        ``(1 + w) s_c - w s_u``, the clean tilted score."""
+        gmm = self.gmm
+        if gmm.dim > 2:
+            raise ValueError(f"the noised tilted score is computed by quadrature for d <= 2, got d = {gmm.dim}")
+        x = as_points(x, gmm.dim, gmm.dtype, gmm.device)
+        s = as_batch_scalar(sigma, x.shape[0], gmm.dtype, gmm.device, "sigma")
+        clean = s == 0
+        out = torch.empty_like(x)
+        if bool(clean.any()):
+            out[clean] = gmm.cfg_score(x[clean], 0.0, self.c, self.w)
+        if bool((~clean).any()):
+            out[~clean] = self._noised_score(x[~clean], s[~clean], rule or SCORE_RULES[gmm.dim])
+        return out
+
+    def _noised_score(self, x: Tensor, s: Tensor, rule: tuple[int, int]) -> Tensor:
+        gmm, c = self.gmm, self.c
+        xi, v = (t.to(x) for t in standard_normal_rule(gmm.dim, *rule))                        # [R, d], [R]
+        s2 = (s * s)[:, None]                                                                    # [N, 1]
+        log_r = gmm.component_posterior(x, s, c).log()                                          # [N, M]
+        parts_mass, parts_mean = [], []
+        for mu, cov in zip(gmm.means[c], gmm.covs[c]):
+            lam, rot = torch.linalg.eigh(cov.to(x))
+            mu = mu.to(x)
+            z = (x - mu) @ rot                                                                   # [N, d] eigenbasis
+            mean = mu + (z * lam / (lam + s2)) @ rot.T                                          # [N, d]
+            sd = torch.sqrt(lam * s2 / (lam + s2))                                               # [N, d]
+            x0 = mean[:, None, :] + (xi[None] * sd[:, None, :]) @ rot.T                          # [N, R, d]
+            log_w = v.log()[None] + self._log_tilt(x0.reshape(-1, gmm.dim)).reshape(x0.shape[:2])  # [N, R]
+            parts_mass.append(torch.logsumexp(log_w, 1))
+            parts_mean.append((torch.softmax(log_w, 1)[:, :, None] * x0).sum(1))
+        weight = torch.softmax(log_r + torch.stack(parts_mass, 1), 1)                           # [N, M]
+        posterior_mean = (weight[:, :, None] * torch.stack(parts_mean, 1)).sum(1)
+        return (posterior_mean - x) / s2
+
+    def _log_tilt(self, x: Tensor) -> Tensor:
+        """``w log p(c|x)`` at sigma = 0. ``(n, d)`` -> ``(n,)``."""
+        if self.w == 0:
+            return torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+        gmm = self.gmm
+        log_post = torch.log_softmax(gmm.log_prob_per_class(x, 0.0) + gmm.class_probs.to(x).log(), dim=1)
+        return self.w * log_post[:, self.c]
 
     def acceptance(self, x: Tensor) -> Tensor:
         """Rejection-sampling acceptance probability ``p(c|x)^w`` of a proposal ``x ~ p(.|c)``. -> ``(N,)``."""

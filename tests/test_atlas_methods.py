@@ -174,3 +174,33 @@ def test_gft_and_model_guidance_losses_by_hand():
     assert float(objectives.model_guidance_loss(score, x0, eps, sigma, 0, 0.5, score)[0]) == 18.5
     with pytest.raises(ValueError, match="beta must be a finite number > 0 and <= 1"):
         objectives.gft_loss(score, x0, eps, sigma, 0, 0.0, uncond)
+
+
+@pytest.mark.parametrize("w", [0.0, 2.0])
+def test_the_data_level_tilt_is_q0_noised_and_not_cfg(w):
+    import math as m
+
+    from scipy import integrate
+
+    from sandbox.tilted import TiltedTarget
+    gmm = zoo.teaching_1d()
+    target = TiltedTarget(gmm, 0, w)
+    xs = torch.tensor([[-2.0], [0.1], [0.6], [1.5]], dtype=D)
+    for sigma in (0.05, 0.5, 2.0):
+        got = methods.field("data-tilt", gmm, 0, w=w)(xs, torch.full((4,), sigma, dtype=D))[:, 0]
+
+        def noised(x: float, sigma: float = sigma) -> float:
+            def f(x0: float) -> float:
+                log_q = float(target.log_prob(torch.tensor([[x0]], dtype=D))[0])
+                return m.exp(log_q - (x - x0) ** 2 / (2 * sigma**2)) / (sigma * m.sqrt(2 * m.pi))
+            return integrate.quad(f, -12, 12, points=[-1.5, 0.2, 0.8, 2.0], epsabs=0, epsrel=1e-12, limit=2000)[0]
+
+        # independent route: adaptive quadrature of the convolution, differentiated by central differences
+        fd = [(m.log(noised(x + 1e-4)) - m.log(noised(x - 1e-4))) / 2e-4 for x in xs[:, 0].tolist()]
+        assert max(abs(a - b) / max(1.0, abs(b)) for a, b in zip(got.tolist(), fd)) < 1e-6
+    if w == 0:   # no tilt: the class score itself
+        assert torch.allclose(target.score(xs, 0.5), gmm.score(xs, 0.5, 0), rtol=1e-12, atol=1e-12)
+    else:        # at sigma = 0 the clean tilted score (1 + w) s_c - w s_u; at sigma > 0 it is not CFG
+        assert torch.allclose(target.score(xs, 0.0), gmm.cfg_score(xs, 0.0, 0, w), rtol=1e-12)
+        gap = (target.score(xs, 0.5) - gmm.cfg_score(xs, 0.5, 0, w)).norm(dim=1)
+        assert float(gap.max()) > 0.1
