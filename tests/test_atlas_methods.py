@@ -25,23 +25,28 @@ def _setting(gmm, sigma: float, seed: int):
     return x, torch.full((x.shape[0],), sigma, dtype=D)
 
 
+@st.composite
+def guided_cases(draw, min_w: float = 0.0):
+    """A random mixture with K >= 2, a class, points near and far, a noise level and a guidance scale."""
+    gmm = draw(mixtures(max_dim=3, max_classes=4, max_components=3).filter(lambda g: g.num_classes >= 2))
+    sigma, w = draw(st.floats(0.05, 5.0)), draw(st.floats(min_w, 8.0))
+    x, s = _setting(gmm, sigma, draw(st.integers(0, 1000)))
+    return gmm, draw(st.integers(0, gmm.num_classes - 1)), x, s, sigma, w
+
+
 @PROPERTY
-@given(gmm=mixtures(max_dim=3, max_classes=4, max_components=3).filter(lambda g: g.num_classes >= 2),
-       sigma=st.floats(0.05, 5.0), w=st.floats(0.0, 8.0), seed=st.integers(0, 1000), data=st.data())
-def test_training_time_optima_and_classifier_guidance_are_cfg(gmm, sigma, w, seed, data):
-    c = data.draw(st.integers(0, gmm.num_classes - 1))
-    x, s = _setting(gmm, sigma, seed)
+@given(case=guided_cases())
+def test_training_time_optima_and_classifier_guidance_are_cfg(case):
+    gmm, c, x, s, _, w = case
     cfg = gmm.cfg_score(x, s, c, w)
     for name in ("gft", "model-guidance", "weighted-mclr", "classifier-guidance"):
         assert relative_error(methods.field(name, gmm, c, w=w)(x, s), cfg) <= 1e-10, name
 
 
 @PROPERTY
-@given(gmm=mixtures(max_dim=3, max_classes=3, max_components=3).filter(lambda g: g.num_classes >= 2),
-       sigma=st.floats(0.05, 5.0), w=st.floats(0.1, 8.0), seed=st.integers(0, 1000), data=st.data())
-def test_apg_and_cfg_zero_star_reduce_to_cfg_and_keep_their_geometry(gmm, sigma, w, seed, data):
-    c = data.draw(st.integers(0, gmm.num_classes - 1))
-    x, s = _setting(gmm, sigma, seed)
+@given(case=guided_cases(min_w=0.1))
+def test_apg_and_cfg_zero_star_reduce_to_cfg_and_keep_their_geometry(case):
+    gmm, c, x, s, sigma, w = case
     cfg = gmm.cfg_score(x, s, c, w)
     # APG with eta = 1, no rescaling, no momentum is CFG (CFG is linear, the same in denoiser form)
     assert relative_error(methods.field("apg", gmm, c, w=w, eta=1.0)(x, s), cfg) <= 1e-9
