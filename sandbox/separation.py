@@ -63,6 +63,7 @@ class SweepConfig:
     sigma_min: float = 0.002
     seed: int = 0
     fidelity: bool = True          # energy distance to q_0 (and KS in 1-D); the costliest measure
+    method_params: tuple[tuple[str, str, float], ...] = ()   # (method, parameter, value), e.g. ("apg", "eta", 0.5)
 
     def fast(self) -> SweepConfig:
         """Small sizes, same code path (tests, ``--fast``)."""
@@ -83,6 +84,10 @@ class SweepConfig:
         as_int(self.n, "n", minimum=10)
         as_int(self.steps, "steps", minimum=1)
         as_int(self.seed, "seed", minimum=0)
+        for method, name, value in self.method_params:
+            if method not in self.methods:
+                raise ValueError(f"method_params names {method!r}, which is not among methods {self.methods}")
+            methods.get(method).bind(**{name: value})
         if not as_number(self.sigma_min, "sigma_min", 0.0, strict=True) < as_number(self.sigma_max, "sigma_max"):
             raise ValueError(f"need sigma_min < sigma_max, got {self.sigma_min} and {self.sigma_max}")
 
@@ -140,7 +145,8 @@ def _compute(config: SweepConfig, progress: bool) -> list[Row]:
             if spec.draw is not None:
                 x = methods.draw(method, gmm, c, config.n, seed + 2, w=w)
             else:
-                score = methods.field(method, gmm, c, w=w, lam=lam)
+                extra = {name: value for m, name, value in config.method_params if m == method}
+                score = methods.field(method, gmm, c, w=w, lam=lam, **extra)
                 x = samplers.heun_ode(score, gmm.sample(config.n, c=c, sigma=config.sigma_max, generator=seed),
                                       sigmas)
                 fractions.append(getattr(score, "ill_posed_fraction", None))
@@ -174,10 +180,11 @@ class SampleConfig:
     seed: int = 0
     trajectories: int = 0
     classes: tuple[int, ...] | None = None
+    params: tuple[tuple[str, float], ...] = ()     # the method's other parameters, e.g. (("eta", 0.5),)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mixture", zoo.resolve(self.mixture))
-        methods.get(self.method)
+        methods.get(self.method).bind(**dict(self.params))
         as_number(self.w, "w", minimum=0.0)
         as_number(self.lam, "lam", minimum=0.0)
         as_int(self.n, "n", minimum=1)
@@ -195,7 +202,8 @@ class SampleConfig:
                 continue
             path: list[Tensor] = []
             start = gmm.sample(self.n, c=c, sigma=self.sigma_max, generator=self.seed + c)
-            out["x"].append(samplers.heun_ode(methods.field(self.method, gmm, c, w=self.w, lam=self.lam), start,
+            field = methods.field(self.method, gmm, c, w=self.w, lam=self.lam, **dict(self.params))
+            out["x"].append(samplers.heun_ode(field, start,
                                               edm_sigmas(self.steps, self.sigma_min, self.sigma_max),
                                               trajectory=path if self.trajectories else None))
             out["paths"].append(torch.stack([p[:self.trajectories] for p in path], 1) if self.trajectories
