@@ -33,6 +33,10 @@ EXAMPLES = {
   mclr-sandbox separation --fast            # what CFG / MCLR / the tilted target do to each class, quick
   mclr-sandbox separation --mixture teaching_1d --json sep.json
   mclr-sandbox separation --fast --mixture mine.json              # your own mixture (ClassConditionalGMM.save)""",
+    "atlas": """\
+  mclr-sandbox atlas --fast                 # every guidance rule and training-time optimum, exact, quick
+  mclr-sandbox atlas --json atlas.json      # crowded_4d, w in {0.5, 1, 2, 4}
+  mclr-sandbox atlas --fast --mixture overlap_2d --methods cfg apg cfg-zero-star tilted""",
     "train": """\
   mclr-sandbox train --objective dsm --out nets/dsm.pt            # a DSM net on overlap_2d (< 2 min)
   mclr-sandbox train --objective weighted-mclr --init nets/dsm.pt --out nets/weighted.pt
@@ -50,6 +54,9 @@ DESCRIPTIONS = {
               "(closed form, quadrature, Monte Carlo, learning, symbolic, distribution). Exit 1 if any check fails.",
     "separation": "Sample each class with the exact fields of CFG and the MCLR optima and exact draws of the tilted "
                   "target, over w and lambda, and measure separation, diversity and fidelity with intervals.",
+    "atlas": "The guidance atlas on exact sources: every registered guidance rule and training-time optimum sampled "
+             "from its exact field over w, measured for separation and diversity and against exact CFG and exact q_0 "
+             "(energy distances, score distance), with the sampling time. Trained nets come in a later version.",
     "train": "Train a small conditional MLP denoiser with DSM, fine-tune one with an MCLR objective, or train a "
              "noisy classifier; writes one self-contained checkpoint.",
     "compare": "Train a DSM net and its MCLR fine-tunes (cached) and measure every net against the exact conditional "
@@ -151,6 +158,23 @@ def _separation(args: argparse.Namespace) -> int:
     print(f"{gmm.name} ({gmm.fingerprint}): n = {config.n} per class, Heun {config.steps} steps, metrics averaged "
           f"over classes, 95% intervals")
     _report(table(rows), trend_summary(rows), t0, args, config, gmm, lambda: as_json(rows))
+    return 0
+
+
+def _atlas(args: argparse.Namespace) -> int:
+    from .separation import ATLAS_COLUMNS, SweepConfig, as_json, sweep, table
+
+    _check_json(args)
+    t0 = time.perf_counter()
+    config = SweepConfig.atlas(args.mixture, fast=args.fast)
+    if args.methods:
+        config = replace(config, methods=tuple(args.methods))
+    config = replace(config, seed=args.seed)
+    rows = sweep(config, progress=_progress(args))
+    gmm = config.mixture
+    print(f"{gmm.name} ({gmm.fingerprint}): exact sources, n = {config.n} per class, Heun {config.steps} steps, "
+          f"class-averaged, 95% intervals; distances to exact CFG at the same w and to exact q_0")
+    _report(table(rows, ATLAS_COLUMNS), [], t0, args, config, gmm, lambda: as_json(rows))
     return 0
 
 
@@ -285,6 +309,15 @@ def build_parser() -> argparse.ArgumentParser:
                  _separation, fast="fewer samples and w values (seconds, same code path)",
                  json="also write every row (per class, with intervals) as JSON")
     p.add_argument("--mixture", default="overlap_2d", metavar="NAME_OR_FILE", help=MIXTURE_HELP)
+    p.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
+
+    p = _command(sub, "atlas", "every guidance rule and training-time optimum against exact CFG and q_0", _atlas,
+                 fast="two w values and small sizes (seconds, same code path)",
+                 json="also write every row (per class, with intervals) as JSON")
+    p.add_argument("--mixture", default="crowded_4d", metavar="NAME_OR_FILE",
+                   help="zoo name or mixture .json file (default: crowded_4d, where exact CFG does not saturate)")
+    p.add_argument("--methods", nargs="+", metavar="NAME",
+                   help="methods of sandbox.methods with an exact field or exact draws (default: the atlas's all)")
     p.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
 
     p = _command(sub, "train", "train a small MLP denoiser (DSM) or fine-tune one with MCLR", _train,

@@ -33,9 +33,9 @@ ERROR_SIGMAS = tuple(float(s) for s in torch.logspace(math.log10(0.02), math.log
 
 def score_error(score: LabelledField, reference: LabelledField, gmm: ClassConditionalGMM,
                 sigmas: tuple[float, ...] = ERROR_SIGMAS, n: int = 2000, seed: int = 0,
-                level: float = LEVEL) -> tuple[dict[float, float], Estimate]:
-    """``sigma ||s - s_ref||`` under ``p_sigma(.|c)``, classes pooled: RMS per sigma, and the overall RMS (interval:
-    normal on the mean of squares, mapped through the square root)."""
+                level: float = LEVEL, classes: tuple[int, ...] | None = None) -> tuple[dict[float, float], Estimate]:
+    """``sigma ||s - s_ref||`` under ``p_sigma(.|c)``, ``classes`` (default all) pooled: RMS per sigma, and the
+    overall RMS (interval: normal on the mean of squares, mapped through the square root)."""
     n = as_int(n, "n", minimum=2)
     if not sigmas or not all(as_number(s, "each of sigmas", 0.0, strict=True) for s in sigmas):
         raise ValueError("sigmas must hold at least one noise level > 0")
@@ -43,7 +43,7 @@ def score_error(score: LabelledField, reference: LabelledField, gmm: ClassCondit
     per_sigma, squares = {}, []
     for sigma in sigmas:
         rows = []
-        for c in range(gmm.num_classes):
+        for c in range(gmm.num_classes) if classes is None else classes:
             x = gmm.sample(n, c=c, sigma=sigma, generator=g)
             s = torch.full((n,), sigma, dtype=x.dtype)
             cls = torch.full((n,), c, dtype=torch.long)

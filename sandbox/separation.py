@@ -20,12 +20,14 @@ config (``sandbox.cache``).
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field, replace
 
 import torch
 from tqdm.auto import tqdm
 
-from . import cache, methods, metrics, samplers, zoo
+from . import cache, evaluation, methods, metrics, samplers, zoo
+from .fields import labelled
 from .metrics import Estimate
 from .schedules import edm_sigmas
 from .tables import format_table
@@ -45,7 +47,14 @@ COLUMNS = {   # report key -> table heading (the README's)
     "covariance_trace": "covariance trace",
     "energy_distance": "energy distance to q_0",
     "ks_to_q0": "KS distance to q_0",
+    "energy_distance_cfg": "energy distance to CFG",
+    "score_distance_cfg": "score distance to CFG",
+    "seconds_per_1000": "s per 1000 samples",
 }
+# the guidance atlas (mclr-sandbox atlas): every rule and training-time optimum with an exact field, over w; the
+# data-level tilt's optimum is q_0 noised, whose probability-flow ODE ends exactly at q_0: its rows are "tilted"
+ATLAS_METHODS = ("cfg", "cfg-interval", "classifier-guidance", "autoguidance", "apg", "cfg-zero-star", "gft",
+                 "model-guidance", "weighted-mclr", "tilted")
 
 
 @dataclass(frozen=True)
@@ -64,10 +73,19 @@ class SweepConfig:
     seed: int = 0
     fidelity: bool = True          # energy distance to q_0 (and KS in 1-D); the costliest measure
     method_params: tuple[tuple[str, str, float], ...] = ()   # (method, parameter, value), e.g. ("apg", "eta", 0.5)
+    to_cfg: bool = False           # also: energy and score distance to exact CFG at the same w, wall time
 
     def fast(self) -> SweepConfig:
         """Small sizes, same code path (tests, ``--fast``)."""
         return replace(self, ws=(0.0, 2.0, 7.0), lams=(0.5,), n=2000, steps=32)
+
+    @staticmethod
+    def atlas(mixture: zoo.MixtureSpec = "crowded_4d", fast: bool = False) -> SweepConfig:
+        """The guidance atlas on exact sources: ``ATLAS_METHODS`` over w in {0.5, 1, 2, 4}, measured against exact
+        CFG and exact q_0 (rows of ``tilted`` are also what the data-level tilt samples)."""
+        config = SweepConfig(mixture=mixture, ws=(0.5, 1.0, 2.0, 4.0), lams=(), methods=ATLAS_METHODS, n=2000,
+                             steps=32, to_cfg=True)
+        return replace(config, ws=(1.0, 4.0), n=400, steps=16) if fast else config
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mixture", zoo.resolve(self.mixture))
@@ -136,28 +154,46 @@ def _compute(config: SweepConfig, progress: bool) -> list[Row]:
     gmm = config.mixture
     sigmas = edm_sigmas(config.steps, config.sigma_min, config.sigma_max)
     rows = []
+    cfg_samples: dict[tuple[int, float], Tensor] = {}   # exact CFG from each class's start, per w (to_cfg)
+
+    def start(c: int) -> Tensor:
+        return gmm.sample(config.n, c=c, sigma=config.sigma_max, generator=config.seed + 1000 * c)
+
     for method, w, lam in tqdm(settings(config), desc="separation", disable=not progress):
         reports, fractions = [], []
         spec = methods.get(method)
         for c in range(gmm.num_classes):
             seed = config.seed + 1000 * c
             target = TiltedTarget(gmm, c, w)
+            t0 = time.perf_counter()
+            score = None
             if spec.draw is not None:
                 x = methods.draw(method, gmm, c, config.n, seed + 2, w=w)
             else:
                 extra = {name: value for m, name, value in config.method_params if m == method}
                 score = methods.field(method, gmm, c, w=w, lam=lam, **extra)
-                x = samplers.heun_ode(score, gmm.sample(config.n, c=c, sigma=config.sigma_max, generator=seed),
-                                      sigmas)
+                x = samplers.heun_ode(score, start(c), sigmas)
                 fractions.append(getattr(score, "ill_posed_fraction", None))
+            seconds = time.perf_counter() - t0
             report = metrics.separation_report(gmm, x, c, seed=config.seed)
+            if config.to_cfg:
+                if (c, w) not in cfg_samples:
+                    cfg_samples[c, w] = samplers.heun_ode(methods.field("cfg", gmm, c, w=w), start(c), sigmas)
+                report["energy_distance_cfg"] = metrics.energy_distance(x, cfg_samples[c, w], seed=config.seed)
+                if score is not None:
+                    report["score_distance_cfg"] = evaluation.score_error(
+                        labelled(lambda k, score=score: score),
+                        labelled(lambda k, w=w: methods.field("cfg", gmm, k, w=w)),
+                        gmm, n=max(50, config.n // 10), seed=config.seed, classes=(c,))[1]
+                rate = 1000.0 * seconds / config.n
+                report["seconds_per_1000"] = Estimate(rate, rate, rate, "measured wall time")
             if config.fidelity:
                 reference = target.sample(config.n, generator=seed + 1)
                 report["energy_distance"] = metrics.energy_distance(x, reference, seed=config.seed)
                 if gmm.dim == 1:
                     report["ks_to_q0"] = metrics.ks_distance(x, target.cdf_1d)
             reports.append(report)
-        averaged = {k: Estimate.mean([r[k] for r in reports]) for k in reports[0]}
+        averaged = {k: Estimate.mean([r[k] for r in reports]) for k in reports[0] if all(k in r for r in reports)}
         frac = sum(fractions) / len(fractions) if fractions and None not in fractions else None
         rows.append(Row(method, w, lam, averaged, reports, frac))
     return rows
@@ -236,13 +272,20 @@ def trend_summary(rows: list[Row]) -> list[str]:
     return lines
 
 
-def table(rows: list[Row]) -> str:
-    """A fixed-width table, ``value ±half-width`` per cell."""
-    keys = [k for k in COLUMNS if k in rows[0].metrics]
+def table(rows: list[Row], columns: tuple[str, ...] | None = None) -> str:
+    """A fixed-width table, ``value ±half-width`` per cell (``-`` where a row has no such measure); ``columns``:
+    report keys to show (default: every key of ``COLUMNS`` that some row has)."""
+    keys = [k for k in (columns or COLUMNS) if any(k in r.metrics for r in rows)]
     header = ["method", "w", "lambda", *[COLUMNS[k] for k in keys]]
-    body = [[r.method, f"{r.w:g}", f"{r.lam:g}",
-             *[f"{r.metrics[k].value:.4g} ±{r.metrics[k].half_width:.2g}" for k in keys]] for r in rows]
-    return format_table(header, body)
+
+    def cell(r: Row, k: str) -> str:
+        return f"{r.metrics[k].value:.4g} ±{r.metrics[k].half_width:.2g}" if k in r.metrics else "-"
+
+    return format_table(header, [[r.method, f"{r.w:g}", f"{r.lam:g}", *[cell(r, k) for k in keys]] for r in rows])
+
+
+ATLAS_COLUMNS = ("bayes_accuracy", "mean_posterior", "entropy", "mode_coverage", "energy_distance_cfg",
+                 "energy_distance", "score_distance_cfg", "seconds_per_1000")
 
 
 def as_json(rows: list[Row]) -> dict[str, object]:

@@ -238,3 +238,22 @@ def test_sweeps_and_samples_take_a_methods_other_parameters():
     a = cache.run(separation.SampleConfig("overlap_2d", "autoguidance", w=1.0, n=50, steps=8, params=(("kappa", 0.2),)))
     b = cache.run(separation.SampleConfig("overlap_2d", "autoguidance", w=1.0, n=50, steps=8, params=(("kappa", 0.9),)))
     assert not torch.equal(a["x"][0], b["x"][0])
+
+
+def test_atlas_cli_measures_every_method_against_exact_cfg_and_q0(tmp_path, capsys):
+    import json
+
+    from sandbox import cli
+    out = tmp_path / "atlas.json"
+    assert cli.main(["atlas", "--fast", "--quiet", "--mixture", "teaching_1d", "--json", str(out),
+                     "--methods", "cfg", "gft", "model-guidance", "classifier-guidance", "apg", "tilted"]) == 0
+    assert "energy distance to CFG" in capsys.readouterr().out
+    report = json.loads(out.read_text())
+    rows = {(r["method"], r["w"]): r["metrics"] for r in report["results"]["rows"]}
+    for w in (1.0, 4.0):
+        for name in ("gft", "model-guidance", "classifier-guidance"):   # exact optima of CFG's replacements: CFG
+            assert rows[name, w]["score_distance_cfg"]["value"] < 1e-12
+            assert abs(rows[name, w]["energy_distance_cfg"]["value"]) < 1e-9
+        assert rows["apg", w]["score_distance_cfg"]["value"] > 1e-3      # APG (eta = 0) is another field
+        # exact q0 draws are closer to exact q0 than CFG's samples are, at w = 4 clearly
+    assert rows["tilted", 4.0]["energy_distance"]["hi"] < rows["cfg", 4.0]["energy_distance"]["lo"]
