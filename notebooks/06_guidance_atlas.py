@@ -1,0 +1,79 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The guidance atlas: which rule and which objective samples what
+#
+# Many methods claim to replace or improve classifier-free guidance. With exact class scores each one can be
+# written down exactly and compared on the same footing (`docs/theory.md`, sections 11-12):
+#
+# * **guidance rules** at sampling time: CFG, CFG on a sigma interval, classifier guidance, autoguidance, APG,
+#   CFG-Zero*;
+# * **training-time replacements**, by their exact optima: GFT, model guidance, weighted MCLR (all three are CFG),
+#   and the data-level tilt (its optimum is $q_0$ itself, whose noised score is *not* CFG's).
+#
+# Papers write the guidance strength in four ways; `sandbox.conventions` converts between them.
+# `SANDBOX_FAST=1` runs the small setting (same code path).
+
+# %%
+import os
+
+import torch
+
+from sandbox import conventions, figures, methods, separation, zoo
+from sandbox import plotting as P
+
+FAST = os.environ.get("SANDBOX_FAST") == "1"
+for scale in conventions.SCALES:
+    print(f"w = 2 written as {scale:>4}: {conventions.from_w(2.0, scale):.4g}")
+
+# %% [markdown]
+# ## The fields side by side
+# What each rule adds to the conditional score $s_c$ for class 0 of `overlap_2d` at $\sigma = 0.5$, $w = 2$
+# (arrows normalised per panel). GFT, model guidance and weighted MCLR would draw exactly the CFG panel.
+
+# %%
+gmm = zoo.overlap_2d()
+extent = (-3.0, 3.0, -2.4, 3.6)
+gx, gy, pts = P.grid_2d(extent, 11 if FAST else 17)
+sig = torch.full((pts.shape[0],), 0.5, dtype=torch.float64)
+s_c = gmm.score(pts, sig, 0)
+shown = ("cfg", "cfg-interval", "autoguidance", "apg", "cfg-zero-star", "data-tilt")
+with P.style():
+    fig, axes = P.new_figure(P.DOUBLE_COLUMN, 4.2, ncols=3, nrows=2, sharex=True, sharey=True)
+    for ax, name in zip(axes.flat, shown):
+        v = methods.field(name, gmm, 0, w=2.0)(pts, sig) - s_c
+        v = v / v.norm(dim=1).max().clamp_min(1e-12)
+        P.plot_class_contours_2d(ax, gmm, extent, n=80)
+        ax.quiver(gx, gy, v[:, 0].reshape(gx.shape), v[:, 1].reshape(gx.shape), color="k", angles="xy", width=0.005)
+        ax.set_title(methods.get(name).label)
+        ax.set_aspect("equal")
+
+# %% [markdown]
+# ## The atlas on `crowded_4d`
+# Six heavily overlapping classes in 4D, where exact CFG keeps separating up to $w = 4$. Every method is sampled
+# from its exact field with the same starting noise and measured against exact CFG samples and exact $q_0$ draws.
+
+# %%
+config = separation.SweepConfig.atlas(fast=FAST)
+rows = separation.sweep(config, progress=not FAST)
+print(separation.table(rows, separation.ATLAS_COLUMNS))
+
+# %%
+figures.atlas_tradeoff_figure(fast=FAST);
+
+# %% [markdown]
+# **Reading it.** The exact optima of GFT, model guidance and weighted MCLR, and classifier guidance with the exact
+# classifier, sit on CFG's curve to rounding: as objectives they *are* CFG. The other rules trade separation for
+# diversity along curves of their own. Exact $q_0$ (what the data-level tilt samples) reaches CFG's separation with
+# much more diversity, and nothing guided by CFG's rule samples it.
