@@ -21,7 +21,6 @@ import math
 
 import numpy as np
 import torch
-from scipy import interpolate
 
 from .mixtures import ClassConditionalGMM
 from .quadrature import AdaptiveResult, adaptive_expectation, standard_normal_rule
@@ -163,6 +162,8 @@ class TiltedTarget:
         """CDF of ``q_0`` in 1-D: per component, the cumulative cubature masses at the panel edges (exact to the
         cubature's accuracy), joined by cubic Hermite interpolation with the exact density as slope (error
         ~1e-8: far below a KS test's resolution ~1/sqrt(N))."""
+        from scipy import interpolate  # here, not at import: it costs a third of `import sandbox`
+
         if self.gmm.dim != 1:
             raise ValueError("cdf_1d is for 1-D mixtures")
         t = np.asarray(t, dtype=float)
