@@ -47,8 +47,15 @@ def check_writable(path: str | Path, name: str, folder: bool = False) -> Path:
     existing = target if folder and target.exists() else target.parent
     while not existing.exists():
         existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{name} {target} cannot be written: {existing} is not a writable folder")
+    if not existing.is_dir():
+        raise ValueError(f"{name} {target} cannot be written: {existing} is not a folder")
+    try:   # a real write, not os.access: permissions, read-only file systems and /proc all answer honestly
+        fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise ValueError(f"{name} {target} cannot be written: {existing} is not a writable folder "
+                         f"({err.strerror or err})") from None
     return target
 
 

@@ -126,10 +126,18 @@ def _own_net(name: str) -> Callable[[Nets, int, Params], Field]:
     return lambda nets, c, p: conditional(_net(nets, name).score, c)
 
 
-def _net_cfg(nets: Nets, c: int, p: Params) -> Field:
+def _net_pair(nets: Nets, c: int) -> tuple[Field, Field]:
+    """The DSM net's conditional and unconditional (null-class) fields: what guidance rules combine."""
     dsm = _net(nets, "dsm")
-    return CFG(conditional(dsm.score, c), conditional(dsm.score, None), p["w"], p.get("sigma_lo", 0.0),
-               p.get("sigma_hi", math.inf))
+    return conditional(dsm.score, c), conditional(dsm.score, None)
+
+
+def _exact_pair(gmm: ClassConditionalGMM, c: int) -> tuple[Field, Field]:
+    return conditional(gmm.score, c), conditional(gmm.score, None)
+
+
+def _net_cfg(nets: Nets, c: int, p: Params) -> Field:
+    return CFG(*_net_pair(nets, c), p["w"], p.get("sigma_lo", 0.0), p.get("sigma_hi", math.inf))
 
 
 W = {"w": 0.0}
@@ -158,11 +166,6 @@ register(Method(
 
 
 # ---------------------------------------------------------------------------------------------- inference-time rules
-def _exact_log_posterior(gmm: ClassConditionalGMM) -> Callable[[Tensor, Tensor], Tensor]:
-    log_pi = gmm.class_probs.to(gmm.device, gmm.dtype).log()
-    return lambda x, sigma: torch.log_softmax(gmm.log_prob_per_class(x, sigma) + log_pi, dim=1)
-
-
 def _net_log_posterior(nets: Nets) -> Callable[[Tensor, Tensor], Tensor]:
     classifier = _net(nets, "classifier")
     return lambda x, sigma: torch.log_softmax(classifier.logits(x, sigma), dim=1)
@@ -174,15 +177,6 @@ def _inflated(gmm: ClassConditionalGMM, c: int, kappa: float) -> Field:
     return lambda x, sigma: gmm.score(x, torch.sqrt(sigma * sigma + kappa * kappa), c)
 
 
-def _exact_pair(gmm: ClassConditionalGMM, c: int) -> tuple[Field, Field]:
-    return conditional(gmm.score, c), conditional(gmm.score, None)
-
-
-def _net_pair(nets: Nets, c: int) -> tuple[Field, Field]:
-    dsm = _net(nets, "dsm")
-    return conditional(dsm.score, c), conditional(dsm.score, None)
-
-
 register(Method(
     "cfg-interval", "guidance", "CFG on a sigma interval",
     "CFG for sigma in [sigma_lo, sigma_hi], the conditional score outside (Kynkaanniemi et al. 2024)", "w",
@@ -191,14 +185,13 @@ register(Method(
 register(Method(
     "classifier-guidance", "guidance", "classifier guidance",
     "s_u + (1 + w) grad log p_sigma(c|x) by autograd of the noisy classifier (exact: equals CFG)", "w", params=W,
-    exact=lambda gmm, c, p: ClassifierGuidance(conditional(gmm.score, None), _exact_log_posterior(gmm), c, p["w"]),
-    nets=lambda nets, c, p: ClassifierGuidance(conditional(_net(nets, "dsm").score, None), _net_log_posterior(nets),
-                                               c, p["w"])))
+    exact=lambda gmm, c, p: ClassifierGuidance(_exact_pair(gmm, c)[1], gmm.log_class_posterior, c, p["w"]),
+    nets=lambda nets, c, p: ClassifierGuidance(_net_pair(nets, c)[1], _net_log_posterior(nets), c, p["w"])))
 register(Method(
     "autoguidance", "guidance", "autoguidance",
     "s_c + w (s_c - s~_c), s~_c the class score of a degraded model: the mixture with covariances + kappa^2 I "
     "(Karras et al. 2024)", "w", params={"w": 0.0, "kappa": 0.5},
-    exact=lambda gmm, c, p: CFG(conditional(gmm.score, c), _inflated(gmm, c, p["kappa"]), p["w"])))
+    exact=lambda gmm, c, p: CFG(_exact_pair(gmm, c)[0], _inflated(gmm, c, p["kappa"]), p["w"])))
 register(Method(
     "apg", "guidance", "APG",
     "adaptive projected guidance in denoiser form: parallel part weighted by eta, rescaling to r, momentum "

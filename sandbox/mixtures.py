@@ -256,6 +256,11 @@ class ClassConditionalGMM:
         """Noisy classifier ``p_sigma(c | x) = pi_c p_sigma(x|c) / p_sigma(x)``. ``(N, d)`` -> ``(N, K)``."""
         return torch.softmax(self._log_pi + self.log_prob_per_class(x, sigma), dim=1)
 
+    def log_class_posterior(self, x: Tensor, sigma: float | Tensor = 0.0) -> Tensor:
+        """``log p_sigma(c | x)``, exact where the posterior itself underflows (far into other classes' territory,
+        or raised to a large power). ``(N, d)`` -> ``(N, K)``."""
+        return torch.log_softmax(self._log_pi + self.log_prob_per_class(x, sigma), dim=1)
+
     def component_posterior(self, x: Tensor, sigma: float | Tensor, c: int) -> Tensor:
         """Within-class responsibilities ``phi_cm N_m(x) / p_sigma(x|c)``. ``(N, d)`` -> ``(N, M_c)``."""
         x, s, _ = self._inputs(x, sigma, None)

@@ -166,7 +166,7 @@ def _compute(config: SweepConfig, progress: bool) -> list[Row]:
             seed = config.seed + 1000 * c
             target = TiltedTarget(gmm, c, w)
             t0 = time.perf_counter()
-            score = None
+            score, extra = None, {}
             if spec.draw is not None:
                 x = methods.draw(method, gmm, c, config.n, seed + 2, w=w)
             else:
@@ -177,6 +177,8 @@ def _compute(config: SweepConfig, progress: bool) -> list[Row]:
             seconds = time.perf_counter() - t0
             report = metrics.separation_report(gmm, x, c, seed=config.seed)
             if config.to_cfg:
+                if method == "cfg" and not extra:        # the reference itself: sampled already
+                    cfg_samples.setdefault((c, w), x)
                 if (c, w) not in cfg_samples:
                     cfg_samples[c, w] = samplers.heun_ode(methods.field("cfg", gmm, c, w=w), start(c), sigmas)
                 report["energy_distance_cfg"] = metrics.energy_distance(x, cfg_samples[c, w], seed=config.seed)

@@ -71,8 +71,7 @@ def objective_coefficients(gmm: ClassConditionalGMM, x: Tensor, sigma: float | T
     cls = as_class_ids(c, n, k, gmm.device)
     w = as_batch_scalar(w, n, gmm.dtype, gmm.device, "w")[:, None]
     lam = as_number(lam, "lam", minimum=0.0)
-    log_rho = torch.log_softmax(gmm.log_prob_per_class(x, sigma) + gmm.class_probs.to(gmm.device, gmm.dtype).log(),
-                                dim=1)                                            # [N, K]
+    log_rho = gmm.log_class_posterior(x, sigma)                                   # [N, K]
     if posterior is None:
         log_r = log_rho
     else:

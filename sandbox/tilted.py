@@ -135,9 +135,7 @@ class TiltedTarget:
         """``w log p(c|x)`` at sigma = 0. ``(n, d)`` -> ``(n,)``."""
         if self.w == 0:
             return torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
-        gmm = self.gmm
-        log_post = torch.log_softmax(gmm.log_prob_per_class(x, 0.0) + gmm.class_probs.to(x).log(), dim=1)
-        return self.w * log_post[:, self.c]
+        return self.w * self.gmm.log_class_posterior(x, 0.0)[:, self.c]
 
     def acceptance(self, x: Tensor) -> Tensor:
         """Rejection-sampling acceptance probability ``p(c|x)^w`` of a proposal ``x ~ p(.|c)``. -> ``(N,)``."""
