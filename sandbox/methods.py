@@ -122,8 +122,14 @@ def _net(nets: Nets, name: str) -> torch.nn.Module:
 
 
 def _own_net(name: str) -> Callable[[Nets, int, Params], Field]:
-    """An objective's field from nets: the net fine-tuned with it, unguided."""
-    return lambda nets, c, p: conditional(_net(nets, name).score, c)
+    """An objective's field from nets: the net fine-tuned with it, unguided (a net with a strength input at the
+    method's ``w``)."""
+    def build(nets: Nets, c: int, p: Params) -> Field:
+        net = _net(nets, name)
+        if getattr(getattr(net, "config", None), "strength_input", False):
+            return lambda x, sigma: net.score(x, sigma, c, w=p.get("w", 0.0))
+        return conditional(net.score, c)
+    return build
 
 
 def _net_pair(nets: Nets, c: int) -> tuple[Field, Field]:

@@ -9,15 +9,19 @@ The denoiser follows EDM (Karras et al. 2022, Table 1) in the VE frame ``x = x0 
 with ``s_d`` the data's standard deviation. Labels ``0..K-1`` are classes and label ``K`` is the null class, so one
 network gives the conditional (``c`` a class) and the unconditional (``c=None``) prediction; the score is
 ``(D - x) / sigma^2`` (Tweedie). ``denoise``/``score`` take and return the same shapes as ``ClassConditionalGMM``:
-``x: (N, d)``, ``sigma`` a float or ``(N,)``, ``c`` None, an int or ``(N,)``. The network computes in its own
+``x: (N, d)``, ``sigma`` a float or ``(N,)``, ``c`` None, an int or ``(N,)``. A net made with ``strength_input``
+also takes a guidance strength ``w >= 0`` (a float or ``(N,)``; this project's ``w``, GFT's ``beta = 1/(1 + w)``):
+one net for every ``w``, as GFT trains it; the null class ignores it (the unconditional model has no strength).
+The network computes in its own
 dtype and device (float32 on the CPU by default, the usual for training; ``.to(device)`` moves it) and returns
 results in the dtype and on the device of ``x``.
 """
 
 from __future__ import annotations
 
+import copy
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from torch import nn
@@ -37,6 +41,7 @@ class ModelConfig:
     width: int = 128
     depth: int = 3
     embedding: int = 32
+    strength_input: bool = False    # the net also takes w (one net for every guidance strength)
 
     def __post_init__(self) -> None:
         for name in ("dim", "num_classes", "width", "depth", "embedding"):
@@ -45,13 +50,17 @@ class ModelConfig:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if not (isinstance(self.sigma_data, (int, float)) and math.isfinite(self.sigma_data) and self.sigma_data > 0):
             raise ValueError(f"sigma_data must be a finite number > 0, got {self.sigma_data!r}")
+        if not isinstance(self.strength_input, bool):
+            raise ValueError(f"strength_input must be a bool, got {self.strength_input!r}")
 
     def as_dict(self) -> dict[str, int | float]:
         return asdict(self)
 
 
 class _Backbone(nn.Module):
-    """MLP on ``[x_in, fourier(c_noise), label embedding]`` with SiLU activations."""
+    """MLP on ``[x_in, fourier(c_noise), label embedding]`` with SiLU activations; with ``strength_input`` the
+    label embedding is shifted by a linear map of ``fourier(log(1 + w))``, zero at initialisation (so a net given a
+    strength input starts as the net it was copied from, at every ``w``)."""
 
     def __init__(self, config: ModelConfig, in_dim: int, out_dim: int, labels: int) -> None:
         super().__init__()
@@ -59,15 +68,27 @@ class _Backbone(nn.Module):
         # fixed random Fourier frequencies for c_noise (a buffer: saved, not trained)
         self.register_buffer("freqs", torch.randn(e // 2, generator=torch.Generator().manual_seed(0)) * 4.0)
         self.label = nn.Embedding(labels, e)
+        self.strength = _zero_linear(2 * (e // 2), e) if config.strength_input else None
         layers: list[nn.Module] = [nn.Linear(in_dim + 2 * (e // 2) + e, config.width), nn.SiLU()]
         for _ in range(config.depth - 1):
             layers += [nn.Linear(config.width, config.width), nn.SiLU()]
         layers.append(nn.Linear(config.width, out_dim))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, x: Tensor, c_noise: Tensor, label: Tensor) -> Tensor:
+    def forward(self, x: Tensor, c_noise: Tensor, label: Tensor, strength: Tensor | None = None) -> Tensor:
         phase = c_noise[:, None] * self.freqs[None] * (2 * math.pi)
-        return self.net(torch.cat([x, phase.cos(), phase.sin(), self.label(label)], dim=1))
+        embedding = self.label(label)
+        if self.strength is not None:
+            w_phase = torch.log1p(strength)[:, None] * self.freqs[None] * (2 * math.pi)
+            embedding = embedding + self.strength(torch.cat([w_phase.cos(), w_phase.sin()], dim=1))
+        return self.net(torch.cat([x, phase.cos(), phase.sin(), embedding], dim=1))
+
+
+def _zero_linear(n_in: int, n_out: int) -> nn.Linear:
+    layer = nn.Linear(n_in, n_out)
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
 
 
 class _Network(nn.Module):
@@ -114,22 +135,48 @@ class Denoiser(_Network):
     def dim(self) -> int:
         return self.config.dim
 
-    def denoise(self, x: Tensor, sigma: float | Tensor, c: int | Tensor | None = None) -> Tensor:
-        """``D(x; sigma, c)`` (``c=None``: unconditional, the null class). ``(N, d)`` -> ``(N, d)``."""
+    def with_strength(self) -> Denoiser:
+        """A copy that also takes a guidance strength ``w``, equal to this net at every ``w`` until trained."""
+        if self.config.strength_input:
+            return copy.deepcopy(self)
+        p = next(self.parameters())
+        out = Denoiser(replace(self.config, strength_input=True), dtype=p.dtype).to(p.device)
+        out.load_state_dict(self.state_dict(), strict=False)
+        return out
+
+    def denoise(self, x: Tensor, sigma: float | Tensor, c: int | Tensor | None = None,
+                w: float | Tensor | None = None) -> Tensor:
+        """``D(x; sigma, c)`` (``c=None``: unconditional, the null class), at strength ``w`` for a net with a
+        strength input (required there, refused elsewhere). ``(N, d)`` -> ``(N, d)``."""
         xin, s, label = self._inputs(x, sigma, c)
+        strength = self._strength(w, label)
         sd2 = self.config.sigma_data ** 2
         norm = (s * s + sd2).sqrt()[:, None]
         out = (sd2 / norm ** 2) * xin + (s[:, None] * self.config.sigma_data / norm) * self.backbone(
-            xin / norm, s.log() / 4, label)
+            xin / norm, s.log() / 4, label, strength)
         return out.to(x.device, x.dtype)
 
-    def forward(self, x: Tensor, sigma: float | Tensor, c: int | Tensor | None = None) -> Tensor:
-        """``net(x, sigma, c)`` is the denoiser ``D(x; sigma, c)``, as k-diffusion and azula models are called."""
-        return self.denoise(x, sigma, c)
+    def _strength(self, w: float | Tensor | None, label: Tensor) -> Tensor | None:
+        if not self.config.strength_input:
+            if w is not None:
+                raise ValueError("w is for a net with a strength input (Denoiser.with_strength); this one has none")
+            return None
+        if w is None:
+            raise ValueError("this net takes a guidance strength: pass w (a float or an (N,) tensor, >= 0)")
+        p = next(self.parameters())
+        w = as_batch_scalar(w.to(p.device, p.dtype) if isinstance(w, Tensor) else w, label.shape[0], p.dtype,
+                            p.device, "w")
+        return torch.where(label == self.config.num_classes, 0.0, w)     # the null class has no strength
 
-    def score(self, x: Tensor, sigma: float | Tensor, c: int | Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, sigma: float | Tensor, c: int | Tensor | None = None,
+                w: float | Tensor | None = None) -> Tensor:
+        """``net(x, sigma, c)`` is the denoiser ``D(x; sigma, c)``, as k-diffusion and azula models are called."""
+        return self.denoise(x, sigma, c, w)
+
+    def score(self, x: Tensor, sigma: float | Tensor, c: int | Tensor | None = None,
+              w: float | Tensor | None = None) -> Tensor:
         """``(D(x; sigma, c) - x) / sigma^2``. ``(N, d)`` -> ``(N, d)``."""
-        d = self.denoise(x, sigma, c)
+        d = self.denoise(x, sigma, c, w)
         s = as_batch_scalar(sigma if not isinstance(sigma, Tensor) else sigma.to(x.device, x.dtype), x.shape[0],
                             x.dtype, x.device, "sigma")
         return (d - x) / (s * s)[:, None]

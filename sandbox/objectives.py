@@ -140,30 +140,34 @@ def weighted_mclr_terms(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma:
     return WeightedTerms(pos_weight, both[:n], neg_weight, both[n:])
 
 
-def gft_loss(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor, beta: float,
-             uncond_fn: Field, num_classes: int | None = None) -> Tensor:
+def gft_loss(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
+             beta: float | Tensor, uncond_fn: Field, num_classes: int | None = None) -> Tensor:
     """Guidance-free training (Chen et al. 2025), per row:
     ``|| beta s(x, c) + (1 - beta) sg(s_u(x)) + eps / sigma ||^2``, with ``s = score_fn`` the sampling model at
-    temperature ``beta`` in (0, 1] and ``uncond_fn(x, sigma)`` the unconditional model (its gradient stopped).
-    Pointwise optimum ``s_u + (s_c - s_u) / beta``. -> ``(N,)``."""
-    beta = as_number(beta, "beta", minimum=0.0, maximum=1.0, strict=True)
+    temperature ``beta`` in (0, 1] (a float or ``(N,)``) and ``uncond_fn(x, sigma)`` the unconditional model (its
+    gradient stopped). Pointwise optimum ``s_u + (s_c - s_u) / beta``. -> ``(N,)``."""
     x0, eps, sigma, c = _batch(x0, eps, sigma, c, num_classes)
+    beta = as_batch_scalar(beta, x0.shape[0], x0.dtype, x0.device, "beta")
+    if bool(((beta <= 0) | (beta > 1)).any()):
+        raise ValueError("beta must lie in (0, 1]")
     x = x0 + sigma[:, None] * eps
     with torch.no_grad():
         s_u = uncond_fn(x, sigma)
-    return (beta * score_fn(x, sigma, c) + (1.0 - beta) * s_u + eps / sigma[:, None]).square().sum(1)
+    b = beta[:, None]
+    return (b * score_fn(x, sigma, c) + (1.0 - b) * s_u + eps / sigma[:, None]).square().sum(1)
 
 
 def model_guidance_loss(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
-                        w_mg: float, direction_fn: LabelledField, num_classes: int | None = None) -> Tensor:
+                        w_mg: float | Tensor, direction_fn: LabelledField, num_classes: int | None = None) -> Tensor:
     """Model guidance (Tang et al. 2025) in score form, per row: ``|| s(x, c) - t ||^2`` with the self-referential
     target ``t = -eps / sigma + w_mg sg(d(x, c))``, ``d = direction_fn`` the current model's guidance direction
-    ``s(x, c) - s(x, null)`` (its gradient stopped). Fixed point ``s_u + (s_c - s_u) / (1 - w_mg)``. -> ``(N,)``."""
-    w_mg = as_number(w_mg, "w_mg", minimum=0.0)
+    ``s(x, c) - s(x, null)`` (its gradient stopped); ``w_mg >= 0``, a float or ``(N,)``. Fixed point
+    ``s_u + (s_c - s_u) / (1 - w_mg)`` for ``w_mg < 1``. -> ``(N,)``."""
     x0, eps, sigma, c = _batch(x0, eps, sigma, c, num_classes)
+    w_mg = as_batch_scalar(w_mg, x0.shape[0], x0.dtype, x0.device, "w_mg")
     x = x0 + sigma[:, None] * eps
     with torch.no_grad():
-        target = -eps / sigma[:, None] + w_mg * direction_fn(x, sigma, c)
+        target = -eps / sigma[:, None] + w_mg[:, None] * direction_fn(x, sigma, c)
     return (score_fn(x, sigma, c) - target).square().sum(1)
 
 

@@ -7,7 +7,9 @@ with ``(xi_i, v_i)`` a tensor-product rule for ``N(0, I_d)``: ``panels`` equal p
 nodes per axis on ``[-half_width, half_width]``, weights times the normal density. Small panels resolve steep
 features of ``f`` (posterior transitions) that one global Gauss-Hermite rule converges on only slowly; each
 component is integrated in its own coordinates, so a component of sd 1e-3 next to one of sd 2 is resolved as well
-as either alone. Rules grow as ``(panels * order)^d``: for d <= 2 (or 3 with small rules).
+as either alone. Rules grow as ``(panels * order)^d``: for d <= 2 (or 3 with small rules); in higher dimension
+``quasi_normal_rule`` gives randomised quasi-Monte Carlo nodes (scrambled Sobol points through the normal inverse
+CDF, equal weights) for the same role.
 """
 
 from __future__ import annotations
@@ -41,6 +43,17 @@ def standard_normal_rule(dim: int, panels: int, order: int, half_width: float = 
     w = np.prod(np.stack([wg.ravel() for wg in wgrids], axis=1), axis=1)
     keep = w > 1e-300 * w.max()
     return torch.as_tensor(xi[keep]), torch.as_tensor(w[keep])
+
+
+def quasi_normal_rule(dim: int, n: int, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """``n`` scrambled Sobol points mapped to ``N(0, I_d)`` by the inverse normal CDF, weights ``1/n`` (float64):
+    the nodes of ``standard_normal_rule``'s role in any dimension (error ~ ``n^-1`` for smooth integrands, against
+    Monte Carlo's ``n^-1/2``)."""
+    dim, n = as_int(dim, "dim", 1), as_int(n, "n", 1)
+    u = torch.quasirandom.SobolEngine(dim, scramble=True, seed=as_int(seed, "seed", 0)).draw(n, dtype=torch.float64)
+    # Sobol points can touch 0 exactly; keep them inside (0, 1) so every node is finite
+    u = u.clamp(0.5 / n, 1.0 - 0.5 / n)
+    return math.sqrt(2.0) * torch.erfinv(2.0 * u - 1.0), torch.full((n,), 1.0 / n, dtype=torch.float64)
 
 
 def gaussian_nodes(mean: Tensor, cov: Tensor, rule: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:

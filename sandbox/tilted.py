@@ -23,11 +23,12 @@ import numpy as np
 import torch
 
 from .mixtures import ClassConditionalGMM
-from .quadrature import AdaptiveResult, adaptive_expectation, standard_normal_rule
+from .quadrature import AdaptiveResult, adaptive_expectation, quasi_normal_rule, standard_normal_rule
 from .validation import as_batch_scalar, as_class_ids, as_count, as_generator, as_number, as_points
 
 Tensor = torch.Tensor
 SCORE_RULES = {1: (40, 10), 2: (12, 6)}   # (panels, order) per axis for the noised score, by dimension
+QMC_NODES = 4096                           # quasi-Monte Carlo nodes for the noised score in d > 2
 
 
 class TiltedTarget:
@@ -89,18 +90,25 @@ class TiltedTarget:
         """``log q_0(x)``. ``x: (N, d)`` -> ``(N,)``."""
         return self.log_unnormalised(x) - self.log_normaliser
 
-    def score(self, x: Tensor, sigma: float | Tensor, rule: tuple[int, int] | None = None) -> Tensor:
+    def score(self, x: Tensor, sigma: float | Tensor, rule: tuple[int, int] | None = None,
+              nodes: int | None = None) -> Tensor:
         """The score of ``q_0`` noised to ``sigma``, ``grad log (q_0 * N(0, sigma^2 I))(x) = (E[x0 | x] - x) / sigma^2``
         (docs/theory.md, section 12): what DSM on exact ``q_0`` samples learns. ``x: (N, d)`` -> ``(N, d)``.
 
         Given ``x``, component ``m`` of class ``c`` puts ``x0`` at ``N(m_m(x), C_m)``, ``m_m = mu_m + S_m (S_m +
         sigma^2 I)^-1 (x - mu_m)``, ``C_m = S_m (S_m + sigma^2 I)^-1 sigma^2``, with weight the within-class
         responsibility of ``m`` at ``x``; the tilt reweights each by ``p(c|x0)^w``, integrated by the tensor
-        Gauss-Legendre ``rule`` ``(panels, order)`` per axis (default ``SCORE_RULES[d]``). At ``sigma = 0`` it is
+        Gauss-Legendre ``rule`` ``(panels, order)`` per axis (default ``SCORE_RULES[d]``, d <= 2) or, given
+        ``nodes`` and always for d > 2, by ``nodes`` randomised quasi-Monte Carlo points (default ``QMC_NODES``;
+        the tilt is bounded by 1, so these self-normalised weights stay tame). At ``sigma = 0`` it is
         ``(1 + w) s_c - w s_u``, the clean tilted score."""
         gmm = self.gmm
-        if gmm.dim > 2:
-            raise ValueError(f"the noised tilted score is computed by quadrature for d <= 2, got d = {gmm.dim}")
+        if rule is not None and (nodes is not None or gmm.dim > 2):
+            raise ValueError("pass rule (a tensor rule, d <= 2) or nodes (quasi-Monte Carlo), not both")
+        if nodes is not None or gmm.dim > 2:
+            points = quasi_normal_rule(gmm.dim, as_count(QMC_NODES if nodes is None else nodes, "nodes"))
+        else:
+            points = standard_normal_rule(gmm.dim, *(rule or SCORE_RULES[gmm.dim]))
         x = as_points(x, gmm.dim, gmm.dtype, gmm.device)
         s = as_batch_scalar(sigma, x.shape[0], gmm.dtype, gmm.device, "sigma")
         clean = s == 0
@@ -108,12 +116,12 @@ class TiltedTarget:
         if bool(clean.any()):
             out[clean] = gmm.cfg_score(x[clean], 0.0, self.c, self.w)
         if bool((~clean).any()):
-            out[~clean] = self._noised_score(x[~clean], s[~clean], rule or SCORE_RULES[gmm.dim])
+            out[~clean] = self._noised_score(x[~clean], s[~clean], points)
         return out
 
-    def _noised_score(self, x: Tensor, s: Tensor, rule: tuple[int, int]) -> Tensor:
+    def _noised_score(self, x: Tensor, s: Tensor, points: tuple[Tensor, Tensor]) -> Tensor:
         gmm, c = self.gmm, self.c
-        xi, v = (t.to(x) for t in standard_normal_rule(gmm.dim, *rule))                        # [R, d], [R]
+        xi, v = (t.to(x) for t in points)                                                        # [R, d], [R]
         s2 = (s * s)[:, None]                                                                    # [N, 1]
         log_r = gmm.component_posterior(x, s, c).log()                                          # [N, M]
         parts_mass, parts_mean = [], []

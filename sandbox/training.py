@@ -11,9 +11,15 @@ minimiser; this one keeps the rows on one scale).
                               without a cap the loss is unbounded below where A(x) <= 0 (docs/theory.md, section 4)
     weighted-mclr             sample-adaptive weighted MCLR at ``w`` with the exact noisy classifier (oracle weights)
     weighted-mclr-classifier  the same with weights from a learned ``NoisyClassifier`` (no oracle)
+    gft                       guidance-free training at ``beta = 1/(1 + w)``; null rows (``label_dropout``) at beta = 1
+    model-guidance            model guidance's self-referential target at ``w_mg = w / (1 + w)``; null rows plain DSM
+    data-tilt                 conditional DSM on exact draws of the tilted ``q_0`` (pools of ``pool`` draws per class
+                              and strength, made once per run by rejection sampling)
 
-(the objective names are those of ``sandbox.methods``; the other registered objectives, GFT and model guidance,
-have exact optima there but no training here yet). The MCLR objectives fine-tune a DSM model (``init``).
+(the objective names are those of ``sandbox.methods``). With ``ws`` set, a row's strength is drawn uniformly from
+``ws`` and the net takes it as an input (``Denoiser.with_strength``): one net for every ``w``, as GFT trains it;
+the loss is then the average over ``w`` of each strength's loss, so its pointwise optimum at each ``w`` is that
+strength's. Every objective but DSM fine-tunes a DSM model (``init``).
 ``fit`` is the one optimisation loop of the package (these models, the noisy classifier, and the per-label fields
 of the theorem's learning check): Adam, cosine learning-rate decay, an exponential moving average (EMA) of the
 weights (the returned model), a progress bar with the running loss, and a clear error as soon as the loss stops
@@ -36,10 +42,12 @@ from tqdm.auto import tqdm
 from . import methods, objectives, zoo
 from .mixtures import ClassConditionalGMM
 from .models import Denoiser, ModelConfig, NoisyClassifier
+from .tilted import TiltedTarget
 from .validation import as_device, as_int, as_number
 
 Tensor = torch.Tensor
-OBJECTIVES = tuple(methods.get(name).name for name in ("dsm", "weighted-mclr", "weighted-mclr-classifier", "mclr"))
+OBJECTIVES = tuple(methods.get(name).name for name in ("dsm", "weighted-mclr", "weighted-mclr-classifier", "mclr",
+                                                         "gft", "model-guidance", "data-tilt"))
 SIGMA_SAMPLING = ("lognormal", "loguniform")
 
 
@@ -60,7 +68,9 @@ class TrainConfig:
     p_std: float = 1.2
     sigma_min: float = 0.002        # loguniform range, and the clamp of lognormal draws
     sigma_max: float = 80.0
-    w: float = 2.0                  # weighted MCLR
+    w: float = 2.0                  # weighted MCLR, GFT, model guidance, data tilt
+    ws: tuple[float, ...] = ()      # strengths of a strength-conditioned fine-tune (one net for every w in ws)
+    pool: int = 16384               # data tilt: exact q_0 draws per class and strength
     lam: float = 1.0                # unweighted MCLR
     neg_cap: float = 4.0            # unweighted MCLR stabiliser
     seed: int = 0
@@ -73,7 +83,10 @@ class TrainConfig:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
         if self.sigma_sampling not in SIGMA_SAMPLING:
             raise ValueError(f"sigma_sampling must be one of {SIGMA_SAMPLING}, got {self.sigma_sampling!r}")
-        for name, minimum in (("steps", 1), ("batch", 2), ("seed", 0), ("width", 1), ("depth", 1)):
+        object.__setattr__(self, "ws", tuple(float(as_number(w, "each of ws", minimum=0.0)) for w in self.ws))
+        if self.ws and self.objective in ("dsm", "mclr"):
+            raise ValueError(f"ws (strength-conditioned nets) is for objectives of strength w, not {self.objective!r}")
+        for name, minimum in (("steps", 1), ("batch", 2), ("seed", 0), ("width", 1), ("depth", 1), ("pool", 16)):
             as_int(getattr(self, name), name, minimum)
         for name, low, high, strict in (("lr", 0.0, None, True), ("ema", 0.0, 1.0 - 1e-12, False),
                                         ("label_dropout", 0.0, 1.0 - 1e-12, False), ("p_mean", None, None, False),
@@ -93,7 +106,8 @@ class TrainConfig:
         return replace(self, steps=max(1, self.steps // 2))
 
     def fine_tune(self, objective: str, **changes: object) -> TrainConfig:
-        """The config of an MCLR fine-tune of a model trained with ``self``: shorter, lower learning rate."""
+        """The config of a fine-tune (any objective but DSM) of a model trained with ``self``: shorter, lower learning
+        rate."""
         return replace(self, objective=objective, steps=max(1, self.steps // 3), lr=self.lr / 4, **changes)
 
     def as_dict(self) -> dict[str, object]:
@@ -146,9 +160,23 @@ def data_batch(gmm: ClassConditionalGMM, config: TrainConfig, generator: torch.G
     return x0, y, eps, sample_sigmas(config, config.batch, generator)
 
 
+def strengths(config: TrainConfig, n: int, generator: torch.Generator) -> Tensor:
+    """Each row's guidance strength: uniform over ``ws`` when set, else ``w``. -> ``(n,)`` float64."""
+    if not config.ws:
+        return torch.full((n,), config.w, dtype=torch.float64)
+    return torch.tensor(config.ws, dtype=torch.float64)[torch.randint(len(config.ws), (n,), generator=generator)]
+
+
+def tilted_pools(config: TrainConfig) -> dict[tuple[int, float], Tensor]:
+    """``config.pool`` exact draws of ``q_0`` for each class and strength (the data of ``data-tilt``)."""
+    gmm = config.mixture
+    return {(c, w): TiltedTarget(gmm, c, w).sample(config.pool, generator=config.seed * 7919 + 97 * c + i)
+            for i, w in enumerate(config.ws or (config.w,)) for c in range(gmm.num_classes)}
+
+
 def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyClassifier | None = None,
           device: torch.device | str = "cpu", progress: bool = True) -> TrainResult:
-    """Train a ``Denoiser`` with ``config.objective``; MCLR objectives fine-tune ``init`` (a DSM model)."""
+    """Train a ``Denoiser`` with ``config.objective``; every other objective fine-tunes ``init`` (a DSM model)."""
     gmm = config.mixture
     if config.objective != "dsm" and init is None:
         raise ValueError(f"objective {config.objective!r} fine-tunes a DSM model: pass init=")
@@ -163,14 +191,21 @@ def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyCl
         raise ValueError(f"init is a net for d = {init.dim}, K = {init.num_classes}; the mixture has d = {gmm.dim}, "
                          f"K = {gmm.num_classes}")
     torch.manual_seed(config.seed)
-    model = copy.deepcopy(init) if init is not None else Denoiser(model_config(gmm, config))
+    if init is None:
+        model = Denoiser(model_config(gmm, config))
+    else:
+        model = init.with_strength() if config.ws else copy.deepcopy(init)
     model = model.to(device).train()
     k, sd2 = gmm.num_classes, model.config.sigma_data ** 2
     dtype = next(model.parameters()).dtype
     g = torch.Generator().manual_seed(config.seed + 1)
+    pools = tilted_pools(config) if config.objective == "data-tilt" else None
+    row_w: Tensor | None = None       # this step's strengths, for a strength-conditioned net
 
     def score_fn(x: Tensor, sigma: Tensor, c: Tensor) -> Tensor:
-        return model.score(x, sigma, c)
+        # the MCLR losses stack positives and negatives: the strengths repeat with the rows
+        w = None if row_w is None else row_w.repeat(x.shape[0] // row_w.shape[0])
+        return model.score(x, sigma, c, w=w)
 
     if config.objective == "weighted-mclr":
         def posterior_fn(x: Tensor, sigma: Tensor) -> Tensor:
@@ -179,24 +214,51 @@ def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyCl
         classifier = classifier.to(device).eval()
         posterior_fn = classifier.posterior
 
-    def row_loss(x0: Tensor, y: Tensor, eps: Tensor, sigma: Tensor) -> Tensor:
-        if config.objective == "dsm":
-            drop = torch.rand(y.shape, generator=g) < config.label_dropout
-            return objectives.dsm_loss(score_fn, x0, eps, sigma, torch.where(drop, k, y).to(device), k + 1)
+    def dropped(y: Tensor) -> Tensor:
+        return (torch.rand(y.shape, generator=g) < config.label_dropout).to(device)
+
+    def row_loss(x0: Tensor, y: Tensor, eps: Tensor, sigma: Tensor, w: Tensor) -> Tensor:
+        objective, y = config.objective, y.to(device)
+        if objective == "dsm":
+            return objectives.dsm_loss(score_fn, x0, eps, sigma, torch.where(dropped(y), k, y), k + 1)
+        if objective == "data-tilt":
+            return objectives.dsm_loss(score_fn, x0, eps, sigma, y, k)
+        if objective in ("gft", "model-guidance"):
+            drop = dropped(y)
+            c, w = torch.where(drop, k, y), torch.where(drop, 0.0, w)
+            if objective == "gft":
+                return objectives.gft_loss(score_fn, x0, eps, sigma, c, 1.0 / (1.0 + w),
+                                           lambda x, s: model.score(x, s, None, w=_zero_or_none(row_w, x)), k + 1)
+            return objectives.model_guidance_loss(
+                score_fn, x0, eps, sigma, c, w / (1.0 + w),
+                lambda x, s, c: score_fn(x, s, c) - model.score(x, s, None, w=_zero_or_none(row_w, x)), k + 1)
         c_neg = objectives.mismatched_labels(y, k, generator=g).to(device)
-        if config.objective == "mclr":
-            return objectives.mclr_loss(score_fn, x0, eps, sigma, y.to(device), c_neg, config.lam, k, config.neg_cap)
-        return objectives.weighted_mclr_loss(score_fn, x0, eps, sigma, y.to(device), c_neg, config.w, posterior_fn, k)
+        if objective == "mclr":
+            return objectives.mclr_loss(score_fn, x0, eps, sigma, y, c_neg, config.lam, k, config.neg_cap)
+        return objectives.weighted_mclr_loss(score_fn, x0, eps, sigma, y, c_neg, w, posterior_fn, k)
 
     def step_loss() -> Tensor:
+        nonlocal row_w
         x0, y, eps, sigma = data_batch(gmm, config, g)
-        x0, eps, sigma = x0.to(device, dtype), eps.to(device, dtype), sigma.to(device, dtype)
+        w = strengths(config, config.batch, g) if config.ws else torch.full_like(sigma, config.w)
+        if pools is not None:      # rows of q_0 at their class and strength, in place of the mixture's
+            pick = torch.randint(config.pool, (config.batch,), generator=g)
+            for (c, strength), pool in pools.items():
+                rows = (y == c) & (w == strength)
+                x0[rows] = pool[pick[rows]]
+        x0, eps, sigma, w = (t.to(device, dtype) for t in (x0, eps, sigma, w))
+        row_w = w if config.ws else None
         omega = sigma ** 2 * (sigma ** 2 + sd2) / sd2
-        return (omega * row_loss(x0, y, eps, sigma)).mean()
+        return (omega * row_loss(x0, y, eps, sigma, w)).mean()
 
     model, history, seconds = fit(model, step_loss, config.steps, config.lr, config.ema,
                                   f"train {config.objective}", progress)
     return TrainResult(model, config, history, seconds)
+
+
+def _zero_or_none(row_w: Tensor | None, x: Tensor) -> Tensor | None:
+    """The strength argument of an unconditional call (the null class ignores it, but a strength net needs one)."""
+    return None if row_w is None else torch.zeros(x.shape[0], dtype=row_w.dtype, device=row_w.device)
 
 
 def train_classifier(config: TrainConfig, device: torch.device | str = "cpu",
