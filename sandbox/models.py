@@ -12,9 +12,8 @@ network gives the conditional (``c`` a class) and the unconditional (``c=None``)
 ``x: (N, d)``, ``sigma`` a float or ``(N,)``, ``c`` None, an int or ``(N,)``. A net made with ``strength_input``
 also takes a guidance strength ``w >= 0`` (a float or ``(N,)``; this project's ``w``, GFT's ``beta = 1/(1 + w)``):
 one net for every ``w``, as GFT trains it; the null class ignores it (the unconditional model has no strength).
-The network computes in its own
-dtype and device (float32 on the CPU by default, the usual for training; ``.to(device)`` moves it) and returns
-results in the dtype and on the device of ``x``.
+The network computes in its own dtype and device (float32 on the CPU by default, the usual for training;
+``.to(device)`` moves it) and returns results in the dtype and on the device of ``x``.
 """
 
 from __future__ import annotations
