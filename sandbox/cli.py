@@ -34,12 +34,14 @@ EXAMPLES = {
   mclr-sandbox separation --mixture teaching_1d --json sep.json
   mclr-sandbox separation --fast --mixture mine.json              # your own mixture (ClassConditionalGMM.save)""",
     "atlas": """\
-  mclr-sandbox atlas --fast                 # every guidance rule and training-time optimum, exact, quick
-  mclr-sandbox atlas --json atlas.json      # crowded_4d, w in {0.5, 1, 2, 4}
+  mclr-sandbox atlas --fast                 # every rule and training-time optimum, exact, then trained nets, quick
+  mclr-sandbox atlas --json atlas.json      # crowded_4d, w in {0.5, 1, 2, 4}, nets over 3 seeds
+  mclr-sandbox atlas --exact-only           # exact sources only (no training)
   mclr-sandbox atlas --fast --mixture overlap_2d --methods cfg apg cfg-zero-star tilted""",
     "train": """\
   mclr-sandbox train --objective dsm --out nets/dsm.pt            # a DSM net on overlap_2d (< 2 min)
   mclr-sandbox train --objective weighted-mclr --init nets/dsm.pt --out nets/weighted.pt
+  mclr-sandbox train --objective gft --ws 0.5 1 2 4 --init nets/dsm.pt --out nets/gft.pt   # one net, every w
   mclr-sandbox train --fast --objective dsm --mixture mine.json --out nets/mine.pt""",
     "compare": """\
   mclr-sandbox compare --fast               # DSM vs MCLR nets against the exact answers, quick
@@ -54,11 +56,14 @@ DESCRIPTIONS = {
               "(closed form, quadrature, Monte Carlo, learning, symbolic, distribution). Exit 1 if any check fails.",
     "separation": "Sample each class with the exact fields of CFG and the MCLR optima and exact draws of the tilted "
                   "target, over w and lambda, and measure separation, diversity and fidelity with intervals.",
-    "atlas": "The guidance atlas on exact sources: every registered guidance rule and training-time optimum sampled "
-             "from its exact field over w, measured for separation and diversity and against exact CFG and exact q_0 "
-             "(energy distances, score distance), with the sampling time. Trained nets come in a later version.",
-    "train": "Train a small conditional MLP denoiser with DSM, fine-tune one with an MCLR objective, or train a "
-             "noisy classifier; writes one self-contained checkpoint.",
+    "atlas": "The guidance atlas: every registered guidance rule and training-time optimum sampled from its exact "
+             "field over w, measured for separation and diversity and against exact CFG and exact q_0 (energy "
+             "distances, score distance), with the sampling time; then every training-time method as a trained net "
+             "(a fine-tune of the DSM net, one net for every w) against its own exact optimum and the same references, "
+             "with its network passes per sample, over seeds, and whether each expectation holds.",
+    "train": "Train a small conditional MLP denoiser with DSM, fine-tune one with a training-time method (MCLR, "
+             "GFT, model guidance, data-level tilt; --ws: one net for every w), or train a noisy classifier; writes "
+             "one self-contained checkpoint.",
     "compare": "Train a DSM net and its MCLR fine-tunes (cached) and measure every net against the exact conditional "
                "and CFG answers, over seeds.",
     "zoo": "List the named example mixtures.",
@@ -162,19 +167,37 @@ def _separation(args: argparse.Namespace) -> int:
 
 
 def _atlas(args: argparse.Namespace) -> int:
+    from . import trained_atlas
     from .separation import ATLAS_COLUMNS, SweepConfig, as_json, sweep, table
 
     _check_json(args)
     t0 = time.perf_counter()
-    config = SweepConfig.atlas(args.mixture, fast=args.fast)
+    config = replace(SweepConfig.atlas(args.mixture, fast=args.fast), seed=args.seed)
+    nets = trained_atlas.NetsConfig().with_mixture(config.mixture)
+    nets = nets.fast() if args.fast else nets
     if args.methods:
-        config = replace(config, methods=tuple(args.methods))
-    config = replace(config, seed=args.seed)
-    rows = sweep(config, progress=_progress(args))
-    gmm = config.mixture
-    print(f"{gmm.name} ({gmm.fingerprint}): exact sources, n = {config.n} per class, Heun {config.steps} steps, "
-          f"class-averaged, 95% intervals; distances to exact CFG at the same w and to exact q_0")
-    _report(table(rows, ATLAS_COLUMNS), [], t0, args, config, gmm, lambda: as_json(rows))
+        exact = [m for m in args.methods if m in config.methods or m not in trained_atlas.TRAINED]
+        config = replace(config, methods=tuple(exact)) if exact else None
+        trained = tuple(m for m in args.methods if m in trained_atlas.TRAINED)
+        nets = replace(nets, methods=trained) if trained else None
+    if args.exact_only:
+        nets = None
+    gmm = (config or nets).mixture
+    text, lines, results = [], [], {}
+    if config is not None:
+        rows = sweep(config, progress=_progress(args))
+        text += [f"{gmm.name} ({gmm.fingerprint}): exact sources, n = {config.n} per class, Heun {config.steps} "
+                 f"steps, class-averaged, 95% intervals; distances to exact CFG at the same w and to exact q_0",
+                 table(rows, ATLAS_COLUMNS)]
+        results["exact"] = as_json(rows)
+    if nets is not None:
+        result = trained_atlas.run(nets, progress=_progress(args))
+        spread = f"{len(nets.seeds)} seeds, mean ±sd" if len(nets.seeds) > 1 else "1 seed, ±95% half-width"
+        text += ["", f"trained nets ({spread}): each method's fine-tune of the DSM net, one net for every w, sampled "
+                 f"unguided; 'cfg / nets' is the DSM net with CFG", trained_atlas.table(result)]
+        lines = trained_atlas.check_lines(result)
+        results["nets"] = trained_atlas.as_json(result)
+    _report("\n".join(text), lines, t0, args, {"exact": config, "nets": nets}, gmm, lambda: results)
     return 0
 
 
@@ -183,8 +206,10 @@ def _train(args: argparse.Namespace) -> int:
     from .training import TrainConfig, train, train_classifier
 
     check_writable(args.out, "--out")
-    changes = {k: v for k, v in (("steps", args.steps), ("w", args.w), ("lam", args.lam)) if v is not None}
-    uses = {"w": ("weighted-mclr", "weighted-mclr-classifier"), "lam": ("mclr",)}
+    changes = {k: v for k, v in (("steps", args.steps), ("w", args.w), ("lam", args.lam),
+                                 ("ws", tuple(args.ws) if args.ws else None)) if v is not None}
+    of_w = ("weighted-mclr", "weighted-mclr-classifier", "gft", "model-guidance", "data-tilt")
+    uses = {"w": of_w, "ws": of_w, "lam": ("mclr",)}
     for flag, objectives in uses.items():
         if flag in changes and args.objective not in objectives:
             raise ValueError(f"--{flag} is not used by --objective {args.objective} (only by {', '.join(objectives)})")
@@ -317,8 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mixture", default="crowded_4d", metavar="NAME_OR_FILE",
                    help="zoo name or mixture .json file (default: crowded_4d, where exact CFG does not saturate)")
     p.add_argument("--methods", nargs="+", metavar="NAME",
-                   help="methods of sandbox.methods with an exact field or exact draws (default: the atlas's all)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
+                   help="methods of sandbox.methods with an exact field or exact draws, and training-time methods "
+                        "to train (default: all of the atlas's)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the exact sweep's draws (default 0)")
+    p.add_argument("--exact-only", action="store_true", help="exact sources only: train no nets")
 
     p = _command(sub, "train", "train a small MLP denoiser (DSM) or fine-tune one with MCLR", _train,
                  fast="300 small steps (seconds)")
@@ -332,7 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="zoo name or mixture .json file (default: overlap_2d; a fine-tune takes the mixture of its "
                         "--init net, and a different --mixture is an error)")
     p.add_argument("--steps", type=int, help="optimisation steps (default: 6000 for DSM, a third for fine-tunes)")
-    p.add_argument("--w", type=float, help="guidance scale of the weighted MCLR objectives (default 2)")
+    p.add_argument("--w", type=float, help="guidance scale of the objectives of strength w (default 2)")
+    p.add_argument("--ws", type=float, nargs="+", metavar="W",
+                   help="one net for every one of these w (a strength input), for the objectives of strength w")
     p.add_argument("--lam", type=float, help="strength of unweighted MCLR (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of every draw (default 0)")
 

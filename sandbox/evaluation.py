@@ -53,10 +53,15 @@ def score_error(score: LabelledField, reference: LabelledField, gmm: ClassCondit
         sq = torch.cat(rows)
         per_sigma[sigma] = float(sq.mean().sqrt())
         squares.append(sq)
-    mean_sq = normal_mean(torch.cat(squares), level)
-    overall = Estimate(math.sqrt(mean_sq.value), math.sqrt(max(mean_sq.lo, 0.0)), math.sqrt(mean_sq.hi),
-                       "normal on the mean square", level)
-    return per_sigma, overall
+    return per_sigma, rms(torch.cat(squares), level)
+
+
+def rms(squares: Tensor, level: float = LEVEL) -> Estimate:
+    """``sqrt(mean(squares))`` of squared errors ``(N,)``; interval: normal on the mean of squares, mapped through
+    the square root."""
+    mean_sq = normal_mean(squares, level)
+    return Estimate(math.sqrt(mean_sq.value), math.sqrt(max(mean_sq.lo, 0.0)), math.sqrt(mean_sq.hi),
+                    "normal on the mean square", level)
 
 
 def model_log_prob(score: Field, gmm: ClassConditionalGMM, x0: Tensor, c: int,

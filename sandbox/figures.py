@@ -17,7 +17,19 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import cache, comparison, gaussian_flow, guidance, methods, objectives, samplers, separation, theory, zoo
+from . import (
+    cache,
+    comparison,
+    gaussian_flow,
+    guidance,
+    methods,
+    objectives,
+    samplers,
+    separation,
+    theory,
+    trained_atlas,
+    zoo,
+)
 from . import plotting as P
 from .files import atomic_open
 from .mixtures import ClassConditionalGMM
@@ -368,6 +380,35 @@ def atlas_tradeoff_figure(fast: bool = False) -> plt.Figure:
         axes[1].set_xlabel(r"$w$")
         axes[1].set_ylabel(r"energy distance to exact $q_0$ (floor $10^{-4}$)")
         axes[1].set_title(r"who samples $q_0$ ($q_0$ curve: exact vs exact)")
+    return fig
+
+
+@figure("atlas_nets", "trained nets of every training-time method on crowded_4d: score error to the method's own "
+        "exact optimum per sigma, against the DSM net's", TRAINED)
+def atlas_nets_figure(fast: bool = False) -> plt.Figure:
+    """Draws ``trained_atlas.run``'s data (the nets and numbers ``mclr-sandbox atlas`` reports)."""
+    config = trained_atlas.NetsConfig()
+    config = config.fast() if fast else config
+    result = trained_atlas.run(config, progress=False)
+    sigmas = np.array(result["sigmas"])
+    names = config.methods
+    with P.style():
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.4, ncols=len(names), sharey=True, squeeze=False)
+        for ax, method in zip(axes[0], names):
+            for i, w in enumerate(config.ws):
+                per_seed = [next(r for r in s["rows"] if (r["method"], r["w"]) == (method, w))["per_sigma"]
+                            for s in result["seeds"]]
+                net = np.mean([p["net"] for p in per_seed], 0)
+                dsm = np.mean([p["dsm"] for p in per_seed], 0)
+                ax.loglog(sigmas, net, "-", color=P.class_color(i), lw=1.0, label=rf"$w={w:g}$: fine-tune")
+                ax.loglog(sigmas, dsm, ":", color=P.class_color(i), lw=0.9, label=rf"$w={w:g}$: DSM net")
+            ax.set_title(methods.get(method).label, fontsize=7)
+            ax.set_xlabel(r"$\sigma$")
+        axes[0, 0].set_ylabel(r"RMS $\sigma\,\|s - s^*\|$ to the exact optimum")
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=2 * len(config.ws), fontsize=6)
+        fig.suptitle(f"{config.mixture.name}: trained vs predicted optimum (mean over {len(config.seeds)} seed"
+                     f"{'s' * (len(config.seeds) > 1)}; dotted: the DSM net, not fine-tuned)", fontsize=8)
     return fig
 
 

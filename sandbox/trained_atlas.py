@@ -1,0 +1,301 @@
+"""The guidance atlas from trained networks: every training-time method as a small net fine-tuned from the DSM net
+through the one training loop, against its own exact optimum and against exact CFG and exact ``q_0`` samples.
+
+Per seed: the DSM net (label dropout, so "DSM net + CFG" is a row too), a noisy classifier, and one fine-tune per
+method of ``methods`` conditioned on the strength ``w`` (one net for every ``w`` in ``ws``, as GFT is by design;
+``sandbox.training``), plus unweighted MCLR at ``lam`` (negatives capped). For every method and ``w``:
+
+    score error      RMS ``sigma ||s_net - s*||`` over x ~ p_sigma(.|c), every class, sigma on a log grid in
+                     [0.02, 20]: ``s*`` the method's exact pointwise optimum (``methods.field`` on the mixture; for
+                     the data-level tilt, q_0 noised to sigma by quadrature or quasi-Monte Carlo)
+    DSM error        the same for the DSM net's unguided conditional score: the error of not fine-tuning at all
+    samples          Heun ODE from the same starts: unguided for a fine-tune, two passes per step for DSM + CFG;
+                     Bayes accuracy, mean p(c|x), entropy, mode coverage, energy distance to exact CFG samples and to
+                     exact q_0 samples at the same ``w``
+    cost             network passes per sample (counted) and wall time per 1000 samples
+
+``dsm`` and ``mclr`` rows have no ``w``: their samples are measured against each ``w``'s references. The run is
+cached by its whole config (``sandbox.cache``), each net by its training config.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import torch
+from tqdm.auto import tqdm
+
+from . import cache, evaluation, methods, metrics, samplers, zoo
+from .checkpoints import cached_training
+from .fields import Field
+from .metrics import Estimate
+from .mixtures import ClassConditionalGMM
+from .schedules import edm_sigmas
+from .tables import format_table
+from .tilted import TiltedTarget
+from .training import TrainConfig, TrainResult, train, train_classifier
+from .validation import as_int, as_number
+
+Tensor = torch.Tensor
+TRAINED = ("weighted-mclr", "weighted-mclr-classifier", "gft", "model-guidance", "data-tilt")
+UNGUIDED = ("dsm", "mclr")        # rows without a strength: measured against each w's references
+SIGMA_MAX, SIGMA_MIN = 80.0, 0.002
+MEASURES = {   # key -> table heading
+    "score_error": "score error to own optimum",
+    "dsm_error": "DSM net's error to it",
+    "bayes_accuracy": "Bayes accuracy",
+    "mean_posterior": "mean p(c|x)",
+    "entropy": "entropy (nats)",
+    "mode_coverage": "mode coverage",
+    "energy_distance_cfg": "energy distance to CFG",
+    "energy_distance": "energy distance to q_0",
+    "passes": "net passes per sample",
+    "seconds_per_1000": "s per 1000 samples",
+}
+RATIO = 0.3          # expected: score error to the own optimum at most this share of the DSM net's
+ED_FACTOR = 2.0      # expected: weighted MCLR and GFT, unguided, within this factor of DSM + CFG's distance to CFG
+
+
+@dataclass(frozen=True)
+class NetsConfig:
+    """What the nets part of the atlas trains and measures: ``train`` the DSM net's config (its mixture is the
+    atlas's), ``tune_steps`` per fine-tune, ``n`` samples per class, ``n_error`` points per class and sigma for
+    score errors, ``steps`` Heun steps."""
+
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(mixture="crowded_4d", steps=3000, batch=512))
+    ws: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+    methods: tuple[str, ...] = TRAINED
+    lam: float = 1.0
+    tune_steps: int = 1500
+    seeds: tuple[int, ...] = (0, 1, 2)
+    n: int = 1000
+    n_error: int = 50
+    steps: int = 32
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.train, TrainConfig):
+            raise TypeError(f"train must be a TrainConfig, got {type(self.train).__name__}")
+        unknown = [m for m in self.methods if m not in TRAINED]
+        if unknown:
+            raise ValueError(f"methods must be drawn from {TRAINED}, got {unknown}")
+        if not self.ws:
+            raise ValueError("ws must hold at least one guidance scale")
+        for w in self.ws:
+            as_number(w, "each of ws", minimum=0.0)
+        as_number(self.lam, "lam", minimum=0.0)
+        if not isinstance(self.seeds, tuple) or not self.seeds:
+            raise ValueError(f"seeds must be a non-empty tuple of ints >= 0, got {self.seeds!r}")
+        for seed in self.seeds:
+            as_int(seed, "each seed", minimum=0)
+        for name, minimum in (("tune_steps", 1), ("n", 10), ("n_error", 2), ("steps", 1)):
+            as_int(getattr(self, name), name, minimum)
+
+    @property
+    def mixture(self) -> ClassConditionalGMM:
+        return self.train.mixture
+
+    def fast(self) -> NetsConfig:
+        """Short training, two strengths, one seed, small samples: tests and ``--fast`` (same code path)."""
+        return replace(self, train=replace(self.train, steps=400, batch=256), ws=(1.0, 4.0), tune_steps=200,
+                       seeds=self.seeds[:1], n=200, n_error=10, steps=16)
+
+    def with_mixture(self, mixture: zoo.MixtureSpec) -> NetsConfig:
+        return replace(self, train=replace(self.train, mixture=mixture))
+
+    def tune(self, objective: str, seed: int) -> TrainConfig:
+        """The fine-tune config of ``objective`` for ``seed`` (strength-conditioned unless unweighted MCLR)."""
+        base = replace(self.train, seed=seed)
+        changes = {"lam": self.lam} if objective == "mclr" else {"ws": self.ws}
+        return replace(base.fine_tune(objective, **changes), steps=self.tune_steps)
+
+
+def train_all(config: NetsConfig, seed: int, progress: bool = True) -> dict[str, TrainResult]:
+    """The DSM net, the classifier and every fine-tune for one seed (each cached by its configuration)."""
+    base = replace(config.train, seed=seed)
+    clf = base.for_classifier()
+    out = {"dsm": cached_training({"train": base}, lambda: train(base, progress=progress)),
+           "classifier": cached_training({"classifier": clf}, lambda: train_classifier(clf, progress=progress))}
+    for name in (*config.methods, "mclr"):
+        tune = config.tune(name, seed)
+        classifier = out["classifier"].model if name == "weighted-mclr-classifier" else None
+        key = {"train": tune, "init": base, "classifier": clf if classifier is not None else None}
+        out[name] = cached_training(key, lambda tune=tune, classifier=classifier: train(
+            tune, init=out["dsm"].model, classifier=classifier, progress=progress))
+    return out
+
+
+def run(config: NetsConfig, progress: bool = True) -> dict[str, object]:
+    """Train and measure every seed (cached by the whole config): ``{"sigmas", "seeds": [{"rows", "train_seconds"}]}``,
+    each row ``{"method", "w", "measures": {key: Estimate dict}, "per_sigma": {"net", "dsm"}}``."""
+    return cache.cached("atlas-nets", config, lambda: _compute(config, progress))
+
+
+def _compute(config: NetsConfig, progress: bool) -> dict[str, object]:
+    gmm = config.mixture
+    sigmas = evaluation.ERROR_SIGMAS
+    # score-error points: the same for every seed, so each optimum is computed once
+    g = torch.Generator().manual_seed(12345)
+    points = [(s, c, gmm.sample(config.n_error, c=c, sigma=s, generator=g))
+              for s in sigmas for c in range(gmm.num_classes)]
+    optima: dict[tuple[str, float], list[Tensor]] = {}
+
+    def optimum(method: str, w: float) -> list[Tensor]:
+        if (method, w) not in optima:
+            optima[method, w] = [methods.field(method, gmm, c, w=w, lam=config.lam)(x, torch.full((len(x),), s,
+                                 dtype=x.dtype)) for s, c, x in points]
+        return optima[method, w]
+
+    seeds = []
+    for seed in config.seeds:
+        nets = train_all(config, seed, progress)
+        models = {name: r.model for name, r in nets.items()}
+        rows = _measure(config, seed, models, points, optimum, progress)
+        seeds.append({"rows": rows, "train_seconds": {name: r.seconds for name, r in nets.items()}})
+    return {"sigmas": list(sigmas), "seeds": seeds}
+
+
+def _measure(config: NetsConfig, seed: int, models: dict[str, torch.nn.Module],
+             points: list[tuple[float, int, Tensor]], optimum: Callable[[str, float], list[Tensor]],
+             progress: bool) -> list[dict[str, object]]:
+    gmm, k = config.mixture, config.mixture.num_classes
+    grid = edm_sigmas(config.steps, SIGMA_MIN, SIGMA_MAX)
+    starts = [gmm.sample(config.n, c=c, sigma=SIGMA_MAX, generator=seed * 100 + c) for c in range(k)]
+    exact_cfg = {(c, w): samplers.heun_ode(methods.field("cfg", gmm, c, w=w), starts[c], grid)
+                 for w in config.ws for c in range(k)}
+    q0 = {(c, w): TiltedTarget(gmm, c, w).sample(config.n, generator=seed * 100 + 50 + c)
+          for w in config.ws for c in range(k)}
+    with torch.no_grad():
+        dsm_scores = [models["dsm"].score(x, torch.full((len(x),), s, dtype=x.dtype), c) for s, c, x in points]
+
+    def sample(method: str, w: float) -> tuple[list[Tensor], float, float]:
+        """Samples per class, network passes per sample, seconds per 1000 samples."""
+        calls = [0]
+        hooks = [m.backbone.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+                 for m in models.values() if hasattr(m, "backbone")]
+        t0 = time.perf_counter()
+        try:
+            with torch.no_grad():
+                xs = [samplers.heun_ode(methods.field(method, models, c, w=w, lam=config.lam), starts[c], grid)
+                      for c in range(k)]
+        finally:
+            for h in hooks:
+                h.remove()
+        seconds = time.perf_counter() - t0
+        return xs, calls[0] / k, 1000.0 * seconds / (k * config.n)
+
+    rows = []
+    settings = [(m, None) for m in UNGUIDED] + [(m, w) for w in config.ws for m in ("cfg", *config.methods)]
+    for method, w in tqdm(settings, desc=f"atlas nets, seed {seed}", disable=not progress, leave=False):
+        xs, passes, rate = sample(method, 0.0 if w is None else w)
+        for ref_w in (config.ws if w is None else (w,)):
+            measures = {"passes": _exact(passes, "counted"), "seconds_per_1000": _exact(rate, "measured wall time")}
+            reports = []
+            for c in range(k):
+                full = metrics.separation_report(gmm, xs[c], c, seed=seed)
+                report = {key: full[key] for key in ("bayes_accuracy", "mean_posterior", "entropy", "mode_coverage")}
+                report["energy_distance_cfg"] = metrics.energy_distance(xs[c], exact_cfg[c, ref_w], seed=seed)
+                report["energy_distance"] = metrics.energy_distance(xs[c], q0[c, ref_w], seed=seed)
+                reports.append(report)
+            measures |= {key: Estimate.mean([r[key] for r in reports]) for key in reports[0]}
+            # the own optimum: CFG for DSM + CFG, s_c for DSM, the uncapped objective's optimum for capped MCLR
+            target = optimum("cfg" if method == "dsm" else method, 0.0 if method in UNGUIDED else ref_w)
+            own = [methods.field(method, models, c, w=ref_w, lam=config.lam) for c in range(k)]
+            per_sigma = {}
+            for name, values in (("net", [_eval(own[c], x, s) for s, c, x in points]), ("dsm", dsm_scores)):
+                squares = [s * s * (v.to(t) - t).square().sum(1) for (s, _, _), v, t in zip(points, values, target)]
+                per_sigma[name] = [float(torch.cat(squares[i:i + k]).mean().sqrt())
+                                   for i in range(0, len(squares), k)]
+                measures["score_error" if name == "net" else "dsm_error"] = evaluation.rms(torch.cat(squares))
+            rows.append({"method": method, "w": ref_w, "measures": {key: e.as_dict() for key, e in measures.items()},
+                         "per_sigma": per_sigma})
+    return rows
+
+
+def _eval(field: Field, x: Tensor, sigma: float) -> Tensor:
+    with torch.no_grad():
+        return field(x, torch.full((len(x),), sigma, dtype=x.dtype))
+
+
+def _exact(value: float, method: str) -> Estimate:
+    return Estimate(value, value, value, method)
+
+
+# ---------------------------------------------------------------------------------------------- summaries
+def summary(result: dict[str, object]) -> dict[tuple[str, float], dict[str, tuple[float, float]]]:
+    """``(method, w) -> {measure: (mean, sd over seeds)}`` (sd 0 for one seed)."""
+    out: dict[tuple[str, float], dict[str, list[float]]] = {}
+    for seed in result["seeds"]:
+        for row in seed["rows"]:
+            cell = out.setdefault((row["method"], row["w"]), {})
+            for key, e in row["measures"].items():
+                cell.setdefault(key, []).append(e["value"])
+    return {key: {m: _spread(v) for m, v in cell.items()} for key, cell in out.items()}
+
+
+def checks(result: dict[str, object]) -> list[dict[str, object]]:
+    """The expectations of the nets part, each with its numbers and whether it holds in every seed:
+
+    1. every strength-conditioned method at every ``w``: score error to its own optimum <= ``RATIO`` x the DSM
+       net's error to that optimum;
+    2. weighted MCLR and GFT, unguided: energy distance to exact CFG <= ``ED_FACTOR`` x that of DSM net + CFG;
+    3. the data-level tilt at the largest ``w``: closer to exact q_0 than to exact CFG, intervals apart."""
+    seeds = [{(r["method"], r["w"]): r["measures"] for r in s["rows"]} for s in result["seeds"]]
+    keys = seeds[0].keys()
+    ws = sorted({w for _, w in keys})
+    out = []
+    for method, w in keys:
+        if method in UNGUIDED or method == "cfg":
+            continue
+        ratios = [s[method, w]["score_error"]["value"] / s[method, w]["dsm_error"]["value"] for s in seeds]
+        out.append({"check": "score error to own optimum / DSM net's", "method": method, "w": w,
+                    "values": ratios, "expected": f"<= {RATIO}", "holds": max(ratios) <= RATIO})
+        if method in ("weighted-mclr", "gft"):
+            factors = [s[method, w]["energy_distance_cfg"]["value"] / s["cfg", w]["energy_distance_cfg"]["value"]
+                       for s in seeds]
+            out.append({"check": "energy distance to exact CFG / DSM + CFG's", "method": method, "w": w,
+                        "values": factors, "expected": f"<= {ED_FACTOR}", "holds": max(factors) <= ED_FACTOR})
+    if ("data-tilt", ws[-1]) in keys:
+        gaps = [(s["data-tilt", ws[-1]]["energy_distance_cfg"]["lo"] - s["data-tilt", ws[-1]]["energy_distance"]["hi"])
+                for s in seeds]
+        out.append({"check": "energy distance to CFG minus to q_0 (interval gap: lo of one - hi of other)",
+                    "method": "data-tilt", "w": ws[-1], "values": gaps, "expected": "> 0", "holds": min(gaps) > 0})
+    return out
+
+
+def check_lines(result: dict[str, object]) -> list[str]:
+    lines = []
+    for c in checks(result):
+        values = ", ".join(f"{v:.3g}" for v in c["values"])
+        lines.append(f"{c['method']} w={c['w']:g}: {c['check']} = {values} (expected {c['expected']} in every seed): "
+                     f"{'holds' if c['holds'] else 'FAILS'}")
+    return lines
+
+
+def table(result: dict[str, object]) -> str:
+    """Rows ``method / nets`` x measures, ``mean ±sd`` over seeds (one seed: ``value ±half-width``)."""
+    summ = summary(result)
+    one = len(result["seeds"]) == 1
+    first = {(r["method"], r["w"]): r["measures"] for r in result["seeds"][0]["rows"]}
+    body = []
+    for (method, w), cell in summ.items():
+        def fmt(key: str, method: str = method, w: float = w, cell: dict = cell) -> str:
+            if one:
+                e = first[method, w][key]
+                return f"{e['value']:.4g} ±{0.5 * (e['hi'] - e['lo']):.2g}"
+            return f"{cell[key][0]:.4g} ±{cell[key][1]:.2g}"
+        body.append([f"{method} / nets", f"{w:g}", *[fmt(key) for key in MEASURES]])
+    return format_table(["method / source", "w", *MEASURES.values()], body)
+
+
+def as_json(result: dict[str, object]) -> dict[str, object]:
+    summ = summary(result)
+    return {**result, "checks": checks(result),
+            "summary": [{"method": m, "w": w, **{k: {"mean": v[0], "sd": v[1]} for k, v in cell.items()}}
+                        for (m, w), cell in summ.items()]}
+
+
+def _spread(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0

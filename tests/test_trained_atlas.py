@@ -1,0 +1,135 @@
+"""The nets part of the guidance atlas: strength-conditioned nets, the training-time objectives in the one training
+loop, q_0's noised score in any dimension, and the atlas's checks."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from sandbox import cli, methods, trained_atlas, zoo
+from sandbox.models import Denoiser, ModelConfig
+from sandbox.quadrature import quasi_normal_rule
+from sandbox.tilted import TiltedTarget
+
+D = torch.float64
+
+
+def test_a_strength_input_starts_as_the_net_it_was_copied_from():
+    net = Denoiser(ModelConfig(2, 3))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(1)))
+    strong = net.with_strength()
+    x = torch.randn(7, 2, dtype=D)
+    for w in (0.0, 0.5, 4.0):
+        assert torch.equal(strong.score(x, 0.3, 1, w=w), net.score(x, 0.3, 1))
+    with torch.no_grad():                                    # once trained, the strength matters ...
+        strong.backbone.strength.bias.add_(1.0)
+        strong.backbone.strength.weight.add_(0.5)
+    assert not torch.allclose(strong.score(x, 0.3, 1, w=0.5), strong.score(x, 0.3, 1, w=4.0))
+    # ... but never for the null class: the unconditional model has no strength
+    assert torch.equal(strong.score(x, 0.3, None, w=0.5), strong.score(x, 0.3, None, w=4.0))
+    with pytest.raises(ValueError, match="pass w"):
+        strong.score(x, 0.3, 1)
+    with pytest.raises(ValueError, match="strength input"):
+        net.score(x, 0.3, 1, w=1.0)
+    with pytest.raises(ValueError, match="w must be"):
+        strong.score(x, 0.3, 1, w=-1.0)
+
+
+def test_quasi_normal_nodes_have_the_normal_moments():
+    xi, v = quasi_normal_rule(4, 4096, seed=0)
+    assert xi.shape == (4096, 4) and torch.isfinite(xi).all() and float(v.sum()) == pytest.approx(1.0, abs=1e-12)
+    # scrambled Sobol: errors ~ 1/n; Monte Carlo would give ~ 1/sqrt(4096) = 0.016
+    assert float(xi.mean(0).abs().max()) < 1e-15                          # mirrored pairs: odd moments exact
+    assert float((xi.T @ xi / 4096 - torch.eye(4, dtype=D)).abs().max()) < 1e-2
+    assert float((xi[:, 0] ** 4).mean()) == pytest.approx(3.0, abs=0.05)      # E xi^4 = 3
+
+
+@pytest.mark.parametrize("sigma", [0.05, 0.5, 2.0])
+def test_q0_noised_score_by_quasi_monte_carlo_matches_the_tensor_rule(sigma):
+    # measured: max |difference| sigma-scaled <= 2.1e-3 with 4096 nodes on overlap_2d at w = 2
+    gmm = zoo.resolve("overlap_2d")
+    target = TiltedTarget(gmm, 0, 2.0)
+    x = gmm.sample(200, c=0, sigma=sigma, generator=1)
+    exact, qmc = target.score(x, sigma), target.score(x, sigma, nodes=4096)
+    assert float((exact - qmc).norm(dim=1).max()) * sigma < 5e-3
+    with pytest.raises(ValueError, match="even"):
+        quasi_normal_rule(2, 7)
+    with pytest.raises(ValueError, match="not both"):
+        target.score(x, sigma, rule=(4, 4), nodes=16)
+
+
+def test_the_data_tilt_field_works_in_four_dimensions_and_is_not_cfg():
+    gmm = zoo.resolve("crowded_4d")
+    x = gmm.sample(20, c=1, sigma=0.5, generator=0)
+    tilt = methods.field("data-tilt", gmm, 1, w=2.0)(x, torch.full((20,), 0.5, dtype=D))
+    cfg = methods.field("cfg", gmm, 1, w=2.0)(x, torch.full((20,), 0.5, dtype=D))
+    assert torch.isfinite(tilt).all()
+    assert float((tilt - cfg).norm(dim=1).mean()) > 0.05 * float(cfg.norm(dim=1).mean())
+    # at sigma -> 0 the noised tilt is the clean tilted score (1 + w) s_c - w s_u = CFG at sigma = 0
+    tiny = methods.field("data-tilt", gmm, 1, w=2.0)(x, torch.full((20,), 1e-4, dtype=D))
+    clean = gmm.cfg_score(x, 1e-4, 1, 2.0)
+    assert float((tiny - clean).norm(dim=1).max() / clean.norm(dim=1).max()) < 1e-3
+
+
+@pytest.fixture(scope="module")
+def fast_result():
+    return trained_atlas.run(trained_atlas.NetsConfig().fast(), progress=False)
+
+
+@pytest.mark.slow
+def test_every_fine_tune_moves_toward_its_own_optimum(fast_result):
+    # a wrong objective (a wrong beta, target or data) would pull a net away from its own optimum; even 200 steps
+    # of the right one bring it closer than the DSM net it started from (measured at w = 4: 0.80-0.86 x)
+    rows = {(r["method"], r["w"]): r["measures"] for r in fast_result["seeds"][0]["rows"]}
+    for method in trained_atlas.TRAINED:
+        m = rows[method, 4.0]
+        assert m["score_error"]["value"] < 0.95 * m["dsm_error"]["value"], method
+        assert m["passes"]["value"] == 31                     # one pass per Heun evaluation: 2 * 16 - 1
+    assert rows["cfg", 4.0]["passes"]["value"] == 62            # CFG: two passes per evaluation
+    # the data-level tilt samples q_0, not CFG (measured 0.14 vs 0.19)
+    assert rows["data-tilt", 4.0]["energy_distance"]["value"] < rows["data-tilt", 4.0]["energy_distance_cfg"]["value"]
+    names = {c["method"] for c in trained_atlas.checks(fast_result)}
+    assert names == set(trained_atlas.TRAINED)
+    assert "trained nets" not in trained_atlas.table(fast_result)      # rows are method / nets
+    assert len(trained_atlas.table(fast_result).splitlines()) == 2 + 2 * 2 + 2 * 6   # dsm, mclr x 2 w; 6 per w
+
+
+def test_the_checks_use_every_seed():
+    def row(method, w, err, dsm, ed_cfg, ed_q0=1.0):
+        est = lambda v: {"value": v, "lo": v - 0.01, "hi": v + 0.01}   # noqa: E731
+        return {"method": method, "w": w, "measures": {"score_error": est(err), "dsm_error": est(dsm),
+                                                       "energy_distance_cfg": est(ed_cfg),
+                                                       "energy_distance": est(ed_q0)}}
+
+    seed_a = {"rows": [row("cfg", 4.0, 0.5, 1.0, 0.1), row("gft", 4.0, 0.2, 1.0, 0.15),
+                       row("data-tilt", 4.0, 0.1, 1.0, 0.5, 0.1)]}
+    seed_b = {"rows": [row("cfg", 4.0, 0.5, 1.0, 0.1), row("gft", 4.0, 0.4, 1.0, 0.25),   # 0.4 > 0.3, 2.5 > 2
+                       row("data-tilt", 4.0, 0.1, 1.0, 0.5, 0.1)]}
+    got = {(c["method"], c["check"][:12]): c for c in trained_atlas.checks({"seeds": [seed_a, seed_b]})}
+    ratio = got["gft", "score error "]
+    assert ratio["values"] == pytest.approx([0.2, 0.4]) and not ratio["holds"]
+    ed = got["gft", "energy dista"]
+    assert ed["values"] == pytest.approx([1.5, 2.5]) and not ed["holds"]
+    gap = got["data-tilt", "energy dista"]
+    assert gap["values"] == pytest.approx([0.38, 0.38]) and gap["holds"]          # (0.5 - 0.01) - (0.1 + 0.01)
+
+
+@pytest.mark.slow
+def test_atlas_cli_reports_exact_and_trained_parts(tmp_path, capsys, fast_result):
+    out = tmp_path / "atlas.json"
+    assert cli.main(["atlas", "--fast", "--methods", "cfg", "gft", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "gft / nets" in text and "cfg / nets" in text and "energy distance to q_0" in text
+    assert "gft w=4: score error to own optimum" in text
+    report = json.loads(out.read_text())
+    assert report["command"] == "atlas" and set(report["results"]) == {"exact", "nets"}
+    assert {r["method"] for r in report["results"]["exact"]["rows"]} == {"cfg", "gft"}
+    assert all(math.isfinite(r["measures"]["score_error"]["value"])
+               for r in report["results"]["nets"]["seeds"][0]["rows"])
+    assert cli.main(["atlas", "--fast", "--exact-only", "--methods", "cfg"]) == 0
+    assert "/ nets" not in capsys.readouterr().out
