@@ -192,7 +192,8 @@ def _atlas(args: argparse.Namespace) -> int:
         results["exact"] = as_json(rows)
     if nets is not None:
         result = trained_atlas.run(nets, progress=_progress(args))
-        spread = f"{len(nets.seeds)} seeds, mean ±sd" if len(nets.seeds) > 1 else "1 seed, ±95% half-width"
+        spread = (f"{len(nets.seeds)} seeds, mean ±95% t-interval" if len(nets.seeds) > 1
+                  else "1 seed, ±95% half-width")
         text += ["", f"trained nets ({spread}): each method's fine-tune of the DSM net, one net for every w, sampled "
                  f"unguided; 'cfg / nets' is the DSM net with CFG", trained_atlas.table(result)]
         lines = trained_atlas.check_lines(result)

@@ -34,7 +34,7 @@ from .fields import Field, labelled
 from .schedules import edm_sigmas
 from .tables import format_table
 from .training import TrainConfig, TrainResult, train, train_classifier
-from .validation import as_int, as_number
+from .validation import as_int, as_number, as_seeds
 
 TUNES = ("weighted-mclr", "weighted-mclr-classifier", "mclr")
 ROWS = (("dsm", "exact"), ("cfg", "exact"), ("dsm", "nets"), ("cfg", "nets"), *((t, "nets") for t in TUNES))
@@ -63,10 +63,7 @@ class CompareConfig:
             raise TypeError(f"train must be a TrainConfig, got {type(self.train).__name__}")
         as_number(self.w, "w", minimum=0.0)
         as_number(self.lam, "lam", minimum=0.0)
-        if not isinstance(self.seeds, tuple) or not self.seeds:
-            raise ValueError(f"seeds must be a non-empty tuple of ints >= 0, got {self.seeds!r}")
-        for seed in self.seeds:
-            as_int(seed, "each seed", minimum=0)
+        as_seeds(self.seeds)
         as_int(self.n, "n", minimum=10)
         as_int(self.n_likelihood, "n_likelihood", minimum=2)
         as_int(self.steps, "steps", minimum=1)

@@ -32,7 +32,7 @@ from .metrics import Estimate
 from .schedules import edm_sigmas
 from .tables import format_table
 from .tilted import TiltedTarget
-from .validation import as_int, as_number
+from .validation import as_int, as_number, as_scales
 
 Tensor = torch.Tensor
 METHODS = ("cfg", "weighted-mclr", "mclr", "tilted")
@@ -93,10 +93,7 @@ class SweepConfig:
         unknown = [m for m in self.methods if m not in usable]
         if unknown:
             raise ValueError(f"methods must be drawn from {usable}, got {unknown}")
-        if not self.ws:
-            raise ValueError("ws must hold at least one guidance scale")
-        for w in self.ws:
-            as_number(w, "each of ws", minimum=0.0)
+        as_scales(self.ws)
         for lam in self.lams:
             as_number(lam, "each of lams", minimum=0.0)
         as_int(self.n, "n", minimum=10)

@@ -14,8 +14,9 @@ method of ``methods`` conditioned on the strength ``w`` (one net for every ``w``
                      exact q_0 samples at the same ``w``
     cost             network passes per sample (counted) and wall time per 1000 samples
 
-``dsm`` and ``mclr`` rows have no ``w``: their samples are measured against each ``w``'s references. The run is
-cached by its whole config (``sandbox.cache``), each net by its training config.
+``dsm`` and ``mclr`` rows have no ``w``: their samples are measured against each ``w``'s references. Seeds are
+summarised by the mean and its 95% Student-t interval. The run is cached by its whole config (``sandbox.cache``),
+each net by its training config.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from .schedules import edm_sigmas
 from .tables import format_table
 from .tilted import TiltedTarget
 from .training import TrainConfig, TrainResult, train, train_classifier
-from .validation import as_int, as_number
+from .validation import as_int, as_number, as_scales, as_seeds
 
 Tensor = torch.Tensor
 TRAINED = ("weighted-mclr", "weighted-mclr-classifier", "gft", "model-guidance", "data-tilt")
@@ -81,15 +82,9 @@ class NetsConfig:
         unknown = [m for m in self.methods if m not in TRAINED]
         if unknown:
             raise ValueError(f"methods must be drawn from {TRAINED}, got {unknown}")
-        if not self.ws:
-            raise ValueError("ws must hold at least one guidance scale")
-        for w in self.ws:
-            as_number(w, "each of ws", minimum=0.0)
+        as_scales(self.ws)
         as_number(self.lam, "lam", minimum=0.0)
-        if not isinstance(self.seeds, tuple) or not self.seeds:
-            raise ValueError(f"seeds must be a non-empty tuple of ints >= 0, got {self.seeds!r}")
-        for seed in self.seeds:
-            as_int(seed, "each seed", minimum=0)
+        as_seeds(self.seeds)
         for name, minimum in (("tune_steps", 1), ("n", 10), ("n_error", 2), ("steps", 1)):
             as_int(getattr(self, name), name, minimum)
 
@@ -225,7 +220,8 @@ def _exact(value: float, method: str) -> Estimate:
 
 # ---------------------------------------------------------------------------------------------- summaries
 def summary(result: dict[str, object]) -> dict[tuple[str, float], dict[str, tuple[float, float]]]:
-    """``(method, w) -> {measure: (mean, sd over seeds)}`` (sd 0 for one seed)."""
+    """``(method, w) -> {measure: (mean, half-width)}`` over seeds: the 95% Student-t interval of the mean
+    (one seed: half-width 0; the table then shows that seed's own interval)."""
     out: dict[tuple[str, float], dict[str, list[float]]] = {}
     for seed in result["seeds"]:
         for row in seed["rows"]:
@@ -275,7 +271,8 @@ def check_lines(result: dict[str, object]) -> list[str]:
 
 
 def table(result: dict[str, object]) -> str:
-    """Rows ``method / nets`` x measures, ``mean ±sd`` over seeds (one seed: ``value ±half-width``)."""
+    """Rows ``method / nets`` x measures, ``mean ±half-width`` of the 95% t-interval over seeds (one seed: that
+    seed's own 95% interval)."""
     summ = summary(result)
     one = len(result["seeds"]) == 1
     first = {(r["method"], r["w"]): r["measures"] for r in result["seeds"][0]["rows"]}
@@ -293,9 +290,15 @@ def table(result: dict[str, object]) -> str:
 def as_json(result: dict[str, object]) -> dict[str, object]:
     summ = summary(result)
     return {**result, "checks": checks(result),
-            "summary": [{"method": m, "w": w, **{k: {"mean": v[0], "sd": v[1]} for k, v in cell.items()}}
+            "summary": [{"method": m, "w": w, **{k: {"mean": v[0], "half_width_95": v[1]} for k, v in cell.items()}}
                         for (m, w), cell in summ.items()]}
 
 
 def _spread(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+    """Mean and the half-width of its 95% Student-t interval over seeds (0 for one seed)."""
+    from scipy import stats  # here, not at import: scipy costs a third of `import sandbox`
+
+    n = len(values)
+    if n < 2:
+        return statistics.fmean(values), 0.0
+    return statistics.fmean(values), float(stats.t.ppf(0.975, n - 1)) * statistics.stdev(values) / n ** 0.5

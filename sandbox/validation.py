@@ -152,6 +152,20 @@ def as_count(n: object, name: str = "n") -> int:
     return int(n)
 
 
+def as_seeds(value: object, name: str = "seeds") -> tuple[int, ...]:
+    """A non-empty tuple of ints >= 0 (an experiment's seeds)."""
+    if not isinstance(value, tuple) or not value:
+        raise ValueError(f"{name} must be a non-empty tuple of ints >= 0, got {value!r}")
+    return tuple(as_int(seed, f"each of {name}", minimum=0) for seed in value)
+
+
+def as_scales(value: object, name: str = "ws") -> tuple[float, ...]:
+    """A non-empty sequence of guidance scales ``w >= 0``, as a tuple of floats."""
+    if not isinstance(value, (tuple, list)) or not value:
+        raise ValueError(f"{name} must hold at least one guidance scale >= 0, got {value!r}")
+    return tuple(as_number(w, f"each of {name}", minimum=0.0) for w in value)
+
+
 def as_number(value: object, name: str, minimum: float | None = None, maximum: float | None = None,
               strict: bool = False) -> float:
     """A finite real number (not a bool) in ``[minimum, maximum]`` (``strict``: ``> minimum``), as a float."""

@@ -273,7 +273,7 @@ def test_cli_input_errors_are_one_line_with_exit_2(tmp_path, capsys):
         (["train", "--objective", "dsm", "--w", "3", "--out", str(tmp_path / "a.pt")], "--w is not used"),
         (["train", "--objective", "dsm", "--init", "missing.pt", "--out", str(tmp_path / "a.pt")], "--init"),
         (["train", "--objective", "mclr", "--lam", "inf", "--init", "x.pt", "--out", str(tmp_path / "a.pt")], ""),
-        (["compare", "--fast", "--quiet", "--seeds", "-1"], "seed must be an int >= 0"),
+        (["compare", "--fast", "--quiet", "--seeds", "-1"], "each of seeds must be an int >= 0"),
         (["separation", "--fast", "--quiet", "--mixture", str(tmp_path / "nope.json")], "does not exist"),
         (["figures", "--list", "--only", "zoo"], "--list only lists"),
         (["figures", "--out", str(blocker), "--only", "zoo", "--quiet"], "not a folder"),
