@@ -7,7 +7,8 @@ method of ``methods`` conditioned on the strength ``w`` (one net for every ``w``
 
     score error      RMS ``sigma ||s_net - s*||`` over x ~ p_sigma(.|c), every class, sigma on a log grid in
                      [0.02, 20]: ``s*`` the method's exact pointwise optimum (``methods.field`` on the mixture; for
-                     the data-level tilt, q_0 noised to sigma by quadrature or quasi-Monte Carlo)
+                     the data-level tilt, q_0 noised to sigma by quadrature or quasi-Monte Carlo; none for capped
+                     MCLR, whose uncapped optimum does not exist where A(x) <= 0)
     DSM error        the same for the DSM net's unguided conditional score: the error of not fine-tuning at all
     samples          Heun ODE from the same starts: unguided for a fine-tune, two passes per step for DSM + CFG;
                      Bayes accuracy, mean p(c|x), entropy, mode coverage, energy distance to exact CFG samples and to
@@ -195,15 +196,17 @@ def _measure(config: NetsConfig, seed: int, models: dict[str, torch.nn.Module],
                 report["energy_distance"] = metrics.energy_distance(xs[c], q0[c, ref_w], seed=seed)
                 reports.append(report)
             measures |= {key: Estimate.mean([r[key] for r in reports]) for key in reports[0]}
-            # the own optimum: CFG for DSM + CFG, s_c for DSM, the uncapped objective's optimum for capped MCLR
-            target = optimum("cfg" if method == "dsm" else method, 0.0 if method in UNGUIDED else ref_w)
-            own = [methods.field(method, models, c, w=ref_w, lam=config.lam) for c in range(k)]
             per_sigma = {}
-            for name, values in (("net", [_eval(own[c], x, s) for s, c, x in points]), ("dsm", dsm_scores)):
-                squares = [s * s * (v.to(t) - t).square().sum(1) for (s, _, _), v, t in zip(points, values, target)]
-                per_sigma[name] = [float(torch.cat(squares[i:i + k]).mean().sqrt())
-                                   for i in range(0, len(squares), k)]
-                measures["score_error" if name == "net" else "dsm_error"] = evaluation.rms(torch.cat(squares))
+            if method != "mclr":   # capped MCLR has no pointwise optimum where the uncapped one is ill-posed
+                # the own optimum: CFG for DSM + CFG, s_c for DSM
+                target = optimum("cfg" if method == "dsm" else method, 0.0 if method == "dsm" else ref_w)
+                own = [methods.field(method, models, c, w=ref_w, lam=config.lam) for c in range(k)]
+                for name, values in (("net", [_eval(own[c], x, s) for s, c, x in points]), ("dsm", dsm_scores)):
+                    squares = [s * s * (v.to(t) - t).square().sum(1)
+                               for (s, _, _), v, t in zip(points, values, target)]
+                    per_sigma[name] = [float(torch.cat(squares[i:i + k]).mean().sqrt())
+                                       for i in range(0, len(squares), k)]
+                    measures["score_error" if name == "net" else "dsm_error"] = evaluation.rms(torch.cat(squares))
             rows.append({"method": method, "w": ref_w, "measures": {key: e.as_dict() for key, e in measures.items()},
                          "per_sigma": per_sigma})
     return rows
@@ -279,6 +282,8 @@ def table(result: dict[str, object]) -> str:
     body = []
     for (method, w), cell in summ.items():
         def fmt(key: str, method: str = method, w: float = w, cell: dict = cell) -> str:
+            if key not in cell:
+                return "-"
             if one:
                 e = first[method, w][key]
                 return f"{e['value']:.4g} ±{0.5 * (e['hi'] - e['lo']):.2g}"
