@@ -67,7 +67,7 @@ class NetsConfig:
     atlas's), ``tune_steps`` per fine-tune, ``n`` samples per class, ``n_error`` points per class and sigma for
     score errors, ``steps`` Heun steps."""
 
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(mixture="crowded_4d", steps=3000, batch=512))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(mixture="crowded_4d"))
     ws: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
     methods: tuple[str, ...] = TRAINED
     lam: float = 1.0
