@@ -15,6 +15,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import torch
+from matplotlib.lines import Line2D
 from tqdm.auto import tqdm
 
 from . import (
@@ -393,22 +394,24 @@ def atlas_nets_figure(fast: bool = False) -> plt.Figure:
     sigmas = np.array(result["sigmas"])
     names = config.methods
     with P.style():
-        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.4, ncols=len(names), sharey=True, squeeze=False)
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.5, ncols=len(names), sharey=True, squeeze=False)
         for ax, method in zip(axes[0], names):
             for i, w in enumerate(config.ws):
                 per_seed = [next(r for r in s["rows"] if (r["method"], r["w"]) == (method, w))["per_sigma"]
                             for s in result["seeds"]]
-                net = np.mean([p["net"] for p in per_seed], 0)
-                dsm = np.mean([p["dsm"] for p in per_seed], 0)
-                ax.loglog(sigmas, net, "-", color=P.class_color(i), lw=1.0, label=rf"$w={w:g}$: fine-tune")
-                ax.loglog(sigmas, dsm, ":", color=P.class_color(i), lw=0.9, label=rf"$w={w:g}$: DSM net")
+                ax.loglog(sigmas, np.mean([p["net"] for p in per_seed], 0), "-", color=P.class_color(i), lw=1.0)
+                ax.loglog(sigmas, np.mean([p["dsm"] for p in per_seed], 0), ":", color=P.class_color(i), lw=0.9)
             ax.set_title(methods.get(method).label, fontsize=7)
             ax.set_xlabel(r"$\sigma$")
-        axes[0, 0].set_ylabel(r"RMS $\sigma\,\|s - s^*\|$ to the exact optimum")
-        handles, labels = axes[0, 0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="outside lower center", ncols=2 * len(config.ws), fontsize=6)
-        fig.suptitle(f"{config.mixture.name}: trained vs predicted optimum (mean over {len(config.seeds)} seed"
-                     f"{'s' * (len(config.seeds) > 1)}; dotted: the DSM net, not fine-tuned)", fontsize=8)
+        axes[0, 0].set_ylabel(r"RMS $\sigma\,\|s - s^*\|$")
+        handles = [Line2D([], [], color=P.class_color(i), lw=1.0, label=rf"$w={w:g}$") for i, w in
+                   enumerate(config.ws)]
+        handles += [Line2D([], [], color="k", lw=1.0, label="fine-tuned net"),
+                    Line2D([], [], color="k", lw=0.9, ls=":", label="DSM net (not fine-tuned)")]
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=6)
+        seeds = len(config.seeds)
+        fig.suptitle(f"{config.mixture.name}: error to each method's own exact optimum $s^*$, mean over {seeds} "
+                     f"seed{'s' * (seeds > 1)}", fontsize=8)
     return fig
 
 
