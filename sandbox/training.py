@@ -70,7 +70,7 @@ class TrainConfig:
     sigma_max: float = 80.0
     w: float = 2.0                  # weighted MCLR, GFT, model guidance, data tilt
     ws: tuple[float, ...] = ()      # strengths of a strength-conditioned fine-tune (one net for every w in ws)
-    pool: int = 16384               # data tilt: exact q_0 draws per class and strength
+    pool: int = 16384               # data tilt: at most this many exact q_0 draws per class and strength
     lam: float = 1.0                # unweighted MCLR
     neg_cap: float = 4.0            # unweighted MCLR stabiliser
     seed: int = 0
@@ -168,10 +168,12 @@ def strengths(config: TrainConfig, n: int, generator: torch.Generator) -> Tensor
 
 
 def tilted_pools(config: TrainConfig) -> dict[tuple[int, float], Tensor]:
-    """``config.pool`` exact draws of ``q_0`` for each class and strength (the data of ``data-tilt``)."""
-    gmm = config.mixture
-    return {(c, w): TiltedTarget(gmm, c, w).sample(config.pool, generator=config.seed * 7919 + 97 * c + i)
-            for i, w in enumerate(config.ws or (config.w,)) for c in range(gmm.num_classes)}
+    """Exact draws of ``q_0`` for each class and strength (the data of ``data-tilt``): ``config.pool`` each, or
+    twice the rows a short run can draw from one pool if that is fewer."""
+    gmm, ws = config.mixture, config.ws or (config.w,)
+    n = min(config.pool, max(1024, 2 * config.steps * config.batch // (gmm.num_classes * len(ws))))
+    return {(c, w): TiltedTarget(gmm, c, w).sample(n, generator=config.seed * 7919 + 97 * c + i)
+            for i, w in enumerate(ws) for c in range(gmm.num_classes)}
 
 
 def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyClassifier | None = None,
@@ -242,10 +244,10 @@ def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyCl
         x0, y, eps, sigma = data_batch(gmm, config, g)
         w = strengths(config, config.batch, g) if config.ws else torch.full_like(sigma, config.w)
         if pools is not None:      # rows of q_0 at their class and strength, in place of the mixture's
-            pick = torch.randint(config.pool, (config.batch,), generator=g)
+            pick = torch.rand(config.batch, dtype=torch.float64, generator=g)
             for (c, strength), pool in pools.items():
                 rows = (y == c) & (w == strength)
-                x0[rows] = pool[pick[rows]]
+                x0[rows] = pool[(pick[rows] * len(pool)).long()]
         x0, eps, sigma, w = (t.to(device, dtype) for t in (x0, eps, sigma, w))
         row_w = w if config.ws else None
         omega = sigma ** 2 * (sigma ** 2 + sd2) / sd2
