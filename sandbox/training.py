@@ -244,10 +244,10 @@ def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyCl
         x0, y, eps, sigma = data_batch(gmm, config, g)
         w = strengths(config, config.batch, g) if config.ws else torch.full_like(sigma, config.w)
         if pools is not None:      # rows of q_0 at their class and strength, in place of the mixture's
-            pick = torch.rand(config.batch, dtype=torch.float64, generator=g)
+            pick = torch.randint(len(next(iter(pools.values()))), (config.batch,), generator=g)   # pools: one size
             for (c, strength), pool in pools.items():
                 rows = (y == c) & (w == strength)
-                x0[rows] = pool[(pick[rows] * len(pool)).long()]
+                x0[rows] = pool[pick[rows]]
         x0, eps, sigma, w = (t.to(device, dtype) for t in (x0, eps, sigma, w))
         row_w = w if config.ws else None
         omega = sigma ** 2 * (sigma ** 2 + sd2) / sd2
