@@ -245,11 +245,12 @@ def test_atlas_cli_measures_every_method_against_exact_cfg_and_q0(tmp_path, caps
 
     from sandbox import cli
     out = tmp_path / "atlas.json"
-    assert cli.main(["atlas", "--fast", "--quiet", "--mixture", "teaching_1d", "--json", str(out),
+    assert cli.main(["atlas", "--fast", "--quiet", "--exact-only", "--mixture", "teaching_1d", "--json", str(out),
                      "--methods", "cfg", "gft", "model-guidance", "classifier-guidance", "apg", "tilted"]) == 0
     assert "energy distance to CFG" in capsys.readouterr().out
     report = json.loads(out.read_text())
-    rows = {(r["method"], r["w"]): r["metrics"] for r in report["results"]["rows"]}
+    assert set(report["results"]) == {"exact"}                                # --exact-only: no nets
+    rows = {(r["method"], r["w"]): r["metrics"] for r in report["results"]["exact"]["rows"]}
     for w in (1.0, 4.0):
         for name in ("gft", "model-guidance", "classifier-guidance"):   # exact optima of CFG's replacements: CFG
             assert rows[name, w]["score_distance_cfg"]["value"] < 1e-12
