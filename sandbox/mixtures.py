@@ -11,6 +11,15 @@ Each covariance is diagonalised once, ``S = U diag(lam) U^T``; any sigma only sh
 ``S + sigma^2 I = U diag(lam + sigma^2) U^T``, so every quantity below is a closed form in the rotated
 coordinates ``z = U^T (x - mu)``. Responsibilities use log-sum-exp, so scores stay finite far from the
 data and at tiny sigma.
+
+Covariances come in scikit-learn's three forms (``covariance_type``), each with its own path:
+
+    full       S_j any SPD matrix          rotation to each component's eigenbasis: O(N C d^2)
+    diag       S_j = diag(lam_j)           no rotation (U = I): O(N C d)
+    spherical  S_j = lam_j I               squared distances as matrix products,
+                                           ||x - mu_j||^2 = ||x||^2 - 2 x.mu_j + ||mu_j||^2: two (N x d)(d x C)
+                                           products and O(N C) more (the same cancellation as the rotated
+                                           difference of the full path, so the same accuracy)
 """
 
 from __future__ import annotations
@@ -49,11 +58,14 @@ class ClassConditionalGMM:
 
     Args:
         means: ``K`` arrays, ``means[c]: (M_c, d)``.
-        covs: ``K`` arrays, ``covs[c]: (M_c, d, d)``, symmetric positive definite.
+        covs: ``K`` arrays: ``covs[c]: (M_c, d, d)`` symmetric positive definite (``covariance_type="full"``),
+            ``(M_c, d)`` positive variances per axis (``"diag"``) or ``(M_c,)`` one variance each (``"spherical"``).
         weights: ``K`` arrays, ``weights[c]: (M_c,)``, positive, summing to 1.
         class_probs: ``(K,)`` class prior ``pi``, positive, summing to 1 (default uniform).
         dtype, device: where the model computes (float64 on the CPU by default).
         name: a label for reports and figures (not part of the identity: see ``fingerprint``).
+        covariance_type: ``"full"`` (default), ``"diag"`` or ``"spherical"`` (scikit-learn's names): the form of
+            ``covs``, and the fast path used (module docstring).
 
     Two mixtures are equal when their parameters are (``fingerprint``). ``save``/``load`` round-trip a mixture
     through a JSON file with keys ``means``, ``covs``, ``weights``, ``class_probs`` (and optionally ``name``).
@@ -71,19 +83,23 @@ class ClassConditionalGMM:
         dtype: torch.dtype = torch.float64,
         device: torch.device | str | None = None,
         name: str | None = None,
+        covariance_type: str = "full",
     ) -> None:
+        if covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
+        self.covariance_type = covariance_type
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
         device = as_device(device if device is not None else "cpu")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str or None, got {type(name).__name__}")
-        mu, cov, phi = check_components(means, covs, weights)
+        mu, cov, phi = check_components(means, covs, weights, covariance_type)
         self._means, self._covs, self._weights = mu, cov, phi
         num_classes = len(mu)
         pi = (torch.full((num_classes,), 1.0 / num_classes, dtype=torch.float64)
               if class_probs is None else as_probabilities(class_probs, "class_probs", num_classes))
         self._class_probs = pi
-        self.fingerprint = _fingerprint(mu, cov, phi, pi)
+        self.fingerprint = _fingerprint(mu, cov, phi, pi, covariance_type)
         self.name = name or f"mixture-{self.fingerprint[:8]}"
         self.dtype = dtype
         self.device = device
@@ -97,8 +113,11 @@ class ClassConditionalGMM:
         log_phi = torch.full((k_max, m_max), -math.inf, dtype=torch.float64)
         for k in range(k_max):
             mk = mu[k].shape[0]
-            evals, evecs = torch.linalg.eigh(cov[k])
-            means_p[k, :mk], lam[k, :mk], rot[k, :mk], log_phi[k, :mk] = mu[k], evals, evecs, phi[k].log()
+            if covariance_type == "full":
+                lam[k, :mk], rot[k, :mk] = torch.linalg.eigh(cov[k])
+            else:
+                lam[k, :mk] = cov[k] if covariance_type == "diag" else cov[k][:, None].expand(mk, d)
+            means_p[k, :mk], log_phi[k, :mk] = mu[k], phi[k].log()
 
         def put(t: Tensor) -> Tensor:
             return t.to(dtype=dtype, device=self.device).contiguous()
@@ -108,16 +127,26 @@ class ClassConditionalGMM:
         d_c = (2, 0, 1)                                                      # [K, M, d] -> [d, K, M]
         self._mu = put(means_p.reshape(-1, d))                               # [C, d]
         self._lam = put(lam.permute(*d_c).reshape(d, -1))                    # [d, C] eigenvalues of S_j
-        self._rot = put(rot)                                                 # [K, M, d, d] columns: eigenvectors
-        self._rot_cat = put(rot.permute(2, 3, 0, 1).reshape(d, -1))         # [d, d*C] U_j columns, (i, j) order
-        self._mu_rot = put(torch.einsum("kmj,kmji->ikm", means_p, rot).reshape(d, -1))  # [d, C] U_j^T mu_j
-        self._chol = put(rot * lam.sqrt().unsqueeze(-2))                     # [K, M, d, d] U diag(sqrt(lam))
+        if covariance_type == "full":
+            self._rot = put(rot)                                             # [K, M, d, d] columns: eigenvectors
+            self._rot_cat = put(rot.permute(2, 3, 0, 1).reshape(d, -1))     # [d, d*C] U_j columns, (i, j) order
+            self._mu_rot = put(torch.einsum("kmj,kmji->ikm", means_p, rot).reshape(d, -1))  # [d, C] U_j^T mu_j
+            self._chol = put(rot * lam.sqrt().unsqueeze(-2))                 # [K, M, d, d] U diag(sqrt(lam))
+        else:
+            self._sd = put(lam.sqrt().reshape(-1, d))                        # [C, d] standard deviations
+            if covariance_type == "diag":
+                self._mu_rot = put(means_p.permute(*d_c).reshape(d, -1))    # [d, C] (U = I)
+            else:
+                self._var = put(lam[:, :, 0].reshape(-1))                    # [C] lam_j
+                self._mu_sq = put(means_p.square().sum(-1).reshape(-1))      # [C] ||mu_j||^2
         self._log_phi = put(log_phi.reshape(-1))                             # [C] log phi_cm
         self._log_pi = put(pi.log())                                         # [K]
         self._log_joint = put((pi.log()[:, None] + log_phi).reshape(-1))     # [C] log(pi_c phi_cm)
         self._class_of = torch.arange(k_max, device=self.device).repeat_interleave(m_max)  # [C]
         self._shape = (k_max, m_max, d)
-        self._chunk_rows = max(256, _ELEMENTS_PER_CHUNK // (k_max * m_max * d))
+        # full and diag hold (rows, d, C) temporaries; spherical only (rows, C), and wants long matrix products
+        per_row = k_max * m_max * (1 if covariance_type == "spherical" else d)
+        self._chunk_rows = max(256, _ELEMENTS_PER_CHUNK * (32 if covariance_type == "spherical" else 1) // per_row)
         # log det(S_j + s^2 I) as the log of a product (one log per component, not per eigenvalue) is safe
         # while every product stays inside the dtype's range; beyond it the slower sum of logs is used.
         fin = torch.finfo(dtype)
@@ -145,8 +174,17 @@ class ClassConditionalGMM:
 
     @property
     def covs(self) -> list[Tensor]:
-        """Per-class component covariances ``(M_c, d, d)`` (float64, CPU copies)."""
+        """Per-class component covariances as given, in the form of ``covariance_type``: ``(M_c, d, d)``,
+        ``(M_c, d)`` or ``(M_c,)`` (float64, CPU copies). ``dense_covs`` gives ``(M_c, d, d)`` for any type."""
         return [s.clone() for s in self._covs]
+
+    def dense_covs(self) -> list[Tensor]:
+        """Per-class component covariances as ``(M_c, d, d)`` matrices, whatever ``covariance_type`` is."""
+        if self.covariance_type == "full":
+            return self.covs
+        d = self.dim
+        return [torch.diag_embed(s if self.covariance_type == "diag" else s[:, None].expand(-1, d))
+                for s in self._covs]
 
     @property
     def weights(self) -> list[Tensor]:
@@ -170,12 +208,14 @@ class ClassConditionalGMM:
             else:
                 raise TypeError(f"to() takes a dtype and/or a device, got {type(arg).__name__}")
         return ClassConditionalGMM(self._means, self._covs, self._weights, self._class_probs,
-                                   dtype=dtype or self.dtype, device=device or self.device, name=self.name)
+                                   dtype=dtype or self.dtype, device=device or self.device, name=self.name,
+                                   covariance_type=self.covariance_type)
 
     def __repr__(self) -> str:
         sizes = [m.shape[0] for m in self._means]
         return (f"ClassConditionalGMM(name={self.name!r}, num_classes={self.num_classes}, dim={self.dim}, "
-                f"components={sizes}, fingerprint={self.fingerprint!r}, dtype={self.dtype}, device={self.device})")
+                f"components={sizes}, covariance_type={self.covariance_type!r}, fingerprint={self.fingerprint!r}, "
+                f"dtype={self.dtype}, device={self.device})")
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ClassConditionalGMM):
@@ -187,9 +227,11 @@ class ClassConditionalGMM:
 
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict[str, object]:
-        """The parameters as nested lists in the constructor's layout, plus ``name`` (JSON-ready)."""
-        return {"name": self.name, "means": [m.tolist() for m in self._means], "covs": [s.tolist() for s in self._covs],
-                "weights": [w.tolist() for w in self._weights], "class_probs": self._class_probs.tolist()}
+        """The parameters as nested lists in the constructor's layout, plus ``name`` and, unless full,
+        ``covariance_type`` (JSON-ready)."""
+        out = {"name": self.name, "means": [m.tolist() for m in self._means], "covs": [s.tolist() for s in self._covs],
+               "weights": [w.tolist() for w in self._weights], "class_probs": self._class_probs.tolist()}
+        return out if self.covariance_type == "full" else {**out, "covariance_type": self.covariance_type}
 
     @classmethod
     def from_dict(cls, data: object, source: str = "data", **kwargs: object) -> ClassConditionalGMM:
@@ -198,13 +240,13 @@ class ClassConditionalGMM:
             raise ValueError(f"{source} must hold a JSON object with keys {list(_FILE_KEYS)}, got "
                              f"{type(data).__name__}")
         missing = [k for k in _FILE_KEYS[:3] if k not in data]
-        unknown = sorted(set(data) - {*_FILE_KEYS, "name"})
+        unknown = sorted(set(data) - {*_FILE_KEYS, "name", "covariance_type"})
         if missing or unknown:
-            raise ValueError(f"{source} must have keys {list(_FILE_KEYS)} (and optionally 'name'); "
-                             f"missing {missing}, unknown {unknown}")
+            raise ValueError(f"{source} must have keys {list(_FILE_KEYS)} (and optionally 'name', "
+                             f"'covariance_type'); missing {missing}, unknown {unknown}")
         try:
             return cls(data["means"], data["covs"], data["weights"], data.get("class_probs"),
-                       name=data.get("name"), **kwargs)
+                       name=data.get("name"), covariance_type=data.get("covariance_type", "full"), **kwargs)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{source}: {err}") from None
 
@@ -236,7 +278,7 @@ class ClassConditionalGMM:
         x, s, logw = self._inputs(x, sigma, c)
 
         def block(x: Tensor, s: Tensor, logw: Tensor) -> Tensor:
-            _, log_norm = self._gaussian_terms(x, s)
+            _, log_norm = self._terms(x, s)
             return torch.logsumexp(logw + log_norm, dim=1)
 
         return self._chunked(block, x, s, logw)
@@ -247,7 +289,7 @@ class ClassConditionalGMM:
         k, m, _ = self._shape
 
         def block(x: Tensor, s: Tensor) -> Tensor:
-            _, log_norm = self._gaussian_terms(x, s)
+            _, log_norm = self._terms(x, s)
             return torch.logsumexp((self._log_phi + log_norm).view(-1, k, m), dim=2)
 
         return self._chunked(block, x, s)
@@ -268,7 +310,7 @@ class ClassConditionalGMM:
         cls = int(as_class_ids(c, 1, self.num_classes, self.device)[0])
 
         def block(x: Tensor, s: Tensor) -> Tensor:
-            _, log_norm = self._gaussian_terms(x, s)
+            _, log_norm = self._terms(x, s)
             return torch.softmax(self._log_phi.view(k, m)[cls] + log_norm.view(-1, k, m)[:, cls], dim=1)
 
         return self._chunked(block, x, s)[:, :self._means[cls].shape[0]]
@@ -278,8 +320,8 @@ class ClassConditionalGMM:
         x, s, logw = self._inputs(x, sigma, c)
 
         def block(x: Tensor, s: Tensor, logw: Tensor) -> Tensor:
-            zv, log_norm = self._gaussian_terms(x, s)
-            return self._combine(torch.softmax(logw + log_norm, dim=1), zv)
+            state, log_norm = self._terms(x, s)
+            return -self._pull(state, torch.softmax(logw + log_norm, dim=1))
 
         return self._chunked(block, x, s, logw)
 
@@ -294,23 +336,22 @@ class ClassConditionalGMM:
         w = as_batch_scalar(w, x.shape[0], self.dtype, self.device, "w")
 
         def block(x: Tensor, s: Tensor, logw_c: Tensor, w: Tensor) -> Tensor:
-            zv, log_norm = self._gaussian_terms(x, s)
+            state, log_norm = self._terms(x, s)
             r_c = torch.softmax(logw_c + log_norm, dim=1)
             r_u = torch.softmax(self._log_joint + log_norm, dim=1)
-            return self._combine((1.0 + w[:, None]) * r_c - w[:, None] * r_u, zv)
+            return -self._pull(state, (1.0 + w[:, None]) * r_c - w[:, None] * r_u)
 
         return self._chunked(block, x, s, logw_c, w)
 
     def class_scores(self, x: Tensor, sigma: float | Tensor = 0.0) -> Tensor:
         """Every class score ``s_c(x) = grad log p_sigma(x | c)``. ``x: (N, d)`` -> ``(N, K, d)``."""
         x, s, _ = self._inputs(x, sigma, None)
-        k, m, d = self._shape
+        k, m, _ = self._shape
 
         def block(x: Tensor, s: Tensor) -> Tensor:
-            zv, log_norm = self._gaussian_terms(x, s)
+            state, log_norm = self._terms(x, s)
             r = torch.softmax((self._log_phi + log_norm).view(-1, k, m), dim=2)   # [n, K, M] within class
-            t = r.unsqueeze(1) * zv.view(-1, d, k, m)                             # [n, d, K, M]
-            return -torch.einsum("nikm,kmji->nkj", t, self._rot)
+            return -self._pull_per_class(state, r)
 
         return self._chunked(block, x, s)
 
@@ -323,9 +364,9 @@ class ClassConditionalGMM:
         x, s, logw = self._inputs(x, sigma, c)
 
         def block(x: Tensor, s: Tensor, logw: Tensor) -> Tensor:
-            zv, log_norm = self._gaussian_terms(x, s)
+            state, log_norm = self._terms(x, s)
             r = torch.softmax(logw + log_norm, dim=1)
-            return r @ self._mu - self._combine(r, self._lam * zv)
+            return r @ self._mu + self._pull(state, r, shrink=True)
 
         return self._chunked(block, x, s, logw)
 
@@ -371,7 +412,10 @@ class ClassConditionalGMM:
         k, m, d = self._shape
         comp = torch.multinomial(self._log_phi.view(k, m)[cls].exp(), 1, replacement=True, generator=g)[:, 0]
         eps = torch.randn(n, d, dtype=self.dtype, device=self.device, generator=g)
-        x0 = self._mu.view(k, m, d)[cls, comp] + torch.einsum("nij,nj->ni", self._chol[cls, comp], eps)
+        if self.covariance_type == "full":     # x0 = mu + U diag(sqrt(lam)) eps
+            x0 = self._mu.view(k, m, d)[cls, comp] + torch.einsum("nij,nj->ni", self._chol[cls, comp], eps)
+        else:
+            x0 = self._mu.view(k, m, d)[cls, comp] + self._sd[cls * m + comp] * eps
         noise = torch.randn(n, d, dtype=self.dtype, device=self.device, generator=g)
         return x0 + s[:, None] * noise
 
@@ -397,16 +441,25 @@ class ClassConditionalGMM:
                            torch.tensor(-math.inf, dtype=self.dtype, device=self.device))
         return x, s, logw
 
-    def _gaussian_terms(self, x: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
-        """``(S_j + s^2 I)^-1 (x - mu_j)`` in rotated coordinates, ``z / v``, and ``log N(x; mu_j, S_j + s^2 I)``.
+    def _terms(self, x: Tensor, s: Tensor) -> tuple[tuple[Tensor, ...], Tensor]:
+        """``log N(x; mu_j, S_j + s^2 I)`` for every component ``(n, C)``, and the state ``_pull`` needs.
 
-        ``z = U_j^T (x - mu_j)``, ``v = lam_j + s^2``. Shapes: ``x: (n, d)``, ``s: (n,)`` ->
-        ``z/v: (n, d, C)``, ``log_norm: (n, C)``.
+        full / diag: ``z = U_j^T (x - mu_j)``, ``v = lam_j + s^2`` per axis, state ``(z / v,)`` of shape
+        ``(n, d, C)``; spherical: ``v = lam_j + s^2`` ``(n, C)`` and squared distances by matrix products, state
+        ``(x, 1 / v)``. ``x: (n, d)``, ``s: (n,)``.
         """
         d = x.shape[1]
-        z = (x @ self._rot_cat).view(-1, d, self._mu_rot.shape[1]) - self._mu_rot   # [n, d, C]
         s2 = s * s
-        v = self._lam + s2[:, None, None]                                            # [n, d, C]
+        if self.covariance_type == "spherical":
+            v = self._var + s2[:, None]                                                  # [n, C]
+            dist2 = ((x * x).sum(1, keepdim=True) - 2.0 * (x @ self._mu.T) + self._mu_sq).clamp_min(0.0)
+            log_norm = -0.5 * (dist2 / v + d * v.log() + d * _LOG_2PI)
+            return (x, 1.0 / v), log_norm
+        if self.covariance_type == "full":
+            z = (x @ self._rot_cat).view(-1, d, self._mu_rot.shape[1]) - self._mu_rot   # [n, d, C]
+        else:
+            z = x[:, :, None] - self._mu_rot                                              # [n, d, C] (U = I)
+        v = self._lam + s2[:, None, None]                                                # [n, d, C]
         zv = z / v
         s2_max = float(s2.max()) if s2.numel() else 0.0
         lo, hi = self._log_range
@@ -414,12 +467,32 @@ class ClassConditionalGMM:
             log_det = v.prod(1).log()
         else:
             log_det = v.log().sum(1)
-        log_norm = -0.5 * ((z * zv).sum(1) + log_det + d * _LOG_2PI)                # [n, C]
-        return zv, log_norm
+        log_norm = -0.5 * ((z * zv).sum(1) + log_det + d * _LOG_2PI)                    # [n, C]
+        return (zv,), log_norm
 
-    def _combine(self, r: Tensor, zv: Tensor) -> Tensor:
-        """``-sum_j r_j U_j (z/v)_j``: ``r: (n, C)``, ``zv: (n, d, C)`` -> ``(n, d)``."""
-        return -((r.unsqueeze(1) * zv).flatten(1) @ self._rot_cat.T)
+    def _pull(self, state: tuple[Tensor, ...], r: Tensor, shrink: bool = False) -> Tensor:
+        """``sum_j r_j (S_j + s^2 I)^-1 (x - mu_j)``; with ``shrink``, ``sum_j r_j S_j (S_j + s^2 I)^-1 (x - mu_j)``
+        (the denoiser's correction to ``sum_j r_j mu_j``). ``r: (n, C)`` -> ``(n, d)``."""
+        if self.covariance_type == "spherical":
+            x, inv_v = state
+            a = r * inv_v * self._var if shrink else r * inv_v                           # [n, C]
+            return x * a.sum(1, keepdim=True) - a @ self._mu
+        zv = state[0] * self._lam if shrink else state[0]
+        if self.covariance_type == "diag":
+            return (r.unsqueeze(1) * zv).sum(2)
+        return (r.unsqueeze(1) * zv).flatten(1) @ self._rot_cat.T
+
+    def _pull_per_class(self, state: tuple[Tensor, ...], r: Tensor) -> Tensor:
+        """``_pull`` with within-class weights ``r: (n, K, M)``, each class apart. -> ``(n, K, d)``."""
+        k, m, d = self._shape
+        if self.covariance_type == "spherical":
+            x, inv_v = state
+            a = r * inv_v.view(-1, k, m)                                                  # [n, K, M]
+            return x[:, None, :] * a.sum(2, keepdim=True) - torch.einsum("nkm,kmd->nkd", a, self._mu.view(k, m, d))
+        t = r.unsqueeze(1) * state[0].view(-1, d, k, m)                                   # [n, d, K, M]
+        if self.covariance_type == "diag":
+            return t.sum(3).transpose(1, 2)
+        return torch.einsum("nikm,kmji->nkj", t, self._rot)
 
     def _chunked(self, fn: Callable[..., Tensor], *rows: Tensor) -> Tensor:
         """Apply ``fn`` to row-chunks of ``rows`` so temporaries stay cache-sized; concatenate the results."""
@@ -430,11 +503,16 @@ class ClassConditionalGMM:
 
 
 _FILE_KEYS = ("means", "covs", "weights", "class_probs")
+COVARIANCE_TYPES = ("full", "diag", "spherical")
 
 
-def _fingerprint(mu: list[Tensor], cov: list[Tensor], phi: list[Tensor], pi: Tensor) -> str:
-    """SHA-256 (first 16 hex digits) of the float64 parameters and their shapes: the mixture's identity."""
+def _fingerprint(mu: list[Tensor], cov: list[Tensor], phi: list[Tensor], pi: Tensor,
+                 covariance_type: str = "full") -> str:
+    """SHA-256 (first 16 hex digits) of the float64 parameters and their shapes (and the covariance type unless
+    full, so that full mixtures keep the fingerprints they always had): the mixture's identity."""
     h = hashlib.sha256()
+    if covariance_type != "full":
+        h.update(covariance_type.encode())
     for t in (*mu, *cov, *phi, pi):
         h.update(str(tuple(t.shape)).encode())
         h.update(np.ascontiguousarray(t.numpy(), dtype="<f8").tobytes())
@@ -442,9 +520,9 @@ def _fingerprint(mu: list[Tensor], cov: list[Tensor], phi: list[Tensor], pi: Ten
 
 
 def check_components(
-    means: Sequence[object], covs: Sequence[object], weights: Sequence[object]
+    means: Sequence[object], covs: Sequence[object], weights: Sequence[object], covariance_type: str = "full"
 ) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
-    """Validate per-class component parameters; return float64 CPU tensors (covs symmetrised exactly)."""
+    """Validate per-class component parameters; return float64 CPU tensors (full covs symmetrised exactly)."""
     for name, seq in (("means", means), ("covs", covs), ("weights", weights)):
         if isinstance(seq, (str, bytes)) or (not isinstance(seq, Sequence) and not isinstance(seq, Tensor)):
             raise TypeError(f"{name} must be a sequence with one entry per class, got {type(seq).__name__}")
@@ -464,10 +542,20 @@ def check_components(
             raise ValueError(f"means[{k}] must have dimension d = {dim} like means[0], got {m.shape[1]}")
         mc = m.shape[0]
         s = as_real_tensor(s, f"covs[{k}]")
-        if s.shape != (mc, dim, dim):
-            raise ValueError(f"covs[{k}] must have shape ({mc}, {dim}, {dim}), got {tuple(s.shape)}")
+        shape = {"full": (mc, dim, dim), "diag": (mc, dim), "spherical": (mc,)}[covariance_type]
+        if s.shape != shape:
+            raise ValueError(f"covs[{k}] must have shape {shape} for covariance_type {covariance_type!r}, got "
+                             f"{tuple(s.shape)}")
         if not bool(torch.isfinite(m).all()) or not bool(torch.isfinite(s).all()):
             raise ValueError(f"means[{k}] and covs[{k}] must be finite")
+        if covariance_type != "full":
+            if bool((s <= 0).any()):
+                raise ValueError(f"covs[{k}] must hold variances > 0 for covariance_type {covariance_type!r}, "
+                                 f"got min {float(s.min()):.3g}")
+            mu.append(m)
+            cov.append(s)
+            phi.append(as_probabilities(w, f"weights[{k}]", mc))
+            continue
         asym = (s - s.transpose(1, 2)).abs().amax(dim=(1, 2))
         scale = s.abs().amax(dim=(1, 2))
         if bool((asym > _SYMMETRY_RTOL * scale).any()):

@@ -38,6 +38,22 @@ def mixtures(draw, max_dim: int = 6, max_classes: int = 5, max_components: int =
     return ClassConditionalGMM(means, covs, weights, probs)
 
 
+@st.composite
+def structured_mixtures(draw, covariance_type: str, max_dim: int = 8, max_classes: int = 5,
+                        max_components: int = 5) -> ClassConditionalGMM:
+    """A random mixture with ``"diag"`` or ``"spherical"`` covariances: variances log-uniform over 1e-2..1e2."""
+    d, k = draw(st.integers(1, max_dim)), draw(st.integers(1, max_classes))
+    sizes = [draw(st.integers(1, max_components)) for _ in range(k)]
+    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
+    shape = (lambda m: (m, d)) if covariance_type == "diag" else (lambda m: (m,))
+    means = [rng.normal(scale=3.0, size=(m, d)) for m in sizes]
+    covs = [10.0 ** rng.uniform(-2.0, 2.0, size=shape(m)) for m in sizes]
+    weights = [(w + 0.02) / (w + 0.02).sum() for w in (rng.dirichlet(np.full(m, 2.0)) for m in sizes)]
+    probs = rng.dirichlet(np.full(k, 3.0))
+    return ClassConditionalGMM(means, covs, weights, (probs + 0.05) / (probs + 0.05).sum(),
+                               covariance_type=covariance_type)
+
+
 sigmas = st.one_of(st.just(0.0), st.floats(1e-3, 1e3).map(float))
 """Noise levels from 0 (the clean mixture) to 1e3."""
 
