@@ -109,7 +109,8 @@ class ClassConditionalGMM:
         k_max, m_max = num_classes, max(m.shape[0] for m in mu)
         means_p = torch.zeros(k_max, m_max, d, dtype=torch.float64)
         lam = torch.ones(k_max, m_max, d, dtype=torch.float64)
-        rot = torch.eye(d, dtype=torch.float64).repeat(k_max, m_max, 1, 1)
+        # eigenvectors only where they are not the identity: (K, M, d, d) would not fit for large d and K
+        rot = torch.eye(d, dtype=torch.float64).repeat(k_max, m_max, 1, 1) if covariance_type == "full" else None
         log_phi = torch.full((k_max, m_max), -math.inf, dtype=torch.float64)
         for k in range(k_max):
             mk = mu[k].shape[0]
@@ -290,6 +291,8 @@ class ClassConditionalGMM:
 
         def block(x: Tensor, s: Tensor) -> Tensor:
             _, log_norm = self._terms(x, s)
+            if m == 1:        # one component per class: the log-sum-exp is the identity (bit for bit)
+                return self._log_phi + log_norm
             return torch.logsumexp((self._log_phi + log_norm).view(-1, k, m), dim=2)
 
         return self._chunked(block, x, s)
