@@ -179,6 +179,13 @@ class ClassConditionalGMM:
         ``(M_c, d)`` or ``(M_c,)`` (float64, CPU copies). ``dense_covs`` gives ``(M_c, d, d)`` for any type."""
         return [s.clone() for s in self._covs]
 
+    def component_variances(self) -> list[Tensor]:
+        """Per-class component variances along each axis, ``(M_c, d)``: the covariances' diagonals, any type."""
+        if self.covariance_type == "full":
+            return [torch.diagonal(s, dim1=1, dim2=2).clone() for s in self._covs]
+        return [s.clone() if self.covariance_type == "diag" else s[:, None].expand(-1, self.dim).clone()
+                for s in self._covs]
+
     def dense_covs(self) -> list[Tensor]:
         """Per-class component covariances as ``(M_c, d, d)`` matrices, whatever ``covariance_type`` is."""
         if self.covariance_type == "full":

@@ -54,12 +54,12 @@ class TiltedTarget:
             if gmm.dim > 2:
                 raise ValueError(f"the normaliser of q_0 is computed by cubature for d <= 2; the mixture has "
                                  f"d = {gmm.dim} (sampling needs no normaliser)")
-            means, covs = torch.cat(gmm.means), torch.cat(gmm.covs)
+            means, covs = torch.cat(gmm.means), torch.cat(gmm.dense_covs())
             scales = torch.linalg.eigvalsh(covs)[:, 0].sqrt()
 
             first = sum(m.shape[0] for m in gmm.means[:c])
             self._parts = []
-            for j, (mu, cov) in enumerate(zip(gmm.means[c], gmm.covs[c])):
+            for j, (mu, cov) in enumerate(zip(gmm.means[c], gmm.dense_covs()[c])):
                 others = torch.arange(means.shape[0]) != first + j
                 features = (means[others], scales[others]) if self.w > 0 else None
                 # in 1D, many initial panels: the nodes double as the CDF's (cdf_1d)
@@ -125,7 +125,7 @@ class TiltedTarget:
         s2 = (s * s)[:, None]                                                                    # [N, 1]
         log_r = gmm.component_posterior(x, s, c).log()                                          # [N, M]
         parts_mass, parts_mean = [], []
-        for mu, cov in zip(gmm.means[c], gmm.covs[c]):
+        for mu, cov in zip(gmm.means[c], gmm.dense_covs()[c]):
             lam, rot = torch.linalg.eigh(cov.to(x))
             mu = mu.to(x)
             z = (x - mu) @ rot                                                                   # [N, d] eigenbasis
@@ -177,7 +177,7 @@ class TiltedTarget:
         phis = [float(phi) for phi in self.gmm.weights[self.c]]
         z = sum(phi * r.value for phi, r in zip(phis, parts))
         total = np.zeros_like(t)
-        for phi, mu, cov, r in zip(phis, self.gmm.means[self.c], self.gmm.covs[self.c], parts):
+        for phi, mu, cov, r in zip(phis, self.gmm.means[self.c], self.gmm.dense_covs()[self.c], parts):
             order = torch.argsort(r.lo[:, 0])
             sd = math.sqrt(float(cov[0, 0]))
             xi = torch.cat([r.lo[order, 0], (r.lo[order, 0] + r.width[order, 0])[-1:]])

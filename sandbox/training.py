@@ -136,9 +136,9 @@ class TrainResult:
 def model_config(gmm: ClassConditionalGMM, config: TrainConfig) -> ModelConfig:
     """The architecture for ``gmm``: ``sigma_data`` is the mixture's exact per-coordinate standard deviation."""
     mean = sum(p * (w[:, None] * m).sum(0) for p, w, m in zip(gmm.class_probs, gmm.weights, gmm.means))
-    second = sum(p * (w[:, None, None] * (s + m[:, :, None] * m[:, None, :])).sum(0)
-                 for p, w, m, s in zip(gmm.class_probs, gmm.weights, gmm.means, gmm.covs))
-    var = float(torch.diagonal(second - torch.outer(mean, mean)).mean())
+    second = sum(p * (w[:, None] * (v + m * m)).sum(0)         # E[x_i^2], axis by axis
+                 for p, w, m, v in zip(gmm.class_probs, gmm.weights, gmm.means, gmm.component_variances()))
+    var = float((second - mean * mean).mean())
     return ModelConfig(gmm.dim, gmm.num_classes, sigma_data=math.sqrt(var), width=config.width, depth=config.depth)
 
 

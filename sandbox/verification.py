@@ -82,7 +82,7 @@ def relative_error(estimate: Tensor, reference: Tensor) -> float:
 def extent(gmm: ClassConditionalGMM, pad: float = 3.0) -> list[tuple[float, float]]:
     """Per axis, ``[min_j (mu_j - pad sd_j), max_j (mu_j + pad sd_j)]`` over the components (sd: marginal)."""
     mu = torch.cat(gmm.means)
-    sd = torch.cat([torch.diagonal(s, dim1=1, dim2=2) for s in gmm.covs]).sqrt()
+    sd = torch.cat(gmm.component_variances()).sqrt()
     lo, hi = (mu - pad * sd).amin(0), (mu + pad * sd).amax(0)
     return [(float(a), float(b)) for a, b in zip(lo, hi)]
 
@@ -167,7 +167,7 @@ def component_nodes(gmm: ClassConditionalGMM, sigma: float, rule: tuple[int, int
     eye = torch.eye(gmm.dim, dtype=torch.float64)
     out = []
     for k in range(gmm.num_classes):
-        for mu, cov, phi in zip(gmm.means[k], gmm.covs[k], gmm.weights[k]):
+        for mu, cov, phi in zip(gmm.means[k], gmm.dense_covs()[k], gmm.weights[k]):
             cov_s = cov + sigma**2 * eye
             x, wt = gaussian_nodes(mu, cov_s, nodes)
             out.append(ComponentNodes(k, float(phi), x, wt, -torch.linalg.solve(cov_s, (x - mu).T).T,

@@ -95,3 +95,27 @@ def test_bad_structured_covariances_are_refused(kind, covs, message):
     with pytest.raises(ValueError, match=message):
         ClassConditionalGMM([torch.zeros(2, 3, dtype=D)], covs, [torch.tensor([0.5, 0.5], dtype=D)],
                             covariance_type=kind)
+
+
+def test_every_consumer_reads_structured_covariances():
+    # the per-axis variances and dense matrices that the rest of the package reads, for each type
+    from sandbox.training import TrainConfig, model_config
+    sph = ClassConditionalGMM([torch.zeros(1, 2, dtype=D), torch.ones(1, 2, dtype=D)],
+                              [torch.tensor([0.5], dtype=D), torch.tensor([2.0], dtype=D)],
+                              [torch.ones(1, dtype=D)] * 2, covariance_type="spherical")
+    assert torch.equal(sph.component_variances()[1], torch.tensor([[2.0, 2.0]], dtype=D))
+    # sigma_data^2 = mean over axes of Var[x_i] = 0.5 (0.5 + 2) + Var of the means (0.25) = 1.5
+    assert model_config(sph, TrainConfig(mixture=sph)).sigma_data == pytest.approx(1.5 ** 0.5, rel=1e-14)
+    assert relative_error(dense(sph).component_variances()[0], sph.component_variances()[0]) == 0.0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("kind", ["diag", "spherical"])
+def test_structured_paths_on_a_gpu_match_the_cpu(kind):
+    shape = (3, 4) if kind == "diag" else (3,)
+    gmm = ClassConditionalGMM([torch.randn(3, 4, dtype=D, generator=torch.Generator().manual_seed(0))],
+                              [torch.full(shape, 0.7, dtype=D)], [torch.full((3,), 1 / 3, dtype=D)],
+                              covariance_type=kind)
+    x = gmm.sample(100, sigma=0.3, generator=1)
+    on_gpu = gmm.to("cuda")
+    assert relative_error(on_gpu.score(x.cuda(), 0.3).cpu(), gmm.score(x, 0.3)) <= 1e-12
