@@ -30,6 +30,7 @@ notebooks: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_score.py
 	$(VENV)/bin/python benchmarks/bench_sampling.py
+	$(VENV)/bin/python benchmarks/bench_spherical.py
 	$(VENV)/bin/python benchmarks/bench_training.py
 
 # torch first, pinned to the CPU build: a bare "torch" requirement would pull a multi-GB CUDA build.

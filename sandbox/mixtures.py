@@ -146,8 +146,10 @@ class ClassConditionalGMM:
         self._class_of = torch.arange(k_max, device=self.device).repeat_interleave(m_max)  # [C]
         self._shape = (k_max, m_max, d)
         # full and diag hold (rows, d, C) temporaries; spherical only (rows, C), and wants long matrix products
+        # (at most 2^24 elements per temporary however large d C is: a diagonal path with several sigmas in a chunk)
         per_row = k_max * m_max * (1 if covariance_type == "spherical" else d)
-        self._chunk_rows = max(256, _ELEMENTS_PER_CHUNK * (32 if covariance_type == "spherical" else 1) // per_row)
+        self._chunk_rows = max(min(256, (1 << 24) // per_row),
+                               _ELEMENTS_PER_CHUNK * (32 if covariance_type == "spherical" else 1) // per_row)
         # log det(S_j + s^2 I) as the log of a product (one log per component, not per eigenvalue) is safe
         # while every product stays inside the dtype's range; beyond it the slower sum of logs is used.
         fin = torch.finfo(dtype)
@@ -454,17 +456,27 @@ class ClassConditionalGMM:
     def _terms(self, x: Tensor, s: Tensor) -> tuple[tuple[Tensor, ...], Tensor]:
         """``log N(x; mu_j, S_j + s^2 I)`` for every component ``(n, C)``, and the state ``_pull`` needs.
 
-        full / diag: ``z = U_j^T (x - mu_j)``, ``v = lam_j + s^2`` per axis, state ``(z / v,)`` of shape
-        ``(n, d, C)``; spherical: ``v = lam_j + s^2`` ``(n, C)`` and squared distances by matrix products, state
-        ``(x, 1 / v)``. ``x: (n, d)``, ``s: (n,)``.
+        full (and diag with several sigmas): ``z = U_j^T (x - mu_j)``, ``v = lam_j + s^2`` per axis, state
+        ``(z / v,)`` of shape ``(n, d, C)``; diag with one sigma: quadratic forms as matrix products, state
+        ``(x, 1 / v, mu / v)`` with ``(d, C)`` tables; spherical: ``v = lam_j + s^2`` and squared distances by
+        matrix products, state ``(x, 1 / v)``. ``x: (n, d)``, ``s: (n,)``.
         """
         d = x.shape[1]
         s2 = s * s
+        # one sigma for the whole chunk (the usual case): per-component variances are a row, not an (n, C) table
+        uniform = s2.numel() > 0 and bool((s2 == s2[0]).all())
         if self.covariance_type == "spherical":
-            v = self._var + s2[:, None]                                                  # [n, C]
-            dist2 = ((x * x).sum(1, keepdim=True) - 2.0 * (x @ self._mu.T) + self._mu_sq).clamp_min(0.0)
-            log_norm = -0.5 * (dist2 / v + d * v.log() + d * _LOG_2PI)
+            v = self._var + (s2[:1, None] if uniform else s2[:, None])                  # [1 or n, C]
+            dist2 = torch.addmm((x * x).sum(1, keepdim=True) + self._mu_sq, x, self._mu.T, alpha=-2.0)
+            log_norm = (dist2.clamp_min_(0.0) / v).add_(d * v.log() + d * _LOG_2PI).mul_(-0.5)
             return (x, 1.0 / v), log_norm
+        if self.covariance_type == "diag" and uniform:
+            # sum_i (x_i - mu_i)^2 / v_i = x^2 . (1/v) - 2 x . (mu/v) + mu^2 . (1/v): matrix products, no (n, d, C)
+            inv_v = 1.0 / (self._lam + s2[0])                                            # [d, C]
+            mu_v = self._mu_rot * inv_v
+            quad = torch.addmm((self._mu_rot * mu_v).sum(0), x * x, inv_v).sub_(2.0 * (x @ mu_v)).clamp_min_(0.0)
+            log_norm = quad.add_(-inv_v.log().sum(0) + d * _LOG_2PI).mul_(-0.5)
+            return (x, inv_v, mu_v), log_norm
         if self.covariance_type == "full":
             z = (x @ self._rot_cat).view(-1, d, self._mu_rot.shape[1]) - self._mu_rot   # [n, d, C]
         else:
@@ -487,6 +499,11 @@ class ClassConditionalGMM:
             x, inv_v = state
             a = r * inv_v * self._var if shrink else r * inv_v                           # [n, C]
             return x * a.sum(1, keepdim=True) - a @ self._mu
+        if len(state) == 3:                        # diag, one sigma: sum_j r_j (x - mu_j) / v_j as matrix products
+            x, inv_v, mu_v = state
+            if shrink:
+                inv_v, mu_v = inv_v * self._lam, mu_v * self._lam
+            return x * (r @ inv_v.T) - r @ mu_v.T
         zv = state[0] * self._lam if shrink else state[0]
         if self.covariance_type == "diag":
             return (r.unsqueeze(1) * zv).sum(2)
@@ -499,6 +516,10 @@ class ClassConditionalGMM:
             x, inv_v = state
             a = r * inv_v.view(-1, k, m)                                                  # [n, K, M]
             return x[:, None, :] * a.sum(2, keepdim=True) - torch.einsum("nkm,kmd->nkd", a, self._mu.view(k, m, d))
+        if len(state) == 3:
+            x, inv_v, mu_v = state
+            inv_v, mu_v = inv_v.T.reshape(k, m, d), mu_v.T.reshape(k, m, d)
+            return x[:, None, :] * torch.einsum("nkm,kmd->nkd", r, inv_v) - torch.einsum("nkm,kmd->nkd", r, mu_v)
         t = r.unsqueeze(1) * state[0].view(-1, d, k, m)                                   # [n, d, K, M]
         if self.covariance_type == "diag":
             return t.sum(3).transpose(1, 2)
