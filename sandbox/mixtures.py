@@ -146,10 +146,11 @@ class ClassConditionalGMM:
         self._class_of = torch.arange(k_max, device=self.device).repeat_interleave(m_max)  # [C]
         self._shape = (k_max, m_max, d)
         # full and diag hold (rows, d, C) temporaries; spherical only (rows, C), and wants long matrix products
-        # (at most 2^24 elements per temporary however large d C is: a diagonal path with several sigmas in a chunk)
-        per_row = k_max * m_max * (1 if covariance_type == "spherical" else d)
-        self._chunk_rows = max(min(256, (1 << 24) // per_row),
-                               _ELEMENTS_PER_CHUNK * (32 if covariance_type == "spherical" else 1) // per_row)
+        # (at most 2^24 elements per temporary however large d C is). Matrix-product paths (spherical, and diag with
+        # one sigma) hold only (rows, C) temporaries and want long products: their own, larger chunks.
+        per_row = k_max * m_max * d
+        self._chunk_rows = max(min(256, (1 << 24) // per_row), _ELEMENTS_PER_CHUNK // per_row)
+        self._chunk_rows_products = max(256, (_ELEMENTS_PER_CHUNK * 32) // (k_max * m_max))
         # log det(S_j + s^2 I) as the log of a product (one log per component, not per eigenvalue) is safe
         # while every product stays inside the dtype's range; beyond it the slower sum of logs is used.
         fin = torch.finfo(dtype)
@@ -468,8 +469,9 @@ class ClassConditionalGMM:
         if self.covariance_type == "spherical":
             v = self._var + (s2[:1, None] if uniform else s2[:, None])                  # [1 or n, C]
             dist2 = torch.addmm((x * x).sum(1, keepdim=True) + self._mu_sq, x, self._mu.T, alpha=-2.0)
-            log_norm = (dist2.clamp_min_(0.0) / v).add_(d * v.log() + d * _LOG_2PI).mul_(-0.5)
-            return (x, 1.0 / v), log_norm
+            inv_v = 1.0 / v
+            log_norm = (dist2.clamp_min_(0.0) * (-0.5 * inv_v)).add_(-0.5 * d * (v.log() + _LOG_2PI))
+            return (x, inv_v), log_norm
         if self.covariance_type == "diag" and uniform:
             # sum_i (x_i - mu_i)^2 / v_i = x^2 . (1/v) - 2 x . (mu/v) + mu^2 . (1/v): matrix products, no (n, d, C)
             inv_v = 1.0 / (self._lam + s2[0])                                            # [d, C]
@@ -498,7 +500,7 @@ class ClassConditionalGMM:
         if self.covariance_type == "spherical":
             x, inv_v = state
             a = r * inv_v * self._var if shrink else r * inv_v                           # [n, C]
-            return x * a.sum(1, keepdim=True) - a @ self._mu
+            return torch.addmm(x * a.sum(1, keepdim=True), a, self._mu, alpha=-1.0)
         if len(state) == 3:                        # diag, one sigma: sum_j r_j (x - mu_j) / v_j as matrix products
             x, inv_v, mu_v = state
             if shrink:
@@ -526,11 +528,15 @@ class ClassConditionalGMM:
         return torch.einsum("nikm,kmji->nkj", t, self._rot)
 
     def _chunked(self, fn: Callable[..., Tensor], *rows: Tensor) -> Tensor:
-        """Apply ``fn`` to row-chunks of ``rows`` so temporaries stay cache-sized; concatenate the results."""
-        n = rows[0].shape[0]
-        if n <= self._chunk_rows:
+        """Apply ``fn`` to row-chunks of ``rows`` (``x``, ``sigma``, ...) so temporaries stay cache-sized;
+        concatenate the results."""
+        n, s = rows[0].shape[0], rows[1]
+        products = self.covariance_type == "spherical" or (
+            self.covariance_type == "diag" and n > 0 and bool((s == s[0]).all()))
+        size = self._chunk_rows_products if products else self._chunk_rows
+        if n <= size:
             return fn(*rows)
-        return torch.cat([fn(*(r[i:i + self._chunk_rows] for r in rows)) for i in range(0, n, self._chunk_rows)])
+        return torch.cat([fn(*(r[i:i + size] for r in rows)) for i in range(0, n, size)])
 
 
 _FILE_KEYS = ("means", "covs", "weights", "class_probs")
