@@ -33,6 +33,10 @@ EXAMPLES = {
   mclr-sandbox separation --fast            # what CFG / MCLR / the tilted target do to each class, quick
   mclr-sandbox separation --mixture teaching_1d --json sep.json
   mclr-sandbox separation --fast --mixture mine.json              # your own mixture (ClassConditionalGMM.save)""",
+    "claims": """\
+  mclr-sandbox claims --fast                # every registered claim about guidance, with its verdict, quick
+  mclr-sandbox claims --json claims.json    # full sizes; verdicts with their numbers and intervals as JSON
+  mclr-sandbox claims --only cfg-is-not-q0 helps-on-average""",
     "atlas": """\
   mclr-sandbox atlas --fast                 # every rule and training-time optimum, exact, then trained nets, quick
   mclr-sandbox atlas --json atlas.json      # crowded_4d, w in {0.5, 1, 2, 4}, nets over 3 seeds
@@ -56,6 +60,8 @@ DESCRIPTIONS = {
               "(closed form, quadrature, Monte Carlo, learning, symbolic, distribution). Exit 1 if any check fails.",
     "separation": "Sample each class with the exact fields of CFG and the MCLR optima and exact draws of the tilted "
                   "target, over w and lambda, and measure separation, diversity and fidelity with intervals.",
+    "claims": "Published claims about guidance, each measured on exact mixtures: the paper, the precise statement "
+              "tested, and a verdict computed from the numbers (holds / fails / holds with a caveat).",
     "atlas": "The guidance atlas: every registered guidance rule and training-time optimum sampled from its exact "
              "field over w, measured for separation and diversity and against exact CFG and exact q_0 (energy "
              "distances, score distance), with the sampling time; then every training-time method as a trained net "
@@ -199,6 +205,20 @@ def _atlas(args: argparse.Namespace) -> int:
         lines = trained_atlas.check_lines(result)
         results["nets"] = trained_atlas.as_json(result)
     _report("\n".join(text), lines, t0, args, {"exact": config, "nets": nets}, gmm, lambda: results)
+    return 0
+
+
+def _claims(args: argparse.Namespace) -> int:
+    from . import claims
+
+    _check_json(args)
+    t0 = time.perf_counter()
+    verdicts = claims.run(tuple(args.only) if args.only else None, fast=args.fast)
+    failed = [name for name, v in verdicts.items() if v.verdict == claims.FAILS]
+    lines = [f"{len(verdicts) - len(failed)} of {len(verdicts)} claims hold (with or without a caveat)"
+             + (f"; failing: {', '.join(failed)}" if failed else "")]
+    _report(claims.table(verdicts), lines, t0, args, {"only": args.only, "fast": args.fast}, None,
+            lambda: claims.as_json(verdicts))
     return 0
 
 
@@ -347,6 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "to train (default: all of the atlas's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the exact sweep's draws (default 0)")
     p.add_argument("--exact-only", action="store_true", help="exact sources only: train no nets")
+
+    p = _command(sub, "claims", "published claims about guidance, each with a computed verdict", _claims,
+                 fast="smaller samples and grids (about a minute, same code path)",
+                 json="also write every verdict with its statement and numbers as JSON")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="these claims only (default: every registered one)")
 
     p = _command(sub, "train", "train a small MLP denoiser (DSM) or fine-tune one with MCLR", _train,
                  fast="300 small steps (seconds)")
