@@ -369,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exact-only", action="store_true", help="exact sources only: train no nets")
 
     p = _command(sub, "claims", "published claims about guidance, each with a computed verdict", _claims,
-                 fast="smaller samples and grids (about a minute, same code path)",
+                 fast="smaller samples and grids (seconds, same code path)",
                  json="also write every verdict with its statement and numbers as JSON")
     p.add_argument("--only", nargs="+", metavar="NAME", help="these claims only (default: every registered one)")
 
