@@ -51,6 +51,5 @@ with P.style():
 
 # %% [markdown]
 # **Reading it.** Each verdict above is computed from the numbers it prints, never written by hand; a claim that
-# failed would say so. The four claims registered so far all hold on these mixtures; the others planned (SDE vs ODE
-# samplers, monotonicity over many random mixtures, high dimensions, guidance windows) come with the
-# high-dimensional mixtures.
+# failed would say so. The five claims registered so far all hold on these mixtures; the others planned (SDE vs ODE
+# samplers, monotonicity over many random mixtures, guidance windows) come next.

@@ -4,13 +4,15 @@ A claim is a paper reference, the precise statement this project tests (its read
 section 13), and a measurement on exact mixtures that returns a ``Verdict``: ``holds``, ``fails`` or ``holds with a
 caveat``, with the numbers (and their intervals) that decided it. Verdicts are computed, never written by hand.
 
-Registered so far (the issue lists eight; the others need the high-dimensional mixtures and samplers still to come):
+Registered so far (five of the eight planned: SDE vs ODE samplers, many random mixtures and guidance windows are next):
 
     cfg-is-not-q0          CFG's exact-score samples are not draws of the tilted q_0 (1D, exact CDF)
     helps-on-average       coupled samples: E[1 / p(c|x0)] falls with w, yet some samples' p(c|x0) drop
     pushes-to-far-edge     guided samples of a class move away from the other class as w grows (1D and 2D)
     decided-mid-noise      the exact conditional entropy H(c | x_sigma) changes fastest at intermediate sigma,
                            inside the window where guidance matters (Kynkaanniemi et al.'s interval)
+    fades-in-high-d        isotropic classes on a sphere: CFG's overshoot and variance change fade as d grows at
+                           fixed K (d up to 2048), and do not fade when K grows like exp(alpha d) (K up to 1024)
 """
 
 from __future__ import annotations
@@ -245,3 +247,63 @@ register(Claim(
     "exact joint law) changes fastest in log sigma at an interior sigma, and that sigma lies inside the window "
     "[0.28, 5.42] where interval guidance applies CFG (Kynkaanniemi et al. 2024), on overlap_2d and crowded_4d.",
     _decided_mid_noise))
+
+
+# ---------------------------------------------------------------------------------------------- 6. high dimension
+def sphere_classes(d: int, k: int, seed: int = 0, radius: float = 1.0, variance: float = 1.0) -> ClassConditionalGMM:
+    """``k`` isotropic Gaussian classes ``N(mu_k, variance I)`` in dimension ``d``, means uniform on the sphere of
+    radius ``radius sqrt(d)`` (a per-coordinate signal that does not shrink with d), equal priors."""
+    g = torch.Generator().manual_seed(seed)
+    u = torch.randn(k, d, dtype=torch.float64, generator=g)
+    means = (radius * math.sqrt(d)) * u / u.norm(dim=1, keepdim=True)
+    return ClassConditionalGMM(list(means[:, None, :]), [torch.tensor([variance], dtype=torch.float64)] * k,
+                               [torch.ones(1, dtype=torch.float64)] * k, covariance_type="spherical",
+                               name=f"sphere-d{d}-K{k}")
+
+
+def cfg_distortion(gmm: ClassConditionalGMM, w: float, n: int, steps: int, seed: int = 1) -> dict[str, Estimate]:
+    """CFG samples of class 0 against ``p(x|0) = N(mu, v I)``: the overshoot ``<mean - mu, mu> / ||mu||^2`` (0 for
+    unguided) with a normal interval, and the variance ratio ``tr Cov / (d v)`` (1 for unguided)."""
+    mu, v = gmm.means[0][0], float(gmm.covs[0][0])
+    x = _cfg_samples(gmm, 0, w, n, steps, seed)
+    overshoot = metrics.normal_mean((x - mu) @ mu / (mu @ mu))
+    ratio = float(x.var(0).sum()) / (gmm.dim * v)
+    return {"overshoot": overshoot, "variance_ratio": Estimate(ratio, ratio, ratio, "point")}
+
+
+def _fades_in_high_d(fast: bool) -> Verdict:
+    # enough Heun steps that the unguided variance ratio is 1 to 0.1% at d = 2048 (32 steps: 1.025)
+    w, n, steps = 2.0, (200 if fast else 500), (64 if fast else 128)
+    dims = (2, 8, 32, 128, 512) if fast else (2, 8, 32, 128, 512, 2048)
+    fixed = {f"d={d}": cfg_distortion(sphere_classes(d, 8), w, n, steps) for d in dims}
+    over = [e["overshoot"].value for e in fixed.values()]
+    last = fixed[f"d={dims[-1]}"]
+    fades = all(b < a for a, b in itertools.pairwise(over)) and over[-1] < 0.1 * over[0] \
+        and abs(last["variance_ratio"].value - 1.0) < 0.05
+    # K = exp(alpha d): alpha up to log(1024) / 16, so K reaches 1024 at d = 16
+    growing = {}
+    for alpha in (0.2, math.log(1024) / 16):
+        for d in (4, 16) if fast else (4, 8, 16):
+            k = max(2, round(math.exp(alpha * d)))
+            growing[f"alpha={alpha:.3f},d={d},K={k}"] = cfg_distortion(sphere_classes(d, k), w, n, steps)
+    stays = []
+    for alpha in (0.2, math.log(1024) / 16):
+        cells = [e["overshoot"].value for key, e in growing.items() if key.startswith(f"alpha={alpha:.3f},")]
+        stays.append(cells[-1] >= 0.5 * cells[0])
+    reason = (f"fixed K = 8, w = {w:g}: overshoot " + ", ".join(f"{e['overshoot'].value:.3g}" for e in fixed.values())
+              + f" at d = {', '.join(map(str, dims))}, variance ratio {last['variance_ratio'].value:.3f} at d = "
+              f"{dims[-1]} (fades: {fades}); K = exp(alpha d): overshoot "
+              + ", ".join(f"{key.split(',', 1)[1]} {e['overshoot'].value:.3g}" for key, e in growing.items())
+              + f" (stays at least half its d = 4 value: {all(stays)})")
+    verdict = HOLDS if fades and all(stays) else (CAVEAT if fades or all(stays) else FAILS)
+    return Verdict(verdict, reason, {"fixed_K": fixed, "K_exponential": growing})
+
+
+register(Claim(
+    "fades-in-high-d", "Pavasovic et al. 2025; Ventura et al. 2026",
+    "For K isotropic Gaussian classes N(mu_k, I) with means uniform on the sphere of radius sqrt(d), exact CFG at "
+    "w = 2 moves class 0's samples along mu_0 (overshoot <E x - mu_0, mu_0> / ||mu_0||^2) and changes their "
+    "variance (tr Cov / d): at fixed K = 8 both distortions fade as d grows from 2 to 2048 (overshoot falls every "
+    "time d grows and ends below a tenth of its d = 2 value; variance ratio within 5% of 1); with K = exp(alpha d) "
+    "(K up to 1024) the overshoot does not fade (at d = 16 at least half its d = 4 value).", _fades_in_high_d))
+

@@ -57,3 +57,17 @@ def test_claims_command(tmp_path, capsys):
     assert entry["verdict"] in (claims.HOLDS, claims.FAILS, claims.CAVEAT) and entry["statement"]
     assert cli.main(["claims", "--fast", "--only", "no-such-claim"]) == 2
     assert "claims must be drawn from" in capsys.readouterr().err
+
+
+def test_cfg_distortion_known_answers():
+    # one class: s_u = s_c, so CFG is the conditional score and its samples are N(mu, I): no overshoot (within the
+    # interval) and a variance ratio of 1 (128 Heun steps: the ODE's own error is ~1e-3 at d = 64)
+    one = claims.sphere_classes(64, 1)
+    e = claims.cfg_distortion(one, 2.0, 2000, 128)
+    assert e["overshoot"].lo <= 0.0 <= e["overshoot"].hi
+    assert e["variance_ratio"].value == pytest.approx(1.0, abs=0.02)     # sd of the ratio ~ sqrt(2 / (2000 * 64))
+    # two classes: guidance pushes class 0 beyond its mean, away from class 1
+    two = claims.sphere_classes(64, 2)
+    assert claims.cfg_distortion(two, 2.0, 500, 64)["overshoot"].lo > 0.0
+    g = claims.sphere_classes(16, 5, seed=3)
+    assert torch.allclose(torch.cat(g.means).norm(dim=1), torch.full((5,), 4.0, dtype=D))    # radius sqrt(16)
