@@ -33,6 +33,7 @@ from .mixtures import ClassConditionalGMM
 from .schedules import edm_sigmas
 from .tables import format_table
 from .tilted import TiltedTarget
+from .validation import register_once
 
 Tensor = torch.Tensor
 HOLDS, FAILS, CAVEAT = "holds", "fails", "holds with a caveat"
@@ -65,10 +66,8 @@ REGISTRY: dict[str, Claim] = {}
 
 
 def register(claim: Claim) -> Claim:
-    if claim.name in REGISTRY:
-        raise ValueError(f"claim {claim.name!r} is registered already")
-    REGISTRY[claim.name] = claim
-    return claim
+    """Add ``claim`` under its name (a name is registered once)."""
+    return register_once(REGISTRY, claim.name, claim, "claim")
 
 
 def run(names: tuple[str, ...] | None = None, fast: bool = False) -> dict[str, Verdict]:
@@ -91,6 +90,12 @@ def as_json(verdicts: dict[str, Verdict]) -> dict[str, object]:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+def decide(core: bool, clean: bool, reason: str, numbers: dict[str, object]) -> Verdict:
+    """``fails`` unless the ``core`` of the claim holds; then ``holds``, or ``holds with a caveat`` unless
+    ``clean`` (the secondary condition: converged, inside the window, ...)."""
+    return Verdict(FAILS if not core else HOLDS if clean else CAVEAT, reason, numbers)
+
+
 def _cfg_samples(gmm: ClassConditionalGMM, c: int, w: float, n: int, steps: int, seed: int) -> Tensor:
     """Exact-score CFG samples of class ``c``: Heun probability-flow ODE from ``x_T ~ p_80(.|c)``."""
     start = gmm.sample(n, c=c, sigma=80.0, generator=seed)
@@ -132,9 +137,7 @@ def _cfg_is_not_q0(fast: bool) -> Verdict:
     reason = (f"KS distance of CFG samples to exact q_0 ({n} samples, {steps[1]} steps) {ks}, p < 1e-3 at every "
               f"w > 0: {all(rejected)}; w = 0 control p = {control:.2f}; within 25% of the {steps[0]}-step value "
               f"(converged): {all(converged)}")
-    if not all(rejected) or control < 1e-3:
-        return Verdict(FAILS, reason, numbers)
-    return Verdict(HOLDS if all(converged) else CAVEAT, reason, numbers)
+    return decide(all(rejected) and control >= 1e-3, all(converged), reason, numbers)
 
 
 register(Claim(
@@ -173,9 +176,7 @@ def _sde_differs_from_ode(fast: bool) -> Verdict:
         + "; KS to exact q_0: " + ", ".join(f"{k} SDE {v['ks_sde_to_q0'].value:.3f}, ODE {v['ks_ode_to_q0'].value:.3f}"
                                             for k, v in numbers.items())
         + f"; SDE with {sde_steps[0]} vs {sde_steps[1]} steps indistinguishable (p > 0.01): {all(converged)}")
-    if not (all(differ) and all(not_q0)):
-        return Verdict(FAILS, reason, numbers)
-    return Verdict(HOLDS if all(converged) else CAVEAT, reason, numbers)
+    return decide(all(differ) and all(not_q0), all(converged), reason, numbers)
 
 
 register(Claim(
@@ -281,9 +282,8 @@ def _decided_mid_noise(fast: bool) -> Verdict:
     peaks = ", ".join(f"{k} {v['peak_sigma']:.3g}" for k, v in numbers.items())
     reason = (f"dH(c|x_sigma)/dlog sigma peaks at sigma = {peaks} (grid step x{float(sigmas[1] / sigmas[0]):.3f}); "
               f"inside the guidance window [{WINDOW[0]}, {WINDOW[1]}]: {all(inside)}")
-    if not all(interior):
-        return Verdict(FAILS, reason + "; the peak is at the end of the grid", numbers)
-    return Verdict(HOLDS if all(inside) else CAVEAT, reason, numbers)
+    return decide(all(interior), all(inside), reason + ("" if all(interior) else "; the peak is at the grid's end"),
+                  numbers)
 
 
 register(Claim(

@@ -30,7 +30,7 @@ from .fields import Field, conditional
 from .guidance import APG, CFG, CFGZeroStar, ClassifierGuidance, Optimum, exact_cfg
 from .mixtures import ClassConditionalGMM
 from .tilted import TiltedTarget
-from .validation import as_number
+from .validation import as_number, register_once
 
 Tensor = torch.Tensor
 Nets = Mapping[str, torch.nn.Module]
@@ -78,10 +78,7 @@ REGISTRY: dict[str, Method] = {}
 
 def register(method: Method) -> Method:
     """Add ``method`` under its name (a name is registered once)."""
-    if method.name in REGISTRY:
-        raise ValueError(f"method {method.name!r} is registered already")
-    REGISTRY[method.name] = method
-    return method
+    return register_once(REGISTRY, method.name, method, "method")
 
 
 def get(name: str) -> Method:

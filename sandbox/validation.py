@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 from numbers import Integral, Real
+from typing import TypeVar
 
 import numpy as np
 import torch
 
 Tensor = torch.Tensor
+T = TypeVar("T")
 
 
 def as_points(x: object, dim: int, dtype: torch.dtype, device: torch.device, name: str = "x") -> Tensor:
@@ -218,3 +220,12 @@ def as_probability_table(p: object, name: str, shape: tuple[int, ...]) -> Tensor
     if not bool((torch.isfinite(p) & (p >= 0) & (p <= 1)).all()):
         raise ValueError(f"{name} must hold probabilities: finite values in [0, 1]")
     return p
+
+
+def register_once(registry: dict[str, T], name: str, item: T, kind: str) -> T:
+    """``registry[name] = item``, refusing a second registration of ``name`` (one vocabulary: one name, once)."""
+    if name in registry:
+        raise ValueError(f"{kind} {name!r} is registered already")
+    registry[name] = item
+    return item
+
