@@ -51,5 +51,5 @@ with P.style():
 
 # %% [markdown]
 # **Reading it.** Each verdict above is computed from the numbers it prints, never written by hand; a claim that
-# failed would say so. The seven claims registered so far hold on these mixtures (one with a caveat); the eighth
-# planned (monotonicity over many random mixtures) comes next.
+# failed would say so. All eight claims registered hold on these mixtures, two with a caveat that the printed
+# numbers explain (in the fast setting the verdicts can differ: smaller samples, fewer mixtures).
