@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from . import methods, metrics, samplers, zoo
+from . import cache, methods, metrics, samplers, zoo
 from .metrics import Estimate
 from .mixtures import ClassConditionalGMM
 from .schedules import edm_sigmas
@@ -72,12 +72,18 @@ def register(claim: Claim) -> Claim:
 
 
 def run(names: tuple[str, ...] | None = None, fast: bool = False) -> dict[str, Verdict]:
-    """The verdict of every claim in ``names`` (default: all), in registration order."""
+    """The verdict of every claim in ``names`` (default: all), in registration order; each cached by its name and
+    setting (``sandbox.cache``: a new version of the package recomputes it), numbers as plain data once cached."""
     names = tuple(REGISTRY) if names is None else names
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
         raise ValueError(f"claims must be drawn from {list(REGISTRY)}, got {unknown}")
-    return {name: REGISTRY[name].measure(fast) for name in names}
+    def verdict(data: dict[str, object]) -> Verdict:
+        return Verdict(data["verdict"], data["reason"], data["numbers"])
+
+    return {name: verdict(cache.cached("claim", {"name": name, "fast": fast},
+                                       lambda name=name: REGISTRY[name].measure(fast).as_dict()))
+            for name in names}
 
 
 def table(verdicts: dict[str, Verdict]) -> str:
@@ -329,8 +335,8 @@ def _decided_mid_noise(fast: bool) -> Verdict:
         mid = (sigmas[1:] * sigmas[:-1]).sqrt()
         i = int(rate.argmax())
         peak = float(mid[i])
-        numbers[gmm.name] = {"peak_sigma": peak, "rate_at_peak": float(rate[i]), "H_min": float(h[0]),
-                             "H_max": float(h[-1])}
+        numbers[gmm.name] = {"peak_sigma": peak, "rate_at_peak": float(rate[i]), "sigmas": sigmas.tolist(),
+                             "H": h.tolist()}
         interior.append(0 < i < len(rate) - 1)
         inside.append(WINDOW[0] <= peak <= WINDOW[1])
     peaks = ", ".join(f"{k} {v['peak_sigma']:.3g}" for k, v in numbers.items())

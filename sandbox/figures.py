@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from . import (
     cache,
+    claims,
     comparison,
     gaussian_flow,
     guidance,
@@ -412,6 +413,75 @@ def atlas_nets_figure(fast: bool = False) -> plt.Figure:
         seeds = len(config.seeds)
         fig.suptitle(f"{config.mixture.name}: error to each method's own exact optimum $s^*$, mean over {seeds} "
                      f"seed{'s' * (seeds > 1)}", fontsize=8)
+    return fig
+
+
+@figure("claims", "published claims about guidance, measured: one panel per claim with its computed verdict")
+def claims_figure(fast: bool = False) -> plt.Figure:
+    """Draws ``claims.run``'s numbers (the same cached verdicts ``mclr-sandbox claims`` reports)."""
+    v = {name: (r.verdict, r.numbers) for name, r in claims.run(fast=fast).items()}
+
+    def est(e: dict) -> tuple[float, float]:
+        return e["value"], 0.5 * (e["hi"] - e["lo"])
+
+    def w_of(key: str) -> float:
+        return float(key.split("=")[1].split("-")[0])
+
+    with P.style():
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 4.6, ncols=4, nrows=2)
+        ax = axes[0, 0]
+        nums = v["cfg-is-not-q0"][1]
+        ax.plot([w_of(k) for k in nums], [nums[k]["ks_distance"]["value"] for k in nums], "o-", color=P.class_color(0))
+        ax.set(xlabel="$w$", ylabel="KS distance to exact $q_0$")
+        ax = axes[0, 1]
+        nums = v["sde-differs-from-ode"][1]
+        for i, (key, label) in enumerate((("ks_ode_to_q0", "ODE"), ("ks_sde_to_q0", "SDE"))):
+            ax.plot([w_of(k) for k in nums], [nums[k][key]["value"] for k in nums], "o-", color=P.class_color(i),
+                    label=label)
+        ax.set(xlabel="$w$", ylabel="KS distance to exact $q_0$")
+        ax.legend()
+        ax = axes[0, 2]
+        nums = v["monotone-over-mixtures"][1]
+        share, half = est(nums["share_monotone"])
+        ax.bar([0], [share], yerr=[half], color=P.class_color(2), width=0.5)
+        ax.set(xlim=(-1, 1), ylim=(0, 1.05), xticks=[], ylabel="share of mixtures monotone in $w$")
+        ax.text(0, 0.3, f"{len(nums['counterexamples'])} counter-\nexamples", ha="center", fontsize=6)
+        ax = axes[0, 3]
+        nums = v["helps-on-average"][1]["inverse_posterior"]
+        vals = [est(nums[k]) for k in nums]
+        ax.errorbar([w_of(k) for k in nums], [a for a, _ in vals], yerr=[b for _, b in vals], fmt="o-",
+                    color=P.class_color(3), capsize=2)
+        ax.set(xlabel="$w$", ylabel=r"$E[1/p(c\mid x_0)]$")
+        ax = axes[1, 0]
+        for i, (name, rows) in enumerate(v["pushes-to-far-edge"][1].items()):
+            ws = [w_of(k) for k in rows]
+            ax.plot(ws, [q[1] for q in rows.values()], "o-", color=P.class_color(i), label=f"{name} (median)")
+            ax.fill_between(ws, [q[0] for q in rows.values()], [q[2] for q in rows.values()], color=P.class_color(i),
+                            alpha=0.15)
+        ax.set(xlabel="$w$", ylabel="position away from the other class")
+        ax.legend(fontsize=5, loc="lower right")
+        ax = axes[1, 1]
+        for i, (name, nums) in enumerate(v["decided-mid-noise"][1].items()):
+            ax.semilogx(nums["sigmas"], nums["H"], color=P.class_color(i), label=name)
+            ax.axvline(nums["peak_sigma"], color=P.class_color(i), ls=":", lw=0.8)
+        ax.axvspan(*claims.WINDOW, color="0.92", zorder=0)
+        ax.set(xlabel=r"$\sigma$", ylabel=r"$H(c\mid x_\sigma)$ (nats)")
+        ax.legend(fontsize=5)
+        ax = axes[1, 2]
+        fixed = v["fades-in-high-d"][1]["fixed_K"]
+        ax.loglog([w_of(k) for k in fixed], [fixed[k]["overshoot"]["value"] for k in fixed], "o-",
+                  color=P.class_color(4))
+        ax.set(xlabel="$d$ (K = 8)", ylabel="overshoot along the class mean")
+        ax = axes[1, 3]
+        for i, (name, m) in enumerate(v["high-noise-hurts"][1]["measures"].items()):
+            ax.plot(m["entropy"]["value"], m["mean_posterior"]["value"], "o", color=P.class_color(i % 8), ms=3)
+            ax.annotate(name, (m["entropy"]["value"], m["mean_posterior"]["value"]), fontsize=4.5,
+                        xytext=(3, 2 if i % 2 else -6), textcoords="offset points")
+        ax.set(xlabel="entropy (nats)", ylabel=r"mean $p(c\mid x)$")
+        for ax, name in zip(axes.flat, ("cfg-is-not-q0", "sde-differs-from-ode", "monotone-over-mixtures",
+                                        "helps-on-average", "pushes-to-far-edge", "decided-mid-noise",
+                                        "fades-in-high-d", "high-noise-hurts")):
+            ax.set_title(f"{name}: {v[name][0]}", fontsize=6)
     return fig
 
 
