@@ -50,7 +50,7 @@ class Verdict:
     numbers: dict[str, object] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
-        return {"verdict": self.verdict, "reason": self.reason, "numbers": _plain(self.numbers)}
+        return {"verdict": self.verdict, "reason": self.reason, "numbers": cache.plain(self.numbers)}
 
 
 @dataclass(frozen=True)
@@ -107,24 +107,6 @@ def _cfg_samples(gmm: ClassConditionalGMM, c: int, w: float, n: int, steps: int,
     """Exact-score CFG samples of class ``c``: Heun probability-flow ODE from ``x_T ~ p_80(.|c)``."""
     start = gmm.sample(n, c=c, sigma=80.0, generator=seed)
     return samplers.heun_ode(methods.field("cfg", gmm, c, w=w), start, edm_sigmas(steps, 0.002, 80.0))
-
-
-def _plain(obj: object) -> object:
-    if isinstance(obj, Estimate):
-        return obj.as_dict()
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return obj
-
-
-def _share(hits: int, n: int) -> Estimate:
-    """A proportion with its Wilson 95% interval."""
-    z, p = 1.959963984540054, hits / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return Estimate(p, max(0.0, centre - half), min(1.0, centre + half), "Wilson")
 
 
 # ---------------------------------------------------------------------------------------------- 1. CFG is not q0
@@ -212,7 +194,7 @@ def _monotone_over_mixtures(fast: bool) -> Verdict:
         if violations:
             counterexamples.append({"mixture": gmm.to_dict(), "K": k, "d": d, "spread": spread,
                                     "violations": violations})
-    share = _share(checked - len(counterexamples), checked)
+    share = metrics.proportion(checked - len(counterexamples), checked)
     reason = (f"{checked} random mixtures (K 2-5, d 1-3, spread 0.5-3), class 0, w = 0, 1, 2, 4: monotone in both "
               f"within intervals in {share.value:.1%} [{share.lo:.1%}, {share.hi:.1%}]; counterexamples: "
               + ("; ".join(f"K={e['K']}, d={e['d']}, spread={e['spread']}: {', '.join(e['violations'])}"
@@ -260,7 +242,7 @@ def _helps_on_average(fast: bool) -> Verdict:
         per_w.append(post)
         inverse[f"w={w:g}"] = metrics.normal_mean(1.0 / post.clamp_min(1e-300))
     for (w0, a), (w1, b) in itertools.pairwise(zip(ws, per_w)):
-        drops[f"w={w0:g}->{w1:g}"] = _share(int((b < a).sum()), a.shape[0])
+        drops[f"w={w0:g}->{w1:g}"] = metrics.proportion(int((b < a).sum()), a.shape[0])
     values = list(inverse.values())
     falls = all(later.hi < earlier.lo for earlier, later in itertools.pairwise(values))
     some_drop = all(d.lo > 0 for d in drops.values())
@@ -373,7 +355,7 @@ def cfg_distortion(gmm: ClassConditionalGMM, w: float, n: int, steps: int, seed:
     x = _cfg_samples(gmm, 0, w, n, steps, seed)
     overshoot = metrics.normal_mean((x - mu) @ mu / (mu @ mu))
     ratio = float(x.var(0).sum()) / (gmm.dim * v)
-    return {"overshoot": overshoot, "variance_ratio": Estimate(ratio, ratio, ratio, "point")}
+    return {"overshoot": overshoot, "variance_ratio": Estimate.exact(ratio, "point")}
 
 
 def _fades_in_high_d(fast: bool) -> Verdict:

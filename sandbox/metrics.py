@@ -66,6 +66,11 @@ class Estimate:
         return Estimate(**data)
 
     @staticmethod
+    def exact(value: float, method: str) -> Estimate:
+        """A value known without sampling error (a count, a measured time): its interval is the point itself."""
+        return Estimate(value, value, value, method)
+
+    @staticmethod
     def mean(estimates: Sequence[Estimate]) -> Estimate:
         """Mean of independent estimates; half-widths add in quadrature: ``sqrt(sum h_k^2) / K``, clipped to the
         span of the constituent intervals."""
@@ -88,7 +93,7 @@ def bayes_accuracy(gmm: ClassConditionalGMM, x: Tensor, c: int, level: float = L
     c = _class(gmm, c)
     post = _posterior(gmm, x)
     top = post == post.amax(1, keepdim=True)
-    return _proportion(float((top[:, c].double() / top.sum(1)).sum()), x.shape[0], level)
+    return proportion(float((top[:, c].double() / top.sum(1)).sum()), x.shape[0], level)
 
 
 def mean_posterior(gmm: ClassConditionalGMM, x: Tensor, c: int, level: float = LEVEL) -> Estimate:
@@ -109,7 +114,7 @@ def log_ratio(gmm: ClassConditionalGMM, x: Tensor, c: int, reduce: str = "mean",
 def leakage(gmm: ClassConditionalGMM, x: Tensor, c: int, level: float = LEVEL) -> Estimate:
     """Fraction of ``x`` where another class is more likely, ``max_{k!=c} p(x|k) > p(x|c)`` (Wilson interval)."""
     ratio = _other_classes(gmm, x, c)
-    return _proportion(float((ratio.amin(1) < 0).sum()), x.shape[0], level)
+    return proportion(float((ratio.amin(1) < 0).sum()), x.shape[0], level)
 
 
 # ---------------------------------------------------------------------------------------------- diversity
@@ -268,7 +273,7 @@ def _check_level(level: float) -> float:
     return level
 
 
-def _proportion(k: float, n: int, level: float) -> Estimate:
+def proportion(k: float, n: int, level: float = LEVEL) -> Estimate:
     """``k / n`` with the Wilson score interval (``k`` may be fractional: split ties)."""
     if n == 0:
         raise ValueError("x must hold at least one sample")

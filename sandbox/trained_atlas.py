@@ -187,7 +187,8 @@ def _measure(config: NetsConfig, seed: int, models: dict[str, torch.nn.Module],
     for method, w in tqdm(settings, desc=f"atlas nets, seed {seed}", disable=not progress, leave=False):
         xs, passes, rate = sample(method, 0.0 if w is None else w)
         for ref_w in (config.ws if w is None else (w,)):
-            measures = {"passes": _exact(passes, "counted"), "seconds_per_1000": _exact(rate, "measured wall time")}
+            measures = {"passes": Estimate.exact(passes, "counted"),
+                        "seconds_per_1000": Estimate.exact(rate, "measured wall time")}
             reports = []
             for c in range(k):
                 full = metrics.separation_report(gmm, xs[c], c, seed=seed)
@@ -215,10 +216,6 @@ def _measure(config: NetsConfig, seed: int, models: dict[str, torch.nn.Module],
 def _eval(field: Field, x: Tensor, sigma: float) -> Tensor:
     with torch.no_grad():
         return field(x, torch.full((len(x),), sigma, dtype=x.dtype))
-
-
-def _exact(value: float, method: str) -> Estimate:
-    return Estimate(value, value, value, method)
 
 
 # ---------------------------------------------------------------------------------------------- summaries

@@ -26,10 +26,11 @@ def test_conditional_entropy_known_answers():
 
 
 def test_wilson_share():
-    zero = claims._share(0, 100)                     # Wilson: [0, z^2 / (n + z^2)] = [0, 0.0370]
-    assert zero.value == 0.0 and zero.lo == pytest.approx(0.0, abs=1e-15)
+    from sandbox.metrics import proportion
+    zero = proportion(0, 100)                        # Wilson: [0, z^2 / (n + z^2)] = [0, 0.0370]
+    assert zero.value == 0.0 and zero.lo == 0.0
     assert zero.hi == pytest.approx(3.8415 / 103.8415, rel=1e-4)
-    half = claims._share(50, 100)                    # symmetric about 0.5, half-width ~0.0962
+    half = proportion(50, 100)                       # symmetric about 0.5, half-width ~0.0962
     assert half.lo == pytest.approx(1 - half.hi) and half.hi - half.value == pytest.approx(0.0962, abs=1e-3)
 
 
