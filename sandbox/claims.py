@@ -143,7 +143,7 @@ def _sde_differs_from_ode(fast: bool) -> Verdict:
 
     gmm, c = zoo.teaching_1d(), 0
     n, ode_steps, sde_steps = (4000, 64, (256, 512)) if fast else (20000, 128, (512, 1024))
-    numbers, differ, not_q0, converged = {}, [], [], []
+    numbers, differ, not_q0, converged, limit = {}, [], [], [], []
     for w in (1.0, 4.0):
         field_c = methods.field("cfg", gmm, c, w=w)
         start = gmm.sample(n, c=c, sigma=80.0, generator=11)
@@ -154,18 +154,48 @@ def _sde_differs_from_ode(fast: bool) -> Verdict:
         between = stats.ks_2samp(sde[:, 0].numpy(), ode[:, 0].numpy())
         steps_test = stats.ks_2samp(sde[:, 0].numpy(), coarse[:, 0].numpy())
         to_q0 = {"sde": metrics.ks_distance(sde, cdf), "ode": metrics.ks_distance(ode, cdf)}
+        pc = predictor_corrector_gap(gmm, c, w, start[: n // 5], (32, 128, 512) if fast else (64, 256, 1024))
         numbers[f"w={w:g}"] = {"ks_sde_vs_ode": float(between.statistic), "p_sde_vs_ode": float(between.pvalue),
                                "ks_sde_to_q0": to_q0["sde"], "ks_ode_to_q0": to_q0["ode"],
-                               f"p_sde_{sde_steps[0]}_vs_{sde_steps[1]}_steps": float(steps_test.pvalue)}
+                               f"p_sde_{sde_steps[0]}_vs_{sde_steps[1]}_steps": float(steps_test.pvalue),
+                               "predictor_corrector": pc}
         differ.append(between.pvalue < 1e-3)
         not_q0.append(all(e.p_value < 1e-3 for e in to_q0.values()))
         converged.append(steps_test.pvalue > 0.01)
+        limit.append(pc["order"] >= 0.75 and pc["gap_to_naive"] <= 0.1)
     reason = ("teaching_1d: two-sample KS SDE vs ODE " + ", ".join(
         f"{k} {v['ks_sde_vs_ode']:.3f} (p {v['p_sde_vs_ode']:.1e})" for k, v in numbers.items())
         + "; KS to exact q_0: " + ", ".join(f"{k} SDE {v['ks_sde_to_q0'].value:.3f}, ODE {v['ks_ode_to_q0'].value:.3f}"
                                             for k, v in numbers.items())
-        + f"; SDE with {sde_steps[0]} vs {sde_steps[1]} steps indistinguishable (p > 0.01): {all(converged)}")
-    return decide(all(differ) and all(not_q0), all(converged), reason, numbers)
+        + f"; SDE with {sde_steps[0]} vs {sde_steps[1]} steps indistinguishable (p > 0.01): {all(converged)}"
+        + "; predictor-corrector (ODE of p(x|c), Langevin on w' = 2w) vs SDE path by path, RMS over steps "
+        + ", ".join(f"{k} " + " -> ".join(f"{g:.2g}" for g in v["predictor_corrector"]["rms_to_sde"].values())
+                    + f" (order {v['predictor_corrector']['order']:.2f}; w' = w leaves "
+                    f"{list(v['predictor_corrector']['rms_to_sde_naive'].values())[-1]:.2g})"
+                    for k, v in numbers.items())
+        + f" (converges at order >= 0.75 to < 10% of the naive gap: {all(limit)})")
+    return decide(all(differ) and all(not_q0) and all(limit), all(converged), reason, numbers)
+
+
+def predictor_corrector_gap(gmm: ClassConditionalGMM, c: int, w: float, start: Tensor,
+                            steps: tuple[int, ...]) -> dict[str, object]:
+    """Path-by-path RMS distance between the CFG reverse SDE at ``w`` and the predictor-corrector sampler (Euler ODE
+    step of ``p(x|c)``, one Langevin step on CFG at ``w' = 2w``), same start and same noise, per number of steps;
+    the same for the naive corrector ``w' = w`` (the control: it must not close the gap); the observed ``order``
+    ``log(gap_first / gap_last) / log(steps_last / steps_first)`` (1 for a first-order splitting) and the last gap
+    as a fraction of the naive one (``gap_to_naive``)."""
+    predictor = methods.field("cfg", gmm, c, w=0.0)
+    out: dict[str, dict[str, float]] = {"rms_to_sde": {}, "rms_to_sde_naive": {}}
+    for s in steps:
+        grid = edm_sigmas(s, 0.002, 80.0)
+        sde = samplers.euler_maruyama(methods.field("cfg", gmm, c, w=w), start, grid, generator=5)
+        for key, w_corrector in (("rms_to_sde", 2 * w), ("rms_to_sde_naive", w)):
+            pc = samplers.predictor_corrector(predictor, methods.field("cfg", gmm, c, w=w_corrector), start, grid,
+                                              generator=5)
+            out[key][f"steps={s}"] = float((pc - sde).square().sum(1).mean().sqrt())
+    gaps, naive = list(out["rms_to_sde"].values()), list(out["rms_to_sde_naive"].values())
+    return {**out, "order": math.log(gaps[0] / gaps[-1]) / math.log(steps[-1] / steps[0]),
+            "gap_to_naive": gaps[-1] / naive[-1]}
 
 
 register(Claim(
@@ -173,8 +203,10 @@ register(Claim(
     "With exact scores, the CFG field driving the reverse SDE (Euler-Maruyama, DDPM-like) and the probability-flow "
     "ODE (Heun, DDIM-like) from the same starting law ends at different distributions, and neither is q_0: on "
     "teaching_1d at w = 1 and 4, a two-sample KS test rejects SDE = ODE and KS tests against q_0's exact CDF reject "
-    "both, with the SDE converged in its number of steps. (Their predictor-corrector reading of the SDE sampler is "
-    "not checked yet.)", _sde_differs_from_ode))
+    "both, with the SDE converged in its number of steps. Their predictor-corrector reading: the SDE at w is, as the "
+    "steps shrink, an ODE step of p(x|c) followed by a Langevin step on the CFG field at w' = 2w (gamma' = 2 gamma - "
+    "1); with the same start and noise, the path-by-path RMS gap between the two falls like steps^-p with p >= 0.75 "
+    "(first order: p = 1) to under 10% of the gap left by the naive corrector w' = w.", _sde_differs_from_ode))
 
 
 # ---------------------------------------------------------------------------------------------- 3. many mixtures

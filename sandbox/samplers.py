@@ -8,6 +8,13 @@ tensor, usually ending at 0 (``schedules.edm_sigmas``); ``x_init`` should be a d
     probability-flow ODE   dx/dsigma = -sigma s(x, sigma)
     reverse SDE (VE)       x_{i+1} = x_i + (sigma_i^2 - sigma_{i+1}^2) s(x_i, sigma_i)
                                      + sqrt(sigma_i^2 - sigma_{i+1}^2) z,   z ~ N(0, I)
+    predictor-corrector    an Euler ODE step of one field, then Langevin steps of another at sigma_{i+1},
+                           x += eps s'(x, sigma_{i+1}) + sqrt(2 eps) z,  eps = (sigma_i^2 - sigma_{i+1}^2) / 2
+
+The SDE's drift and noise split into the ODE's half of the drift and a Langevin step of size eps, so the SDE under
+``s_c + w (s_c - s_u)`` is, as the steps shrink, the predictor-corrector sampler with predictor ``s_c`` and corrector
+``s_c + 2w (s_c - s_u)`` (Bradley & Nakkiran's reading of CFG, docs/theory.md, section 13): both draw the same ``z``
+per step from the same generator, so the two can be compared path by path.
 
 Pass a list as ``trajectory`` to record every iterate (``x_init`` first).
 """
@@ -47,6 +54,29 @@ def euler_maruyama(score: Field, x: Tensor, sigmas: Tensor, generator: torch.Gen
         x = x + var * _evaluate(score, x, s)
         if s_next > 0:
             x = x + var.sqrt() * torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=g)
+        _record(trajectory, x)
+    return x
+
+
+def predictor_corrector(predictor: Field, corrector: Field, x: Tensor, sigmas: Tensor,
+                        generator: torch.Generator | int | None = None, corrector_steps: int = 1,
+                        trajectory: list[Tensor] | None = None, progress: bool = False) -> Tensor:
+    """Per step: Euler ODE step of ``predictor`` from sigma_i to sigma_{i+1}, then ``corrector_steps`` Langevin
+    steps of ``corrector`` at sigma_{i+1} with eps = (sigma_i^2 - sigma_{i+1}^2) / 2 each (module docstring); no
+    correction at sigma = 0. With one corrector step the noise is drawn exactly as ``euler_maruyama`` draws it."""
+    sigmas = _check(x, sigmas)
+    if isinstance(corrector_steps, bool) or not isinstance(corrector_steps, int) or corrector_steps < 1:
+        raise ValueError(f"corrector_steps must be an integer >= 1, got {corrector_steps!r}")
+    g = as_generator(generator, x.device)
+    _record(trajectory, x)
+    for i in tqdm(range(len(sigmas) - 1), desc="pc", disable=not progress, leave=False):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        x = x + (s_next - s) * _drift(predictor, x, s)
+        if s_next > 0:
+            eps = 0.5 * (s * s - s_next * s_next)
+            for _ in range(corrector_steps):
+                x = x + eps * _evaluate(corrector, x, s_next) \
+                    + (2 * eps).sqrt() * torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=g)
         _record(trajectory, x)
     return x
 
