@@ -1,5 +1,6 @@
 # Two commands for a fresh clone; each creates .venv/ on first use:
-#   make figures   regenerate every figure into figures/
+#   make figures   regenerate every figure into figures/ (and each claim counterexample's mixture file into
+#                  figures/counterexamples/)
 #   make test      run the whole test suite
 VENV   := .venv
 PYTHON ?= python3
@@ -9,6 +10,7 @@ STAMP  := $(VENV)/.installed
 
 figures: $(STAMP)
 	$(VENV)/bin/mclr-sandbox figures
+	$(VENV)/bin/mclr-sandbox claims --counterexamples figures/counterexamples
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 2

@@ -213,43 +213,58 @@ register(Claim(
 def _monotone_over_mixtures(fast: bool) -> Verdict:
     count, n, steps = (30, 200, 12) if fast else (100, 400, 16)
     ws = (0.0, 1.0, 2.0, 4.0)
-    counterexamples, checked, artefacts = [], 0, 0
+    counterexamples, checked, artefacts, flukes = [], 0, 0, 0
     for i in range(count):
         k, d = 2 + i % 4, 1 + (i // 4) % 3
         spread = (0.5, 1.0, 2.0, 3.0)[(i // 12) % 4]
         gmm = zoo.random_mixture(k, 2, d, seed=1000 + i, spread=spread)
         checked += 1
-        violations = _violations(gmm, ws, n, steps, seed=i)
+        violations, _ = monotone_in_w(gmm, ws, n, steps, seed=i)
         if violations:     # a counterexample only if it survives 4x the ODE steps (not a discretisation artefact)
-            violations = _violations(gmm, ws, n, 4 * steps, seed=i)
+            violations, curves = monotone_in_w(gmm, ws, n, 4 * steps, seed=i)
             artefacts += not violations
+        if violations:     # ... and 10x the samples from fresh draws (not a chance fluctuation)
+            violations, curves = monotone_in_w(gmm, ws, 10 * n, 4 * steps, seed=10_000 + i)
+            flukes += not violations
         if violations:
-            counterexamples.append({"mixture": gmm.to_dict(), "K": k, "d": d, "spread": spread,
-                                    "violations": violations})
+            name = f"monotone-over-mixtures-{i}"
+            counterexamples.append({"name": name, "mixture": {**gmm.to_dict(), "name": name}, "K": k, "d": d,
+                                    "spread": spread, "seed": 1000 + i, "violations": violations,
+                                    "curves": curves, "samples": 10 * n, "steps": 4 * steps})
     share = metrics.proportion(checked - len(counterexamples), checked)
     reason = (f"{checked} random mixtures (K 2-5, d 1-3, spread 0.5-3), class 0, w = 0, 1, 2, 4: monotone in both "
               f"within intervals in {share.value:.1%} [{share.lo:.1%}, {share.hi:.1%}]; counterexamples: "
-              + ("; ".join(f"K={e['K']}, d={e['d']}, spread={e['spread']}: {', '.join(e['violations'])}"
+              + ("; ".join(f"{e['name']} (K={e['K']}, d={e['d']}, spread={e['spread']}): {', '.join(e['violations'])}"
                            for e in counterexamples[:3]) or "none")
               + (f" (and {len(counterexamples) - 3} more)" if len(counterexamples) > 3 else "")
-              + f"; {artefacts} more vanished with {4 * steps} ODE steps instead of {steps}")
+              + f"; {artefacts} more vanished with {4 * steps} ODE steps instead of {steps}, {flukes} with "
+              f"{10 * n} fresh samples instead of {n}")
     return decide(not counterexamples or share.value >= 0.9, not counterexamples, reason,
                   {"share_monotone": share, "counterexamples": counterexamples})
 
 
-def _violations(gmm: ClassConditionalGMM, ws: tuple[float, ...], n: int, steps: int, seed: int) -> list[str]:
-    """Where class 0's mean p(c|x) falls or its entropy rises between consecutive ``ws``, beyond the intervals (the
-    later interval wholly beyond the earlier one)."""
-    post, ent = [], []
+def monotone_in_w(gmm: ClassConditionalGMM, ws: tuple[float, ...], n: int, steps: int,
+                  seed: int) -> tuple[list[str], dict[str, dict[str, Estimate]]]:
+    """Class 0's exact-CFG samples at each of ``ws``: where the mean p(c|x) falls or the entropy rises between
+    consecutive ``ws`` beyond the intervals (the later interval wholly beyond the earlier one), and the two curves
+    ``{"w=...": {"mean_posterior", "entropy"}}``."""
+    curves = {}
     for w in ws:
         x = _cfg_samples(gmm, 0, w, n, steps, seed=seed)
-        post.append(metrics.mean_posterior(gmm, x, 0))
-        ent.append(metrics.entropy(x))
+        curves[f"w={w:g}"] = {"mean_posterior": metrics.mean_posterior(gmm, x, 0), "entropy": metrics.entropy(x)}
+    post = [(w, curves[f"w={w:g}"]["mean_posterior"]) for w in ws]
+    ent = [(w, curves[f"w={w:g}"]["entropy"]) for w in ws]
     falls = [f"mean p(c|x) {a.value:.3g} -> {b.value:.3g} at w {w0:g} -> {w1:g}"
-             for (w0, a), (w1, b) in itertools.pairwise(zip(ws, post)) if b.hi < a.lo]
+             for (w0, a), (w1, b) in itertools.pairwise(post) if b.hi < a.lo]
     rises = [f"entropy {a.value:.3g} -> {b.value:.3g} at w {w0:g} -> {w1:g}"
-             for (w0, a), (w1, b) in itertools.pairwise(zip(ws, ent)) if b.lo > a.hi]
-    return falls + rises
+             for (w0, a), (w1, b) in itertools.pairwise(ent) if b.lo > a.hi]
+    return falls + rises, curves
+
+
+def counterexamples(verdicts: dict[str, Verdict]) -> dict[str, ClassConditionalGMM]:
+    """Every counterexample mixture the ``verdicts`` found, by its name (``<claim>-<index in the family>``)."""
+    return {e["name"]: ClassConditionalGMM.from_dict(e["mixture"], source=e["name"])
+            for v in verdicts.values() for e in v.numbers.get("counterexamples", [])}
 
 
 register(Claim(
@@ -257,9 +272,10 @@ register(Claim(
     "Guidance raises classification confidence and lowers differential entropy: over at least 100 random "
     "mixtures (K from 2 to 5 classes of 2 components, d from 1 to 3, overlap from heavy to light), the mean p(c|x) "
     "of exact-CFG samples of a class is non-decreasing in w in {0, 1, 2, 4} and their k-NN entropy non-increasing, "
-    "each within intervals; a violation counts only if it survives 4x the ODE steps; every counterexample is "
-    "reported with its mixture (JSON, loadable by ClassConditionalGMM.from_dict). Holds if there is none, with a "
-    "caveat if at most 10% of mixtures are counterexamples, fails beyond.", _monotone_over_mixtures))
+    "each within intervals; a violation counts only if it survives 4x the ODE steps and then 10x the samples from "
+    "fresh draws; every counterexample is reported with its mixture (written as a mixture file by `claims "
+    "--counterexamples DIR`, drawn in the figure claims_counterexamples). Holds if there is none, with a caveat if "
+    "at most 10% of mixtures are counterexamples, fails beyond.", _monotone_over_mixtures))
 
 
 # ---------------------------------------------------------------------------------------------- 4. on average

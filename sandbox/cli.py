@@ -10,6 +10,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from . import __version__
 from .files import check_writable
@@ -36,7 +37,8 @@ EXAMPLES = {
     "claims": """\
   mclr-sandbox claims --fast                # every registered claim about guidance, with its verdict, quick
   mclr-sandbox claims --json claims.json    # full sizes; verdicts with their numbers and intervals as JSON
-  mclr-sandbox claims --only cfg-is-not-q0 helps-on-average""",
+  mclr-sandbox claims --only cfg-is-not-q0 helps-on-average
+  mclr-sandbox claims --counterexamples figures/counterexamples   # each counterexample as a mixture file""",
     "atlas": """\
   mclr-sandbox atlas --fast                 # every rule and training-time optimum, exact, then trained nets, quick
   mclr-sandbox atlas --json atlas.json      # crowded_4d, w in {0.5, 1, 2, 4}, nets over 3 seeds
@@ -212,11 +214,19 @@ def _claims(args: argparse.Namespace) -> int:
     from . import claims
 
     _check_json(args)
+    if args.counterexamples is not None:
+        check_writable(args.counterexamples, "--counterexamples", folder=True)
     t0 = time.perf_counter()
     verdicts = claims.run(tuple(args.only) if args.only else None, fast=args.fast)
     failed = [name for name, v in verdicts.items() if v.verdict == claims.FAILS]
     lines = [f"{len(verdicts) - len(failed)} of {len(verdicts)} claims hold (with or without a caveat)"
              + (f"; failing: {', '.join(failed)}" if failed else "")]
+    if args.counterexamples is not None:
+        found = claims.counterexamples(verdicts)
+        for name, gmm in found.items():
+            gmm.save(Path(args.counterexamples) / f"{name}.json")
+        lines.append(f"wrote {len(found)} counterexample mixture file(s) to {args.counterexamples}"
+                     + (f": {', '.join(found)}" if found else ""))
     _report(claims.table(verdicts), lines, t0, args, {"only": args.only, "fast": args.fast}, None,
             lambda: claims.as_json(verdicts))
     return 0
@@ -372,6 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
                  fast="smaller samples and grids (seconds, same code path)",
                  json="also write every verdict with its statement and numbers as JSON")
     p.add_argument("--only", nargs="+", metavar="NAME", help="these claims only (default: every registered one)")
+    p.add_argument("--counterexamples", metavar="DIR",
+                   help="write every counterexample mixture found as DIR/<name>.json (a --mixture file)")
 
     p = _command(sub, "train", "train a small MLP denoiser (DSM) or fine-tune one with MCLR", _train,
                  fast="300 small steps (seconds)")

@@ -485,6 +485,53 @@ def claims_figure(fast: bool = False) -> plt.Figure:
     return fig
 
 
+@figure("claims_counterexamples", "every counterexample to monotone-over-mixtures: the mixture, then mean "
+        "p(c|x) and entropy against w with their intervals (mixture files: claims --counterexamples)")
+def claims_counterexamples_figure(fast: bool = False) -> plt.Figure:
+    """Draws the counterexamples stored in the cached verdict of ``monotone-over-mixtures``: one row each."""
+    found = claims.run(("monotone-over-mixtures",), fast=fast)["monotone-over-mixtures"].numbers["counterexamples"]
+    with P.style():
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 0.4 + 1.8 * max(len(found), 1), ncols=3, nrows=max(len(found), 1),
+                                 squeeze=False)
+        if not found:
+            for ax in axes.flat:
+                ax.set_axis_off()
+            axes[0, 1].text(0.5, 0.5, "no counterexample found", ha="center", va="center")
+        for row, entry in zip(axes, found):
+            gmm = ClassConditionalGMM.from_dict(entry["mixture"])
+            _mixture_map(row[0], gmm)
+            row[0].set_title(f"{entry['name']}: K = {entry['K']}, d = {entry['d']}", fontsize=6)
+            ws = [float(k.split("=")[1]) for k in entry["curves"]]
+            for ax, key, label in ((row[1], "mean_posterior", r"mean $p(c=0\mid x)$"),
+                                   (row[2], "entropy", "entropy (nats)")):
+                e = [entry["curves"][k][key] for k in entry["curves"]]
+                ax.errorbar(ws, [v["value"] for v in e], yerr=[[v["value"] - v["lo"] for v in e],
+                                                               [v["hi"] - v["value"] for v in e]],
+                            fmt="o-", color=P.class_color(0), capsize=2)
+                ax.set(xlabel="$w$", ylabel=label)
+            row[1].set_title("; ".join(entry["violations"]), fontsize=5)
+            row[2].set_title(f"{entry['samples']} samples, {entry['steps']} Heun steps, 95% intervals", fontsize=5)
+    return fig
+
+
+def _mixture_map(ax: plt.Axes, gmm: ClassConditionalGMM) -> None:
+    """Each class's density in 1D; beyond, the component means on the first two axes, sized by their weight."""
+    if gmm.dim == 1:
+        spread = [(m, v.sqrt()) for m, v in zip(gmm.means, gmm.component_variances())]
+        x = torch.linspace(min(float((m - 3 * s).min()) for m, s in spread),
+                           max(float((m + 3 * s).max()) for m, s in spread), 801, dtype=torch.float64)[:, None]
+        dens = (gmm.log_prob_per_class(x) + gmm.class_probs.log()).exp().numpy()
+        for k in range(gmm.num_classes):
+            ax.plot(x[:, 0].numpy(), dens[:, k], color=P.class_color(k), label=f"class {k}")
+        ax.set(xlabel="$x$", ylabel=r"$p(c)\,p(x\mid c)$")
+        ax.legend(fontsize=5)
+        return
+    for k, (m, wts) in enumerate(zip(gmm.means, gmm.weights)):
+        ax.scatter(m[:, 0].numpy(), m[:, 1].numpy(), s=40 * wts.numpy(), color=P.class_color(k), label=f"class {k}")
+    ax.set(xlabel="$x_1$", ylabel="$x_2$")
+    ax.legend(fontsize=5)
+
+
 @figure("cfg_vs_tilted", "CFG samples against the exact tilted density q_0: mixtures and the Gaussian closed form")
 def cfg_vs_tilted_figure(fast: bool = False) -> plt.Figure:
     gmm = zoo.teaching_1d()

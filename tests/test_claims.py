@@ -72,3 +72,34 @@ def test_cfg_distortion_known_answers():
     assert claims.cfg_distortion(two, 2.0, 500, 64)["overshoot"].lo > 0.0
     g = claims.sphere_classes(16, 5, seed=3)
     assert torch.allclose(torch.cat(g.means).norm(dim=1), torch.full((5,), 4.0, dtype=D))    # radius sqrt(16)
+
+
+def test_a_counterexample_to_monotone_confidence_is_real():
+    # family member 86 of monotone-over-mixtures (4 classes in 1D): class 0's mean p(c|x) falls from w = 1 to 2
+    # (0.578 -> 0.575 with 4000 samples and 64 steps; 95% half-widths 0.0018 and 0.0004), as in the claim's own run
+    # (other seed, 0.581 -> 0.574); two symmetric
+    # classes (two_gaussians_1d) give no violation: the detector is not trigger-happy
+    from sandbox import zoo
+    gmm = zoo.random_mixture(4, 2, 1, seed=1086, spread=3.0)
+    violations, curves = claims.monotone_in_w(gmm, (1.0, 2.0), 4000, 64, seed=5)
+    assert violations and violations[0].startswith("mean p(c|x)")
+    assert curves["w=2"]["mean_posterior"].hi < curves["w=1"]["mean_posterior"].lo
+    assert claims.monotone_in_w(zoo.two_gaussians_1d(), (0.0, 1.0, 2.0), 1000, 32, seed=5)[0] == []
+
+
+def test_counterexamples_are_written_as_mixture_files(tmp_path, monkeypatch, capsys):
+    from sandbox import zoo
+    gmm = zoo.random_mixture(3, 2, 1, seed=7)
+    entry = {"name": "monotone-over-mixtures-7", "mixture": {**gmm.to_dict(), "name": "monotone-over-mixtures-7"}}
+    verdict = claims.Verdict(claims.CAVEAT, "one counterexample", {"counterexamples": [entry]})
+    found = claims.counterexamples({"monotone-over-mixtures": verdict})
+    assert list(found) == ["monotone-over-mixtures-7"]
+    assert found["monotone-over-mixtures-7"].fingerprint == gmm.fingerprint
+    monkeypatch.setattr(claims, "run", lambda names, fast: {"monotone-over-mixtures": verdict})
+    out = tmp_path / "cex"
+    assert cli.main(["claims", "--quiet", "--counterexamples", str(out)]) == 0
+    assert "wrote 1 counterexample mixture file(s)" in capsys.readouterr().out
+    assert ClassConditionalGMM.load(out / "monotone-over-mixtures-7.json").fingerprint == gmm.fingerprint
+    (tmp_path / "file").write_text("")
+    assert cli.main(["claims", "--counterexamples", str(tmp_path / "file")]) == 2   # not a folder: refused first
+    assert "--counterexamples" in capsys.readouterr().err
