@@ -532,6 +532,45 @@ def _mixture_map(ax: plt.Axes, gmm: ClassConditionalGMM) -> None:
     ax.legend(fontsize=5)
 
 
+@figure("claims_phase_diagram", "CFG's overshoot over dimension d and class count K (claim fades-in-high-d): it "
+        "fades at fixed K and stays along K = exp(alpha d)")
+def claims_phase_diagram_figure(fast: bool = False) -> plt.Figure:
+    """Draws the phase diagram stored in the cached verdict of ``fades-in-high-d``."""
+    nums = claims.run(("fades-in-high-d",), fast=fast)["fades-in-high-d"].numbers
+    cells = list(nums["phase_diagram"].values())
+    d = np.array([c["d"] for c in cells], dtype=float)
+    alpha = np.array([c["alpha"] for c in cells])
+    over = np.array([c["overshoot"]["value"] for c in cells])
+    with P.style():
+        fig, (left, right) = P.new_figure(P.DOUBLE_COLUMN, 2.8, ncols=2)
+        ds, ks = sorted({c["d"] for c in cells}), sorted({c["K"] for c in cells})
+        grid = np.array([[nums["phase_diagram"][f"d={di},K={k}"]["overshoot"]["value"] for di in ds] for k in ks])
+        mesh = left.pcolormesh(np.arange(len(ds) + 1), np.arange(len(ks) + 1), grid, cmap="viridis", vmin=0)
+        for (j, i), v in np.ndenumerate(grid):
+            left.text(i + 0.5, j + 0.5, f"{v:.2f}", ha="center", va="center", fontsize=3.5,
+                      color="w" if v < 0.6 * grid.max() else "k")
+        for name, line in nums["lines"].items():     # K = exp(alpha d): cells along a line of constant alpha
+            xs = [ds.index(di) + 0.5 for di in line]
+            ys = [ks.index(round(np.exp(float(name.split("=")[1]) * di))) + 0.5 for di in line]
+            left.plot(xs, ys, color="w", lw=0.6, alpha=0.8)
+        left.set(xticks=np.arange(len(ds)) + 0.5, xticklabels=ds, yticks=np.arange(len(ks)) + 0.5, yticklabels=ks,
+                 xlabel="dimension $d$", ylabel="classes $K$")
+        left.tick_params(axis="x", labelsize=5)
+        fig.colorbar(mesh, ax=left, label="overshoot along the class mean")
+        left.set_title(r"exact CFG at $w = 2$; white lines: $K = e^{\alpha d}$, constant $\alpha$", fontsize=6)
+        order = np.argsort(d)
+        norm = matplotlib.colors.LogNorm(d.min(), d.max())
+        right.scatter(alpha[order], over[order], c=d[order], norm=norm, cmap="plasma", s=10)
+        fixed = nums["fixed_K"]
+        right.plot([np.log(8) / float(k.split("=")[1]) for k in fixed],
+                   [e["overshoot"]["value"] for e in fixed.values()], "k:", lw=0.8, label="K = 8, one point per d")
+        right.set(xscale="log", xlabel=r"$\alpha = \log K / d$", ylabel="overshoot")
+        fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap="plasma"), ax=right, label="$d$")
+        right.legend(fontsize=5, loc="upper left")
+        right.set_title("the overshoot is (nearly) a function of alpha alone", fontsize=6)
+    return fig
+
+
 @figure("cfg_vs_tilted", "CFG samples against the exact tilted density q_0: mixtures and the Gaussian closed form")
 def cfg_vs_tilted_figure(fast: bool = False) -> plt.Figure:
     gmm = zoo.teaching_1d()

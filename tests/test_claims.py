@@ -103,3 +103,15 @@ def test_counterexamples_are_written_as_mixture_files(tmp_path, monkeypatch, cap
     (tmp_path / "file").write_text("")
     assert cli.main(["claims", "--counterexamples", str(tmp_path / "file")]) == 2   # not a folder: refused first
     assert "--counterexamples" in capsys.readouterr().err
+
+
+def test_phase_diagram_lines_of_constant_alpha():
+    # powers of 2: log K / d = log 2 * j / d for K = 2^j, so (2, 2), (4, 4), (8, 16) share alpha = log(2) / 2 and
+    # (4, 2), (8, 4), (16, 16) share log(2) / 4; (2, 4) is alone on its line (alpha = log 2) and is dropped
+    cells = {f"d={d},K={k}": {"d": d, "K": k} for d, k in [(8, 16), (2, 2), (4, 4), (4, 2), (8, 4), (16, 16), (2, 4)]}
+    lines = claims.diagonals(cells)
+    assert list(lines) == [f"alpha={math.log(2) / 2:.4g}", f"alpha={math.log(2) / 4:.4g}"]
+    assert [c["d"] for c in lines[f"alpha={math.log(2) / 2:.4g}"]] == [2, 4, 8]
+    assert [c["K"] for c in lines[f"alpha={math.log(2) / 4:.4g}"]] == [2, 4, 16]
+    cell = claims.phase_diagram((4,), (2,), 2.0, 200, 16)["d=4,K=2"]
+    assert cell["alpha"] == pytest.approx(math.log(2) / 4) and cell["overshoot"].lo > 0
