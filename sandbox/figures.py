@@ -453,17 +453,18 @@ def claims_figure(fast: bool = False) -> plt.Figure:
                     color=P.class_color(3), capsize=2)
         ax.set(xlabel="$w$", ylabel=r"$E[1/p(c\mid x_0)]$")
         ax = axes[1, 0]
-        for i, (name, rows) in enumerate(v["pushes-to-far-edge"][1].items()):
+        for i, (name, nums) in enumerate(v["pushes-to-far-edge"][1].items()):
+            rows = nums["quantiles"]
             ws = [w_of(k) for k in rows]
-            ax.plot(ws, [q[1] for q in rows.values()], "o-", color=P.class_color(i), label=f"{name} (median)")
-            ax.fill_between(ws, [q[0] for q in rows.values()], [q[2] for q in rows.values()], color=P.class_color(i),
-                            alpha=0.15)
+            ax.plot(ws, [q[1]["value"] for q in rows.values()], "o-", color=P.class_color(i), label=f"{name} (median)")
+            ax.fill_between(ws, [q[0]["value"] for q in rows.values()], [q[2]["value"] for q in rows.values()],
+                            color=P.class_color(i), alpha=0.15)
         ax.set(xlabel="$w$", ylabel="position away from the other class")
         ax.legend(fontsize=5, loc="lower right")
         ax = axes[1, 1]
         for i, (name, nums) in enumerate(v["decided-mid-noise"][1].items()):
             ax.semilogx(nums["sigmas"], nums["H"], color=P.class_color(i), label=name)
-            ax.axvline(nums["peak_sigma"], color=P.class_color(i), ls=":", lw=0.8)
+            ax.axvline(nums["peak_sigma"]["value"], color=P.class_color(i), ls=":", lw=0.8)
         ax.axvspan(*claims.WINDOW, color="0.92", zorder=0)
         ax.set(xlabel=r"$\sigma$", ylabel=r"$H(c\mid x_\sigma)$ (nats)")
         ax.legend(fontsize=5)

@@ -301,6 +301,30 @@ def normal_mean(values: Tensor, level: float = LEVEL, method: str = "normal") ->
     return Estimate(m, m - half, m + half, method, level)
 
 
+def bootstrap_curve(values: Tensor, stat: Callable[[Tensor], Tensor], level: float = LEVEL,
+                    seed: int = 0) -> Estimate:
+    """``stat`` of the mean curve of ``values: (N, m)`` (one curve per sample), with a percentile bootstrap
+    interval over the samples; ``stat`` maps mean curves ``(R, m)`` to ``(R,)`` (e.g. where a curve peaks)."""
+    if not isinstance(values, Tensor) or values.ndim != 2 or values.shape[0] < 2:
+        raise ValueError(f"values must be a tensor of shape (N >= 2, m), got {getattr(values, 'shape', values)}")
+    return _bootstrap(lambda i: stat(_resample_weights(i) @ values), (values.shape[0],), level, seed)
+
+
+def quantile(values: Tensor, p: float, level: float = LEVEL) -> Estimate:
+    """The ``p``-quantile of ``values: (N,)`` with the distribution-free order-statistic interval
+    ``[x_(l), x_(u)]``: ``l, u`` the binomial(N, p) quantiles at ``(1 -+ level) / 2`` (plus one for ``u``), so the
+    true quantile of a continuous law lies inside with probability at least ``level``."""
+    if not isinstance(values, Tensor) or values.ndim != 1 or values.shape[0] < 2:
+        raise ValueError(f"values must be a 1-D tensor of at least 2 samples, got {getattr(values, 'shape', values)}")
+    if not 0 < p < 1:
+        raise ValueError(f"p must be in (0, 1), got {p}")
+    n, a = values.shape[0], 1 - _check_level(level)
+    x = values.sort().values
+    lo = max(int(stats.binom.ppf(a / 2, n, p)), 1)             # 1-based order statistics
+    hi = min(int(stats.binom.ppf(1 - a / 2, n, p)) + 1, n)
+    return Estimate(float(torch.quantile(values, p)), float(x[lo - 1]), float(x[hi - 1]), "order statistics", level)
+
+
 def _distance_matrices(x: Tensor, y: Tensor, max_points: int) -> tuple[Tensor, Tensor, Tensor]:
     a, b = (torch.as_tensor(_numpy_points(t, name)[:max_points]) for t, name in ((x, "x"), (y, "y")))
     if a.shape[1] != b.shape[1]:

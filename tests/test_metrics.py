@@ -129,3 +129,32 @@ def test_bad_inputs_are_named():
         metrics.ks_distance(x, stats.norm.cdf)
     with pytest.raises(ValueError, match="reduce"):
         metrics.log_ratio(gmm, x, 0, "max")
+
+
+def test_quantile_interval_covers_at_its_level():
+    # 400 samples of N(0, 1), 2000 repetitions: the order-statistic interval of the 10% and 50% quantiles must cover
+    # the true quantile (-1.2816, 0) at least 95% of the time (binomial discreteness makes it a bit more); with 2000
+    # repetitions a coverage of 0.95 has standard error 0.005, so 0.94 is > 2 se below the guaranteed level
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2000, 400, dtype=torch.float64, generator=g)
+    for p, q in ((0.1, -1.2815516), (0.5, 0.0)):
+        hits = [(e.lo <= q <= e.hi) for e in (metrics.quantile(row, p) for row in x)]
+        assert 0.94 <= sum(hits) / len(hits) <= 0.975
+    e = metrics.quantile(torch.arange(1, 101, dtype=torch.float64), 0.5)   # 1..100: median 50.5, order stats
+    # binom(100, 0.5) quantiles at 2.5% and 97.5% are 40 and 60: [x_(40), x_(61)], coverage P(40 <= B <= 60) = 0.965
+    assert e.value == 50.5 and e.lo == 40 and e.hi == 61
+    with pytest.raises(ValueError, match="p must be in"):
+        metrics.quantile(x[0], 1.0)
+
+
+def test_bootstrap_curve_finds_a_known_peak():
+    # H(sigma) = logistic((log sigma - log 0.7) / 0.4) has its steepest log-sigma slope exactly at sigma = 0.7; on a
+    # grid that misses 0.7 the parabola refinement lands within 0.3%, and per-draw noise gives an interval around it
+    from sandbox.claims import steepest_sigma
+    sigmas = torch.logspace(-2, 2, 49, dtype=torch.float64)
+    curve = torch.sigmoid((sigmas.log() - math.log(0.7)) / 0.4)
+    assert float(steepest_sigma(sigmas)(curve[None])[0]) == pytest.approx(0.7, rel=3e-3)
+    g = torch.Generator().manual_seed(1)
+    draws = curve + 0.3 * torch.randn(500, 1, dtype=torch.float64, generator=g) * curve * (1 - curve)
+    e = metrics.bootstrap_curve(draws, steepest_sigma(sigmas))
+    assert e.lo < e.value < e.hi and e.lo < 0.7 < e.hi and e.hi - e.lo < 0.1
