@@ -67,6 +67,7 @@ def test_cfg_distortion_known_answers():
     e = claims.cfg_distortion(one, 2.0, 2000, 128)
     assert e["overshoot"].lo <= 0.0 <= e["overshoot"].hi
     assert e["variance_ratio"].value == pytest.approx(1.0, abs=0.02)     # sd of the ratio ~ sqrt(2 / (2000 * 64))
+    assert e["variance_ratio"].lo <= 1.0 <= e["variance_ratio"].hi       # half-width 1.96 * 0.004 = 0.008
     # two classes: guidance pushes class 0 beyond its mean, away from class 1
     two = claims.sphere_classes(64, 2)
     assert claims.cfg_distortion(two, 2.0, 500, 64)["overshoot"].lo > 0.0
