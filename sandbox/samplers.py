@@ -25,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .fields import Field
-from .validation import as_generator
+from .validation import as_generator, as_int
 
 Tensor = torch.Tensor
 
@@ -65,8 +65,7 @@ def predictor_corrector(predictor: Field, corrector: Field, x: Tensor, sigmas: T
     steps of ``corrector`` at sigma_{i+1} with eps = (sigma_i^2 - sigma_{i+1}^2) / 2 each (module docstring); no
     correction at sigma = 0. With one corrector step the noise is drawn exactly as ``euler_maruyama`` draws it."""
     sigmas = _check(x, sigmas)
-    if isinstance(corrector_steps, bool) or not isinstance(corrector_steps, int) or corrector_steps < 1:
-        raise ValueError(f"corrector_steps must be an integer >= 1, got {corrector_steps!r}")
+    corrector_steps = as_int(corrector_steps, "corrector_steps", minimum=1)
     g = as_generator(generator, x.device)
     _record(trajectory, x)
     for i in tqdm(range(len(sigmas) - 1), desc="pc", disable=not progress, leave=False):

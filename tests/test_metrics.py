@@ -143,8 +143,10 @@ def test_quantile_interval_covers_at_its_level():
     e = metrics.quantile(torch.arange(1, 101, dtype=torch.float64), 0.5)   # 1..100: median 50.5, order stats
     # binom(100, 0.5) quantiles at 2.5% and 97.5% are 40 and 60: [x_(40), x_(61)], coverage P(40 <= B <= 60) = 0.965
     assert e.value == 50.5 and e.lo == 40 and e.hi == 61
-    with pytest.raises(ValueError, match="p must be in"):
+    with pytest.raises(ValueError, match="p must be a probability"):
         metrics.quantile(x[0], 1.0)
+    with pytest.raises(ValueError, match="p must be"):
+        metrics.quantile(x[0], 0.0)
 
 
 def test_bootstrap_curve_finds_a_known_peak():

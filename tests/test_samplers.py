@@ -75,7 +75,7 @@ def test_predictor_corrector_draws_the_sdes_noise():
     pc = samplers.predictor_corrector(zero, zero, x, grid, generator=3)
     assert torch.allclose(pc, sde, rtol=0, atol=1e-12)
     assert not torch.allclose(samplers.predictor_corrector(zero, zero, x, grid, generator=4), sde, atol=1e-3)
-    with pytest.raises(ValueError, match="corrector_steps must be an integer >= 1"):
+    with pytest.raises(ValueError, match="corrector_steps must be an int >= 1"):
         samplers.predictor_corrector(zero, zero, x, grid, corrector_steps=0)
 
 
