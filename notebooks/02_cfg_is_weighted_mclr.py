@@ -30,7 +30,7 @@
 # (iii) Using $\pi_c p_\sigma(x\mid c) = r\,p_\sigma(x)$: $\sum_k a_k = p_\sigma(x\mid c)$, so the quadratic in $s(x)$ has
 # positive curvature everywhere. (iv) Its minimiser is $\sum_k a_k s_k / \sum_k a_k = \alpha_w s_c - w\sum_{k\ne c} p_\sigma(k\mid x)\,s_k = s_c + w(s_c - s_u)$.
 #
-# Below, each of the five checks of `sandbox.verification` runs live. Set `SANDBOX_FAST=1` for small sizes.
+# Below, each of the five checks of `sandbox.experiments.verification` runs live. Set `SANDBOX_FAST=1` for small sizes.
 
 # %%
 import os

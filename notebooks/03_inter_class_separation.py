@@ -22,7 +22,7 @@
 # * the optimum of **unweighted MCLR** with strength $\lambda$ (it has no optimum where $A(x) \le 0$; there we keep $s_c$),
 #
 # and compare with exact draws of the **tilted density** $q_0 \propto p(x\mid c)^{1+w}p(x)^{-w}$, the target CFG is
-# often said to sample. Measures (`docs/theory.md`, section 7; `sandbox.metrics`): Bayes accuracy, mean posterior $p(c\mid x)$,
+# often said to sample. Measures (`docs/theory.md`, section 7; `sandbox.experiments.metrics`): Bayes accuracy, mean posterior $p(c\mid x)$,
 # inter-class log-likelihood ratio, leakage, mode coverage, entropy, and the energy distance to $q_0$ — each with
 # a 95% interval. Set `SANDBOX_FAST=1` for small sizes (same code path).
 
@@ -107,7 +107,7 @@ figures.cfg_vs_tilted_figure(fast=FAST);
 #
 # $$x_1 - m_c = \frac{\Phi(\sigma_1)}{\Phi(\sigma_0)}(x_0 - m_c) - w(m_c - m_u)\,\Phi(\sigma_1)\int_{\sigma_0}^{\sigma_1}\frac{s\,ds}{(l_u+s^2)\Phi(s)}$$
 #
-# (derivation in `sandbox/gaussian_flow.py`). Started from $p_{\sigma_{max}}(\cdot\mid c)$ the output variance tends to
+# (derivation in `sandbox/methods/gaussian_flow.py`). Started from $p_{\sigma_{max}}(\cdot\mid c)$ the output variance tends to
 # $l_c^{1+w} l_u^{-w}$, while the tilted Gaussian has variance $1/((1+w)/l_c - w/l_u)$. Below: the sampler against the
 # closed form and against the tilted Gaussian.
 

@@ -20,7 +20,7 @@
 # to where CFG's are, because the objective's optimum is the CFG score (notebook 02). Here we can also say how far
 # every net is from the exact conditional and the exact CFG score at every noise level.
 #
-# Fine-tunes compared (all from the same DSM net, `sandbox.training`; the names are those of `sandbox.methods`):
+# Fine-tunes compared (all from the same DSM net, `sandbox.learn.training`; the names are those of `sandbox.methods`):
 # * `weighted-mclr`, **exact weights**: the noisy classifier in the weights is the exact $p_\sigma(c\mid x)$;
 # * `weighted-mclr-classifier`, **learned classifier**: the weights come from a small noisy classifier trained on the
 #   same data;

@@ -22,7 +22,7 @@
 # * **training-time replacements**, by their exact optima: GFT, model guidance, weighted MCLR (all three are CFG),
 #   and the data-level tilt (its optimum is $q_0$ itself, whose noised score is *not* CFG's); then as trained nets.
 #
-# Papers write the guidance strength in four ways; `sandbox.conventions` converts between them.
+# Papers write the guidance strength in four ways; `sandbox.core.conventions` converts between them.
 # `SANDBOX_FAST=1` runs the small setting (same code path).
 
 # %%

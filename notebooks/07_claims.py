@@ -15,7 +15,7 @@
 # # Claims about guidance, checked
 #
 # Papers about classifier-free guidance make precise claims, often argued on paper or shown on one example. With
-# exact class scores each can be *measured*. `sandbox.claims` holds one entry per claim: the reference, the
+# exact class scores each can be *measured*. `sandbox.experiments.claims` holds one entry per claim: the reference, the
 # statement as tested (docs/theory.md, section 13), and a measurement that computes the verdict.
 # `SANDBOX_FAST=1` runs the small setting (same code path).
 

@@ -9,8 +9,14 @@ Public API (see README.md for a tour):
 - ``conventions``: guidance scales (``w``, ``s``, GFT's ``beta``, model guidance's ``w``) and field forms.
 - ``fields``: the two field signatures, ``Field`` ``(x, sigma)`` and ``LabelledField`` ``(x, sigma, c)``.
 - ``schedules``: the VE/EDM sigma frame, VP schedules mapped onto it, EDM sigma steps.
+
+The package is layered, data flowing one way: ``core`` (mixtures, schedules, zoo, validation, files, cache) ->
+``methods`` (guidance rules, objectives, exact optima, samplers) -> ``learn`` (models, training, checkpoints) ->
+``experiments`` (metrics, verification, separation, comparison, atlas, claims) -> ``viz`` (figures) -> ``cli``.
+Every module is also reachable by its short name, imported on first use: ``from sandbox import claims, metrics``.
 """
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
 
 try:
@@ -18,10 +24,36 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-from . import conventions, fields, methods, schedules, zoo
-from .mixtures import ClassConditionalGMM
-from .schedules import VPSchedule, edm_sigmas, vp_denoise, vp_score
-from .zoo import branching_2d, gaussian_classes, overlap_2d, random_mixture, teaching_1d
+from . import methods
+from .core import conventions, fields, schedules, zoo
+from .core.mixtures import ClassConditionalGMM
+from .core.schedules import VPSchedule, edm_sigmas, vp_denoise, vp_score
+from .core.zoo import branching_2d, gaussian_classes, overlap_2d, random_mixture, teaching_1d
+
+# short name -> layer: ``sandbox.<name>`` is imported lazily (``import sandbox`` stays light: no scipy, no figures)
+MODULES = {
+    **dict.fromkeys(("cache", "files", "mixtures", "quadrature", "tables", "validation"), "core"),
+    **dict.fromkeys(("gaussian_flow", "guidance", "objectives", "samplers", "theory", "tilted"), "methods"),
+    **dict.fromkeys(("checkpoints", "models", "training"), "learn"),
+    **dict.fromkeys(("claims", "comparison", "evaluation", "metrics", "separation", "trained_atlas", "verification"),
+                    "experiments"),
+    **dict.fromkeys(("figures", "plotting"), "viz"),
+    "cli": None,
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in MODULES:
+        raise AttributeError(f"module 'sandbox' has no attribute {name!r}")
+    layer = MODULES[name]
+    module = importlib.import_module(f".{name}" if layer is None else f".{layer}.{name}", __name__)
+    globals()[name] = module
+    return module
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *MODULES})
+
 
 __all__ = [
     "ClassConditionalGMM",

@@ -13,9 +13,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import __version__
-from .files import check_writable
-from .mixtures import ClassConditionalGMM
-from .tables import format_table
+from .core.files import check_writable
+from .core.mixtures import ClassConditionalGMM
+from .core.tables import format_table
 
 MIXTURE_HELP = "zoo name or mixture .json file (ClassConditionalGMM.save) (default: overlap_2d)"
 
@@ -84,7 +84,7 @@ def _epilog(command: str) -> str:
 
 
 def _figures(args: argparse.Namespace) -> int:
-    from .figures import CHECK_TOLERANCE, FIGURES, build, check
+    from .viz.figures import CHECK_TOLERANCE, FIGURES, build, check
 
     if args.list:
         if args.only or args.fast or args.check or args.tol is not None:
@@ -115,7 +115,7 @@ def _figures(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from . import verification
+    from .experiments import verification
 
     _check_json(args)
     t0 = time.perf_counter()
@@ -144,8 +144,8 @@ def _report(text: str, lines: list[str], t0: float, args: argparse.Namespace, co
             mixture: ClassConditionalGMM | None, results: Callable[[], object]) -> None:
     """Print a table and its summary lines with the run time; write the JSON report to ``--json``:
     ``{version, command, config, mixture: {name, fingerprint} or null, results}``."""
-    from . import cache
-    from .files import write_json
+    from .core import cache
+    from .core.files import write_json
 
     print(text)
     for line in lines:
@@ -160,7 +160,7 @@ def _report(text: str, lines: list[str], t0: float, args: argparse.Namespace, co
 
 
 def _separation(args: argparse.Namespace) -> int:
-    from .separation import SweepConfig, as_json, sweep, table, trend_summary
+    from .experiments.separation import SweepConfig, as_json, sweep, table, trend_summary
 
     _check_json(args)
     t0 = time.perf_counter()
@@ -175,8 +175,8 @@ def _separation(args: argparse.Namespace) -> int:
 
 
 def _atlas(args: argparse.Namespace) -> int:
-    from . import trained_atlas
-    from .separation import ATLAS_COLUMNS, SweepConfig, as_json, sweep, table
+    from .experiments import trained_atlas
+    from .experiments.separation import ATLAS_COLUMNS, SweepConfig, as_json, sweep, table
 
     _check_json(args)
     t0 = time.perf_counter()
@@ -211,7 +211,7 @@ def _atlas(args: argparse.Namespace) -> int:
 
 
 def _claims(args: argparse.Namespace) -> int:
-    from . import claims
+    from .experiments import claims
 
     _check_json(args)
     if args.counterexamples is not None:
@@ -233,8 +233,9 @@ def _claims(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from . import checkpoints, zoo
-    from .training import TrainConfig, train, train_classifier
+    from .core import zoo
+    from .learn import checkpoints
+    from .learn.training import TrainConfig, train, train_classifier
 
     check_writable(args.out, "--out")
     changes = {k: v for k, v in (("steps", args.steps), ("w", args.w), ("lam", args.lam),
@@ -279,8 +280,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .comparison import CompareConfig, acceptance_lines, as_json, compare, table
-    from .training import TrainConfig
+    from .experiments.comparison import CompareConfig, acceptance_lines, as_json, compare, table
+    from .learn.training import TrainConfig
 
     _check_json(args)
     t0 = time.perf_counter()
@@ -297,7 +298,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _zoo(args: argparse.Namespace) -> int:
-    from . import zoo
+    from .core import zoo
 
     rows = []
     for name, make in zoo.ZOO.items():
@@ -330,7 +331,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .training import OBJECTIVES as TRAINABLE
+    from .learn.training import OBJECTIVES as TRAINABLE
 
     parser = _Parser(
         prog="mclr-sandbox",

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandbox import conventions, guidance, methods, samplers, verification, zoo
-from sandbox.verification import relative_error
+from sandbox.experiments.verification import relative_error
 
 from .strategies import mixtures, points
 
@@ -188,7 +188,7 @@ def test_the_data_level_tilt_is_q0_noised_and_not_cfg(w):
 
     from scipy import integrate
 
-    from sandbox.tilted import TiltedTarget
+    from sandbox.methods.tilted import TiltedTarget
     gmm = zoo.teaching_1d()
     target = TiltedTarget(gmm, 0, w)
     xs = torch.tensor([[-2.0], [0.1], [0.6], [1.5]], dtype=D)

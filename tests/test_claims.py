@@ -26,7 +26,7 @@ def test_conditional_entropy_known_answers():
 
 
 def test_wilson_share():
-    from sandbox.metrics import proportion
+    from sandbox.experiments.metrics import proportion
     zero = proportion(0, 100)                        # Wilson: [0, z^2 / (n + z^2)] = [0, 0.0370]
     assert zero.value == 0.0 and zero.lo == 0.0
     assert zero.hi == pytest.approx(3.8415 / 103.8415, rel=1e-4)

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from sandbox import cli, figures, verification
-from sandbox.files import atomic_open
+from sandbox.core.files import atomic_open
 
 
 def test_help_shows_example_calls():

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sandbox import ClassConditionalGMM
-from sandbox.verification import relative_error
+from sandbox.experiments.verification import relative_error
 
 from .strategies import points, sigmas, structured_mixtures
 
@@ -99,7 +99,7 @@ def test_bad_structured_covariances_are_refused(kind, covs, message):
 
 def test_every_consumer_reads_structured_covariances():
     # the per-axis variances and dense matrices that the rest of the package reads, for each type
-    from sandbox.training import TrainConfig, model_config
+    from sandbox.learn.training import TrainConfig, model_config
     sph = ClassConditionalGMM([torch.zeros(1, 2, dtype=D), torch.ones(1, 2, dtype=D)],
                               [torch.tensor([0.5], dtype=D), torch.tensor([2.0], dtype=D)],
                               [torch.ones(1, dtype=D)] * 2, covariance_type="spherical")

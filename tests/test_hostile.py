@@ -23,7 +23,7 @@ from sandbox import (
     training,
     zoo,
 )
-from sandbox.files import atomic_open
+from sandbox.core.files import atomic_open
 
 D = torch.float64
 GMM = zoo.overlap_2d()
@@ -234,7 +234,7 @@ def test_sigterm_in_the_middle_of_a_write_leaves_no_file(tmp_path):
     code = """
 import os, signal, sys
 from sandbox import cli, figures
-from sandbox.files import atomic_open
+from sandbox.core.files import atomic_open
 def killed_while_writing(fast):
     with atomic_open(sys.argv[1] + "/partial.bin", "wb") as fh:
         fh.write(b"half")
@@ -325,7 +325,7 @@ def test_debug_shows_the_traceback(capsys):
 # ---------------------------------------------------------------------------------------------- conventions
 def test_ecosystem_conventions():
     from sandbox import fields
-    from sandbox.models import Denoiser, ModelConfig
+    from sandbox.learn.models import Denoiser, ModelConfig
     net = Denoiser(ModelConfig(2, 3))
     x = GMM.sample(6, generator=0)
     with torch.no_grad():

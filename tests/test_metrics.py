@@ -152,7 +152,7 @@ def test_quantile_interval_covers_at_its_level():
 def test_bootstrap_curve_finds_a_known_peak():
     # H(sigma) = logistic((log sigma - log 0.7) / 0.4) has its steepest log-sigma slope exactly at sigma = 0.7; on a
     # grid that misses 0.7 the parabola refinement lands within 0.3%, and per-draw noise gives an interval around it
-    from sandbox.claims import steepest_sigma
+    from sandbox.experiments.claims import steepest_sigma
     sigmas = torch.logspace(-2, 2, 49, dtype=torch.float64)
     curve = torch.sigmoid((sigmas.log() - math.log(0.7)) / 0.4)
     assert float(steepest_sigma(sigmas)(curve[None])[0]) == pytest.approx(0.7, rel=3e-3)

@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 
 from sandbox import ClassConditionalGMM, cache, checkpoints, cli, comparison, fields, methods, separation, training, zoo
-from sandbox.separation import SweepConfig
+from sandbox.experiments.separation import SweepConfig
 
 from .strategies import mixtures, points
 

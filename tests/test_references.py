@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scipy import integrate, special
 
 from sandbox import ClassConditionalGMM, edm_sigmas, gaussian_flow, guidance, metrics, samplers, theory, zoo
-from sandbox.tilted import TiltedTarget
+from sandbox.methods.tilted import TiltedTarget
 
 from .test_mixtures import mixture_cdf_1d
 

@@ -95,7 +95,7 @@ def test_predictor_corrector_with_the_exact_score_samples_the_mixture():
 def test_predictor_corrector_converges_path_by_path_to_the_cfg_sde():
     # Bradley & Nakkiran: SDE(w) = ODE step of s_c + Langevin on s_c + 2w (s_c - s_u), to first order in the step;
     # with the same noise the RMS gap falls ~4x per 4x steps, and the naive corrector w' = w does not close it
-    from sandbox.claims import predictor_corrector_gap
+    from sandbox.experiments.claims import predictor_corrector_gap
     gmm = zoo.overlap_2d()
     gap = predictor_corrector_gap(gmm, 0, 2.0, gmm.sample(300, c=0, sigma=80.0, generator=0), (32, 128, 512))
     assert gap["order"] > 0.75

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sandbox import VPSchedule, edm_sigmas, vp_denoise, vp_score, zoo
-from sandbox.schedules import vp_log_prob
+from sandbox.core.schedules import vp_log_prob
 
 
 @pytest.mark.parametrize("kind", ["linear", "cosine"])

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from sandbox import cli, edm_sigmas, guidance, metrics, samplers, separation, zoo
-from sandbox.metrics import Estimate
+from sandbox.experiments.metrics import Estimate
 
 
 def test_separation_cli_fast_json(tmp_path, capsys):

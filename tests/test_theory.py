@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sandbox import objectives, theory, verification, zoo
-from sandbox.tilted import TiltedTarget
+from sandbox.methods.tilted import TiltedTarget
 
 from .strategies import mixtures, points
 

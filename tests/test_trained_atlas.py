@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from sandbox import cli, methods, trained_atlas, zoo
-from sandbox.models import Denoiser, ModelConfig
-from sandbox.quadrature import quasi_normal_rule
-from sandbox.tilted import TiltedTarget
+from sandbox.core.quadrature import quasi_normal_rule
+from sandbox.learn.models import Denoiser, ModelConfig
+from sandbox.methods.tilted import TiltedTarget
 
 D = torch.float64
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sandbox import checkpoints, evaluation, guidance, objectives, training, zoo
-from sandbox.models import Denoiser, ModelConfig, NoisyClassifier
+from sandbox.learn.models import Denoiser, ModelConfig, NoisyClassifier
 
 D = torch.float64
 

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .mixtures import ClassConditionalGMM
-from .validation import as_batch_scalar, as_class_ids, as_number, as_points, as_probability_table
+from ..core.mixtures import ClassConditionalGMM
+from ..core.validation import as_batch_scalar, as_class_ids, as_number, as_points, as_probability_table
 
 Tensor = torch.Tensor
 OBJECTIVES = ("dsm", "mclr", "weighted-mclr")

@@ -30,13 +30,16 @@ from fractions import Fraction
 
 import torch
 
-from . import cache, methods, metrics, samplers, zoo
+from .. import methods
+from ..core import cache, zoo
+from ..core.mixtures import ClassConditionalGMM
+from ..core.schedules import edm_sigmas
+from ..core.tables import format_table
+from ..core.validation import register_once
+from ..methods import samplers
+from ..methods.tilted import TiltedTarget
+from . import metrics
 from .metrics import Estimate
-from .mixtures import ClassConditionalGMM
-from .schedules import edm_sigmas
-from .tables import format_table
-from .tilted import TiltedTarget
-from .validation import register_once
 
 Tensor = torch.Tensor
 HOLDS, FAILS, CAVEAT = "holds", "fails", "holds with a caveat"

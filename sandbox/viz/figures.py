@@ -18,29 +18,19 @@ import torch
 from matplotlib.lines import Line2D
 from tqdm.auto import tqdm
 
-from . import (
-    cache,
-    claims,
-    comparison,
-    gaussian_flow,
-    guidance,
-    methods,
-    objectives,
-    samplers,
-    separation,
-    theory,
-    trained_atlas,
-    zoo,
-)
+from .. import methods
+from ..core import cache, zoo
+from ..core.files import atomic_open
+from ..core.mixtures import ClassConditionalGMM
+from ..core.schedules import edm_sigmas
+from ..core.validation import as_number
+from ..experiments import claims, comparison, separation, trained_atlas
+from ..experiments.separation import SampleConfig
+from ..experiments.verification import LearningTraceConfig, ParabolaConfig, ResidualsConfig
+from ..methods import gaussian_flow, guidance, objectives, samplers, theory
+from ..methods.tilted import TiltedTarget
 from . import plotting as P
-from .files import atomic_open
-from .mixtures import ClassConditionalGMM
 from .plotting import plt
-from .schedules import edm_sigmas
-from .separation import SampleConfig
-from .tilted import TiltedTarget
-from .validation import as_number
-from .verification import LearningTraceConfig, ParabolaConfig, ResidualsConfig
 
 FigureFn = Callable[[bool], "plt.Figure"]
 PNG_DPI = 200           # sharp on high-density screens; the PDFs are vector graphics

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
-from .validation import as_batch_scalar, as_class_ids
+from ..core.validation import as_batch_scalar, as_class_ids
 
 Tensor = torch.Tensor
 

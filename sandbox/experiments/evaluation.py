@@ -21,11 +21,11 @@ import math
 
 import torch
 
-from .fields import Field, LabelledField
+from ..core.fields import Field, LabelledField
+from ..core.mixtures import ClassConditionalGMM
+from ..core.schedules import edm_sigmas
+from ..core.validation import as_int, as_number
 from .metrics import LEVEL, Estimate, normal_mean
-from .mixtures import ClassConditionalGMM
-from .schedules import edm_sigmas
-from .validation import as_int, as_number
 
 Tensor = torch.Tensor
 ERROR_SIGMAS = tuple(float(s) for s in torch.logspace(math.log10(0.02), math.log10(20.0), 10, dtype=torch.float64))

@@ -27,7 +27,7 @@ from typing import Any, Protocol, TypeVar
 
 import torch
 
-from . import __version__
+from .. import __version__
 from .files import atomic_open
 from .mixtures import ClassConditionalGMM
 

@@ -30,16 +30,19 @@ from dataclasses import dataclass, field, replace
 import torch
 from tqdm.auto import tqdm
 
-from . import cache, evaluation, methods, metrics, samplers, zoo
-from .checkpoints import cached_training
-from .fields import Field
+from .. import methods
+from ..core import cache, zoo
+from ..core.fields import Field
+from ..core.mixtures import ClassConditionalGMM
+from ..core.schedules import edm_sigmas
+from ..core.tables import format_table
+from ..core.validation import as_int, as_number, as_scales, as_seeds
+from ..learn.checkpoints import cached_training
+from ..learn.training import TrainConfig, TrainResult, train, train_classifier
+from ..methods import samplers
+from ..methods.tilted import TiltedTarget
+from . import evaluation, metrics
 from .metrics import Estimate
-from .mixtures import ClassConditionalGMM
-from .schedules import edm_sigmas
-from .tables import format_table
-from .tilted import TiltedTarget
-from .training import TrainConfig, TrainResult, train, train_classifier
-from .validation import as_int, as_number, as_scales, as_seeds
 
 Tensor = torch.Tensor
 TRAINED = ("weighted-mclr", "weighted-mclr-classifier", "gft", "model-guidance", "data-tilt")

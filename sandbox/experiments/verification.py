@@ -31,11 +31,13 @@ import torch
 from scipy import stats
 from tqdm.auto import tqdm
 
-from . import objectives, theory, training, zoo
-from .mixtures import ClassConditionalGMM
-from .quadrature import gaussian_nodes, standard_normal_rule
-from .tilted import TiltedTarget
-from .zoo import MixtureSpec
+from ..core import zoo
+from ..core.mixtures import ClassConditionalGMM
+from ..core.quadrature import gaussian_nodes, standard_normal_rule
+from ..core.zoo import MixtureSpec
+from ..learn import training
+from ..methods import objectives, theory
+from ..methods.tilted import TiltedTarget
 
 Tensor = torch.Tensor
 
@@ -647,7 +649,7 @@ class VerifyConfig:
 
 def summary_table(results: list[CheckResult]) -> str:
     """One row per check: rows passed, the worst residual relative to its tolerance, and that residual."""
-    from .tables import format_table
+    from ..core.tables import format_table
 
     rows = []
     for check in dict.fromkeys(r.check for r in results):

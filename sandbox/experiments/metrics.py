@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from scipy import spatial, special, stats
 
-from .mixtures import ClassConditionalGMM
-from .validation import as_class_ids, as_count, as_int, as_number, as_points
+from ..core.mixtures import ClassConditionalGMM
+from ..core.validation import as_class_ids, as_count, as_int, as_number, as_points
 
 Tensor = torch.Tensor
 LEVEL = 0.95

@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 import torch
 
+from ..core.fields import Field, conditional
+from ..core.mixtures import ClassConditionalGMM
+from ..core.validation import as_count, as_number
 from . import theory
-from .fields import Field, conditional
-from .mixtures import ClassConditionalGMM
-from .validation import as_count, as_number
 
 Tensor = torch.Tensor
 __all__ = ["APG", "CFG", "CFGZeroStar", "ClassifierGuidance", "Optimum", "conditional", "exact_cfg",

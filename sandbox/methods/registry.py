@@ -25,12 +25,12 @@ from dataclasses import dataclass
 
 import torch
 
-from .conventions import from_w
-from .fields import Field, conditional
+from ..core.conventions import from_w
+from ..core.fields import Field, conditional
+from ..core.mixtures import ClassConditionalGMM
+from ..core.validation import as_number, register_once
 from .guidance import APG, CFG, CFGZeroStar, ClassifierGuidance, Optimum, exact_cfg
-from .mixtures import ClassConditionalGMM
 from .tilted import TiltedTarget
-from .validation import as_number, register_once
 
 Tensor = torch.Tensor
 Nets = Mapping[str, torch.nn.Module]

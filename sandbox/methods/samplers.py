@@ -24,8 +24,8 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
-from .fields import Field
-from .validation import as_generator, as_int
+from ..core.fields import Field
+from ..core.validation import as_generator, as_int
 
 Tensor = torch.Tensor
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from . import cache
-from .files import atomic_open
+from ..core import cache
+from ..core.files import atomic_open
 from .models import Denoiser, ModelConfig, NoisyClassifier
 from .training import TrainConfig, TrainResult
 
@@ -29,7 +29,7 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 def payload(result: TrainResult) -> dict[str, object]:
     """``result`` as plain data (what ``save`` writes and the cache stores)."""
-    from . import __version__
+    from .. import __version__
 
     kind = next((name for name, cls in KINDS.items() if isinstance(result.model, cls)), None)
     if kind is None:

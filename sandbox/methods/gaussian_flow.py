@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import torch
 from scipy import integrate
 
-from .mixtures import check_components
+from ..core.mixtures import check_components
 
 Tensor = torch.Tensor
 _GENERIC = 0.6180339887498949     # S_c + t S_u with an irrational t shares eigenvectors with both when they commute

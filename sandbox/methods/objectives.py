@@ -28,8 +28,8 @@ from typing import NamedTuple
 
 import torch
 
-from .fields import Field, LabelledField
-from .validation import (
+from ..core.fields import Field, LabelledField
+from ..core.validation import (
     as_batch_scalar,
     as_class_ids,
     as_count,

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 
-from .mixtures import ClassConditionalGMM
+from ..core.mixtures import ClassConditionalGMM
 
 SINGLE_COLUMN = 3.35  # inches: one column of a two-column paper
 DOUBLE_COLUMN = 6.9   # inches: full text width

@@ -28,13 +28,15 @@ from dataclasses import dataclass, field, replace
 import torch
 from tqdm.auto import tqdm
 
-from . import evaluation, methods, metrics, samplers
-from .checkpoints import cached_training
-from .fields import Field, labelled
-from .schedules import edm_sigmas
-from .tables import format_table
-from .training import TrainConfig, TrainResult, train, train_classifier
-from .validation import as_int, as_number, as_seeds
+from .. import methods
+from ..core.fields import Field, labelled
+from ..core.schedules import edm_sigmas
+from ..core.tables import format_table
+from ..core.validation import as_int, as_number, as_seeds
+from ..learn.checkpoints import cached_training
+from ..learn.training import TrainConfig, TrainResult, train, train_classifier
+from ..methods import samplers
+from . import evaluation, metrics
 
 TUNES = ("weighted-mclr", "weighted-mclr-classifier", "mclr")
 ROWS = (("dsm", "exact"), ("cfg", "exact"), ("dsm", "nets"), ("cfg", "nets"), *((t, "nets") for t in TUNES))

@@ -22,9 +22,9 @@ import math
 import numpy as np
 import torch
 
-from .mixtures import ClassConditionalGMM
-from .quadrature import AdaptiveResult, adaptive_expectation, quasi_normal_rule, standard_normal_rule
-from .validation import as_batch_scalar, as_class_ids, as_count, as_generator, as_number, as_points
+from ..core.mixtures import ClassConditionalGMM
+from ..core.quadrature import AdaptiveResult, adaptive_expectation, quasi_normal_rule, standard_normal_rule
+from ..core.validation import as_batch_scalar, as_class_ids, as_count, as_generator, as_number, as_points
 
 Tensor = torch.Tensor
 SCORE_RULES = {1: (40, 10), 2: (12, 6)}   # (panels, order) per axis for the noised score, by dimension

@@ -26,13 +26,16 @@ from dataclasses import dataclass, field, replace
 import torch
 from tqdm.auto import tqdm
 
-from . import cache, evaluation, methods, metrics, samplers, zoo
-from .fields import labelled
+from .. import methods
+from ..core import cache, zoo
+from ..core.fields import labelled
+from ..core.schedules import edm_sigmas
+from ..core.tables import format_table
+from ..core.validation import as_int, as_number, as_scales
+from ..methods import samplers
+from ..methods.tilted import TiltedTarget
+from . import evaluation, metrics
 from .metrics import Estimate
-from .schedules import edm_sigmas
-from .tables import format_table
-from .tilted import TiltedTarget
-from .validation import as_int, as_number, as_scales
 
 Tensor = torch.Tensor
 METHODS = ("cfg", "weighted-mclr", "mclr", "tilted")

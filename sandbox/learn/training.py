@@ -39,11 +39,13 @@ import torch
 from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
-from . import methods, objectives, zoo
-from .mixtures import ClassConditionalGMM
+from .. import methods
+from ..core import zoo
+from ..core.mixtures import ClassConditionalGMM
+from ..core.validation import as_device, as_int, as_number
+from ..methods import objectives
+from ..methods.tilted import TiltedTarget
 from .models import Denoiser, ModelConfig, NoisyClassifier
-from .tilted import TiltedTarget
-from .validation import as_device, as_int, as_number
 
 Tensor = torch.Tensor
 OBJECTIVES = tuple(methods.get(name).name for name in ("dsm", "weighted-mclr", "weighted-mclr-classifier", "mclr",

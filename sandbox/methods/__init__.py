@@ -1,0 +1,13 @@
+"""Guidance rules, training objectives and their exact optima, and the samplers that integrate them.
+
+The package itself is the one vocabulary of methods (``registry``, re-exported here): ``methods.field("cfg", gmm,
+c, w=2.0)``, ``methods.get(name)``, ``methods.names(kind)``. The modules: ``guidance`` (rules as wrappers of
+fields), ``objectives`` (training losses), ``theory`` (pointwise optima in closed form), ``tilted`` (the tilted
+density q_0 and its noised score), ``gaussian_flow`` (the guided flow between two Gaussians in closed form),
+``samplers`` (ODE, SDE and predictor-corrector loops over a sigma grid).
+"""
+
+from .registry import KINDS, REGISTRY, STRENGTHS, Method, Nets, Params, Source, draw, field, get, names, register
+
+__all__ = ["KINDS", "REGISTRY", "STRENGTHS", "Method", "Nets", "Params", "Source", "draw", "field", "get", "names",
+           "register"]

@@ -1,0 +1,56 @@
+"""The package's folders are its layers and data flows one way: no module imports from a layer above its own."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+import sandbox
+
+PACKAGE = Path(sandbox.__file__).parent
+RANK = {"core": 0, "methods": 1, "learn": 2, "experiments": 3, "viz": 4}
+TOP = len(RANK)          # cli, __main__ and __init__ sit above every layer
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+def _layer(parts: tuple[str, ...]) -> int:
+    return RANK[parts[0]] if parts and parts[0] in RANK else TOP
+
+
+def _imports(source: str, here: tuple[str, ...]) -> list[tuple[str, int]]:
+    """``(what, layer rank)`` of each relative import in ``source``, a module of the package ``here`` (e.g.
+    ``("experiments",)``; ``()`` for the top level)."""
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            target = (*here[: len(here) - (node.level - 1)], *(node.module.split(".") if node.module else ()))
+            if target:
+                out.append((".".join(target), _layer(target)))
+            else:        # `from .. import name`: a layer's package, or the package's __version__ (set before imports)
+                out += [(a.name, RANK.get(a.name, 0 if a.name == "__version__" else TOP)) for a in node.names]
+    return out
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_imports_from_a_layer_above_its_own(path):
+    here = path.relative_to(PACKAGE).parts[:-1]
+    above = [what for what, rank in _imports(path.read_text(), here) if rank > _layer(here)]
+    assert not above, f"{path.relative_to(PACKAGE)} imports from a layer above its own: {above}"
+
+
+def test_the_check_sees_an_upward_import():
+    # power: the same rule reports a core module that imports an experiment, directly or through the package
+    assert ("experiments.claims", 3) in _imports("from ..experiments.claims import Claim\n", ("core",))
+    assert ("viz", 4) in _imports("from .. import viz\n", ("core",))
+    assert _imports("from .mixtures import ClassConditionalGMM\n", ("core",)) == [("core.mixtures", 0)]
+
+
+def test_every_short_name_reaches_its_module():
+    for name, layer in sandbox.MODULES.items():
+        module = getattr(sandbox, name)
+        assert module is importlib.import_module(f"sandbox.{name}" if layer is None else f"sandbox.{layer}.{name}")
+    with pytest.raises(AttributeError, match="no attribute 'no_such_module'"):
+        sandbox.no_such_module   # noqa: B018
