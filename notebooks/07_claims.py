@@ -81,6 +81,14 @@ with P.style():
 fig = figures.claims_phase_diagram_figure(fast=FAST)
 
 # %% [markdown]
+# ## Which sigma window guidance needs
+# CFG applied only on a window $[\sigma_{lo}, \sigma_{hi}]$ (crowded_4d, $w = 4$): how much of CFG's confidence each
+# window keeps, and how many modes it leaves covered (the claim's cached measurements).
+
+# %%
+fig = figures.claims_windows_figure(fast=FAST)
+
+# %% [markdown]
 # ## Counterexamples
 # Every counterexample the family of random mixtures produced is kept as a mixture file (`mclr-sandbox claims
 # --counterexamples DIR`) and drawn here; `ClassConditionalGMM.load` reads it back for any other experiment.

@@ -24,7 +24,7 @@ FIGURES_PER_CELL = {
     "04_dsm_vs_mclr_mlps": [0, 1, 0],
     "05_cfg_intuition": [0, 3],
     "06_guidance_atlas": [0, 1, 0, 1, 0, 1],
-    "07_claims": [0, 1, 1, 1, 1],
+    "07_claims": [0, 1, 1, 1, 1, 1],
 }
 
 

@@ -16,6 +16,7 @@ import matplotlib
 import numpy as np
 import torch
 from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 from tqdm.auto import tqdm
 
 from .. import methods
@@ -464,10 +465,18 @@ def claims_figure(fast: bool = False) -> plt.Figure:
                   color=P.class_color(4))
         ax.set(xlabel="$d$ (K = 8)", ylabel="overshoot along the class mean")
         ax = axes[1, 3]
-        for i, (name, m) in enumerate(v["high-noise-hurts"][1]["measures"].items()):
-            ax.plot(m["entropy"]["value"], m["mean_posterior"]["value"], "o", color=P.class_color(i % 8), ms=3)
-            ax.annotate(name, (m["entropy"]["value"], m["mean_posterior"]["value"]), fontsize=4.5,
-                        xytext=(3, 2 if i % 2 else -6), textcoords="offset points")
+        nums = v["high-noise-hurts"][1]
+        named = ["unguided", "every sigma", f"below {claims.WINDOW[1]:g}", f"above {claims.WINDOW[0]:g}", nums["best"]]
+        every = list(nums["measures"].values())
+        ax.plot([m["entropy"]["value"] for m in every], [m["mean_posterior"]["value"] for m in every], "o",
+                color="0.75", ms=2)
+        for i, name in enumerate(dict.fromkeys(named)):     # the best window may be one of the named ones
+            m = nums["measures"][name]
+            ax.plot(m["entropy"]["value"], m["mean_posterior"]["value"], "o", color=P.class_color(i), ms=3)
+            ax.annotate(name + (" (best)" if name == nums["best"] else ""),
+                        (m["entropy"]["value"], m["mean_posterior"]["value"]), fontsize=4.5,
+                        xytext=(-30, 10) if name == "unguided" else (14, 4 - 8 * i), textcoords="offset points",
+                        arrowprops={"arrowstyle": "-", "lw": 0.3, "color": "0.4"})
         ax.set(xlabel="entropy (nats)", ylabel=r"mean $p(c\mid x)$")
         for ax, name in zip(axes.flat, ("cfg-is-not-q0", "sde-differs-from-ode", "monotone-over-mixtures",
                                         "helps-on-average", "pushes-to-far-edge", "decided-mid-noise",
@@ -559,6 +568,45 @@ def claims_phase_diagram_figure(fast: bool = False) -> plt.Figure:
         fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap="plasma"), ax=right, label="$d$")
         right.legend(fontsize=5, loc="upper left")
         right.set_title("the overshoot is (nearly) a function of alpha alone", fontsize=6)
+    return fig
+
+
+@figure("claims_windows", "guidance applied on one sigma window (claim high-noise-hurts): confidence and mode "
+        "coverage for every window, the best one marked")
+def claims_windows_figure(fast: bool = False) -> plt.Figure:
+    """Draws the windows stored in the cached verdict of ``high-noise-hurts``: one cell per window [lo, hi]."""
+    nums = claims.run(("high-noise-hurts",), fast=fast)["high-noise-hurts"].numbers
+    windows = {k: (lo, np.inf if hi is None else hi) for k, (lo, hi) in nums["windows"].items() if k != "unguided"}
+    ends = sorted({e for lo_hi in windows.values() for e in lo_hi})
+    los, his = ends[:-1], ends[1:]                  # a window starts below infinity and ends above 0
+    full = nums["measures"]["every sigma"]["mean_posterior"]["value"]
+    panels = (("mean_posterior", r"mean $p(c\mid x)$ / CFG's", lambda e: e / full),
+              ("mode_coverage", "mode coverage", lambda e: e))
+
+    def label(e: float) -> str:
+        return "0" if e == 0 else r"$\infty$" if e == np.inf else f"{e:g}"
+
+    with P.style():
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 3.0, ncols=2)
+        for ax, (key, title, scale) in zip(axes, panels):
+            grid = np.full((len(his), len(los)), np.nan)
+            for name, (lo, hi) in windows.items():
+                grid[his.index(hi), los.index(lo)] = scale(nums["measures"][name][key]["value"])
+            mesh = ax.pcolormesh(np.arange(len(los) + 1), np.arange(len(his) + 1), np.ma.masked_invalid(grid),
+                                 cmap="viridis")
+            for name, (lo, hi) in windows.items():
+                i, j = los.index(lo), his.index(hi)
+                if name in nums["eligible"]:          # keeps >= 95% of CFG's confidence
+                    ax.add_patch(Rectangle((i, j), 1, 1, fill=False, ec="w", lw=1.0))
+                if name == nums["best"]:
+                    ax.plot(i + 0.5, j + 0.5, "*", color="#D55E00", ms=7)
+            ax.set(xticks=np.arange(len(los)) + 0.5, xticklabels=[label(e) for e in los],
+                   yticks=np.arange(len(his)) + 0.5, yticklabels=[label(e) for e in his],
+                   xlabel=r"window starts at $\sigma_{lo}$", ylabel=r"ends at $\sigma_{hi}$")
+            ax.tick_params(labelsize=5)
+            fig.colorbar(mesh, ax=ax, label=title)
+        axes[0].set_title("white: keeps >= 95% of CFG's confidence (crowded_4d, w = 4)", fontsize=6)
+        axes[1].set_title(f"star: the most coverage among them ({nums['best']})", fontsize=6)
     return fig
 
 
