@@ -453,10 +453,14 @@ def claims_figure(fast: bool = False) -> plt.Figure:
         ax.set(xlabel="$w$", ylabel="position away from the other class")
         ax.legend(fontsize=5, loc="lower right")
         ax = axes[1, 1]
-        for i, (name, nums) in enumerate(v["decided-mid-noise"][1].items()):
-            ax.semilogx(nums["sigmas"], nums["H"], color=P.class_color(i), label=name)
-            ax.axvline(nums["peak_sigma"]["value"], color=P.class_color(i), ls=":", lw=0.8)
-        ax.axvspan(*claims.WINDOW, color="0.92", zorder=0)
+        nums = v["decided-mid-noise"][1]
+        for i, name in enumerate(("overlap_2d", "crowded_4d")):
+            ax.semilogx(nums[name]["sigmas"], nums[name]["H"], color=P.class_color(i), label=name)
+            ax.axvline(nums[name]["peak_sigma"]["value"], color=P.class_color(i), ls=":", lw=0.8)
+        ax.axvspan(*claims.WINDOW, color="0.92", zorder=0, label=f"[{claims.WINDOW[0]}, {claims.WINDOW[1]}]")
+        lo, hi = nums["best_window"]["window"]
+        ax.axvspan(max(lo, 1e-2), min(hi, 1e2), ymax=0.06, color=P.class_color(1), alpha=0.4, lw=0,
+                   label=f"best window ({nums['best_window']['name']})")
         ax.set(xlabel=r"$\sigma$", ylabel=r"$H(c\mid x_\sigma)$ (nats)")
         ax.legend(fontsize=5)
         ax = axes[1, 2]
