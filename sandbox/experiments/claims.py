@@ -548,6 +548,7 @@ def _high_noise_hurts(fast: bool) -> Verdict:
     for name, (lo, hi) in windows.items():
         reports = []
         for c in range(gmm.num_classes):
+            # parameters are finite numbers: 1e6 stands for "no upper end" (the sampler starts at sigma = 80)
             field_c = methods.field("cfg-interval", gmm, c, w=0.0 if name == "unguided" else w, sigma_lo=lo,
                                     sigma_hi=min(hi, 1e6))
             x = samplers.heun_ode(field_c, gmm.sample(n, c=c, sigma=80.0, generator=c), grid)
