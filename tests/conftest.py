@@ -1,4 +1,4 @@
-"""Test-wide settings: one torch thread per process, a private figure/net cache.
+"""Test-wide settings: one torch thread per process, a private figure/net cache, reproducible property tests.
 
 The suite runs under pytest-xdist with one worker per core; letting each worker (and each notebook
 kernel it starts) also spawn a thread per core oversubscribes the CPU and OpenMP spin-waits make that
@@ -14,5 +14,12 @@ os.environ["MCLR_SANDBOX_CACHE"] = tempfile.mkdtemp(prefix="mclr-sandbox-test-ca
 os.environ["MKL_NUM_THREADS"] = "1"
 
 import torch
+from hypothesis import settings
 
 torch.set_num_threads(1)
+
+# Property tests draw the same examples on every run and machine (a CI run cannot flake on a new draw);
+# HYPOTHESIS_PROFILE=explore draws fresh ones, to hunt for counterexamples locally.
+settings.register_profile("deterministic", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
