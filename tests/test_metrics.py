@@ -145,7 +145,7 @@ def test_quantile_interval_covers_at_its_level():
     assert e.value == 50.5 and e.lo == 40 and e.hi == 61
     with pytest.raises(ValueError, match="p must be a probability"):
         metrics.quantile(x[0], 1.0)
-    with pytest.raises(ValueError, match="p must be"):
+    with pytest.raises(ValueError, match="p must be a probability"):
         metrics.quantile(x[0], 0.0)
 
 

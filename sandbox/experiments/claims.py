@@ -512,7 +512,7 @@ def _fades_in_high_d(fast: bool) -> Verdict:
               + f"; all >= 0.8: {stays})")
     verdict = HOLDS if fades and stays else (CAVEAT if fades or stays else FAILS)
     return Verdict(verdict, reason, {"fixed_K": fixed, "phase_diagram": cells,
-                                     "lines": {a: [c["d"] for c in line] for a, line in lines.items()},
+                                     "lines": {a: [[c["d"], c["K"]] for c in line] for a, line in lines.items()},
                                      "line_ratio": ratios})
 
 

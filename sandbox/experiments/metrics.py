@@ -316,9 +316,9 @@ def quantile(values: Tensor, p: float, level: float = LEVEL) -> Estimate:
     true quantile of a continuous law lies inside with probability at least ``level``."""
     if not isinstance(values, Tensor) or values.ndim != 1 or values.shape[0] < 2:
         raise ValueError(f"values must be a 1-D tensor of at least 2 samples, got {getattr(values, 'shape', values)}")
-    p = as_number(p, "p", minimum=0.0, maximum=1.0, strict=True)
-    if p == 1.0:
-        raise ValueError("p must be a probability in (0, 1), got 1.0")
+    p = as_number(p, "p")
+    if not 0 < p < 1:
+        raise ValueError(f"p must be a probability in (0, 1), got {p}")
     n, a = values.shape[0], 1 - _check_level(level)
     x = values.sort().values
     lo = max(int(stats.binom.ppf(a / 2, n, p)), 1)             # 1-based order statistics

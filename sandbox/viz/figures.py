@@ -553,10 +553,9 @@ def claims_phase_diagram_figure(fast: bool = False) -> plt.Figure:
         for (j, i), v in np.ndenumerate(grid):
             left.text(i + 0.5, j + 0.5, f"{v:.2f}", ha="center", va="center", fontsize=3.5,
                       color="w" if v < 0.6 * grid.max() else "k")
-        for name, line in nums["lines"].items():     # K = exp(alpha d): cells along a line of constant alpha
-            xs = [ds.index(di) + 0.5 for di in line]
-            ys = [ks.index(round(np.exp(float(name.split("=")[1]) * di))) + 0.5 for di in line]
-            left.plot(xs, ys, color="w", lw=0.6, alpha=0.8)
+        for line in nums["lines"].values():     # K = exp(alpha d): the (d, K) cells along a line of constant alpha
+            left.plot([ds.index(di) + 0.5 for di, _ in line], [ks.index(k) + 0.5 for _, k in line], color="w",
+                      lw=0.6, alpha=0.8)
         left.set(xticks=np.arange(len(ds)) + 0.5, xticklabels=ds, yticks=np.arange(len(ks)) + 0.5, yticklabels=ks,
                  xlabel="dimension $d$", ylabel="classes $K$")
         left.tick_params(axis="x", labelsize=5)
