@@ -13,6 +13,7 @@ Public API (see README.md for a tour):
 The package is layered, data flowing one way: ``core`` (mixtures, schedules, zoo, validation, files, cache) ->
 ``methods`` (guidance rules, objectives, exact optima, samplers) -> ``learn`` (models, training, checkpoints) ->
 ``experiments`` (metrics, verification, separation, comparison, atlas, claims) -> ``viz`` (figures) -> ``cli``.
+Users extend the registries (methods, claims) from their own files or installed modules: ``plugins``.
 Every module is also reachable by its short name, imported on first use: ``from sandbox import claims, metrics``.
 """
 
@@ -32,7 +33,8 @@ from .core.zoo import branching_2d, gaussian_classes, overlap_2d, random_mixture
 
 # short name -> layer: ``sandbox.<name>`` is imported lazily (``import sandbox`` stays light: no scipy, no figures)
 MODULES = {
-    **dict.fromkeys(("cache", "files", "mixtures", "quadrature", "tables", "validation"), "core"),
+    **dict.fromkeys(("cache", "files", "mixtures", "plugins", "provenance", "quadrature", "tables", "validation"),
+                   "core"),
     **dict.fromkeys(("gaussian_flow", "guidance", "objectives", "samplers", "theory", "tilted"), "methods"),
     **dict.fromkeys(("checkpoints", "models", "training"), "learn"),
     **dict.fromkeys(("claims", "comparison", "evaluation", "metrics", "separation", "trained_atlas", "verification"),

@@ -15,6 +15,7 @@ from pathlib import Path
 from . import __version__
 from .core.files import check_writable
 from .core.mixtures import ClassConditionalGMM
+from .core.plugins import GROUP as PLUGIN_GROUP
 from .core.tables import format_table
 
 MIXTURE_HELP = "zoo name or mixture .json file (ClassConditionalGMM.save) (default: overlap_2d)"
@@ -143,8 +144,9 @@ def _check_json(args: argparse.Namespace) -> None:
 def _report(text: str, lines: list[str], t0: float, args: argparse.Namespace, config: object,
             mixture: ClassConditionalGMM | None, results: Callable[[], object]) -> None:
     """Print a table and its summary lines with the run time; write the JSON report to ``--json``:
-    ``{version, command, config, mixture: {name, fingerprint} or null, results}``."""
-    from .core import cache
+    ``{version, code, plugins, command, config, mixture: {name, fingerprint} or null, results}`` (``code``: the
+    fingerprint of the package's and the plug-ins' source, ``provenance.package_fingerprint``)."""
+    from .core import cache, plugins, provenance
     from .core.files import write_json
 
     print(text)
@@ -152,7 +154,8 @@ def _report(text: str, lines: list[str], t0: float, args: argparse.Namespace, co
         print(line)
     print(f"done in {time.perf_counter() - t0:.1f} s{' (fast settings)' if args.fast else ''}")
     if args.json:
-        write_json(args.json, {"version": __version__, "command": args.command, "config": cache.plain(config),
+        write_json(args.json, {"version": __version__, "code": provenance.package_fingerprint(),
+                               "plugins": plugins.loaded(), "command": args.command, "config": cache.plain(config),
                                "mixture": None if mixture is None else {"name": mixture.name,
                                                                         "fingerprint": mixture.fingerprint},
                                "results": results()})
@@ -165,6 +168,7 @@ def _separation(args: argparse.Namespace) -> int:
     _check_json(args)
     t0 = time.perf_counter()
     config = SweepConfig(mixture=args.mixture, seed=args.seed)
+    config = replace(config, methods=tuple(args.methods)) if args.methods else config
     config = config.fast() if args.fast else config
     rows = sweep(config, progress=_progress(args))
     gmm = config.mixture
@@ -184,11 +188,8 @@ def _atlas(args: argparse.Namespace) -> int:
     nets = trained_atlas.NetsConfig().with_mixture(config.mixture)
     nets = nets.fast() if args.fast else nets
     if args.methods:
-        exact = [m for m in args.methods if m in config.methods or m not in trained_atlas.TRAINED]
-        config = replace(config, methods=tuple(exact)) if exact else None
-        trained = tuple(m for m in args.methods if m in trained_atlas.TRAINED)
-        nets = replace(nets, methods=trained) if trained else None
-    if args.exact_only:
+        config, nets = _atlas_parts(args.methods, config, nets, args.exact_only)
+    elif args.exact_only:
         nets = None
     gmm = (config or nets).mixture
     text, lines, results = [], [], {}
@@ -208,6 +209,29 @@ def _atlas(args: argparse.Namespace) -> int:
         results["nets"] = trained_atlas.as_json(result)
     _report("\n".join(text), lines, t0, args, {"exact": config, "nets": nets}, gmm, lambda: results)
     return 0
+
+
+def _atlas_parts(names: list[str], config: object, nets: object, exact_only: bool) -> tuple[object, object]:
+    """Split ``atlas --methods`` between the exact sweep (methods with an exact field or exact draws, unless they are
+    only in the trained part by default) and the trained part (fine-tunes with strength w); refuse what fits
+    neither, or nothing left to run."""
+    from . import methods
+    from .experiments import trained_atlas
+
+    unknown = [m for m in names if m not in methods.REGISTRY]
+    if unknown:
+        raise ValueError(f"--methods must be drawn from {list(methods.names())}, got {unknown}")
+    tunable = trained_atlas.trainable_per_w()
+    exact = [m for m in names if (methods.get(m).exact or methods.get(m).draw)
+             and (m in config.methods or m not in tunable)]
+    trained = [] if exact_only else [m for m in names if m in tunable]
+    left = [m for m in names if m not in exact and m not in trained]
+    if left:
+        why = ("it is trained, not sampled exactly (drop --exact-only)" if exact_only and set(left) <= set(tunable)
+               else "it has neither an exact field nor a loss of strength w")
+        raise ValueError(f"--methods {' '.join(left)}: no atlas rows for {', '.join(left)}: {why}")
+    return (replace(config, methods=tuple(exact)) if exact else None,
+            replace(nets, methods=tuple(trained)) if trained else None)
 
 
 def _claims(args: argparse.Namespace) -> int:
@@ -233,6 +257,7 @@ def _claims(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from . import methods
     from .core import zoo
     from .learn import checkpoints
     from .learn.training import TrainConfig, train, train_classifier
@@ -240,24 +265,25 @@ def _train(args: argparse.Namespace) -> int:
     check_writable(args.out, "--out")
     changes = {k: v for k, v in (("steps", args.steps), ("w", args.w), ("lam", args.lam),
                                  ("ws", tuple(args.ws) if args.ws else None)) if v is not None}
-    of_w = ("weighted-mclr", "weighted-mclr-classifier", "gft", "model-guidance", "data-tilt")
-    uses = {"w": of_w, "ws": of_w, "lam": ("mclr",)}
-    for flag, objectives in uses.items():
-        if flag in changes and args.objective not in objectives:
-            raise ValueError(f"--{flag} is not used by --objective {args.objective} (only by {', '.join(objectives)})")
-    if args.objective in ("dsm", "classifier") and (args.init or args.classifier):
+    needs = () if args.objective == "classifier" else methods.get(args.objective).needs
+    for flag, strength in (("w", "w"), ("ws", "w"), ("lam", "lam")):
+        users = methods.names(trainable=True, strength=strength)
+        if flag in changes and args.objective not in users:
+            raise ValueError(f"--{flag} is not used by --objective {args.objective} (only by {', '.join(users)})")
+    if "init" not in needs and (args.init or args.classifier):
         raise ValueError(f"--init and --classifier are for fine-tunes; --objective {args.objective} trains from "
                          f"scratch")
-    if args.classifier and args.objective != "weighted-mclr-classifier":
-        raise ValueError("--classifier is only used by --objective weighted-mclr-classifier")
+    if args.classifier and "classifier" not in needs:
+        users = [m for m in methods.names(trainable=True) if "classifier" in methods.get(m).needs]
+        raise ValueError(f"--classifier is only used by the objectives that need one: {', '.join(users)}")
     mixture = zoo.resolve(args.mixture or "overlap_2d", "--mixture")
     base = TrainConfig(mixture=mixture, seed=args.seed)
     base = base.fast() if args.fast else base
     progress = _progress(args)
-    if args.objective == "dsm":
-        result = train(replace(base, **changes), progress=progress)
-    elif args.objective == "classifier":
+    if args.objective == "classifier":
         result = train_classifier(replace(base, **changes), progress=progress)
+    elif "init" not in needs:
+        result = train(replace(base, objective=args.objective, **changes), progress=progress)
     else:
         if args.init is None:
             raise ValueError(f"--init CHECKPOINT (a DSM net) is required for --objective {args.objective}")
@@ -266,10 +292,15 @@ def _train(args: argparse.Namespace) -> int:
             raise ValueError(f"--mixture {args.mixture} ({mixture.fingerprint}) is not the mixture the --init net was "
                              f"trained on ({init.config.mixture.name}, {init.config.mixture.fingerprint})")
         classifier = None
-        if args.objective == "weighted-mclr-classifier":
-            classifier = (checkpoints.load(args.classifier, kind="classifier").model if args.classifier
-                          else train_classifier(replace(base, mixture=init.config.mixture).for_classifier(),
-                                                progress=progress).model)
+        if "classifier" in needs:
+            if args.classifier:
+                loaded = checkpoints.load(args.classifier, kind="classifier")
+                _same_mixture(loaded.config.mixture, init.config.mixture, f"--classifier {args.classifier}",
+                              f"--init {args.init}")
+                classifier = loaded.model
+            else:
+                classifier = train_classifier(replace(base, mixture=init.config.mixture).for_classifier(),
+                                              progress=progress).model
         config = replace(init.config.fine_tune(args.objective), seed=args.seed, **changes)
         result = train(config, init=init.model, classifier=classifier, progress=progress)
     checkpoints.save(args.out, result)
@@ -277,6 +308,13 @@ def _train(args: argparse.Namespace) -> int:
     print(f"trained {args.objective} on {gmm.name} ({gmm.fingerprint}; {result.config.steps} steps, seed "
           f"{result.config.seed}) in {result.seconds:.1f} s; final loss {result.history[-1]:.4g}; wrote {args.out}")
     return 0
+
+
+def _same_mixture(a: ClassConditionalGMM, b: ClassConditionalGMM, what_a: str, what_b: str) -> None:
+    """Refuse two nets of different mixtures, naming both."""
+    if a.fingerprint != b.fingerprint:
+        raise ValueError(f"{what_a} was trained on mixture {a.name} ({a.fingerprint}, d = {a.dim}, K = "
+                         f"{a.num_classes}), {what_b} on {b.name} ({b.fingerprint}, d = {b.dim}, K = {b.num_classes})")
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -318,9 +356,17 @@ def _command(sub: argparse._SubParsersAction, name: str, help_: str, run: Callab
     if json is not None:
         p.add_argument("--json", metavar="PATH", help=json)
     p.add_argument("--quiet", action="store_true", help="no progress bars (they show on a terminal only anyway)")
-    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    _shared(p)
     p.set_defaults(run=run)
     return p
+
+
+def _shared(p: argparse.ArgumentParser) -> None:
+    """The flags of every command: ``--plugin`` and ``--debug``."""
+    p.add_argument("--plugin", action="append", default=[], metavar="PATH_OR_MODULE",
+                   help="load a plug-in (a .py file or a module name) that registers methods or claims; repeatable "
+                        f"(installed plug-ins, entry-point group {PLUGIN_GROUP}, load by themselves)")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -331,7 +377,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .learn.training import OBJECTIVES as TRAINABLE
+    """The parser, with the choices of the registries as they are now (plug-ins loaded first: ``main``)."""
+    from . import methods
+    from .learn.training import trainable_objectives
 
     parser = _Parser(
         prog="mclr-sandbox",
@@ -366,6 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
                  _separation, fast="fewer samples and w values (seconds, same code path)",
                  json="also write every row (per class, with intervals) as JSON")
     p.add_argument("--mixture", default="overlap_2d", metavar="NAME_OR_FILE", help=MIXTURE_HELP)
+    p.add_argument("--methods", nargs="+", metavar="NAME",
+                   help="methods with an exact field or exact draws, plug-ins' included (default: "
+                        f"{' '.join(methods.names(experiment='separation'))})")
     p.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
 
     p = _command(sub, "atlas", "every guidance rule and training-time optimum against exact CFG and q_0", _atlas,
@@ -388,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "train", "train a small MLP denoiser (DSM) or fine-tune one with MCLR", _train,
                  fast="300 small steps (seconds)")
-    p.add_argument("--objective", required=True, choices=(*TRAINABLE, "classifier"),
+    p.add_argument("--objective", required=True, choices=(*trainable_objectives(), "classifier"),
                    help="a training objective (see sandbox.methods), or 'classifier' for a noisy classifier")
     p.add_argument("--out", required=True, metavar="PATH", help="checkpoint to write (atomically)")
     p.add_argument("--init", metavar="CKPT", help="DSM checkpoint to fine-tune (MCLR objectives)")
@@ -413,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("zoo", help="list the named example mixtures", description=DESCRIPTIONS["zoo"],
                        epilog=_epilog("zoo"), formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    _shared(p)
     p.set_defaults(run=_zoo)
     return parser
 
@@ -432,10 +483,35 @@ def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _load_plugins(argv: list[str]) -> int | None:
+    """Load the installed plug-ins and every ``--plugin`` before the parser is built, so their names are choices
+    like the package's own. -> an exit code if one fails to load (one line; a traceback with ``--debug``)."""
+    from .core import plugins
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--plugin", action="append", default=[])
+    pre.add_argument("--debug", action="store_true")
+    known, _ = pre.parse_known_args(argv)
+    try:
+        plugins.load_installed()
+        for spec in known.plugin:
+            plugins.load(spec)
+    except (ValueError, TypeError) as err:
+        if known.debug:
+            raise
+        print(f"mclr-sandbox: error: {err}", file=sys.stderr)
+        return 2
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand. Every failure is one line on stderr (a traceback only with ``--debug``): exit 2 for
     bad usage or input, 1 for a run that fails, 130 when interrupted."""
     warnings.formatwarning = _one_line_warning
+    argv = sys.argv[1:] if argv is None else list(argv)
+    early = _load_plugins(argv)
+    if early is not None:
+        return early
     args = build_parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
         else None

@@ -100,8 +100,8 @@ def test_sample_joint_draws_labels_from_the_prior_and_points_from_their_class():
 
 # ---------------------------------------------------------------------------------------------- one vocabulary
 def test_every_name_in_use_is_a_registered_method():
-    assert set(training.OBJECTIVES) <= set(methods.names("objective"))
-    assert set(separation.METHODS) <= set(methods.REGISTRY)
+    assert set(training.trainable_objectives()) <= set(methods.names("objective"))
+    assert set(separation.SweepConfig().methods) <= set(methods.REGISTRY)
     assert {m for m, _ in comparison.ROWS} <= set(methods.REGISTRY)
     with pytest.raises(ValueError, match="method must be one of"):
         methods.get("mclr-weighted")                       # the old spellings are gone
@@ -223,7 +223,7 @@ def test_a_swapped_or_damaged_cached_net_is_retrained(tmp_path, monkeypatch):
     a, b = _same_name_different_content()
     configs = [training.TrainConfig(mixture=g, steps=3, batch=8) for g in (a, b)]
     nets = [checkpoints.cached_training({"train": c}, lambda c=c: training.train(c, progress=False)) for c in configs]
-    path_a, path_b = (cache.path_for("net", {"train": c}) for c in configs)
+    path_a, path_b = (cache.path_for("net", {"train": c}, code=(training,)) for c in configs)
     shutil.copy(path_b, path_a)
     runs = []
     with pytest.warns(cache.CacheWarning, match="another key"):

@@ -86,7 +86,7 @@ def test_every_fine_tune_moves_toward_its_own_optimum(fast_result):
     # a wrong objective (a wrong beta, target or data) would pull a net away from its own optimum; even 200 steps
     # of the right one bring it closer than the DSM net it started from (measured at w = 4: 0.85-0.87 x)
     rows = {(r["method"], r["w"]): r["measures"] for r in fast_result["seeds"][0]["rows"]}
-    for method in trained_atlas.TRAINED:
+    for method in trained_atlas.NetsConfig().methods:
         m = rows[method, 4.0]
         assert m["score_error"]["value"] < 0.95 * m["dsm_error"]["value"], method
         assert m["passes"]["value"] == 31                     # one pass per Heun evaluation: 2 * 16 - 1
@@ -94,7 +94,7 @@ def test_every_fine_tune_moves_toward_its_own_optimum(fast_result):
     # the data-level tilt samples q_0, not CFG (measured 0.15 vs 0.20)
     assert rows["data-tilt", 4.0]["energy_distance"]["value"] < rows["data-tilt", 4.0]["energy_distance_cfg"]["value"]
     names = {c["method"] for c in trained_atlas.checks(fast_result)}
-    assert names == set(trained_atlas.TRAINED)
+    assert names == set(trained_atlas.NetsConfig().methods)
     assert "trained nets" not in trained_atlas.table(fast_result)      # rows are method / nets
     assert len(trained_atlas.table(fast_result).splitlines()) == 2 + 2 * 2 + 2 * 6   # dsm, mclr x 2 w; 6 per w
 

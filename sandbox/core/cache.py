@@ -1,11 +1,14 @@
 """The on-disk cache of results (trained nets, sweeps, traces), keyed by their whole configuration.
 
-An entry's key is the canonical JSON of ``{name, config, package version}`` (``key_of``): configs are frozen
+An entry's key is the canonical JSON of ``{name, config, package version, code}`` (``key_of``): configs are frozen
 dataclasses, and a mixture inside one is written as its content fingerprint, so two different mixtures never
-share an entry, whatever they are called. The file name is a hash of the key, and the entry stores the key itself
-beside the value: on every read the stored key is compared with the expected one, and an entry whose key differs
-(a file swapped or copied over another), that cannot be read, or that fails ``decode`` is recomputed with a
-one-line ``CacheWarning``, never trusted.
+share an entry, whatever they are called; ``code`` is the fingerprint of the source that computes the entry
+(``provenance.fingerprint``: the modules of the compute function and of every registered method or claim the
+config names, with everything they import), so an edited method, metric, claim or plug-in never gets a result
+computed by other code, while entries whose code did not change are reused. The file name is a hash of the key,
+and the entry stores the key itself beside the value: on every read the stored key is compared with the expected
+one, and an entry whose key differs (a file swapped or copied over another), that cannot be read, or that fails
+``decode`` is recomputed with a one-line ``CacheWarning``, never trusted.
 
 Entries live outside the repository: ``$MCLR_SANDBOX_CACHE`` if set, else ``$XDG_CACHE_HOME/mclr-sandbox``,
 else ``~/.cache/mclr-sandbox``; ``MCLR_SANDBOX_CACHE=off`` (or ``0``, ``false``, ``none``, any case) disables it.
@@ -21,7 +24,7 @@ import hashlib
 import json
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -30,6 +33,7 @@ import torch
 from .. import __version__
 from .files import atomic_open
 from .mixtures import ClassConditionalGMM
+from .provenance import fingerprint
 
 T = TypeVar("T")
 OFF = ("off", "0", "false", "none")
@@ -64,27 +68,32 @@ def plain(obj: object) -> Any:
     return str(obj)
 
 
-def key_of(name: str, config: object) -> str:
-    """The canonical key of entry ``name`` for ``config`` (any mix of dataclasses, mixtures and plain data)."""
-    return json.dumps({"name": name, "config": plain(config), "version": __version__}, sort_keys=True)
+def key_of(name: str, config: object, code: Sequence[object] = ()) -> str:
+    """The canonical key of entry ``name`` for ``config`` (any mix of dataclasses, mixtures and plain data), computed
+    by the code of ``code`` (objects or module names; ``provenance.fingerprint``)."""
+    data = plain(config)
+    return json.dumps({"name": name, "config": data, "version": __version__, "code": fingerprint(code, data)},
+                      sort_keys=True)
 
 
-def path_for(name: str, config: object, suffix: str = ".pt") -> Path | None:
-    """Where the entry ``name`` with ``config`` lives (None when the cache is off)."""
+def path_for(name: str, config: object, code: Sequence[object] = (), suffix: str = ".pt") -> Path | None:
+    """Where the entry ``name`` with ``config`` computed by ``code`` lives (None when the cache is off)."""
     root = directory()
     if root is None:
         return None
-    return root / f"{name}-{hashlib.sha256(key_of(name, config).encode()).hexdigest()[:20]}{suffix}"
+    return root / f"{name}-{hashlib.sha256(key_of(name, config, code).encode()).hexdigest()[:20]}{suffix}"
 
 
 def cached(name: str, config: object, compute: Callable[[], T], encode: Callable[[T], Any] | None = None,
-           decode: Callable[[Any], T] | None = None) -> T:
-    """``compute()``, or its stored result for the same ``name`` and ``config`` (module docstring).
+           decode: Callable[[Any], T] | None = None, code: Sequence[object] | None = None) -> T:
+    """``compute()``, or its stored result for the same ``name``, ``config`` and code (module docstring).
 
-    ``encode``/``decode`` map the value to and from what is stored (default: stored as is); ``decode`` raises
-    ``ValueError`` for a stored value it cannot trust, which is then recomputed.
+    ``code``: what computes the entry (default: the module defining ``compute``); the registered names in
+    ``config`` add their own code. ``encode``/``decode`` map the value to and from what is stored (default: stored as
+    is); ``decode`` raises ``ValueError`` for a stored value it cannot trust, which is then recomputed.
     """
-    key, path = key_of(name, config), path_for(name, config)
+    code = (compute,) if code is None else code
+    key, path = key_of(name, config, code), path_for(name, config, code)
     if path is not None and path.is_file():
         try:
             entry = torch.load(path, weights_only=True)
@@ -116,5 +125,6 @@ class Experiment(Protocol):
 
 
 def run(config: Experiment, progress: bool = False) -> Any:
-    """``config.compute(progress)``, cached under the config's class name and its whole content."""
-    return cached(type(config).__name__, config, lambda: config.compute(progress))
+    """``config.compute(progress)``, cached under the config's class name, its whole content and its code (the
+    module defining the config's class)."""
+    return cached(type(config).__name__, config, lambda: config.compute(progress), code=(type(config),))

@@ -31,7 +31,7 @@ from fractions import Fraction
 import torch
 
 from .. import methods
-from ..core import cache, zoo
+from ..core import cache, plugins, provenance, zoo
 from ..core.mixtures import ClassConditionalGMM
 from ..core.schedules import edm_sigmas
 from ..core.tables import format_table
@@ -68,7 +68,8 @@ class Claim:
     measure: Callable[[bool], Verdict]
 
 
-REGISTRY: dict[str, Claim] = {}
+REGISTRY: dict[str, Claim] = plugins.track({})
+provenance.add_resolver(lambda name: (REGISTRY[name].measure,) if name in REGISTRY else ())
 
 
 def register(claim: Claim) -> Claim:
@@ -87,7 +88,8 @@ def run(names: tuple[str, ...] | None = None, fast: bool = False) -> dict[str, V
         return Verdict(data["verdict"], data["reason"], data["numbers"])
 
     return {name: verdict(cache.cached("claim", {"name": name, "fast": fast},
-                                       lambda name=name: REGISTRY[name].measure(fast).as_dict()))
+                                       lambda name=name: REGISTRY[name].measure(fast).as_dict(),
+                                       code=(REGISTRY[name].measure,)))
             for name in names}
 
 

@@ -38,7 +38,6 @@ from . import evaluation, metrics
 from .metrics import Estimate
 
 Tensor = torch.Tensor
-METHODS = ("cfg", "weighted-mclr", "mclr", "tilted")
 COLUMNS = {   # report key -> table heading (the README's)
     "bayes_accuracy": "Bayes accuracy",
     "mean_posterior": "mean p(c|x)",
@@ -54,10 +53,6 @@ COLUMNS = {   # report key -> table heading (the README's)
     "score_distance_cfg": "score distance to CFG",
     "seconds_per_1000": "s per 1000 samples",
 }
-# the guidance atlas (mclr-sandbox atlas): every rule and training-time optimum with an exact field, over w; the
-# data-level tilt's optimum is q_0 noised, whose probability-flow ODE ends exactly at q_0: its rows are "tilted"
-ATLAS_METHODS = ("cfg", "cfg-interval", "classifier-guidance", "autoguidance", "apg", "cfg-zero-star", "gft",
-                 "model-guidance", "weighted-mclr", "tilted")
 
 
 @dataclass(frozen=True)
@@ -68,7 +63,7 @@ class SweepConfig:
     mixture: zoo.MixtureSpec = "overlap_2d"
     ws: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 7.0)
     lams: tuple[float, ...] = (0.25, 0.5, 1.0)
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] = field(default_factory=lambda: methods.names(experiment="separation"))
     n: int = 10_000
     steps: int = 64
     sigma_max: float = 80.0
@@ -84,11 +79,12 @@ class SweepConfig:
 
     @staticmethod
     def atlas(mixture: zoo.MixtureSpec = "crowded_4d", fast: bool = False) -> SweepConfig:
-        """The guidance atlas on exact sources: ``ATLAS_METHODS`` over w in {0.5, 1, 2, 4}, measured against exact
-        CFG and exact q_0 (rows of ``tilted`` are also what the data-level tilt samples)."""
-        config = SweepConfig(mixture=mixture, ws=(0.5, 1.0, 2.0, 4.0), lams=(), methods=ATLAS_METHODS, n=2000,
-                             steps=32, to_cfg=True)
-        return replace(config, ws=(1.0, 4.0), n=400, steps=16) if fast else config
+        """The guidance atlas on exact sources: the methods of experiment ``"atlas"`` over w in {0.5, 1, 2, 4}
+        (methods of strength lam, when named, over lam in {0.5, 1, 2}), measured against exact CFG and exact q_0
+        (rows of ``tilted`` are also what the data-level tilt samples)."""
+        config = SweepConfig(mixture=mixture, ws=(0.5, 1.0, 2.0, 4.0), lams=(0.5, 1.0, 2.0),
+                             methods=methods.names(experiment="atlas"), n=2000, steps=32, to_cfg=True)
+        return replace(config, ws=(1.0, 4.0), lams=(1.0,), n=400, steps=16) if fast else config
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mixture", zoo.resolve(self.mixture))

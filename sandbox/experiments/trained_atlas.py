@@ -45,7 +45,6 @@ from . import evaluation, metrics
 from .metrics import Estimate
 
 Tensor = torch.Tensor
-TRAINED = ("weighted-mclr", "weighted-mclr-classifier", "gft", "model-guidance", "data-tilt")
 UNGUIDED = ("dsm", "mclr")        # rows without a strength: measured against each w's references
 SIGMA_MAX, SIGMA_MIN = 80.0, 0.002
 MEASURES = {   # key -> table heading
@@ -64,6 +63,11 @@ RATIO = 0.3          # expected: score error to the own optimum at most this sha
 ED_FACTOR = 2.0      # expected: weighted MCLR and GFT, unguided, within this factor of DSM + CFG's distance to CFG
 
 
+def trainable_per_w() -> tuple[str, ...]:
+    """What the trained atlas can fine-tune (one net for every w): methods with a loss and strength ``w``."""
+    return methods.names(trainable=True, strength="w")
+
+
 @dataclass(frozen=True)
 class NetsConfig:
     """What the nets part of the atlas trains and measures: ``train`` the DSM net's config (its mixture is the
@@ -72,7 +76,7 @@ class NetsConfig:
 
     train: TrainConfig = field(default_factory=lambda: TrainConfig(mixture="crowded_4d"))
     ws: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
-    methods: tuple[str, ...] = TRAINED
+    methods: tuple[str, ...] = field(default_factory=lambda: methods.names(experiment="atlas-nets"))
     lam: float = 1.0
     tune_steps: int = 1500
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -83,9 +87,10 @@ class NetsConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.train, TrainConfig):
             raise TypeError(f"train must be a TrainConfig, got {type(self.train).__name__}")
-        unknown = [m for m in self.methods if m not in TRAINED]
+        usable = trainable_per_w()
+        unknown = [m for m in self.methods if m not in usable]
         if unknown:
-            raise ValueError(f"methods must be drawn from {TRAINED}, got {unknown}")
+            raise ValueError(f"methods must be drawn from the trainable methods of strength w {usable}, got {unknown}")
         as_scales(self.ws)
         as_number(self.lam, "lam", minimum=0.0)
         as_seeds(self.seeds)
@@ -119,7 +124,7 @@ def train_all(config: NetsConfig, seed: int, progress: bool = True) -> dict[str,
            "classifier": cached_training({"classifier": clf}, lambda: train_classifier(clf, progress=progress))}
     for name in (*config.methods, "mclr"):
         tune = config.tune(name, seed)
-        classifier = out["classifier"].model if name == "weighted-mclr-classifier" else None
+        classifier = out["classifier"].model if "classifier" in methods.get(name).needs else None
         key = {"train": tune, "init": base, "classifier": clf if classifier is not None else None}
         out[name] = cached_training(key, lambda tune=tune, classifier=classifier: train(
             tune, init=out["dsm"].model, classifier=classifier, progress=progress))

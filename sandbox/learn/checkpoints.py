@@ -18,6 +18,7 @@ import torch
 
 from ..core import cache
 from ..core.files import atomic_open
+from . import training
 from .models import Denoiser, ModelConfig, NoisyClassifier
 from .training import TrainConfig, TrainResult
 
@@ -107,5 +108,7 @@ def load(path: str | Path, device: torch.device | str = "cpu", kind: str | None 
 
 def cached_training(key: object, compute: Callable[[], TrainResult]) -> TrainResult:
     """``compute()`` (a training run), or the net cached under ``key`` (its full configuration: see
-    ``sandbox.cache``); a damaged or mismatched entry is retrained and overwritten."""
-    return cache.cached("net", key, compute, encode=payload, decode=lambda data: from_payload(data, "cached net"))
+    ``sandbox.cache``); a damaged or mismatched entry is retrained and overwritten. Its code is the training loop's
+    (with the objective named in ``key``), not the caller's: editing a metric keeps the nets."""
+    return cache.cached("net", key, compute, encode=payload, decode=lambda data: from_payload(data, "cached net"),
+                        code=(training,))

@@ -1,25 +1,23 @@
 """One training loop for the small networks of ``sandbox.models``, objectives plugged in.
 
 Every step draws a fresh batch from the exact mixture (``y ~ pi``, ``x0 ~ p(.|y)``), noise levels from the
-chosen distribution, and minimises the mean of ``omega(sigma) * row_loss``, where ``row_loss`` is a score-space
-objective of ``sandbox.objectives`` and ``omega(sigma) = sigma^2 (sigma^2 + s_d^2) / s_d^2`` turns it into EDM's
-weighted denoiser loss ``lambda(sigma) ||D - x0||^2`` (any positive per-sigma weight keeps every pointwise
-minimiser; this one keeps the rows on one scale).
+chosen distribution, and minimises the mean of ``omega(sigma) * loss``, where ``loss`` is the objective's per-row
+loss as its method registers it (``Method.loss`` of ``sandbox.methods``, on an ``objectives.TrainingBatch``) and
+``omega(sigma) = sigma^2 (sigma^2 + s_d^2) / s_d^2`` turns it into EDM's weighted denoiser loss
+``lambda(sigma) ||D - x0||^2`` (any positive per-sigma weight keeps every pointwise minimiser; this one keeps the
+rows on one scale). Every method with a loss is an objective here (``trainable_objectives()``); what it ``needs`` is
+supplied: a DSM net to fine-tune (``init``), a learned noisy classifier (``classifier``, else the exact one), rows
+of the tilted ``q_0`` (pools of ``pool`` draws per class and strength, made once per run by rejection sampling).
+The package's objectives: ``dsm`` (labels dropped to the null class with probability ``label_dropout``, for CFG),
+``mclr`` (negatives capped at ``neg_cap d / sigma^2``: without a cap the loss is unbounded below where A(x) <= 0,
+docs/theory.md, section 4), ``weighted-mclr`` (exact weights) and ``weighted-mclr-classifier`` (learned), ``gft``
+(beta = 1/(1 + w); null rows at beta = 1), ``model-guidance`` (w_mg = w/(1 + w); null rows plain DSM) and
+``data-tilt`` (conditional DSM on q_0 draws).
 
-    dsm                       DSM; a label is replaced by the null class with probability ``label_dropout`` (for CFG)
-    mclr                      unweighted MCLR, strength ``lam``, negative terms capped at ``neg_cap d / sigma^2``:
-                              without a cap the loss is unbounded below where A(x) <= 0 (docs/theory.md, section 4)
-    weighted-mclr             sample-adaptive weighted MCLR at ``w`` with the exact noisy classifier (oracle weights)
-    weighted-mclr-classifier  the same with weights from a learned ``NoisyClassifier`` (no oracle)
-    gft                       guidance-free training at ``beta = 1/(1 + w)``; null rows (``label_dropout``) at beta = 1
-    model-guidance            model guidance's self-referential target at ``w_mg = w / (1 + w)``; null rows plain DSM
-    data-tilt                 conditional DSM on exact draws of the tilted ``q_0`` (pools of ``pool`` draws per class
-                              and strength, made once per run by rejection sampling)
-
-(the objective names are those of ``sandbox.methods``). With ``ws`` set, a row's strength is drawn uniformly from
+With ``ws`` set, a row's strength is drawn uniformly from
 ``ws`` and the net takes it as an input (``Denoiser.with_strength``): one net for every ``w``, as GFT trains it;
 the loss is then the average over ``w`` of each strength's loss, so its pointwise optimum at each ``w`` is that
-strength's. Every objective but DSM fine-tunes a DSM model (``init``).
+strength's.
 ``fit`` is the one optimisation loop of the package (these models, the noisy classifier, and the per-label fields
 of the theorem's learning check): Adam, cosine learning-rate decay, an exponential moving average (EMA) of the
 weights (the returned model), a progress bar with the running loss, and a clear error as soon as the loss stops
@@ -48,9 +46,12 @@ from ..methods.tilted import TiltedTarget
 from .models import Denoiser, ModelConfig, NoisyClassifier
 
 Tensor = torch.Tensor
-OBJECTIVES = tuple(methods.get(name).name for name in ("dsm", "weighted-mclr", "weighted-mclr-classifier", "mclr",
-                                                         "gft", "model-guidance", "data-tilt"))
 SIGMA_SAMPLING = ("lognormal", "loguniform")
+
+
+def trainable_objectives() -> tuple[str, ...]:
+    """The trainable methods (those with a loss), plug-ins' included: what ``objective`` may be."""
+    return methods.names(trainable=True)
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mixture", zoo.resolve(self.mixture))
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if self.objective not in trainable_objectives():
+            raise ValueError(f"objective must be one of {trainable_objectives()}, got {self.objective!r}")
         if self.sigma_sampling not in SIGMA_SAMPLING:
             raise ValueError(f"sigma_sampling must be one of {SIGMA_SAMPLING}, got {self.sigma_sampling!r}")
         object.__setattr__(self, "ws", tuple(float(as_number(w, "each of ws", minimum=0.0)) for w in self.ws))
-        if self.ws and self.objective in ("dsm", "mclr"):
+        if self.ws and methods.get(self.objective).strength != "w":
             raise ValueError(f"ws (strength-conditioned nets) is for objectives of strength w, not {self.objective!r}")
         for name, minimum in (("steps", 1), ("batch", 2), ("seed", 0), ("width", 1), ("depth", 1), ("pool", 16)):
             as_int(getattr(self, name), name, minimum)
@@ -180,20 +181,22 @@ def tilted_pools(config: TrainConfig) -> dict[tuple[int, float], Tensor]:
 
 def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyClassifier | None = None,
           device: torch.device | str = "cpu", progress: bool = True) -> TrainResult:
-    """Train a ``Denoiser`` with ``config.objective``; every other objective fine-tunes ``init`` (a DSM model)."""
-    gmm = config.mixture
-    if config.objective != "dsm" and init is None:
+    """Train a ``Denoiser`` with ``config.objective``, given what its method ``needs`` (module docstring): ``init``
+    (a DSM model to fine-tune) and ``classifier`` (a ``NoisyClassifier`` of the same mixture)."""
+    gmm, method = config.mixture, methods.get(config.objective)
+    if "init" in method.needs and init is None:
         raise ValueError(f"objective {config.objective!r} fine-tunes a DSM model: pass init=")
-    if config.objective == "weighted-mclr-classifier" and classifier is None:
-        raise ValueError("objective 'weighted-mclr-classifier' needs classifier= (see train_classifier)")
+    if "classifier" in method.needs and classifier is None:
+        raise ValueError(f"objective {config.objective!r} needs classifier= (see train_classifier)")
     device = as_device(device)
     if init is not None and not isinstance(init, Denoiser):
         raise TypeError(f"init must be a Denoiser (a DSM net to fine-tune), got {type(init).__name__}")
     if classifier is not None and not isinstance(classifier, NoisyClassifier):
         raise TypeError(f"classifier must be a NoisyClassifier, got {type(classifier).__name__}")
-    if init is not None and (init.dim, init.num_classes) != (gmm.dim, gmm.num_classes):
-        raise ValueError(f"init is a net for d = {init.dim}, K = {init.num_classes}; the mixture has d = {gmm.dim}, "
-                         f"K = {gmm.num_classes}")
+    for name, net in (("init", init), ("classifier", classifier)):
+        if net is not None and (net.config.dim, net.config.num_classes) != (gmm.dim, gmm.num_classes):
+            raise ValueError(f"{name} is a net for d = {net.config.dim}, K = {net.config.num_classes}; the mixture has "
+                             f"d = {gmm.dim}, K = {gmm.num_classes}")
     torch.manual_seed(config.seed)
     if init is None:
         model = Denoiser(model_config(gmm, config))
@@ -203,7 +206,7 @@ def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyCl
     k, sd2 = gmm.num_classes, model.config.sigma_data ** 2
     dtype = next(model.parameters()).dtype
     g = torch.Generator().manual_seed(config.seed + 1)
-    pools = tilted_pools(config) if config.objective == "data-tilt" else None
+    pools = tilted_pools(config) if "q0-data" in method.needs else None
     row_w: Tensor | None = None       # this step's strengths, for a strength-conditioned net
 
     def score_fn(x: Tensor, sigma: Tensor, c: Tensor) -> Tensor:
@@ -211,35 +214,14 @@ def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyCl
         w = None if row_w is None else row_w.repeat(x.shape[0] // row_w.shape[0])
         return model.score(x, sigma, c, w=w)
 
-    if config.objective == "weighted-mclr":
+    def null_score(x: Tensor, sigma: Tensor) -> Tensor:
+        return model.score(x, sigma, None, w=_zero_or_none(row_w, x))
+
+    if "classifier" in method.needs:
+        posterior_fn = classifier.to(device).eval().posterior
+    else:
         def posterior_fn(x: Tensor, sigma: Tensor) -> Tensor:
             return gmm.class_posterior(x.double().cpu(), sigma.double().cpu()).to(x)
-    elif config.objective == "weighted-mclr-classifier":
-        classifier = classifier.to(device).eval()
-        posterior_fn = classifier.posterior
-
-    def dropped(y: Tensor) -> Tensor:
-        return (torch.rand(y.shape, generator=g) < config.label_dropout).to(device)
-
-    def row_loss(x0: Tensor, y: Tensor, eps: Tensor, sigma: Tensor, w: Tensor) -> Tensor:
-        objective, y = config.objective, y.to(device)
-        if objective == "dsm":
-            return objectives.dsm_loss(score_fn, x0, eps, sigma, torch.where(dropped(y), k, y), k + 1)
-        if objective == "data-tilt":
-            return objectives.dsm_loss(score_fn, x0, eps, sigma, y, k)
-        if objective in ("gft", "model-guidance"):
-            drop = dropped(y)
-            c, w = torch.where(drop, k, y), torch.where(drop, 0.0, w)
-            if objective == "gft":
-                return objectives.gft_loss(score_fn, x0, eps, sigma, c, 1.0 / (1.0 + w),
-                                           lambda x, s: model.score(x, s, None, w=_zero_or_none(row_w, x)), k + 1)
-            return objectives.model_guidance_loss(
-                score_fn, x0, eps, sigma, c, w / (1.0 + w),
-                lambda x, s, c: score_fn(x, s, c) - model.score(x, s, None, w=_zero_or_none(row_w, x)), k + 1)
-        c_neg = objectives.mismatched_labels(y, k, generator=g).to(device)
-        if objective == "mclr":
-            return objectives.mclr_loss(score_fn, x0, eps, sigma, y, c_neg, config.lam, k, config.neg_cap)
-        return objectives.weighted_mclr_loss(score_fn, x0, eps, sigma, y, c_neg, w, posterior_fn, k)
 
     def step_loss() -> Tensor:
         nonlocal row_w
@@ -252,8 +234,13 @@ def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyCl
                 x0[rows] = pool[pick[rows]]
         x0, eps, sigma, w = (t.to(device, dtype) for t in (x0, eps, sigma, w))
         row_w = w if config.ws else None
+        y = y.to(device)
+        batch = objectives.TrainingBatch(
+            x0, y, eps, sigma, w, k, score_fn, null_score,
+            lambda: (torch.rand(y.shape, generator=g) < config.label_dropout).to(device), g, posterior_fn,
+            config.lam, config.neg_cap)
         omega = sigma ** 2 * (sigma ** 2 + sd2) / sd2
-        return (omega * row_loss(x0, y, eps, sigma, w)).mean()
+        return (omega * method.loss(batch)).mean()
 
     model, history, seconds = fit(model, step_loss, config.steps, config.lr, config.ema,
                                   f"train {config.objective}", progress)

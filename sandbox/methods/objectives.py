@@ -24,6 +24,7 @@ score ``s_w`` for every label (see ``sandbox.theory``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
@@ -169,6 +170,32 @@ def model_guidance_loss(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma:
     with torch.no_grad():
         target = -eps / sigma[:, None] + w_mg[:, None] * direction_fn(x, sigma, c)
     return (score_fn(x, sigma, c) - target).square().sum(1)
+
+
+@dataclass(frozen=True)
+class TrainingBatch:
+    """One step of the training loop, as a method's ``loss(batch) -> (N,)`` sees it.
+
+    ``x0, eps: (N, d)``; ``y, sigma, w: (N,)`` (labels, noise levels, each row's strength); ``num_classes`` K (the
+    null class is K); ``score(x, sigma, c)`` the model being trained, ``null_score(x, sigma)`` its unconditional
+    field; ``dropped()`` draws a fresh label-dropout mask ``(N,)``; ``generator`` draws anything else;
+    ``posterior(x, sigma) -> (N, K)`` the noisy classifier (exact, or the learned one for methods that need
+    ``"classifier"``); ``lam`` and ``neg_cap`` unweighted MCLR's strength and cap.
+    """
+
+    x0: Tensor
+    y: Tensor
+    eps: Tensor
+    sigma: Tensor
+    w: Tensor
+    num_classes: int
+    score: LabelledField
+    null_score: Field
+    dropped: Callable[[], Tensor]
+    generator: torch.Generator
+    posterior: PosteriorFn
+    lam: float
+    neg_cap: float
 
 
 def mismatched_labels(c: Tensor, num_classes: int, generator: torch.Generator | int | None = None) -> Tensor:

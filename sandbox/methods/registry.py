@@ -13,7 +13,17 @@ with its parameters (``params``: name -> default; ``strength`` names the one tha
 for guidance scales in this project's convention, ``"lam"`` for unweighted MCLR). A ``reference`` method has no
 field: it is sampled exactly (``draw``). Builders receive the parameters as a dict with the defaults filled in.
 
-To add a method: one ``register(Method(...))`` call.
+A method is also everything the tools ask of it, so no other list repeats its name:
+
+    loss         its per-row training loss ``loss(objectives.TrainingBatch) -> (N,)``: ``train --objective`` takes
+                 every method with one (``names(trainable=True)``)
+    needs        what its training needs beyond the mixture's rows (``NEEDS``): ``"init"`` a DSM net to fine-tune,
+                 ``"classifier"`` a learned noisy classifier (the batch's ``posterior``), ``"q0-data"`` rows drawn
+                 from the tilted ``q_0`` instead of the mixture
+    experiments  the experiments that include it by default (``EXPERIMENTS``; ``names(experiment=...)``)
+    label        its name in tables and figures
+
+To add a method: one ``register(Method(...))`` call, in the package or in a plug-in (``sandbox.core.plugins``).
 """
 
 from __future__ import annotations
@@ -25,17 +35,26 @@ from dataclasses import dataclass
 
 import torch
 
+from ..core import plugins, provenance
 from ..core.conventions import from_w
 from ..core.fields import Field, conditional
 from ..core.mixtures import ClassConditionalGMM
 from ..core.validation import as_number, register_once
+from . import objectives
 from .guidance import APG, CFG, CFGZeroStar, ClassifierGuidance, Optimum, exact_cfg
+from .objectives import TrainingBatch
 from .tilted import TiltedTarget
 
 Tensor = torch.Tensor
 Nets = Mapping[str, torch.nn.Module]
 Source = ClassConditionalGMM | Mapping
 KINDS = ("guidance", "objective", "reference")
+NEEDS = ("init", "classifier", "q0-data")
+EXPERIMENTS = {   # name -> what including a method there means
+    "separation": "separation sweep's default methods (exact field or exact draws)",
+    "atlas": "the atlas's exact part: sampled from its exact field (or drawn exactly) over w",
+    "atlas-nets": "the atlas's trained part: fine-tuned from the DSM net, one net for every w",
+}
 
 
 Params = dict[str, float]
@@ -55,13 +74,34 @@ class Method:
     nets: Callable[[Nets, int, Params], Field] | None = None
     draw: Callable[[ClassConditionalGMM, int, Params, int, int], Tensor] | None = None
     params: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    loss: Callable[[TrainingBatch], Tensor] | None = None
+    needs: tuple[str, ...] = ()
+    experiments: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name or self.name != self.name.strip():
+            raise ValueError(f"name must be a non-empty string without surrounding spaces, got {self.name!r}")
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.strength is not None and self.strength not in self.params:
             raise ValueError(f"strength must be None or one of the params {sorted(self.params)}, got "
                              f"{self.strength!r}")
+        for what, given, allowed in (("needs", self.needs, NEEDS), ("experiments", self.experiments, EXPERIMENTS)):
+            unknown = [v for v in given if v not in allowed]
+            if unknown:
+                raise ValueError(f"{what} must be drawn from {list(allowed)}, got {unknown}")
+        if self.needs and self.loss is None:
+            raise ValueError(f"needs says what training needs; method {self.name!r} has no loss")
+        for callback in ("exact", "nets", "draw", "loss"):
+            if getattr(self, callback) is not None and not callable(getattr(self, callback)):
+                raise TypeError(f"{callback} must be callable or None, got {type(getattr(self, callback)).__name__}")
+        if "atlas-nets" in self.experiments and (self.loss is None or self.strength != "w"):
+            raise ValueError("experiment 'atlas-nets' fine-tunes one net for every w: it needs a loss and strength 'w'")
+
+    @property
+    def trainable(self) -> bool:
+        """Whether ``train --objective`` can train it (it has a loss)."""
+        return self.loss is not None
 
     def bind(self, **params: float) -> Params:
         """Its parameters with defaults filled in; an unknown name is an error (``w`` and ``lam`` excepted)."""
@@ -73,7 +113,10 @@ class Method:
         return out
 
 
-REGISTRY: dict[str, Method] = {}
+REGISTRY: dict[str, Method] = plugins.track({})
+# what a method's name runs (its builders), for the code fingerprint of every result that names it
+provenance.add_resolver(lambda name: [f for f in (REGISTRY[name].exact, REGISTRY[name].nets, REGISTRY[name].draw,
+                                                  REGISTRY[name].loss) if f is not None] if name in REGISTRY else ())
 
 
 def register(method: Method) -> Method:
@@ -87,9 +130,15 @@ def get(name: str) -> Method:
     return REGISTRY[name]
 
 
-def names(kind: str | None = None) -> tuple[str, ...]:
-    """Registered names, in registration order (of one ``kind`` if given)."""
-    return tuple(m.name for m in REGISTRY.values() if kind is None or m.kind == kind)
+def names(kind: str | None = None, *, experiment: str | None = None, trainable: bool | None = None,
+          strength: str | None = None) -> tuple[str, ...]:
+    """Registered names, in registration order: of one ``kind``, included in ``experiment`` (``EXPERIMENTS``), with
+    or without a loss (``trainable``), of one ``strength`` (``"w"``, ``"lam"``), when given."""
+    if experiment is not None and experiment not in EXPERIMENTS:
+        raise ValueError(f"experiment must be one of {list(EXPERIMENTS)}, got {experiment!r}")
+    return tuple(m.name for m in REGISTRY.values()
+                 if (kind is None or m.kind == kind) and (experiment is None or experiment in m.experiments)
+                 and (trainable is None or m.trainable == trainable) and (strength is None or m.strength == strength))
 
 
 def field(name: str, source: Source, c: int, **params: float) -> Field:
@@ -143,29 +192,59 @@ def _net_cfg(nets: Nets, c: int, p: Params) -> Field:
     return CFG(*_net_pair(nets, c), p["w"], p.get("sigma_lo", 0.0), p.get("sigma_hi", math.inf))
 
 
+# ---------------------------------------------------------------------------------------------- training losses
+def _dsm_rows(b: TrainingBatch) -> Tensor:
+    """DSM, each label replaced by the null class (K) with the dropout probability: the conditional and the
+    unconditional score in one net, for CFG."""
+    k = b.num_classes
+    return objectives.dsm_loss(b.score, b.x0, b.eps, b.sigma, torch.where(b.dropped(), k, b.y), k + 1)
+
+
+def _q0_rows(b: TrainingBatch) -> Tensor:
+    """Conditional DSM on rows of q_0 (the batch's ``x0`` are q_0 draws: ``needs=("q0-data",)``)."""
+    return objectives.dsm_loss(b.score, b.x0, b.eps, b.sigma, b.y, b.num_classes)
+
+
+def _dropout(b: TrainingBatch) -> tuple[Tensor, Tensor]:
+    """Labels and strengths with dropped rows sent to the null class at strength 0."""
+    drop = b.dropped()
+    return torch.where(drop, b.num_classes, b.y), torch.where(drop, 0.0, b.w)
+
+
+def _gft_rows(b: TrainingBatch) -> Tensor:
+    c, w = _dropout(b)
+    return objectives.gft_loss(b.score, b.x0, b.eps, b.sigma, c, 1.0 / (1.0 + w), b.null_score, b.num_classes + 1)
+
+
+def _model_guidance_rows(b: TrainingBatch) -> Tensor:
+    c, w = _dropout(b)
+    return objectives.model_guidance_loss(b.score, b.x0, b.eps, b.sigma, c, w / (1.0 + w),
+                                          lambda x, s, c: b.score(x, s, c) - b.null_score(x, s), b.num_classes + 1)
+
+
+def _negatives(b: TrainingBatch) -> Tensor:
+    return objectives.mismatched_labels(b.y, b.num_classes, generator=b.generator).to(b.y.device)
+
+
+def _mclr_rows(b: TrainingBatch) -> Tensor:
+    return objectives.mclr_loss(b.score, b.x0, b.eps, b.sigma, b.y, _negatives(b), b.lam, b.num_classes, b.neg_cap)
+
+
+def _weighted_mclr_rows(b: TrainingBatch) -> Tensor:
+    return objectives.weighted_mclr_loss(b.score, b.x0, b.eps, b.sigma, b.y, _negatives(b), b.w, b.posterior,
+                                         b.num_classes)
+
+
+# ---------------------------------------------------------------------------------------------- the methods
+# registration order is the order of tables and figures
 W = {"w": 0.0}
+FINE_TUNE = ("init",)
 register(Method(
     "dsm", "objective", "DSM", "denoising score matching: the conditional score s_c (unguided)", None,
-    exact=lambda gmm, c, p: exact_cfg(gmm, c, 0.0), nets=_own_net("dsm")))
+    exact=lambda gmm, c, p: exact_cfg(gmm, c, 0.0), nets=_own_net("dsm"), loss=_dsm_rows))
 register(Method(
     "cfg", "guidance", "CFG", "classifier-free guidance s_c + w (s_c - s_u)", "w", params=W,
-    exact=lambda gmm, c, p: exact_cfg(gmm, c, p["w"]), nets=_net_cfg))
-register(Method(
-    "weighted-mclr", "objective", "weighted MCLR",
-    "sample-adaptive weighted MCLR with exact posterior weights; optimum = CFG (the theorem)", "w", params=W,
-    exact=lambda gmm, c, p: Optimum(gmm, c, "weighted-mclr", w=p["w"]), nets=_own_net("weighted-mclr")))
-register(Method(
-    "weighted-mclr-classifier", "objective", "weighted MCLR, learned classifier",
-    "weighted MCLR with weights from a learned noisy classifier (exact source: the exact classifier)", "w", params=W,
-    exact=lambda gmm, c, p: Optimum(gmm, c, "weighted-mclr", w=p["w"]), nets=_own_net("weighted-mclr-classifier")))
-register(Method(
-    "mclr", "objective", "unweighted MCLR",
-    "unweighted MCLR, strength lam; optimum where A(x) > 0, s_c elsewhere (nets: negatives capped)", "lam",
-    params={"lam": 0.0},
-    exact=lambda gmm, c, p: Optimum(gmm, c, "mclr", lam=p["lam"], ill_posed="conditional"), nets=_own_net("mclr")))
-register(Method(
-    "tilted", "reference", "tilted q0", "exact draws of q0 ∝ p(x|c)^(1+w) p(x)^(-w) (rejection sampling)", "w",
-    params=W, draw=lambda gmm, c, p, n, seed: TiltedTarget(gmm, c, p["w"]).sample(n, generator=seed)))
+    exact=lambda gmm, c, p: exact_cfg(gmm, c, p["w"]), nets=_net_cfg, experiments=("separation", "atlas")))
 
 
 # ---------------------------------------------------------------------------------------------- inference-time rules
@@ -184,32 +263,36 @@ register(Method(
     "cfg-interval", "guidance", "CFG on a sigma interval",
     "CFG for sigma in [sigma_lo, sigma_hi], the conditional score outside (Kynkaanniemi et al. 2024)", "w",
     params={"w": 0.0, "sigma_lo": 0.28, "sigma_hi": 5.42},
-    exact=lambda gmm, c, p: exact_cfg(gmm, c, p["w"], p["sigma_lo"], p["sigma_hi"]), nets=_net_cfg))
+    exact=lambda gmm, c, p: exact_cfg(gmm, c, p["w"], p["sigma_lo"], p["sigma_hi"]), nets=_net_cfg,
+    experiments=("atlas",)))
 register(Method(
     "classifier-guidance", "guidance", "classifier guidance",
     "s_u + (1 + w) grad log p_sigma(c|x) by autograd of the noisy classifier (exact: equals CFG)", "w", params=W,
     exact=lambda gmm, c, p: ClassifierGuidance(_exact_pair(gmm, c)[1], gmm.log_class_posterior, c, p["w"]),
-    nets=lambda nets, c, p: ClassifierGuidance(_net_pair(nets, c)[1], _net_log_posterior(nets), c, p["w"])))
+    nets=lambda nets, c, p: ClassifierGuidance(_net_pair(nets, c)[1], _net_log_posterior(nets), c, p["w"]),
+    experiments=("atlas",)))
 register(Method(
     "autoguidance", "guidance", "autoguidance",
     "s_c + w (s_c - s~_c), s~_c the class score of a degraded model: the mixture with covariances + kappa^2 I "
     "(Karras et al. 2024)", "w", params={"w": 0.0, "kappa": 0.5},
-    exact=lambda gmm, c, p: CFG(_exact_pair(gmm, c)[0], _inflated(gmm, c, p["kappa"]), p["w"])))
+    exact=lambda gmm, c, p: CFG(_exact_pair(gmm, c)[0], _inflated(gmm, c, p["kappa"]), p["w"]),
+    experiments=("atlas",)))
 register(Method(
     "apg", "guidance", "APG",
     "adaptive projected guidance in denoiser form: parallel part weighted by eta, rescaling to r, momentum "
     "(Sadat et al. 2024)", "w", params={"w": 0.0, "eta": 0.0, "r": 0.0, "momentum": 0.0},
     exact=lambda gmm, c, p: APG(*_exact_pair(gmm, c), p["w"], p["eta"], p["r"], p["momentum"]),
-    nets=lambda nets, c, p: APG(*_net_pair(nets, c), p["w"], p["eta"], p["r"], p["momentum"])))
+    nets=lambda nets, c, p: APG(*_net_pair(nets, c), p["w"], p["eta"], p["r"], p["momentum"]),
+    experiments=("atlas",)))
 register(Method(
     "cfg-zero-star", "guidance", "CFG-Zero*",
     "optimised scale alpha of the unconditional velocity, zero velocity for sigma >= sigma_zero (Fan et al. 2025)",
     "w", params={"w": 0.0, "sigma_zero": 0.0},
     exact=lambda gmm, c, p: CFGZeroStar(*_exact_pair(gmm, c), p["w"], p["sigma_zero"]),
-    nets=lambda nets, c, p: CFGZeroStar(*_net_pair(nets, c), p["w"], p["sigma_zero"])))
+    nets=lambda nets, c, p: CFGZeroStar(*_net_pair(nets, c), p["w"], p["sigma_zero"]), experiments=("atlas",)))
 
 
-# ---------------------------------------------------------------------------------------------- training-time optima
+# ---------------------------------------------------------------------------------------------- training-time methods
 def _gft_optimum(gmm: ClassConditionalGMM, c: int, p: Params) -> Field:
     """GFT's pointwise optimum from its definition: ``beta s + (1 - beta) s_u`` fits the conditional target ``s_c``,
     so ``s = (s_c - (1 - beta) s_u) / beta`` with ``beta = 1 / (1 + w)`` (``conventions``)."""
@@ -225,15 +308,39 @@ def _model_guidance_optimum(gmm: ClassConditionalGMM, c: int, p: Params) -> Fiel
 
 
 register(Method(
+    "weighted-mclr", "objective", "weighted MCLR",
+    "sample-adaptive weighted MCLR with exact posterior weights; optimum = CFG (the theorem)", "w", params=W,
+    exact=lambda gmm, c, p: Optimum(gmm, c, "weighted-mclr", w=p["w"]), nets=_own_net("weighted-mclr"),
+    loss=_weighted_mclr_rows, needs=FINE_TUNE, experiments=("separation", "atlas", "atlas-nets")))
+register(Method(
+    "weighted-mclr-classifier", "objective", "weighted MCLR, learned classifier",
+    "weighted MCLR with weights from a learned noisy classifier (exact source: the exact classifier)", "w", params=W,
+    exact=lambda gmm, c, p: Optimum(gmm, c, "weighted-mclr", w=p["w"]), nets=_own_net("weighted-mclr-classifier"),
+    loss=_weighted_mclr_rows, needs=(*FINE_TUNE, "classifier"), experiments=("atlas-nets",)))
+register(Method(
     "gft", "objective", "GFT", "guidance-free training (Chen et al. 2025): its exact optimum at beta = 1/(1 + w)",
-    "w", params=W, exact=_gft_optimum, nets=_own_net("gft")))
+    "w", params=W, exact=_gft_optimum, nets=_own_net("gft"), loss=_gft_rows, needs=FINE_TUNE,
+    experiments=("atlas", "atlas-nets")))
 register(Method(
     "model-guidance", "objective", "model guidance",
     "model guidance (Tang et al. 2025): the fixed point of its self-referential target at w_mg = w/(1 + w)", "w",
-    params=W, exact=_model_guidance_optimum, nets=_own_net("model-guidance")))
+    params=W, exact=_model_guidance_optimum, nets=_own_net("model-guidance"), loss=_model_guidance_rows,
+    needs=FINE_TUNE, experiments=("atlas", "atlas-nets")))
+register(Method(
+    "mclr", "objective", "unweighted MCLR",
+    "unweighted MCLR, strength lam; optimum where A(x) > 0, s_c elsewhere (nets: negatives capped)", "lam",
+    params={"lam": 0.0},
+    exact=lambda gmm, c, p: Optimum(gmm, c, "mclr", lam=p["lam"], ill_posed="conditional"), nets=_own_net("mclr"),
+    loss=_mclr_rows, needs=FINE_TUNE, experiments=("separation",)))
+register(Method(
+    "tilted", "reference", "tilted q0", "exact draws of q0 ∝ p(x|c)^(1+w) p(x)^(-w) (rejection sampling)", "w",
+    params=W, draw=lambda gmm, c, p, n, seed: TiltedTarget(gmm, c, p["w"]).sample(n, generator=seed),
+    experiments=("separation", "atlas")))
+# the data-level tilt's optimum is q_0 noised, whose probability-flow ODE ends exactly at q_0: the exact atlas's
+# rows of "tilted" are its rows
 register(Method(
     "data-tilt", "objective", "data-level tilt",
     "CCA/DPO-style alignment: its optimum is q0 itself, so its field is q0 noised to sigma (by quadrature, d <= 2), "
     "which is not CFG at sigma > 0", "w", params=W,
     exact=lambda gmm, c, p: lambda x, sigma: TiltedTarget(gmm, c, p["w"]).score(x, sigma),
-    nets=_own_net("data-tilt")))
+    nets=_own_net("data-tilt"), loss=_q0_rows, needs=(*FINE_TUNE, "q0-data"), experiments=("atlas-nets",)))
