@@ -27,6 +27,7 @@ from pathlib import Path
 from types import ModuleType
 
 PACKAGE = __name__.split(".")[0]
+ROOT = Path(__file__).resolve().parents[1]      # the package's folder
 PLUGINS: set[str] = set()           # module names of loaded plug-ins (filled by ``plugins.load``)
 RESOLVERS: list[Callable[[str], Iterable[object]]] = []
 _SOURCES: dict[tuple[str, int, int], tuple[str, tuple[str, ...]]] = {}   # file state -> (hash, imported names)
@@ -48,9 +49,19 @@ def _file_of(module: str) -> Path | None:
         try:
             spec = importlib.util.find_spec(module)
         except (ImportError, ValueError):
-            return None
+            spec = None
         path = None if spec is None else spec.origin
     return Path(path) if path and str(path).endswith(".py") else None
+
+
+def _canonical(module: str) -> str:
+    """A short name (``from sandbox import metrics``: ``sandbox.metrics``) as its module in one of the layers."""
+    if module.count(".") == 1 and module.startswith(PACKAGE + ".") and not (ROOT / f"{module[len(PACKAGE) + 1:]}.py"
+                                                                            ).exists():
+        found = sorted(ROOT.glob(f"*/{module.split('.')[1]}.py"))
+        if len(found) == 1:
+            return f"{PACKAGE}.{found[0].parent.name}.{found[0].stem}"
+    return module
 
 
 def _is_package(path: Path) -> bool:
@@ -92,7 +103,7 @@ def closure(modules: Iterable[str]) -> dict[str, str]:
     submodule included: importing it runs them)."""
     todo, seen = list(modules), {}
     while todo:
-        module = todo.pop()
+        module = _canonical(todo.pop())
         if module in seen or not _followed(module):
             continue
         path = _file_of(module)
@@ -144,7 +155,6 @@ def fingerprint(roots: Iterable[object], data: object = None) -> str:
 
 def package_fingerprint() -> str:
     """The fingerprint of every module of the package and every loaded plug-in: what a report as a whole ran on."""
-    root = Path(__file__).resolve().parents[1]
-    modules = [PACKAGE + "." + ".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
-               for p in sorted(root.rglob("*.py"))]
+    modules = [PACKAGE + "." + ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+               for p in sorted(ROOT.rglob("*.py"))]
     return fingerprint([*modules, *sorted(PLUGINS)])

@@ -83,7 +83,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "mixture", zoo.resolve(self.mixture))
         if self.objective not in trainable_objectives():
-            raise ValueError(f"objective must be one of {trainable_objectives()}, got {self.objective!r}")
+            raise ValueError(f"objective must be one of {trainable_objectives()} (a plug-in's objective: load the "
+                             f"plug-in first, --plugin), got {self.objective!r}")
         if self.sigma_sampling not in SIGMA_SAMPLING:
             raise ValueError(f"sigma_sampling must be one of {SIGMA_SAMPLING}, got {self.sigma_sampling!r}")
         object.__setattr__(self, "ws", tuple(float(as_number(w, "each of ws", minimum=0.0)) for w in self.ws))

@@ -1,0 +1,78 @@
+"""An example plug-in: one guidance rule, one training objective with its loss, one claim.
+
+Load it with ``--plugin examples/my_plugin.py`` on any command (or ``sandbox.plugins.load(path)`` in Python);
+its names then work like the package's own:
+
+    mclr-sandbox atlas --fast --exact-only --methods cfg cfg-rising --plugin examples/my_plugin.py
+    mclr-sandbox train --fast --objective weighted-mclr-uncond --init dsm.pt --out tuned.pt --plugin ...
+    mclr-sandbox claims --only rising-cfg-keeps-spread --plugin examples/my_plugin.py
+
+A plug-in imports the package's public modules and registers with ``methods.register`` and ``claims.register``;
+it is part of the code fingerprint of every result that names what it registered, so editing this file recomputes
+those results (and only those).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from sandbox import claims, edm_sigmas, metrics, methods, samplers, zoo
+from sandbox.experiments.claims import Claim, decide
+from sandbox.methods import Method, objectives
+from sandbox.methods.guidance import exact_cfg
+
+RISE = 1.0     # the noise level at which cfg-rising applies half of w
+
+
+def rising_cfg(gmm, c, p):
+    """CFG whose scale rises toward low noise: ``w(sigma) = w / (1 + sigma / RISE)``."""
+    s_c, s_u = exact_cfg(gmm, c, 0.0), (lambda x, sigma: gmm.score(x, sigma))
+
+    def field(x, sigma):
+        cond = s_c(x, sigma)
+        scale = p["w"] / (1.0 + sigma / RISE)
+        return cond + scale[:, None] * (cond - s_u(x, sigma))
+    return field
+
+
+methods.register(Method(
+    "cfg-rising", "guidance", "CFG, rising scale", "CFG with w(sigma) = w / (1 + sigma): guidance rises toward low "
+    "noise (an example plug-in)", "w", params={"w": 0.0}, exact=rising_cfg, experiments=("atlas",)))
+
+
+def unconditional_negatives(b: objectives.TrainingBatch):
+    """Weighted MCLR with negatives drawn uniformly over every class (the 'unconditional' variant): the same
+    pointwise optimum, CFG, with another variance."""
+    c_neg = objectives.uniform_labels(len(b.y), b.num_classes, generator=b.generator).to(b.y.device)
+    return objectives.weighted_mclr_loss(b.score, b.x0, b.eps, b.sigma, b.y, c_neg, b.w, b.posterior, b.num_classes,
+                                         variant="unconditional")
+
+
+methods.register(Method(
+    "weighted-mclr-uncond", "objective", "weighted MCLR, uniform negatives",
+    "weighted MCLR with unconditional (uniform) negatives: optimum = CFG (an example plug-in)", "w",
+    params={"w": 0.0}, exact=lambda gmm, c, p: exact_cfg(gmm, c, p["w"]), loss=unconditional_negatives,
+    needs=("init",)))
+
+SPREAD = 0.1     # the claim holds if the rising rule keeps at least this share of the spread CFG loses
+
+
+def spread_claim(fast: bool):
+    """On teaching_1d, class 0 at w = 4: the variance of samples under cfg-rising against CFG's and w = 0's."""
+    gmm, n, steps = zoo.teaching_1d(), (2000 if fast else 10000), (32 if fast else 64)
+    start = gmm.sample(n, c=0, sigma=80.0, generator=11)
+    grid = edm_sigmas(steps, 0.002, 80.0)
+    variance = {f"{name}, w={w:g}": metrics.covariance_trace(
+                    samplers.heun_ode(methods.field(name, gmm, 0, w=w), start, grid))
+                for name, w in (("cfg", 0.0), ("cfg", 4.0), ("cfg-rising", 4.0))}
+    base, cfg, rising = (e.value for e in variance.values())
+    share = (rising - cfg) / (base - cfg)
+    reason = (f"variance at w = 0: {base:.3f}, CFG at w = 4: {cfg:.3f}, cfg-rising at w = 4: {rising:.3f}: keeps "
+              f"{share:.0%} of what CFG loses")
+    return decide(share >= SPREAD, True, reason, {"variance": variance, "share_kept": share})
+
+
+claims.register(Claim(
+    "rising-cfg-keeps-spread", "an example plug-in",
+    f"guidance rising toward low noise keeps at least {SPREAD:.0%} of the spread that constant CFG loses",
+    spread_claim))
