@@ -22,6 +22,8 @@ A method is also everything the tools ask of it, so no other list repeats its na
                  from the tilted ``q_0`` instead of the mixture
     experiments  the experiments that include it by default (``EXPERIMENTS``; ``names(experiment=...)``)
     label        its name in tables and figures
+    same_as      the method whose exact samples it has (its exact field is that one's, a theorem or a definition,
+                 or samples to the same law): figures draw one curve for both
 
 To add a method: one ``register(Method(...))`` call, in the package or in a plug-in (``sandbox.core.plugins``).
 """
@@ -77,6 +79,7 @@ class Method:
     loss: Callable[[TrainingBatch], Tensor] | None = None
     needs: tuple[str, ...] = ()
     experiments: tuple[str, ...] = ()
+    same_as: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or self.name != self.name.strip():
@@ -95,6 +98,8 @@ class Method:
         for callback in ("exact", "nets", "draw", "loss"):
             if getattr(self, callback) is not None and not callable(getattr(self, callback)):
                 raise TypeError(f"{callback} must be callable or None, got {type(getattr(self, callback)).__name__}")
+        if self.same_as is not None and (self.same_as == self.name or self.same_as not in REGISTRY):
+            raise ValueError(f"same_as must name another registered method, got {self.same_as!r}")
         if "atlas-nets" in self.experiments and (self.loss is None or self.strength != "w"):
             raise ValueError("experiment 'atlas-nets' fine-tunes one net for every w: it needs a loss and strength 'w'")
 
@@ -270,7 +275,7 @@ register(Method(
     "s_u + (1 + w) grad log p_sigma(c|x) by autograd of the noisy classifier (exact: equals CFG)", "w", params=W,
     exact=lambda gmm, c, p: ClassifierGuidance(_exact_pair(gmm, c)[1], gmm.log_class_posterior, c, p["w"]),
     nets=lambda nets, c, p: ClassifierGuidance(_net_pair(nets, c)[1], _net_log_posterior(nets), c, p["w"]),
-    experiments=("atlas",)))
+    experiments=("atlas",), same_as="cfg"))
 register(Method(
     "autoguidance", "guidance", "autoguidance",
     "s_c + w (s_c - s~_c), s~_c the class score of a degraded model: the mixture with covariances + kappa^2 I "
@@ -311,21 +316,21 @@ register(Method(
     "weighted-mclr", "objective", "weighted MCLR",
     "sample-adaptive weighted MCLR with exact posterior weights; optimum = CFG (the theorem)", "w", params=W,
     exact=lambda gmm, c, p: Optimum(gmm, c, "weighted-mclr", w=p["w"]), nets=_own_net("weighted-mclr"),
-    loss=_weighted_mclr_rows, needs=FINE_TUNE, experiments=("separation", "atlas", "atlas-nets")))
+    loss=_weighted_mclr_rows, needs=FINE_TUNE, experiments=("separation", "atlas", "atlas-nets"), same_as="cfg"))
 register(Method(
     "weighted-mclr-classifier", "objective", "weighted MCLR, learned classifier",
     "weighted MCLR with weights from a learned noisy classifier (exact source: the exact classifier)", "w", params=W,
     exact=lambda gmm, c, p: Optimum(gmm, c, "weighted-mclr", w=p["w"]), nets=_own_net("weighted-mclr-classifier"),
-    loss=_weighted_mclr_rows, needs=(*FINE_TUNE, "classifier"), experiments=("atlas-nets",)))
+    loss=_weighted_mclr_rows, needs=(*FINE_TUNE, "classifier"), experiments=("atlas-nets",), same_as="cfg"))
 register(Method(
     "gft", "objective", "GFT", "guidance-free training (Chen et al. 2025): its exact optimum at beta = 1/(1 + w)",
     "w", params=W, exact=_gft_optimum, nets=_own_net("gft"), loss=_gft_rows, needs=FINE_TUNE,
-    experiments=("atlas", "atlas-nets")))
+    experiments=("atlas", "atlas-nets"), same_as="cfg"))
 register(Method(
     "model-guidance", "objective", "model guidance",
     "model guidance (Tang et al. 2025): the fixed point of its self-referential target at w_mg = w/(1 + w)", "w",
     params=W, exact=_model_guidance_optimum, nets=_own_net("model-guidance"), loss=_model_guidance_rows,
-    needs=FINE_TUNE, experiments=("atlas", "atlas-nets")))
+    needs=FINE_TUNE, experiments=("atlas", "atlas-nets"), same_as="cfg"))
 register(Method(
     "mclr", "objective", "unweighted MCLR",
     "unweighted MCLR, strength lam; optimum where A(x) > 0, s_c elsewhere (nets: negatives capped)", "lam",
@@ -343,4 +348,5 @@ register(Method(
     "CCA/DPO-style alignment: its optimum is q0 itself, so its field is q0 noised to sigma (by quadrature, d <= 2), "
     "which is not CFG at sigma > 0", "w", params=W,
     exact=lambda gmm, c, p: lambda x, sigma: TiltedTarget(gmm, c, p["w"]).score(x, sigma),
-    nets=_own_net("data-tilt"), loss=_q0_rows, needs=(*FINE_TUNE, "q0-data"), experiments=("atlas-nets",)))
+    nets=_own_net("data-tilt"), loss=_q0_rows, needs=(*FINE_TUNE, "q0-data"), experiments=("atlas-nets",),
+    same_as="tilted"))

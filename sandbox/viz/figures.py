@@ -337,33 +337,42 @@ def separation_tradeoff_figure(fast: bool = False) -> plt.Figure:
     return fig
 
 
-ATLAS_STYLES = {   # one curve per distinct field: gft, model-guidance, weighted-mclr, classifier-guidance are CFG
-    "cfg": ("o-", 0, "CFG (= GFT, model guidance, weighted MCLR,\nclassifier guidance: exact optima)"),
-    "cfg-interval": ("v--", 1, "CFG on [0.28, 5.42]"),
-    "apg": ("D-.", 2, r"APG ($\eta=0$)"),
-    "cfg-zero-star": ("P:", 3, "CFG-Zero*"),
-    "autoguidance": ("X--", 4, r"autoguidance ($\kappa=0.5$)"),
-    "tilted": ("s-", 5, r"exact $q_0$ (= data-level tilt)"),
-}
+ATLAS_FORMATS = ("o-", "v--", "X--", "D-.", "P:", "s-", "^:", "*-.", "h--", "<:")
+
+
+def atlas_curves(names: tuple[str, ...]) -> list[tuple[str, str]]:
+    """One curve per distinct exact field among ``names``: ``(method, label)``, the label with the method's other
+    parameters (their defaults) and the methods of the same samples (``Method.same_as``), in registry order."""
+    curves = []
+    for name in names:
+        method = methods.get(name)
+        if method.same_as is not None and method.same_as in names:
+            continue
+        params = ", ".join(f"{k}={v:g}" for k, v in method.params.items() if k != method.strength)
+        same = [methods.get(m).label for m in names if methods.get(m).same_as == name]
+        curves.append((name, method.label + (f" ({params})" if params else "")
+                       + ("\n= " + ", ".join(same) if same else "")))
+    return curves
 
 
 @figure("atlas_tradeoff", "the guidance atlas on crowded_4d: separation vs diversity per method, distance to q_0 vs w")
 def atlas_tradeoff_figure(fast: bool = False) -> plt.Figure:
-    rows = separation.sweep(separation.SweepConfig.atlas(fast=fast), progress=False)
+    config = separation.SweepConfig.atlas(fast=fast)
+    rows = separation.sweep(config, progress=False)
     with P.style():
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.8, ncols=2, width_ratios=[1.3, 1])
-        for method, (fmt, color, label) in ATLAS_STYLES.items():
+        for i, (method, label) in enumerate(atlas_curves(config.methods)):
+            fmt, color = ATLAS_FORMATS[i % len(ATLAS_FORMATS)], P.class_color(i)
             sel = sorted((r for r in rows if r.method == method), key=lambda r: r.w)
             ws = np.array([r.w for r in sel])
             ent = np.array([[r.metrics["entropy"].value, r.metrics["entropy"].half_width] for r in sel])
             post = np.array([[r.metrics["mean_posterior"].value, r.metrics["mean_posterior"].half_width] for r in sel])
             ed = np.array([r.metrics["energy_distance"].value for r in sel])
             axes[0].errorbar(ent[:, 0], post[:, 0], xerr=ent[:, 1], yerr=post[:, 1], fmt=fmt, ms=3, lw=0.9,
-                             capsize=1.5, color=P.class_color(color), label=label)
+                             capsize=1.5, color=color, label=label)
             for w, e, q in zip(ws, ent[:, 0], post[:, 0]):
-                axes[0].annotate(f"{w:g}", (e, q), fontsize=5, xytext=(2, 2), textcoords="offset points",
-                                 color=P.class_color(color))
-            axes[1].plot(ws, np.maximum(ed, 1e-4), fmt, ms=3, lw=0.9, color=P.class_color(color))
+                axes[0].annotate(f"{w:g}", (e, q), fontsize=5, xytext=(2, 2), textcoords="offset points", color=color)
+            axes[1].plot(ws, np.maximum(ed, 1e-4), fmt, ms=3, lw=0.9, color=color)
         axes[0].set_xlabel(r"diversity: entropy of samples of $c$ (nats)")
         axes[0].set_ylabel(r"separation: mean $p(c\mid x)$")
         axes[0].set_title("crowded_4d, exact fields, labels: $w$")
