@@ -26,15 +26,17 @@ except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
 from . import methods
-from .core import conventions, fields, schedules, zoo
+from .core import conventions, fields, schedules, threads, zoo
 from .core.mixtures import ClassConditionalGMM
 from .core.schedules import VPSchedule, edm_sigmas, vp_denoise, vp_score
 from .core.zoo import branching_2d, gaussian_classes, overlap_2d, random_mixture, teaching_1d
 
+threads.use()      # one torch thread unless told otherwise: robust when other work holds a core (core/threads.py)
+
 # short name -> layer: ``sandbox.<name>`` is imported lazily (``import sandbox`` stays light: no scipy, no figures)
 MODULES = {
-    **dict.fromkeys(("cache", "files", "mixtures", "plugins", "provenance", "quadrature", "tables", "validation"),
-                   "core"),
+    **dict.fromkeys(("cache", "files", "mixtures", "plugins", "provenance", "quadrature", "tables", "threads",
+                     "validation"), "core"),
     **dict.fromkeys(("gaussian_flow", "guidance", "objectives", "samplers", "theory", "tilted"), "methods"),
     **dict.fromkeys(("checkpoints", "models", "training"), "learn"),
     **dict.fromkeys(("claims", "comparison", "evaluation", "metrics", "separation", "trained_atlas", "verification"),

@@ -361,8 +361,21 @@ def _command(sub: argparse._SubParsersAction, name: str, help_: str, run: Callab
     return p
 
 
+def _threads(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--threads must be a whole number >= 1, got {text!r}")
+    return n
+
+
 def _shared(p: argparse.ArgumentParser) -> None:
-    """The flags of every command: ``--plugin`` and ``--debug``."""
+    """The flags of every command: ``--plugin``, ``--threads`` and ``--debug``."""
+    p.add_argument("--threads", type=_threads, metavar="N",
+                   help="torch threads (default 1, or MCLR_SANDBOX_THREADS: one thread stays fast when other work "
+                        "holds a core; more help only large mixtures on an idle machine)")
     p.add_argument("--plugin", action="append", default=[], metavar="PATH_OR_MODULE",
                    help="load a plug-in (a .py file or a module name) that registers methods or claims; repeatable "
                         f"(installed plug-ins, entry-point group {PLUGIN_GROUP}, load by themselves)")
@@ -513,6 +526,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if early is not None:
         return early
     args = build_parser().parse_args(argv)
+    if args.threads is not None:
+        from .core import threads
+
+        threads.use(args.threads)
     previous = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
         else None
     try:
