@@ -30,7 +30,7 @@ PACKAGE = __name__.split(".")[0]
 ROOT = Path(__file__).resolve().parents[1]      # the package's folder
 PLUGINS: set[str] = set()           # module names of loaded plug-ins (filled by ``plugins.load``)
 RESOLVERS: list[Callable[[str], Iterable[object]]] = []
-_SOURCES: dict[tuple[str, int, int], tuple[str, tuple[str, ...]]] = {}   # file state -> (hash, imported names)
+_SOURCES: dict[tuple[str, int, int], tuple[str, tuple]] = {}   # file state -> (source hash, imports)
 
 
 def add_resolver(resolver: Callable[[str], Iterable[object]]) -> None:
@@ -54,42 +54,28 @@ def _file_of(module: str) -> Path | None:
     return Path(path) if path and str(path).endswith(".py") else None
 
 
-def _canonical(module: str) -> str:
-    """A short name (``from sandbox import metrics``: ``sandbox.metrics``) as its module in one of the layers."""
-    if module.count(".") == 1 and module.startswith(PACKAGE + ".") and not (ROOT / f"{module[len(PACKAGE) + 1:]}.py"
-                                                                            ).exists():
-        found = sorted(ROOT.glob(f"*/{module.split('.')[1]}.py"))
-        if len(found) == 1:
-            return f"{PACKAGE}.{found[0].parent.name}.{found[0].stem}"
-    return module
-
-
 def _is_package(path: Path) -> bool:
     return path.name == "__init__.py"
 
 
-def _imports(tree: ast.AST, module: str, package: bool) -> tuple[str, ...]:
-    """Every module name ``tree`` may import (top level or inside functions), relative imports resolved; for
-    ``from a import b``, both ``a`` and ``a.b`` (``b`` may be a submodule)."""
+def _imports(tree: ast.AST, module: str, package: bool) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Every import in ``tree`` (top level or inside functions) as ``(module, names)``, relative imports resolved:
+    ``import a.b`` is ``("a.b", ())``, ``from a import b, c`` is ``("a", ("b", "c"))``."""
     here = module if package else module.rpartition(".")[0]
-    out: set[str] = set()
+    out: set[tuple[str, tuple[str, ...]]] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            out.update(alias.name for alias in node.names)
+            out.update((alias.name, ()) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = here
-                for _ in range(node.level - 1):
-                    base = base.rpartition(".")[0]
-                base = f"{base}.{node.module}" if node.module else base
-            else:
-                base = node.module or ""
-            out.add(base)
-            out.update(f"{base}.{alias.name}" for alias in node.names)
+            base = here if node.level else ""
+            for _ in range(max(node.level - 1, 0)):
+                base = base.rpartition(".")[0]
+            base = ".".join(part for part in (base, node.module or "") if part)
+            out.add((base, tuple(alias.name for alias in node.names)))
     return tuple(sorted(out))
 
 
-def _source(module: str, path: Path) -> tuple[str, tuple[str, ...]]:
+def _source(module: str, path: Path) -> tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]:
     stat = path.stat()
     state = (str(path), stat.st_size, stat.st_mtime_ns)
     if state not in _SOURCES:
@@ -98,21 +84,46 @@ def _source(module: str, path: Path) -> tuple[str, tuple[str, ...]]:
     return _SOURCES[state]
 
 
+def _canonical(module: str) -> str:
+    """A short name (``from sandbox import metrics``: ``sandbox.metrics``) as its module in one of the layers."""
+    if module.count(".") == 1 and module.startswith(PACKAGE + ".") and _file_of(module) is None:
+        short = module.split(".")[1]
+        found = sorted([*ROOT.glob(f"*/{short}.py"), *ROOT.glob(f"*/{short}/__init__.py")])
+        if len(found) == 1:
+            path = found[0].parent if found[0].name == "__init__.py" else found[0].with_suffix("")
+            return ".".join((PACKAGE, *path.relative_to(ROOT).parts))
+    return module
+
+
 def closure(modules: Iterable[str]) -> dict[str, str]:
-    """``{module: source hash}`` over the followed modules that ``modules`` import, transitively (parents of a
-    submodule included: importing it runs them)."""
-    todo, seen = list(modules), {}
+    """``{module: source hash}`` over the followed modules that ``modules`` import, transitively.
+
+    ``from a import b`` follows ``a.b`` where it is a module, else ``a`` (``b`` is defined there). The packages above
+    a module run when it is imported: their source counts, but not what they import (a package that imports its
+    submodules to register them would otherwise tie every submodule to every other)."""
+    todo, seen, deep_done = [(m, True) for m in modules], {}, set()
     while todo:
-        module = _canonical(todo.pop())
-        if module in seen or not _followed(module):
+        name, deep = todo.pop()
+        module = _canonical(name)
+        if not _followed(module) or (module in seen and (not deep or module in deep_done)):
             continue
         path = _file_of(module)
-        if path is None:        # an attribute imported by name (``from x import y``), or not a source file
+        if path is None:        # not a source file of ours
             continue
         digest, imported = _source(module, path)
         seen[module] = digest
         parent = module.rpartition(".")[0]
-        todo.extend([*imported, *([parent] if parent else [])])
+        if parent:
+            todo.append((parent, False))
+        if deep:
+            deep_done.add(module)
+            for base, names in imported:
+                if not _followed(_canonical(base)):
+                    continue
+                subs = [f"{base}.{n}" for n in names if _file_of(_canonical(f"{base}.{n}")) is not None]
+                todo.extend((m, True) for m in subs)
+                if len(subs) < len(names) or not names:
+                    todo.append((base, True))
     return seen
 
 
