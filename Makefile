@@ -19,7 +19,7 @@ test-fast: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 2 -m "not slow"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check sandbox tests benchmarks notebooks
+	$(VENV)/bin/ruff check sandbox tests benchmarks notebooks examples
 
 # execute every notebook (SANDBOX_FAST=1 for the quick setting) into build/notebooks/*.ipynb, outputs included
 notebooks: $(STAMP)

@@ -14,9 +14,9 @@ those results (and only those).
 
 from __future__ import annotations
 
-import torch
+from dataclasses import dataclass
 
-from sandbox import claims, edm_sigmas, metrics, methods, samplers, zoo
+from sandbox import claims, edm_sigmas, methods, metrics, samplers, zoo
 from sandbox.experiments.claims import Claim, decide
 from sandbox.methods import Method, objectives
 from sandbox.methods.guidance import exact_cfg
@@ -57,22 +57,38 @@ methods.register(Method(
 SPREAD = 0.1     # the claim holds if the rising rule keeps at least this share of the spread CFG loses
 
 
-def spread_claim(fast: bool):
-    """On teaching_1d, class 0 at w = 4: the variance of samples under cfg-rising against CFG's and w = 0's."""
-    gmm, n, steps = zoo.teaching_1d(), (2000 if fast else 10000), (32 if fast else 64)
-    start = gmm.sample(n, c=0, sigma=80.0, generator=11)
-    grid = edm_sigmas(steps, 0.002, 80.0)
-    variance = {f"{name}, w={w:g}": metrics.covariance_trace(
-                    samplers.heun_ode(methods.field(name, gmm, 0, w=w), start, grid))
-                for name, w in (("cfg", 0.0), ("cfg", 4.0), ("cfg-rising", 4.0))}
-    base, cfg, rising = (e.value for e in variance.values())
+@dataclass(frozen=True)
+class SpreadConfig:
+    """What the claim's measurement depends on (its cache key): sample size, steps, strength."""
+
+    n: int = 10000
+    steps: int = 64
+    w: float = 4.0
+
+
+def spread_claim(config: SpreadConfig, needs):
+    """On teaching_1d, class 0: the variance of samples under cfg-rising against CFG's and w = 0's."""
+    gmm = zoo.teaching_1d()
+    start = gmm.sample(config.n, c=0, sigma=80.0, generator=11)
+    grid = edm_sigmas(config.steps, 0.002, 80.0)
+    rows = [{"method": name, "w": w, "variance": metrics.covariance_trace(
+                samplers.heun_ode(methods.field(name, gmm, 0, w=w), start, grid))}
+            for name, w in (("cfg", 0.0), ("cfg", config.w), ("cfg-rising", config.w))]
+    base, cfg, rising = (r["variance"].value for r in rows)
     share = (rising - cfg) / (base - cfg)
-    reason = (f"variance at w = 0: {base:.3f}, CFG at w = 4: {cfg:.3f}, cfg-rising at w = 4: {rising:.3f}: keeps "
+    reason = (f"variance at w = 0: {base:.3f}, CFG at w = {config.w:g}: {cfg:.3f}, cfg-rising: {rising:.3f}: keeps "
               f"{share:.0%} of what CFG loses")
-    return decide(share >= SPREAD, True, reason, {"variance": variance, "share_kept": share})
+    return decide(share >= SPREAD, True, reason, {"rows": rows, "share_kept": share})
+
+
+def spread_panel(ax, numbers, color):
+    rows = numbers["rows"]
+    ax.bar(range(len(rows)), [r["variance"]["value"] for r in rows], color=[color(i) for i in range(len(rows))])
+    ax.set(xticks=range(len(rows)), xticklabels=[f"{r['method']}\nw={r['w']:g}" for r in rows],
+           ylabel="sample variance")
 
 
 claims.register(Claim(
     "rising-cfg-keeps-spread", "an example plug-in",
     f"guidance rising toward low noise keeps at least {SPREAD:.0%} of the spread that constant CFG loses",
-    spread_claim))
+    spread_claim, full=SpreadConfig(), fast=SpreadConfig(n=2000, steps=32), panel=spread_panel))

@@ -64,9 +64,9 @@ with P.style():
     fig, ax = P.new_figure(P.SINGLE_COLUMN, 2.4)
     for i, w in enumerate((1.0, 4.0)):
         gap = claims.predictor_corrector_gap(gmm, 0, w, start, steps)
-        ax.loglog(steps, list(gap["rms_to_sde"].values()), "o-", color=P.class_color(i),
+        ax.loglog(steps, gap["rms_to_sde"], "o-", color=P.class_color(i),
                   label=f"w = {w:g}: corrector at 2w (order {gap['order']:.2f})")
-        ax.loglog(steps, list(gap["rms_to_sde_naive"].values()), "o--", color=P.class_color(i),
+        ax.loglog(steps, gap["rms_to_sde_naive"], "o--", color=P.class_color(i),
                   label=f"w = {w:g}: corrector at w")
     ax.set_xlabel("steps")
     ax.set_ylabel("RMS gap to the SDE, path by path")

@@ -241,7 +241,8 @@ def _claims(args: argparse.Namespace) -> int:
     if args.counterexamples is not None:
         check_writable(args.counterexamples, "--counterexamples", folder=True)
     t0 = time.perf_counter()
-    verdicts = claims.run(tuple(args.only) if args.only else None, fast=args.fast)
+    verdicts = claims.run(tuple(args.only) if args.only else None, fast=args.fast,
+                          announce=lambda line: print(f"mclr-sandbox claims: {line}", file=sys.stderr))
     failed = [name for name, v in verdicts.items() if v.verdict == claims.FAILS]
     lines = [f"{len(verdicts) - len(failed)} of {len(verdicts)} claims hold (with or without a caveat)"
              + (f"; failing: {', '.join(failed)}" if failed else "")]

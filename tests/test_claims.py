@@ -42,8 +42,8 @@ def test_every_claim_has_a_computed_verdict():
         assert v.verdict in (claims.HOLDS, claims.FAILS, claims.CAVEAT), name
         assert v.reason and v.numbers
     # the control of the first claim: at w = 0, CFG is the conditional and q_0 is p(x|c): a KS test must not reject
-    assert verdicts["cfg-is-not-q0"].numbers["w=0"]["p_value"] > 0.01
-    assert verdicts["cfg-is-not-q0"].numbers["w=4"]["p_value"] < 1e-6
+    rows = {r["w"]: r for r in verdicts["cfg-is-not-q0"].numbers["rows"]}
+    assert rows[0.0]["p_value"] > 0.01 and rows[4.0]["p_value"] < 1e-6
     table = claims.table(verdicts)
     assert all(name in table for name in claims.REGISTRY)
 
@@ -84,7 +84,7 @@ def test_a_counterexample_to_monotone_confidence_is_real():
     gmm = zoo.random_mixture(4, 2, 1, seed=1086, spread=3.0)
     violations, curves = claims.monotone_in_w(gmm, (1.0, 2.0), 4000, 64, seed=5)
     assert violations and violations[0].startswith("mean p(c|x)")
-    assert curves["w=2"]["mean_posterior"].hi < curves["w=1"]["mean_posterior"].lo
+    assert curves[1]["w"] == 2.0 and curves[1]["mean_posterior"].hi < curves[0]["mean_posterior"].lo
     assert claims.monotone_in_w(zoo.two_gaussians_1d(), (0.0, 1.0, 2.0), 1000, 32, seed=5)[0] == []
 
 
@@ -96,7 +96,7 @@ def test_counterexamples_are_written_as_mixture_files(tmp_path, monkeypatch, cap
     found = claims.counterexamples({"monotone-over-mixtures": verdict})
     assert list(found) == ["monotone-over-mixtures-7"]
     assert found["monotone-over-mixtures-7"].fingerprint == gmm.fingerprint
-    monkeypatch.setattr(claims, "run", lambda names, fast: {"monotone-over-mixtures": verdict})
+    monkeypatch.setattr(claims, "run", lambda names, fast, announce: {"monotone-over-mixtures": verdict})
     out = tmp_path / "cex"
     assert cli.main(["claims", "--quiet", "--counterexamples", str(out)]) == 0
     assert "wrote 1 counterexample mixture file(s)" in capsys.readouterr().out
@@ -109,10 +109,53 @@ def test_counterexamples_are_written_as_mixture_files(tmp_path, monkeypatch, cap
 def test_phase_diagram_lines_of_constant_alpha():
     # powers of 2: log K / d = log 2 * j / d for K = 2^j, so (2, 2), (4, 4), (8, 16) share alpha = log(2) / 2 and
     # (4, 2), (8, 4), (16, 16) share log(2) / 4; (2, 4) is alone on its line (alpha = log 2) and is dropped
-    cells = {f"d={d},K={k}": {"d": d, "K": k} for d, k in [(8, 16), (2, 2), (4, 4), (4, 2), (8, 4), (16, 16), (2, 4)]}
+    cells = [{"d": d, "K": k} for d, k in [(8, 16), (2, 2), (4, 4), (4, 2), (8, 4), (16, 16), (2, 4)]]
     lines = claims.diagonals(cells)
-    assert list(lines) == [f"alpha={math.log(2) / 2:.4g}", f"alpha={math.log(2) / 4:.4g}"]
-    assert [c["d"] for c in lines[f"alpha={math.log(2) / 2:.4g}"]] == [2, 4, 8]
-    assert [c["K"] for c in lines[f"alpha={math.log(2) / 4:.4g}"]] == [2, 4, 16]
-    cell = claims.phase_diagram((4,), (2,), 2.0, 200, 16)["d=4,K=2"]
+    assert [line["alpha"] for line in lines] == pytest.approx([math.log(2) / 2, math.log(2) / 4])
+    assert [c["d"] for c in lines[0]["cells"]] == [2, 4, 8]
+    assert [c["K"] for c in lines[1]["cells"]] == [2, 4, 16]
+    cell = claims.phase_diagram((4,), (2,), 2.0, 200, 16)[0]
+    assert (cell["d"], cell["K"]) == (4, 2)
     assert cell["alpha"] == pytest.approx(math.log(2) / 4) and cell["overshoot"].lo > 0
+
+
+# ---------------------------------------------------------------------------------------------- claims as data
+def _toy(name: str, depends: tuple[str, ...] = (), seen: list | None = None) -> claims.Claim:
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Config:
+        n: int = 1
+
+    def measure(config, needs):
+        if seen is not None:
+            seen.append((name, config.n, sorted(needs)))
+        return claims.decide(True, True, f"{name} ok", {"n": config.n, "needs": sorted(needs)})
+
+    return claims.Claim(name, "nobody", "a toy claim", measure, full=Config(2), fast=Config(1), depends=depends)
+
+
+def test_dependencies_run_first_once_and_are_announced(monkeypatch):
+    registry = {"base": _toy("base"), "top": _toy("top", ("base",))}
+    seen, said = [], []
+    registry = {k: _toy(k, v.depends, seen) for k, v in registry.items()}
+    monkeypatch.setattr(claims.registry, "REGISTRY", registry)
+    verdicts = claims.run(("top",), fast=True, announce=said.append)
+    assert list(verdicts) == ["top"] and verdicts["top"].numbers == {"n": 1, "needs": ["base"]}
+    assert seen == [("base", 1, []), ("top", 1, ["base"])]                 # dependency first, fast config
+    assert len(said) == 1 and "base" in said[0] and "top" in said[0]
+    seen.clear()
+    claims.run(("top", "base"), fast=True, announce=said.append)           # cached: nothing recomputed
+    assert seen == [] and len(said) == 1                                   # asked for: not announced
+    monkeypatch.setattr(claims.registry, "REGISTRY", {"a": _toy("a", ("b",)), "b": _toy("b", ("a",))})
+    with pytest.raises(ValueError, match="cycle"):
+        claims.run(("a",))
+
+
+def test_a_claim_is_data_with_frozen_configs():
+    with pytest.raises(TypeError, match="frozen dataclass"):
+        claims.Claim("x", "r", "s", lambda c, n: None, full={"n": 1}, fast={"n": 1})
+    with pytest.raises(ValueError, match="itself"):
+        _toy("x", ("x",))
+    for name, claim in claims.REGISTRY.items():       # every package claim has its panel and two configs
+        assert claim.panel is not None and claim.fast != claim.full, name

@@ -8,6 +8,7 @@ itself. ``build`` writes each as vector PDF and PNG, atomically and deterministi
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -416,85 +417,25 @@ def atlas_nets_figure(fast: bool = False) -> plt.Figure:
     return fig
 
 
-@figure("claims", "published claims about guidance, measured: one panel per claim with its computed verdict")
+@figure("claims", "published claims about guidance, measured: one panel per registered claim with its verdict")
 def claims_figure(fast: bool = False) -> plt.Figure:
-    """Draws ``claims.run``'s numbers (the same cached verdicts ``mclr-sandbox claims`` reports)."""
-    v = {name: (r.verdict, r.numbers) for name, r in claims.run(fast=fast).items()}
-
-    def est(e: dict) -> tuple[float, float]:
-        return e["value"], 0.5 * (e["hi"] - e["lo"])
-
-    def w_of(key: str) -> float:
-        return float(key.split("=")[1].split("-")[0])
-
+    """Draws ``claims.run``'s numbers (the same cached verdicts ``mclr-sandbox claims`` reports): each claim's own
+    panel, four to a row, or its reason as text for a claim without one."""
+    verdicts = claims.run(fast=fast)
+    ncols = 4
+    nrows = -(-len(verdicts) // ncols)
     with P.style():
-        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 4.6, ncols=4, nrows=2)
-        ax = axes[0, 0]
-        nums = v["cfg-is-not-q0"][1]
-        ax.plot([w_of(k) for k in nums], [nums[k]["ks_distance"]["value"] for k in nums], "o-", color=P.class_color(0))
-        ax.set(xlabel="$w$", ylabel="KS distance to exact $q_0$")
-        ax = axes[0, 1]
-        nums = v["sde-differs-from-ode"][1]
-        for i, (key, label) in enumerate((("ks_ode_to_q0", "ODE"), ("ks_sde_to_q0", "SDE"))):
-            ax.plot([w_of(k) for k in nums], [nums[k][key]["value"] for k in nums], "o-", color=P.class_color(i),
-                    label=label)
-        ax.set(xlabel="$w$", ylabel="KS distance to exact $q_0$")
-        ax.legend()
-        ax = axes[0, 2]
-        nums = v["monotone-over-mixtures"][1]
-        share, half = est(nums["share_monotone"])
-        ax.bar([0], [share], yerr=[half], color=P.class_color(2), width=0.5)
-        ax.set(xlim=(-1, 1), ylim=(0, 1.05), xticks=[], ylabel="share of mixtures monotone in $w$")
-        ax.text(0, 0.3, f"{len(nums['counterexamples'])} counter-\nexamples", ha="center", fontsize=6)
-        ax = axes[0, 3]
-        nums = v["helps-on-average"][1]["inverse_posterior"]
-        vals = [est(nums[k]) for k in nums]
-        ax.errorbar([w_of(k) for k in nums], [a for a, _ in vals], yerr=[b for _, b in vals], fmt="o-",
-                    color=P.class_color(3), capsize=2)
-        ax.set(xlabel="$w$", ylabel=r"$E[1/p(c\mid x_0)]$")
-        ax = axes[1, 0]
-        for i, (name, nums) in enumerate(v["pushes-to-far-edge"][1].items()):
-            rows = nums["quantiles"]
-            ws = [w_of(k) for k in rows]
-            ax.plot(ws, [q[1]["value"] for q in rows.values()], "o-", color=P.class_color(i), label=f"{name} (median)")
-            ax.fill_between(ws, [q[0]["value"] for q in rows.values()], [q[2]["value"] for q in rows.values()],
-                            color=P.class_color(i), alpha=0.15)
-        ax.set(xlabel="$w$", ylabel="position away from the other class")
-        ax.legend(fontsize=5, loc="lower right")
-        ax = axes[1, 1]
-        nums = v["decided-mid-noise"][1]
-        for i, name in enumerate(("overlap_2d", "crowded_4d")):
-            ax.semilogx(nums[name]["sigmas"], nums[name]["H"], color=P.class_color(i), label=name)
-            ax.axvline(nums[name]["peak_sigma"]["value"], color=P.class_color(i), ls=":", lw=0.8)
-        ax.axvspan(*claims.WINDOW, color="0.92", zorder=0, label=f"[{claims.WINDOW[0]}, {claims.WINDOW[1]}]")
-        lo, hi = nums["best_window"]["window"]
-        ax.axvspan(max(lo, 1e-2), min(hi, 1e2), ymax=0.06, color=P.class_color(1), alpha=0.4, lw=0,
-                   label=f"best window ({nums['best_window']['name']})")
-        ax.set(xlabel=r"$\sigma$", ylabel=r"$H(c\mid x_\sigma)$ (nats)")
-        ax.legend(fontsize=5)
-        ax = axes[1, 2]
-        fixed = v["fades-in-high-d"][1]["fixed_K"]
-        ax.loglog([w_of(k) for k in fixed], [fixed[k]["overshoot"]["value"] for k in fixed], "o-",
-                  color=P.class_color(4))
-        ax.set(xlabel="$d$ (K = 8)", ylabel="overshoot along the class mean")
-        ax = axes[1, 3]
-        nums = v["high-noise-hurts"][1]
-        named = ["unguided", "every sigma", f"below {claims.WINDOW[1]:g}", f"above {claims.WINDOW[0]:g}", nums["best"]]
-        every = list(nums["measures"].values())
-        ax.plot([m["entropy"]["value"] for m in every], [m["mean_posterior"]["value"] for m in every], "o",
-                color="0.75", ms=2)
-        for i, name in enumerate(dict.fromkeys(named)):     # the best window may be one of the named ones
-            m = nums["measures"][name]
-            ax.plot(m["entropy"]["value"], m["mean_posterior"]["value"], "o", color=P.class_color(i), ms=3)
-            ax.annotate(name + (" (best)" if name == nums["best"] else ""),
-                        (m["entropy"]["value"], m["mean_posterior"]["value"]), fontsize=4.5,
-                        xytext=(-30, 10) if name == "unguided" else (14, 4 - 8 * i), textcoords="offset points",
-                        arrowprops={"arrowstyle": "-", "lw": 0.3, "color": "0.4"})
-        ax.set(xlabel="entropy (nats)", ylabel=r"mean $p(c\mid x)$")
-        for ax, name in zip(axes.flat, ("cfg-is-not-q0", "sde-differs-from-ode", "monotone-over-mixtures",
-                                        "helps-on-average", "pushes-to-far-edge", "decided-mid-noise",
-                                        "fades-in-high-d", "high-noise-hurts")):
-            ax.set_title(f"{name}: {v[name][0]}", fontsize=6)
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.4 * nrows, ncols=ncols, nrows=nrows, squeeze=False)
+        for ax, (name, verdict) in zip(axes.flat, verdicts.items()):
+            claim = claims.REGISTRY[name]
+            if claim.panel is None:
+                ax.set_axis_off()
+                ax.text(0, 1, textwrap.fill(verdict.reason, 45), va="top", fontsize=4.5, transform=ax.transAxes)
+            else:
+                claim.panel(ax, verdict.numbers, P.class_color)
+            ax.set_title(f"{name}\n{verdict.verdict}", fontsize=6)
+        for ax in axes.flat[len(verdicts):]:
+            ax.set_axis_off()
     return fig
 
 
@@ -514,10 +455,10 @@ def claims_counterexamples_figure(fast: bool = False) -> plt.Figure:
             gmm = ClassConditionalGMM.from_dict(entry["mixture"])
             _mixture_map(row[0], gmm)
             row[0].set_title(f"{entry['name']}: K = {entry['K']}, d = {entry['d']}", fontsize=6)
-            ws = [float(k.split("=")[1]) for k in entry["curves"]]
+            ws = [point["w"] for point in entry["curve"]]
             for ax, key, label in ((row[1], "mean_posterior", r"mean $p(c=0\mid x)$"),
                                    (row[2], "entropy", "entropy (nats)")):
-                e = [entry["curves"][k][key] for k in entry["curves"]]
+                e = [point[key] for point in entry["curve"]]
                 ax.errorbar(ws, [v["value"] for v in e], yerr=[[v["value"] - v["lo"] for v in e],
                                                                [v["hi"] - v["value"] for v in e]],
                             fmt="o-", color=P.class_color(0), capsize=2)
@@ -550,21 +491,22 @@ def _mixture_map(ax: plt.Axes, gmm: ClassConditionalGMM) -> None:
 def claims_phase_diagram_figure(fast: bool = False) -> plt.Figure:
     """Draws the phase diagram stored in the cached verdict of ``fades-in-high-d``."""
     nums = claims.run(("fades-in-high-d",), fast=fast)["fades-in-high-d"].numbers
-    cells = list(nums["phase_diagram"].values())
+    cells = nums["phase_diagram"]
     d = np.array([c["d"] for c in cells], dtype=float)
     alpha = np.array([c["alpha"] for c in cells])
     over = np.array([c["overshoot"]["value"] for c in cells])
     with P.style():
         fig, (left, right) = P.new_figure(P.DOUBLE_COLUMN, 2.8, ncols=2)
         ds, ks = sorted({c["d"] for c in cells}), sorted({c["K"] for c in cells})
-        grid = np.array([[nums["phase_diagram"][f"d={di},K={k}"]["overshoot"]["value"] for di in ds] for k in ks])
+        by_cell = {(c["d"], c["K"]): c["overshoot"]["value"] for c in cells}
+        grid = np.array([[by_cell[di, k] for di in ds] for k in ks])
         mesh = left.pcolormesh(np.arange(len(ds) + 1), np.arange(len(ks) + 1), grid, cmap="viridis", vmin=0)
         for (j, i), v in np.ndenumerate(grid):
             left.text(i + 0.5, j + 0.5, f"{v:.2f}", ha="center", va="center", fontsize=3.5,
                       color="w" if v < 0.6 * grid.max() else "k")
-        for line in nums["lines"].values():     # K = exp(alpha d): the (d, K) cells along a line of constant alpha
-            left.plot([ds.index(di) + 0.5 for di, _ in line], [ks.index(k) + 0.5 for _, k in line], color="w",
-                      lw=0.6, alpha=0.8)
+        for line in nums["lines"]:     # K = exp(alpha d): the (d, K) cells along a line of constant alpha
+            left.plot([ds.index(di) + 0.5 for di, _ in line["cells"]], [ks.index(k) + 0.5 for _, k in line["cells"]],
+                      color="w", lw=0.6, alpha=0.8)
         left.set(xticks=np.arange(len(ds)) + 0.5, xticklabels=ds, yticks=np.arange(len(ks)) + 0.5, yticklabels=ks,
                  xlabel="dimension $d$", ylabel="classes $K$")
         left.tick_params(axis="x", labelsize=5)
@@ -574,8 +516,8 @@ def claims_phase_diagram_figure(fast: bool = False) -> plt.Figure:
         norm = matplotlib.colors.LogNorm(d.min(), d.max())
         right.scatter(alpha[order], over[order], c=d[order], norm=norm, cmap="plasma", s=10)
         fixed = nums["fixed_K"]
-        right.plot([np.log(8) / float(k.split("=")[1]) for k in fixed],
-                   [e["overshoot"]["value"] for e in fixed.values()], "k:", lw=0.8, label="K = 8, one point per d")
+        right.plot([np.log(8) / e["d"] for e in fixed], [e["overshoot"]["value"] for e in fixed], "k:", lw=0.8,
+                   label="K = 8, one point per d")
         right.set(xscale="log", xlabel=r"$\alpha = \log K / d$", ylabel="overshoot")
         fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap="plasma"), ax=right, label="$d$")
         right.legend(fontsize=5, loc="upper left")
@@ -588,10 +530,11 @@ def claims_phase_diagram_figure(fast: bool = False) -> plt.Figure:
 def claims_windows_figure(fast: bool = False) -> plt.Figure:
     """Draws the windows stored in the cached verdict of ``high-noise-hurts``: one cell per window [lo, hi]."""
     nums = claims.run(("high-noise-hurts",), fast=fast)["high-noise-hurts"].numbers
-    windows = {k: (lo, np.inf if hi is None else hi) for k, (lo, hi) in nums["windows"].items() if k != "unguided"}
+    rows = {r["name"]: r for r in nums["windows"] if r["name"] != "unguided"}
+    windows = {k: (r["lo"], np.inf if r["hi"] is None else r["hi"]) for k, r in rows.items()}
     ends = sorted({e for lo_hi in windows.values() for e in lo_hi})
     los, his = ends[:-1], ends[1:]                  # a window starts below infinity and ends above 0
-    full = nums["measures"]["every sigma"]["mean_posterior"]["value"]
+    full = rows["every sigma"]["mean_posterior"]["value"]
     panels = (("mean_posterior", r"mean $p(c\mid x)$ / CFG's", lambda e: e / full),
               ("mode_coverage", "mode coverage", lambda e: e))
 
@@ -603,12 +546,12 @@ def claims_windows_figure(fast: bool = False) -> plt.Figure:
         for ax, (key, title, scale) in zip(axes, panels):
             grid = np.full((len(his), len(los)), np.nan)
             for name, (lo, hi) in windows.items():
-                grid[his.index(hi), los.index(lo)] = scale(nums["measures"][name][key]["value"])
+                grid[his.index(hi), los.index(lo)] = scale(rows[name][key]["value"])
             mesh = ax.pcolormesh(np.arange(len(los) + 1), np.arange(len(his) + 1), np.ma.masked_invalid(grid),
                                  cmap="viridis")
             for name, (lo, hi) in windows.items():
                 i, j = los.index(lo), his.index(hi)
-                if name in nums["eligible"]:          # keeps >= 95% of CFG's confidence
+                if rows[name]["eligible"]:          # keeps >= 95% of CFG's confidence
                     ax.add_patch(Rectangle((i, j), 1, 1, fill=False, ec="w", lw=1.0))
                 if name == nums["best"]:
                     ax.plot(i + 0.5, j + 0.5, "*", color="#D55E00", ms=7)
@@ -617,7 +560,7 @@ def claims_windows_figure(fast: bool = False) -> plt.Figure:
                    xlabel=r"window starts at $\sigma_{lo}$", ylabel=r"ends at $\sigma_{hi}$")
             ax.tick_params(labelsize=5)
             fig.colorbar(mesh, ax=ax, label=title)
-        axes[0].set_title("white: keeps >= 95% of CFG's confidence (crowded_4d, w = 4)", fontsize=6)
+        axes[0].set_title(f"white: keeps >= 95% of CFG's confidence (crowded_4d, w = {nums['w']:g})", fontsize=6)
         axes[1].set_title(f"star: the most coverage among them ({nums['best']})", fontsize=6)
     return fig
 

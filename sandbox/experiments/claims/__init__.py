@@ -1,0 +1,60 @@
+"""Published claims about guidance, each measured against exact answers and given a verdict (``mclr-sandbox claims``).
+
+A claim is a paper reference, the precise statement this project tests (its reading of the paper, docs/theory.md,
+section 13), and a measurement on exact mixtures that returns a ``Verdict``: ``holds``, ``fails`` or ``holds with a
+caveat``, with the numbers (and their intervals) that decided it. Verdicts are computed, never written by hand.
+The machinery (``Claim``, ``Verdict``, ``run``, ``decide``) is in ``registry``; each claim is one module here, with
+its configs, measurement and panel, registered on import (a plug-in registers its own the same way):
+
+    cfg_is_not_q0           CFG's exact-score samples are not draws of the tilted q_0 (1D, exact CDF)
+    sde_differs_from_ode    the reverse-SDE and probability-flow-ODE CFG samplers end at different laws, neither q_0
+    monotone_over_mixtures  over >= 100 random mixtures: mean p(c|x) never falls and entropy never rises with w
+    helps_on_average        coupled samples: E[1 / p(c|x0)] falls with w, yet some samples' p(c|x0) drop
+    pushes_to_far_edge      guided samples of a class move away from the other class as w grows (1D and 2D)
+    decided_mid_noise       the exact conditional entropy H(c | x_sigma) changes fastest at intermediate sigma,
+                            inside the window where guidance matters (depends on high-noise-hurts)
+    fades_in_high_d         isotropic classes on a sphere: CFG's overshoot and variance change fade as d grows at
+                            fixed K, and do not fade along K = exp(alpha d) (phase diagram over d and K)
+    high_noise_hurts        guiding only below sigma = 5.42 keeps CFG's confidence with more diversity; which of 36
+                            sigma windows reaches CFG's confidence with the most mode coverage
+"""
+
+import importlib
+
+from .registry import (
+    CAVEAT,
+    FAILS,
+    HOLDS,
+    REGISTRY,
+    VERDICTS,
+    WINDOW,
+    Claim,
+    Verdict,
+    as_json,
+    cfg_samples,
+    counterexamples,
+    decide,
+    names,
+    register,
+    run,
+    table,
+)
+
+# one module per claim, imported (so registered) in this order: the order of tables and figures
+MODULES = ("cfg_is_not_q0", "sde_differs_from_ode", "monotone_over_mixtures", "helps_on_average", "pushes_to_far_edge",
+           "decided_mid_noise", "fades_in_high_d", "high_noise_hurts")
+for _module in MODULES:
+    importlib.import_module(f"{__name__}.{_module}")
+
+# the measurement helpers the notebooks and tests use, by their short names
+from .decided_mid_noise import conditional_entropy, conditional_entropy_samples, steepest_sigma  # noqa: E402
+from .fades_in_high_d import cfg_distortion, diagonals, phase_diagram, sphere_classes  # noqa: E402
+from .high_noise_hurts import window_name  # noqa: E402
+from .monotone_over_mixtures import monotone_in_w  # noqa: E402
+from .pushes_to_far_edge import projected_quantiles  # noqa: E402
+from .sde_differs_from_ode import predictor_corrector_gap  # noqa: E402
+
+__all__ = ["CAVEAT", "FAILS", "HOLDS", "MODULES", "REGISTRY", "VERDICTS", "WINDOW", "Claim", "Verdict", "as_json",
+           "cfg_distortion", "cfg_samples", "conditional_entropy", "conditional_entropy_samples", "counterexamples",
+           "decide", "diagonals", "monotone_in_w", "names", "phase_diagram", "predictor_corrector_gap",
+           "projected_quantiles", "register", "run", "sphere_classes", "steepest_sigma", "table", "window_name"]

@@ -1,0 +1,183 @@
+"""The claims registry: a claim is data (its reference, statement, configs, dependencies and panel) plus the
+measurement that computes its verdict; verdicts are computed, never written by hand, and cached by their code.
+
+    Claim(name, reference, statement, measure, full, fast, depends=(), panel=None)
+
+``measure(config, needs) -> Verdict``: ``config`` is the claim's frozen config (``full`` or ``fast``: sample sizes,
+grids, seeds; everything that changes the result), ``needs`` the verdicts of the claims it ``depends`` on, by name
+(as plain data). ``Verdict.numbers`` is structured data (lists of records with their fields, never keys to parse
+back) that ``panel(ax, numbers, color)`` draws in the claims figure (``color(i)`` is the figure's i-th colour).
+``run`` computes each claim once, its dependencies first, each cached by its name, its config, the configs of what
+it depends on, and the code of every measurement involved (``sandbox.cache``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import Tensor
+
+from ... import methods
+from ...core import cache, plugins, provenance
+from ...core.mixtures import ClassConditionalGMM
+from ...core.schedules import edm_sigmas
+from ...core.tables import format_table
+from ...core.validation import register_once
+from ...methods import samplers
+
+HOLDS, FAILS, CAVEAT = "holds", "fails", "holds with a caveat"
+VERDICTS = (HOLDS, FAILS, CAVEAT)
+# the sigma interval where interval guidance applies CFG (Kynkaanniemi et al. 2024): cfg-interval's defaults
+WINDOW = tuple(methods.get("cfg-interval").params[end] for end in ("sigma_lo", "sigma_hi"))
+
+
+@dataclass
+class Verdict:
+    """What a claim's measurement decided: the verdict, one line that says why with the numbers, and the numbers."""
+
+    verdict: str
+    reason: str
+    numbers: dict[str, object] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"verdict": self.verdict, "reason": self.reason, "numbers": cache.plain(self.numbers)}
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> Verdict:
+        return Verdict(data["verdict"], data["reason"], dict(data["numbers"]))
+
+
+Panel = Callable[[Any, dict, Callable[[int], str]], None]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A published claim: the paper, the statement tested, and ``measure(config, needs) -> Verdict`` (module
+    docstring) with its ``full`` and ``fast`` configs (frozen dataclasses), the claims it ``depends`` on, and the
+    ``panel`` that draws its numbers (None: the figure shows its verdict and reason as text)."""
+
+    name: str
+    reference: str
+    statement: str
+    measure: Callable[[Any, dict[str, Verdict]], Verdict]
+    full: Any
+    fast: Any
+    depends: tuple[str, ...] = ()
+    panel: Panel | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name or self.name != self.name.strip():
+            raise ValueError(f"name must be a non-empty string without surrounding spaces, got {self.name!r}")
+        if not callable(self.measure) or (self.panel is not None and not callable(self.panel)):
+            raise TypeError("measure (and panel, when given) must be callable")
+        for which in ("full", "fast"):
+            config = getattr(self, which)
+            if not (dataclasses.is_dataclass(config) and not isinstance(config, type)
+                    and config.__dataclass_params__.frozen):
+                raise TypeError(f"{which} must be a frozen dataclass instance (the claim's config), got "
+                                f"{type(config).__name__}")
+        if self.name in self.depends:
+            raise ValueError(f"claim {self.name!r} cannot depend on itself")
+
+    def config(self, fast: bool) -> Any:
+        return self.fast if fast else self.full
+
+
+REGISTRY: dict[str, Claim] = plugins.track({})
+provenance.add_resolver(lambda name: (REGISTRY[name].measure,) if name in REGISTRY else ())
+
+
+def register(claim: Claim) -> Claim:
+    """Add ``claim`` under its name (a name is registered once)."""
+    return register_once(REGISTRY, claim.name, claim, "claim")
+
+
+def names() -> tuple[str, ...]:
+    """Registered claims, in registration order."""
+    return tuple(REGISTRY)
+
+
+def _order(wanted: tuple[str, ...]) -> list[str]:
+    """``wanted`` with every dependency before its dependants (depth first); a cycle or an unknown name is an
+    error."""
+    order: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in path:
+            raise ValueError(f"claims depend on each other in a cycle: {' -> '.join((*path, name))}")
+        if name not in REGISTRY:
+            raise ValueError(f"claim {path[-1]!r} depends on {name!r}, which is not registered")
+        for dep in REGISTRY[name].depends:
+            visit(dep, (*path, name))
+        if name not in order:
+            order.append(name)
+
+    for name in wanted:
+        visit(name, ())
+    return order
+
+
+def _key(name: str, fast: bool) -> dict[str, object]:
+    """What a verdict depends on: its config and, recursively, its dependencies' keys."""
+    claim = REGISTRY[name]
+    return {"name": name, "config": claim.config(fast), "needs": [_key(d, fast) for d in claim.depends]}
+
+
+def _code(name: str) -> list[object]:
+    claim = REGISTRY[name]
+    return [claim.measure, *(f for dep in claim.depends for f in _code(dep))]
+
+
+def run(names: tuple[str, ...] | None = None, fast: bool = False,
+        announce: Callable[[str], None] | None = None) -> dict[str, Verdict]:
+    """The verdict of every claim in ``names`` (default: all), in registration order. Each claim is computed once,
+    after the claims it depends on; a dependency that was not asked for is ``announce``d (one line) before it runs
+    or is read from the cache."""
+    names = tuple(REGISTRY) if names is None else tuple(names)
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise ValueError(f"claims must be drawn from {list(REGISTRY)}, got {unknown}")
+    done: dict[str, Verdict] = {}
+    for name in _order(names):
+        claim = REGISTRY[name]
+        if name not in names and announce is not None:
+            wanted_by = [n for n in REGISTRY if name in REGISTRY[n].depends and n in (*names, *done)]
+            announce(f"claim {name} is computed first (or read from the cache): {', '.join(wanted_by)} "
+                     f"depends on its verdict")
+        needs = {dep: done[dep] for dep in claim.depends}
+        done[name] = Verdict.from_dict(cache.cached(
+            "claim", _key(name, fast), lambda claim=claim, needs=needs: claim.measure(claim.config(fast), needs)
+            .as_dict(), code=_code(name)))
+    return {name: done[name] for name in sorted(names, key=list(REGISTRY).index)}
+
+
+def table(verdicts: dict[str, Verdict]) -> str:
+    return format_table(["claim", "reference", "verdict", "why"],
+                        [[n, REGISTRY[n].reference, v.verdict, v.reason] for n, v in verdicts.items()])
+
+
+def as_json(verdicts: dict[str, Verdict]) -> dict[str, object]:
+    return {n: {"reference": REGISTRY[n].reference, "statement": REGISTRY[n].statement,
+                "depends": list(REGISTRY[n].depends), **v.as_dict()} for n, v in verdicts.items()}
+
+
+def decide(core: bool, clean: bool, reason: str, numbers: dict[str, object]) -> Verdict:
+    """``fails`` unless the ``core`` of the claim holds; then ``holds``, or ``holds with a caveat`` unless
+    ``clean`` (the secondary condition: converged, inside the window, ...)."""
+    return Verdict(FAILS if not core else HOLDS if clean else CAVEAT, reason, numbers)
+
+
+def counterexamples(verdicts: dict[str, Verdict]) -> dict[str, ClassConditionalGMM]:
+    """Every counterexample mixture the ``verdicts`` found (records with a ``name`` and a ``mixture`` under
+    ``numbers["counterexamples"]``), by name."""
+    return {e["name"]: ClassConditionalGMM.from_dict(e["mixture"], source=e["name"])
+            for v in verdicts.values() for e in v.numbers.get("counterexamples", [])}
+
+
+def cfg_samples(gmm: ClassConditionalGMM, c: int, w: float, n: int, steps: int, seed: int) -> Tensor:
+    """Exact-score CFG samples of class ``c``: Heun probability-flow ODE from ``x_T ~ p_80(.|c)`` to sigma = 0.002."""
+    start = gmm.sample(n, c=c, sigma=80.0, generator=seed)
+    return samplers.heun_ode(methods.field("cfg", gmm, c, w=w), start, edm_sigmas(steps, 0.002, 80.0))
