@@ -6,7 +6,7 @@ VENV   := .venv
 PYTHON ?= python3
 STAMP  := $(VENV)/.installed
 
-.PHONY: figures test test-fast lint bench notebooks clean-venv
+.PHONY: figures test test-fast lint bench notebooks readme clean-venv
 
 figures: $(STAMP)
 	$(VENV)/bin/mclr-sandbox figures
@@ -17,6 +17,10 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 2 -m "not slow"
+
+# every bash block of README.md, as written, after the set-up (the suite runs the Python blocks)
+readme: $(STAMP)
+	$(VENV)/bin/python tests/run_readme_bash.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check sandbox tests benchmarks notebooks examples
@@ -34,6 +38,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_sampling.py
 	$(VENV)/bin/python benchmarks/bench_spherical.py
 	$(VENV)/bin/python benchmarks/bench_training.py
+	$(VENV)/bin/python benchmarks/bench_load.py
 
 # torch first, pinned to the CPU build: a bare "torch" requirement would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml

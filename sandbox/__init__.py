@@ -25,11 +25,15 @@ try:
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-from . import methods
-from .core import conventions, fields, schedules, threads, zoo
-from .core.mixtures import ClassConditionalGMM
-from .core.schedules import VPSchedule, edm_sigmas, vp_denoise, vp_score
-from .core.zoo import branching_2d, gaussian_classes, overlap_2d, random_mixture, teaching_1d
+from .core import provenance
+
+provenance.snapshot()   # the package's source as imported: what cache keys fingerprint (core/provenance.py)
+
+from . import methods  # noqa: E402
+from .core import conventions, fields, schedules, threads, zoo  # noqa: E402
+from .core.mixtures import ClassConditionalGMM  # noqa: E402
+from .core.schedules import VPSchedule, edm_sigmas, vp_denoise, vp_score  # noqa: E402
+from .core.zoo import branching_2d, gaussian_classes, overlap_2d, random_mixture, teaching_1d  # noqa: E402
 
 threads.use()      # one torch thread unless told otherwise: robust when other work holds a core (core/threads.py)
 

@@ -54,6 +54,10 @@ EXAMPLES = {
   mclr-sandbox compare --fast               # DSM vs MCLR nets against the exact answers, quick
   mclr-sandbox compare --json compare.json  # three seeds (about 20 min from an empty cache)
   mclr-sandbox compare --fast --mixture mine.json --json out.json""",
+    "report": """\
+  mclr-sandbox report --fast                # docs/results-fast.md: every measured table, fast settings
+  mclr-sandbox report --fast --check        # recompute it and compare with the committed page (exit 1 if it differs)
+  mclr-sandbox report                       # docs/results.md, full settings (long from an empty cache)""",
     "zoo": """\
   mclr-sandbox zoo                          # list the named example mixtures""",
 }
@@ -75,6 +79,8 @@ DESCRIPTIONS = {
              "one self-contained checkpoint.",
     "compare": "Train a DSM net and its MCLR fine-tunes (cached) and measure every net against the exact conditional "
                "and CFG answers, over seeds.",
+    "report": "Write the measured results page (docs/results.md, or docs/results-fast.md with --fast) from the "
+              "experiments' results; --check recomputes it and compares with the committed page.",
     "zoo": "List the named example mixtures.",
 }
 
@@ -336,6 +342,26 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _results_page(args: argparse.Namespace) -> int:
+    from .viz import report
+
+    out = Path(args.out) if args.out else report.default_path(args.fast)
+    t0 = time.perf_counter()
+    if args.check:
+        if args.only:
+            raise ValueError("--check compares the whole page; it takes no --only")
+        bad = report.check(out, fast=args.fast)
+        for line in bad:
+            print(line)
+        print(f"{out}: {'matches what the code computes' if not bad else f'{len(bad)} line(s) differ'} "
+              f"({time.perf_counter() - t0:.1f} s)")
+        return 0 if not bad else 1
+    check_writable(out, "--out")
+    report.write(out, fast=args.fast, only=args.only)
+    print(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
 def _zoo(args: argparse.Namespace) -> int:
     from .core import zoo
 
@@ -475,6 +501,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+",
                    help="training seeds, each an int >= 0 (default 0 1 2; with --fast, 0)")
     p.add_argument("--mixture", default="overlap_2d", metavar="NAME_OR_FILE", help=MIXTURE_HELP)
+
+    p = _command(sub, "report", "write (or --check) the measured results page docs/results.md", _results_page,
+                 fast="fast settings, into docs/results-fast.md (what the test suite checks)")
+    p.add_argument("--out", metavar="PATH", help="the page (default: docs/results.md, with --fast "
+                                                  "docs/results-fast.md)")
+    p.add_argument("--check", action="store_true", help="recompute the page and compare with PATH; exit 1 if a "
+                                                          "number differs beyond its last printed digit")
+    p.add_argument("--only", nargs="+", metavar="SECTION", help="these sections only (not with --check)")
 
     p = sub.add_parser("zoo", help="list the named example mixtures", description=DESCRIPTIONS["zoo"],
                        epilog=_epilog("zoo"), formatter_class=argparse.RawDescriptionHelpFormatter)

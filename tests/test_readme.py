@@ -27,3 +27,24 @@ def test_readme_mixture_file_example_loads(tmp_path):
     path.write_text(JSON_BLOCKS[0])
     gmm = ClassConditionalGMM.load(path)
     assert gmm.name == "mine" and gmm.num_classes == 2 and gmm.dim == 2
+
+
+def _first_column(heading: str) -> list[str]:
+    """The backquoted names in the first column of the table under ``## heading``."""
+    part = README.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `([^`]+)` \|", part, re.M)
+
+
+def test_the_method_and_claim_lists_are_the_registries():
+    from sandbox import claims, methods
+    assert _first_column("The method vocabulary") == list(methods.names())
+    assert _first_column("Claims checked") == list(claims.names())
+
+
+def test_one_version_string_everywhere():
+    import sandbox
+    root = Path(__file__).parent.parent
+    version = re.search(r'^version = "([^"]+)"$', (root / "pyproject.toml").read_text(), re.M).group(1)
+    assert sandbox.__version__ == version                         # the installed metadata (make test reinstalls)
+    assert re.search(r"^version: (\S+)$", (root / "CITATION.cff").read_text(), re.M).group(1) == version
+    assert re.findall(r"version = \{([^}]+)\}", README) == [version]

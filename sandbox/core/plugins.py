@@ -68,6 +68,7 @@ def load(spec: str | Path) -> ModuleType:
             module_spec = importlib.util.spec_from_file_location(name, where)
             module = importlib.util.module_from_spec(module_spec)
             sys.modules[name] = module
+            provenance.fingerprint([name])        # its source as loaded: what this process runs
             module_spec.loader.exec_module(module)
     except BaseException as err:
         for registry, before in snapshots:

@@ -13,7 +13,8 @@ the callables behind it), and every string of a result's config that is a regist
 modules. So editing a metric recomputes the sweeps that import it but reuses trained nets, and editing one
 plug-in's rule recomputes the results that name that rule only.
 
-Sources are read once per file state (path, size, modification time): a file edited during a session is re-read.
+Sources are read once per process, the package's when it is imported (``snapshot``) and a plug-in's when it is
+loaded: a fingerprint describes the code the process runs, even if a file is edited while it runs.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ PACKAGE = __name__.split(".")[0]
 ROOT = Path(__file__).resolve().parents[1]      # the package's folder
 PLUGINS: set[str] = set()           # module names of loaded plug-ins (filled by ``plugins.load``)
 RESOLVERS: list[Callable[[str], Iterable[object]]] = []
-_SOURCES: dict[tuple[str, int, int], tuple[str, tuple]] = {}   # file state -> (source hash, imports)
+_SOURCES: dict[Path, tuple[str, tuple]] = {}   # file -> (source hash, imports), read once per process
 
 
 def add_resolver(resolver: Callable[[str], Iterable[object]]) -> None:
@@ -76,12 +77,20 @@ def _imports(tree: ast.AST, module: str, package: bool) -> tuple[tuple[str, tupl
 
 
 def _source(module: str, path: Path) -> tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]:
-    stat = path.stat()
-    state = (str(path), stat.st_size, stat.st_mtime_ns)
-    if state not in _SOURCES:
+    if path not in _SOURCES:
         text = path.read_bytes()
-        _SOURCES[state] = (hashlib.sha256(text).hexdigest(), _imports(ast.parse(text), module, _is_package(path)))
-    return _SOURCES[state]
+        _SOURCES[path] = (hashlib.sha256(text).hexdigest(), _imports(ast.parse(text), module, _is_package(path)))
+    return _SOURCES[path]
+
+
+def _name_of(path: Path) -> str:
+    return ".".join((PACKAGE, *path.relative_to(ROOT).with_suffix("").parts)).removesuffix(".__init__")
+
+
+def snapshot() -> None:
+    """Read every source file of the package now (``import sandbox`` calls it): what the process runs."""
+    for path in sorted(ROOT.rglob("*.py")):
+        _source(_name_of(path), path)
 
 
 def _canonical(module: str) -> str:
@@ -166,6 +175,4 @@ def fingerprint(roots: Iterable[object], data: object = None) -> str:
 
 def package_fingerprint() -> str:
     """The fingerprint of every module of the package and every loaded plug-in: what a report as a whole ran on."""
-    modules = [PACKAGE + "." + ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-               for p in sorted(ROOT.rglob("*.py"))]
-    return fingerprint([*modules, *sorted(PLUGINS)])
+    return fingerprint([*(_name_of(p) for p in sorted(ROOT.rglob("*.py"))), *sorted(PLUGINS)])

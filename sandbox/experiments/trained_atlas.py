@@ -278,9 +278,9 @@ def check_lines(result: dict[str, object]) -> list[str]:
     return lines
 
 
-def table(result: dict[str, object]) -> str:
-    """Rows ``method / nets`` x measures, ``mean ±half-width`` of the 95% t-interval over seeds (one seed: that
-    seed's own 95% interval)."""
+def table(result: dict[str, object], keys: tuple[str, ...] = tuple(MEASURES)) -> str:
+    """Rows ``method / nets`` x measures (``keys`` of ``MEASURES``), ``mean ±half-width`` of the 95% t-interval over
+    seeds (one seed: that seed's own 95% interval)."""
     summ = summary(result)
     one = len(result["seeds"]) == 1
     first = {(r["method"], r["w"]): r["measures"] for r in result["seeds"][0]["rows"]}
@@ -293,8 +293,8 @@ def table(result: dict[str, object]) -> str:
                 e = first[method, w][key]
                 return f"{e['value']:.4g} ±{0.5 * (e['hi'] - e['lo']):.2g}"
             return f"{cell[key][0]:.4g} ±{cell[key][1]:.2g}"
-        body.append([f"{method} / nets", f"{w:g}", *[fmt(key) for key in MEASURES]])
-    return format_table(["method / source", "w", *MEASURES.values()], body)
+        body.append([f"{method} / nets", f"{w:g}", *[fmt(key) for key in keys]])
+    return format_table(["method / source", "w", *(MEASURES[k] for k in keys)], body)
 
 
 def as_json(result: dict[str, object]) -> dict[str, object]:

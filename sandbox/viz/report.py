@@ -1,0 +1,190 @@
+"""The measured results, generated: ``mclr-sandbox report`` writes every table the docs show from the experiments'
+results (cached like everything else) into one page, and ``--check`` recomputes it and compares.
+
+    docs/results.md        the full settings (what the README links to)
+    docs/results-fast.md   the same page with ``--fast`` settings (what the test suite checks)
+
+A section is registered once (``section``), like a figure: its name, title and a function ``render(fast) -> str``
+(Markdown). Tables are fixed-width text. ``--check`` compares the committed page with a fresh one line by line:
+text must be identical and numbers equal to within one unit of their last printed digit (a last-bit difference
+between CPUs may move a rounded value by one; two values below 1e-12 are both rounding noise of an exact zero);
+numbers on lines that begin with ``time:`` are wall times, which differ run to run, and are not compared.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import __version__
+from ..core.files import atomic_open
+from ..experiments import claims, comparison, separation, trained_atlas, verification
+
+TIME = "time: "
+NUMBER = re.compile(r"(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)")
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    title: str
+    summary: str
+    render: Callable[[bool], str]
+
+
+SECTIONS: dict[str, Section] = {}
+
+
+def section(name: str, title: str, summary: str) -> Callable[[Callable[[bool], str]], Callable[[bool], str]]:
+    """Register ``render(fast) -> str`` as the section ``name`` of the results page."""
+    def register(render: Callable[[bool], str]) -> Callable[[bool], str]:
+        if name in SECTIONS:
+            raise ValueError(f"report section {name!r} is registered already")
+        SECTIONS[name] = Section(name, title, summary, render)
+        return render
+    return register
+
+
+def _block(text: str) -> str:
+    return f"```text\n{text}\n```"
+
+
+def _lines(lines: list[str]) -> str:
+    return "\n".join(f"- {line}" for line in lines)
+
+
+@section("verify", "The theorem, checked six ways", "mclr-sandbox verify: every check on the zoo's mixtures")
+def _verify(fast: bool) -> str:
+    results = verification.run_all(fast=fast, progress=False)
+    failed = sum(not r.passed for r in results)
+    return _block(verification.summary_table(results)) + f"\n\n{len(results) - failed}/{len(results)} checks passed."
+
+
+@section("separation", "Separation and diversity on overlap_2d",
+         "mclr-sandbox separation: CFG, the MCLR optima and exact q_0 over w and lambda, class-averaged, 95% intervals")
+def _separation(fast: bool) -> str:
+    config = separation.SweepConfig()
+    config = config.fast() if fast else config
+    rows = separation.sweep(config, progress=False)
+    return (f"n = {config.n} per class, Heun {config.steps} steps.\n\n"
+            + _block(separation.table(rows, tuple(k for k in separation.COLUMNS if k != "seconds_per_1000")))
+            + "\n\n" + _lines(separation.trend_summary(rows)))
+
+
+@section("atlas", "The guidance atlas, exact fields (crowded_4d)",
+         "mclr-sandbox atlas --exact-only: every rule and training-time optimum of the atlas, sampled from its exact "
+         "field, against exact CFG and exact q_0")
+def _atlas(fast: bool) -> str:
+    config = separation.SweepConfig.atlas(fast=fast)
+    rows = separation.sweep(config, progress=False)
+    columns = tuple(k for k in separation.ATLAS_COLUMNS if k != "seconds_per_1000")
+    times = ", ".join(f"{r.method} {r.metrics['seconds_per_1000'].value:.3g} s" for r in rows
+                      if "seconds_per_1000" in r.metrics and r.w == config.ws[-1])
+    return (f"n = {config.n} per class, Heun {config.steps} steps, w in {list(config.ws)}.\n\n"
+            + _block(separation.table(rows, columns)) + f"\n\n{TIME}seconds per 1000 samples at w = "
+            f"{config.ws[-1]:g}: {times}")
+
+
+@section("atlas-nets", "The guidance atlas, trained nets (crowded_4d)",
+         "mclr-sandbox atlas: each training-time method as a fine-tune of the DSM net (one net for every w), against "
+         "its own exact optimum and exact CFG and q_0; mean and 95% t-interval over seeds")
+def _atlas_nets(fast: bool) -> str:
+    config = trained_atlas.NetsConfig()
+    config = config.fast() if fast else config
+    result = trained_atlas.run(config, progress=False)
+    keys = tuple(k for k in trained_atlas.MEASURES if k != "seconds_per_1000")
+    return (f"{len(config.seeds)} seed(s), fine-tunes of {config.tune_steps} steps, n = {config.n} per class.\n\n"
+            + _block(trained_atlas.table(result, keys)) + "\n\n" + _lines(trained_atlas.check_lines(result)))
+
+
+@section("claims", "Claims checked", "mclr-sandbox claims: each published claim with its computed verdict")
+def _claims(fast: bool) -> str:
+    verdicts = claims.run(fast=fast)
+    rows = "\n".join(f"| {name} | {claims.REGISTRY[name].reference} | **{v.verdict}** | {v.reason} |"
+                     for name, v in verdicts.items())
+    return "| claim | reference | verdict | the numbers that decided it |\n|---|---|---|---|\n" + rows
+
+
+@section("compare", "DSM vs MCLR nets (overlap_2d)",
+         "mclr-sandbox compare: a DSM net and its MCLR fine-tunes against the exact conditional and CFG answers")
+def _compare(fast: bool) -> str:
+    config = comparison.CompareConfig()
+    config = config.fast() if fast else config
+    result = comparison.compare(config, progress=False)
+    return (f"w = {config.w:g}, seeds {list(config.seeds)}.\n\n" + _block(comparison.table(result)) + "\n\n"
+            + _lines(comparison.acceptance_lines(result)))
+
+
+def build(fast: bool = False, only: list[str] | None = None) -> str:
+    """The page: a header saying how it was made, then every section (or those in ``only``)."""
+    names = list(SECTIONS) if not only else only
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown:
+        raise ValueError(f"report sections must be drawn from {list(SECTIONS)}, got {unknown}")
+    setting = "fast settings (`--fast`)" if fast else "full settings"
+    head = [f"# Measured results: {setting}", "",
+            f"Generated by `mclr-sandbox report{' --fast' if fast else ''}` (mclr-sandbox {__version__}) from the "
+            "experiments' results; do not edit by hand: `mclr-sandbox report --check` recomputes the page and fails "
+            "on any difference beyond the last printed digit (lines starting with `time:` are wall times, not "
+            "compared).", ""]
+    head += [f"- [{SECTIONS[n].title}](#{_anchor(SECTIONS[n].title)})" for n in names]
+    body = [f"## {SECTIONS[n].title}\n\n*{SECTIONS[n].summary}.*\n\n{SECTIONS[n].render(fast)}" for n in names]
+    return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n"
+
+
+def _anchor(title: str) -> str:
+    return re.sub(r"[^a-z0-9 _-]", "", title.lower()).replace(" ", "-")
+
+
+def default_path(fast: bool) -> Path:
+    return Path("docs") / ("results-fast.md" if fast else "results.md")
+
+
+def write(path: str | Path, fast: bool = False, only: list[str] | None = None) -> Path:
+    text = build(fast, only)
+    with atomic_open(path) as fh:
+        fh.write(text)
+    return Path(path)
+
+
+def _same_number(committed: str, fresh: str) -> bool:
+    """Equal to within one unit of the committed value's last printed digit; below 1e-12 both are rounding noise
+    (an exact zero computed in floating point)."""
+    a, b = float(committed), float(fresh)
+    if abs(a) < 1e-12 and abs(b) < 1e-12:
+        return True
+    mantissa = committed.split("e")[0]
+    decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
+    scale = 10.0 ** int(committed.split("e")[1]) if "e" in committed else 1.0
+    return abs(a - b) <= 1.0001 * scale * 10.0 ** -decimals + 1e-12 * abs(a)
+
+
+def differences(committed: str, fresh: str) -> list[str]:
+    """Where ``fresh`` differs from ``committed`` beyond the module docstring's tolerance: one line each."""
+    old, new = committed.splitlines(), fresh.splitlines()
+    if len(old) != len(new):
+        return [f"{len(old)} lines committed, {len(new)} computed"]
+    out = []
+    for i, (a, b) in enumerate(zip(old, new), 1):
+        if a == b:
+            continue
+        pa, pb = NUMBER.split(a), NUMBER.split(b)
+        timing = a.lstrip("- ").startswith(TIME)
+        same = len(pa) == len(pb) and all(
+            (x == y) if k % 2 == 0 else (timing or _same_number(x, y)) for k, (x, y) in enumerate(zip(pa, pb)))
+        if not same:
+            out.append(f"line {i}: committed {a.strip()[:100]!r}, computed {b.strip()[:100]!r}")
+    return out
+
+
+def check(path: str | Path, fast: bool = False) -> list[str]:
+    """The differences between the page at ``path`` and a fresh build (empty: it matches)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"--check compares with {path}, which does not exist (write it first: mclr-sandbox report)")
+    return differences(path.read_text(), build(fast))
+
+
+__all__ = ["SECTIONS", "Section", "build", "check", "default_path", "differences", "section", "write"]
