@@ -159,3 +159,24 @@ def test_a_claim_is_data_with_frozen_configs():
         _toy("x", ("x",))
     for name, claim in claims.REGISTRY.items():       # every package claim has its panel and two configs
         assert claim.panel is not None and claim.fast != claim.full, name
+
+
+def test_a_new_claim_module_is_one_file(tmp_path):
+    # a copy of the claims package with one more module: it is registered without touching any other file
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import sandbox
+    copy = tmp_path / "pkg"
+    shutil.copytree(Path(sandbox.__file__).parent, copy / "sandbox", ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "sandbox" / "experiments" / "claims" / "a_new_claim.py").write_text(
+        "from dataclasses import dataclass\n"
+        "from .registry import Claim, decide, register\n\n\n"
+        "@dataclass(frozen=True)\nclass Config:\n    n: int = 1\n\n\n"
+        "register(Claim('a-new-claim', 'me', 'one file', lambda config, needs: decide(True, True, 'ok', {}),\n"
+        "               full=Config(), fast=Config()))\n")
+    out = subprocess.run([sys.executable, "-c", "from sandbox import claims; print(claims.names()[-1])"],
+                         capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(copy), "PATH": ""})
+    assert out.stdout.strip() == "a-new-claim", out.stderr

@@ -4,7 +4,9 @@ A claim is a paper reference, the precise statement this project tests (its read
 section 13), and a measurement on exact mixtures that returns a ``Verdict``: ``holds``, ``fails`` or ``holds with a
 caveat``, with the numbers (and their intervals) that decided it. Verdicts are computed, never written by hand.
 The machinery (``Claim``, ``Verdict``, ``run``, ``decide``) is in ``registry``; each claim is one module here, with
-its configs, measurement and panel, registered on import (a plug-in registers its own the same way):
+its configs, measurement and panel, registered on import (a plug-in registers its own the same way). Every module
+of this package is imported: the eight below in this order (the order of tables and figures), then any other in
+alphabetical order, so a new claim is one new file:
 
     cfg_is_not_q0           CFG's exact-score samples are not draws of the tilted q_0 (1D, exact CDF)
     sde_differs_from_ode    the reverse-SDE and probability-flow-ODE CFG samplers end at different laws, neither q_0
@@ -20,6 +22,7 @@ its configs, measurement and panel, registered on import (a plug-in registers it
 """
 
 import importlib
+import pkgutil
 
 from .registry import (
     CAVEAT,
@@ -40,9 +43,10 @@ from .registry import (
     table,
 )
 
-# one module per claim, imported (so registered) in this order: the order of tables and figures
-MODULES = ("cfg_is_not_q0", "sde_differs_from_ode", "monotone_over_mixtures", "helps_on_average", "pushes_to_far_edge",
-           "decided_mid_noise", "fades_in_high_d", "high_noise_hurts")
+# one module per claim, imported (so registered) in this order, then every other module of the package
+ORDER = ("cfg_is_not_q0", "sde_differs_from_ode", "monotone_over_mixtures", "helps_on_average", "pushes_to_far_edge",
+         "decided_mid_noise", "fades_in_high_d", "high_noise_hurts")
+MODULES = (*ORDER, *sorted({m.name for m in pkgutil.iter_modules(__path__)} - {*ORDER, "registry"}))
 for _module in MODULES:
     importlib.import_module(f"{__name__}.{_module}")
 
@@ -54,7 +58,8 @@ from .monotone_over_mixtures import monotone_in_w  # noqa: E402
 from .pushes_to_far_edge import projected_quantiles  # noqa: E402
 from .sde_differs_from_ode import predictor_corrector_gap  # noqa: E402
 
-__all__ = ["CAVEAT", "FAILS", "HOLDS", "MODULES", "REGISTRY", "VERDICTS", "WINDOW", "Claim", "Verdict", "as_json",
-           "cfg_distortion", "cfg_samples", "conditional_entropy", "conditional_entropy_samples", "counterexamples",
-           "decide", "diagonals", "monotone_in_w", "names", "phase_diagram", "predictor_corrector_gap",
-           "projected_quantiles", "register", "run", "sphere_classes", "steepest_sigma", "table", "window_name"]
+__all__ = ["CAVEAT", "FAILS", "HOLDS", "MODULES", "ORDER", "REGISTRY", "VERDICTS", "WINDOW", "Claim", "Verdict",
+           "as_json", "cfg_distortion", "cfg_samples", "conditional_entropy", "conditional_entropy_samples",
+           "counterexamples", "decide", "diagonals", "monotone_in_w", "names", "phase_diagram",
+           "predictor_corrector_gap", "projected_quantiles", "register", "run", "sphere_classes", "steepest_sigma",
+           "table", "window_name"]
