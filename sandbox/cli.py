@@ -130,8 +130,9 @@ def _verify(args: argparse.Namespace) -> int:
 
     _check_json(args)
     t0 = time.perf_counter()
-    config = verification.VerifyConfig(tuple(args.mixture) if args.mixture else None, args.fast)
-    results = verification.run_all(fast=args.fast, progress=_progress(args), mixtures=config.mixtures)
+    config = verification.VerifyConfig(tuple(args.mixture) if args.mixture else None, args.fast, args.seed)
+    results = verification.run_all(fast=args.fast, progress=_progress(args), mixtures=config.mixtures,
+                                   seed=args.seed)
     shown = results if args.details else [r for r in results if not r.passed]
     rows = [(r.check, r.setting, f"{r.residual:.2e}", f"{r.tolerance:.2e}", r.status) for r in shown]
     failed = sum(r.status == "FAIL" for r in results)
@@ -456,6 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="check these mixtures (zoo names or .json files) instead of the zoo's")
     p.add_argument("--details", action="store_true", help="print every row (setting) of every check, not only "
                                                            "the per-check summary and the failures")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0): a new one re-draws "
+                                                       "the statistical checks")
 
     p = _command(sub, "separation", "inter-class separation and diversity of CFG, MCLR and the tilted target",
                  _separation, fast="fewer samples and w values (seconds, same code path)",

@@ -102,3 +102,27 @@ def test_device_mismatch_is_named():
 def test_float32_weights_are_accepted_and_renormalised_exactly():
     gmm = build(weights=[[1.0], torch.tensor([0.3, 0.7], dtype=torch.float32)])
     assert float(gmm.weights[1].sum()) == 1.0
+
+
+def test_callables_and_containers_are_checked_by_name():
+    # what used to fail inside Python ('NoneType' object is not callable, 'tuple' has no append, '<' between
+    # int and str) is now an error naming the parameter and what was expected
+    import torch
+
+    from sandbox import edm_sigmas, metrics, objectives, samplers, theory, zoo
+    gmm = zoo.overlap_2d()
+    x = gmm.sample(8, c=0, generator=0)
+    eps = torch.randn_like(x)
+    cases = [
+        (lambda: objectives.weighted_mclr_loss(lambda x, s, c: x, x, eps, 1.0, 0, torch.ones(8, dtype=torch.long),
+                                               1.0, None, 3), "posterior_fn must be a callable"),
+        (lambda: samplers.heun_ode(None, x, edm_sigmas(4)), "score must be a callable"),
+        (lambda: samplers.predictor_corrector(lambda x, s: x, None, x, edm_sigmas(4)), "corrector must be a callable"),
+        (lambda: metrics.ks_distance(x[:, :1], None), "cdf must be a callable"),
+        (lambda: theory.minimiser(None, x, 1.0, 0, "dsm"), "gmm must be a ClassConditionalGMM"),
+        (lambda: objectives.dsm_loss(lambda x, s, c: x, x, eps, 1.0, 0, "3"), "num_classes must be an int"),
+        (lambda: samplers.heun_ode(lambda x, s: x, x, edm_sigmas(4), trajectory=()), "trajectory must be a list"),
+    ]
+    for call, message in cases:
+        with pytest.raises(TypeError, match=message):
+            call()

@@ -67,7 +67,7 @@ def test_twenty_random_elongated_mixtures_all_pass():
 def test_verify_reports_unresolved_with_its_own_exit_code(monkeypatch, tmp_path, capsys):
     rows = [v.CheckResult("quadrature", "mine sigma=0.01 w=2", 1e-5, 1e-8, False, {}, {}, "unresolved"),
             v.CheckResult("closed-form", "mine sigma=1 w=2", 1e-13, 1e-10, True)]
-    monkeypatch.setattr(v, "run_all", lambda fast, progress, mixtures: rows)
+    monkeypatch.setattr(v, "run_all", lambda fast, progress, mixtures, seed: rows)
     out = tmp_path / "r.json"
     assert cli.main(["verify", "--fast", "--quiet", "--json", str(out)]) == cli.UNRESOLVED
     text = capsys.readouterr().out
@@ -77,3 +77,16 @@ def test_verify_reports_unresolved_with_its_own_exit_code(monkeypatch, tmp_path,
     assert cli.main(["verify", "--fast", "--quiet"]) == 1                      # a FAIL outranks unresolved
     with pytest.raises(ValueError, match="status"):
         v.CheckResult("x", "y", 1.0, 1.0, True, status="unresolved")          # status and passed must agree
+
+
+@pytest.mark.slow
+def test_verify_seed_redraws_the_statistical_checks():
+    from sandbox import overlap_2d
+    fast = dict(v.FAST_SETTINGS["Monte Carlo"], sigmas=(1.0,), ws=(2.0,), n=4000)
+    a, b = (v.VerifyConfig((overlap_2d(),), True, seed).plan() for seed in (0, 1))
+    mc = next(dict(run.keywords) for label, run in a if label == "Monte Carlo")
+    assert mc["seed"] == 0 and next(dict(run.keywords) for label, run in b if label == "Monte Carlo")["seed"] == 1
+    means = {seed: v.check_monte_carlo([overlap_2d()], **{**fast, "seed": seed})[0].details["mean"] for seed in (0, 1)}
+    assert means[0] != means[1]
+    row = v.check_monte_carlo([overlap_2d()], **fast)[0]
+    assert row.details["level"] == 0.99 and "0.99 simultaneous" in v.summary_table([row])

@@ -193,6 +193,13 @@ def as_int(value: object, name: str, minimum: int = 0) -> int:
     return int(value)
 
 
+def as_callable(value: object, name: str, signature: str) -> object:
+    """``value`` if it can be called, else a ``TypeError`` naming ``name`` and the expected ``signature``."""
+    if not callable(value):
+        raise TypeError(f"{name} must be a callable {signature}, got {type(value).__name__}")
+    return value
+
+
 def as_device(device: object, name: str = "device") -> torch.device:
     """A ``torch.device`` that exists on this machine (a CUDA device only where CUDA is available)."""
     try:

@@ -30,7 +30,7 @@ import torch
 from scipy import spatial, special, stats
 
 from ..core.mixtures import ClassConditionalGMM
-from ..core.validation import as_class_ids, as_count, as_int, as_number, as_points
+from ..core.validation import as_callable, as_class_ids, as_count, as_int, as_number, as_points
 
 Tensor = torch.Tensor
 LEVEL = 0.95
@@ -203,6 +203,7 @@ def ks_distance(x: Tensor, cdf: Callable[[np.ndarray], np.ndarray], level: float
     Interval from the Dvoretzky-Kiefer-Wolfowitz band ``eps = sqrt(log(2 / (1 - level)) / (2N))``:
     the distance between the sampled law and ``F`` lies in ``[D - eps, D + eps]``.
     """
+    as_callable(cdf, "cdf", "cdf(t: ndarray) -> ndarray of probabilities (the exact CDF)")
     pts = _numpy_points(x, "x")
     if pts.shape[1] != 1:
         raise ValueError(f"x must have shape (N, 1) for a KS test, got {pts.shape}")

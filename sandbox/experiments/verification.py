@@ -27,6 +27,7 @@ frozen configs, run through the cache by ``cache.run``).
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
@@ -38,6 +39,7 @@ from tqdm.auto import tqdm
 from ..core import zoo
 from ..core.mixtures import ClassConditionalGMM
 from ..core.quadrature import gaussian_nodes, standard_normal_rule
+from ..core.validation import as_int
 from ..core.zoo import MixtureSpec
 from ..learn import training
 from ..methods import objectives, theory
@@ -690,12 +692,15 @@ GRID_CHECKS = ("quadrature", "Monte Carlo", "distribution")   # need d <= 2 (ten
 @dataclass(frozen=True)
 class VerifyConfig:
     """The six checks of ``mclr-sandbox verify``. ``mixtures``: what to check (default: each check's zoo mixtures);
-    a mixture with d > 2 skips the grid-based checks (``GRID_CHECKS``). ``fast``: ``FAST_SETTINGS``."""
+    a mixture with d > 2 skips the grid-based checks (``GRID_CHECKS``). ``fast``: ``FAST_SETTINGS``. ``seed``: the
+    seed of every random draw of the checks that make any (a new seed re-draws the statistical checks)."""
 
     mixtures: tuple[MixtureSpec, ...] | None = None
     fast: bool = False
+    seed: int = 0
 
     def __post_init__(self) -> None:
+        as_int(self.seed, "seed", minimum=0)
         if self.mixtures is not None:
             if not self.mixtures:
                 raise ValueError("mixtures must be None (the zoo's) or name at least one mixture")
@@ -709,7 +714,9 @@ class VerifyConfig:
         for label, check in (("closed form", check_closed_form), ("quadrature", check_quadrature),
                              ("Monte Carlo", check_monte_carlo), ("learning", check_learning),
                              ("symbolic", check_symbolic), ("distribution", check_distribution)):
-            settings = FAST_SETTINGS[label] if self.fast else {}
+            settings = dict(FAST_SETTINGS[label] if self.fast else {})
+            if "seed" in inspect.signature(check).parameters:
+                settings["seed"] = self.seed
             if label == "learning":
                 plan += [(label, functools.partial(check, *([] if g is None else [g]), **settings))
                          for g in (given or (None,))]
@@ -742,16 +749,17 @@ def summary_table(results: list[CheckResult]) -> str:
     for check in dict.fromkeys(r.check for r in results):
         mine = [r for r in results if r.check == check]
         worst = max(mine, key=lambda r: r.residual / r.tolerance if r.tolerance > 0 else math.inf * (r.residual > 0))
+        level = worst.details.get("level")
         rows.append((check, f"{sum(r.passed for r in mine)}/{len(mine)}",
                      str(sum(r.status == "unresolved" for r in mine)), f"{worst.residual:.2e}",
-                     f"{worst.tolerance:.2e}", worst.setting))
-    return format_table(("check", "passed", "unresolved", "worst residual", "tolerance", "at"), rows)
+                     f"{worst.tolerance:.2e}", "-" if level is None else f"{level:g} simultaneous", worst.setting))
+    return format_table(("check", "passed", "unresolved", "worst residual", "tolerance", "level", "at"), rows)
 
 
-def run_all(fast: bool = False, progress: bool = True,
-            mixtures: tuple[MixtureSpec, ...] | None = None) -> list[CheckResult]:
-    """Every check (``VerifyConfig(mixtures, fast).compute``)."""
-    return VerifyConfig(mixtures, fast).compute(progress)
+def run_all(fast: bool = False, progress: bool = True, mixtures: tuple[MixtureSpec, ...] | None = None,
+            seed: int = 0) -> list[CheckResult]:
+    """Every check (``VerifyConfig(mixtures, fast, seed).compute``)."""
+    return VerifyConfig(mixtures, fast, seed).compute(progress)
 
 
 # ------------------------------------------------------------------------------------------ figure data (experiments)

@@ -32,6 +32,7 @@ import torch
 from ..core.fields import Field, LabelledField
 from ..core.validation import (
     as_batch_scalar,
+    as_callable,
     as_class_ids,
     as_count,
     as_device,
@@ -118,6 +119,7 @@ def weighted_mclr_terms(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma:
     """Row weights and DSM losses of ``weighted_mclr_loss``, kept apart (for diagnostics and checks)."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    as_callable(posterior_fn, "posterior_fn", "posterior_fn(x: (N, d), sigma: (N,)) -> (N, K) class probabilities")
     num_classes = as_int(num_classes, "num_classes", minimum=2)
     x0, eps, sigma, c = _batch(x0, eps, sigma, c, num_classes)
     n = x0.shape[0]
@@ -236,5 +238,7 @@ def _batch(x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
     sigma = as_batch_scalar(sigma, n, x0.dtype, x0.device, "sigma")
     if bool((sigma <= 0).any()):
         raise ValueError("sigma must be > 0 for the DSM loss (it divides by sigma)")
+    if num_classes is not None:
+        num_classes = as_int(num_classes, "num_classes", minimum=1)
     c = as_class_ids(c, n, num_classes if num_classes is not None else 2**62, x0.device)
     return x0, eps, sigma, c

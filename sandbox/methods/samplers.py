@@ -25,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..core.fields import Field
-from ..core.validation import as_generator, as_int
+from ..core.validation import as_callable, as_generator, as_int
 
 Tensor = torch.Tensor
 
@@ -45,7 +45,7 @@ def heun_ode(score: Field, x: Tensor, sigmas: Tensor, trajectory: list[Tensor] |
 def euler_maruyama(score: Field, x: Tensor, sigmas: Tensor, generator: torch.Generator | int | None = None,
                    trajectory: list[Tensor] | None = None, progress: bool = False) -> Tensor:
     """Euler-Maruyama steps of the VE reverse SDE (module docstring); no noise is added into sigma = 0."""
-    sigmas = _check(x, sigmas)
+    sigmas = _check(x, sigmas, trajectory, score=score)
     g = as_generator(generator, x.device)
     _record(trajectory, x)
     for i in tqdm(range(len(sigmas) - 1), desc="sde", disable=not progress, leave=False):
@@ -64,7 +64,7 @@ def predictor_corrector(predictor: Field, corrector: Field, x: Tensor, sigmas: T
     """Per step: Euler ODE step of ``predictor`` from sigma_i to sigma_{i+1}, then ``corrector_steps`` Langevin
     steps of ``corrector`` at sigma_{i+1} with eps = (sigma_i^2 - sigma_{i+1}^2) / 2 each (module docstring); no
     correction at sigma = 0. With one corrector step the noise is drawn exactly as ``euler_maruyama`` draws it."""
-    sigmas = _check(x, sigmas)
+    sigmas = _check(x, sigmas, trajectory, predictor=predictor, corrector=corrector)
     corrector_steps = as_int(corrector_steps, "corrector_steps", minimum=1)
     g = as_generator(generator, x.device)
     _record(trajectory, x)
@@ -82,7 +82,7 @@ def predictor_corrector(predictor: Field, corrector: Field, x: Tensor, sigmas: T
 
 def _ode(score: Field, x: Tensor, sigmas: Tensor, trajectory: list[Tensor] | None, progress: bool,
          heun: bool) -> Tensor:
-    sigmas = _check(x, sigmas)
+    sigmas = _check(x, sigmas, trajectory, score=score)
     _record(trajectory, x)
     for i in tqdm(range(len(sigmas) - 1), desc="heun" if heun else "euler", disable=not progress, leave=False):
         s, s_next = sigmas[i], sigmas[i + 1]
@@ -116,7 +116,13 @@ def _record(trajectory: list[Tensor] | None, x: Tensor) -> None:
         trajectory.append(x.detach().clone())
 
 
-def _check(x: Tensor, sigmas: Tensor) -> Tensor:
+def _check(x: Tensor, sigmas: Tensor, trajectory: list[Tensor] | None = None, **fields: object) -> Tensor:
+    """Validate the state, the sigma grid, the trajectory list and each field (by its parameter name)."""
+    for name, field in fields.items():
+        as_callable(field, name, "field(x: (N, d), sigma: (N,)) -> (N, d)")
+    if trajectory is not None and not isinstance(trajectory, list):
+        raise TypeError(f"trajectory must be a list (every iterate is appended to it) or None, got "
+                        f"{type(trajectory).__name__}")
     if not isinstance(x, Tensor) or x.ndim != 2:
         raise ValueError(f"x must be a tensor of shape (N, d), got {getattr(x, 'shape', type(x))}")
     if not x.is_floating_point():

@@ -66,6 +66,7 @@ def objective_coefficients(gmm: ClassConditionalGMM, x: Tensor, sigma: float | T
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    _mixture(gmm)
     x = as_points(x, gmm.dim, gmm.dtype, gmm.device)
     n, k = x.shape[0], gmm.num_classes
     cls = as_class_ids(c, n, k, gmm.device)
@@ -122,7 +123,7 @@ def mclr_coefficient(gmm: ClassConditionalGMM, x: Tensor, sigma: float | Tensor,
 
     Where it is ``<= 0`` the unweighted objective has no minimiser (the ill-posed region).
     """
-    if gmm.num_classes < 2:
+    if _mixture(gmm).num_classes < 2:
         raise ValueError("mclr_coefficient needs a mixture with at least 2 classes (MCLR compares classes)")
     lam = as_number(lam, "lam", minimum=0.0)
     x = as_points(x, gmm.dim, gmm.dtype, gmm.device)
@@ -130,3 +131,9 @@ def mclr_coefficient(gmm: ClassConditionalGMM, x: Tensor, sigma: float | Tensor,
     rho_c = gmm.class_posterior(x, sigma).gather(1, as_class_ids(c, n, gmm.num_classes, gmm.device)[:, None])[:, 0]
     return (1.0 + lam) * rho_c - lam / (gmm.num_classes - 1) * (1.0 - rho_c)
 
+
+def _mixture(gmm: object) -> ClassConditionalGMM:
+    if not isinstance(gmm, ClassConditionalGMM):
+        raise TypeError(f"gmm must be a ClassConditionalGMM (the mixture whose optimum is computed), got "
+                        f"{type(gmm).__name__}")
+    return gmm
