@@ -18,13 +18,14 @@ from .core.mixtures import ClassConditionalGMM
 from .core.plugins import GROUP as PLUGIN_GROUP
 from .core.tables import format_table
 
+FAST_FIGURES = "build/figures-fast"
 UNRESOLVED = 3          # verify's exit code when some check is unresolved and none failed
 MIXTURE_HELP = "zoo name or mixture .json file (ClassConditionalGMM.save) (default: overlap_2d)"
 
 EXAMPLES = {
     "figures": """\
   mclr-sandbox figures                      # regenerate every figure into figures/ (PDF + PNG)
-  mclr-sandbox figures --fast --out /tmp/f  # small sizes, quick look
+  mclr-sandbox figures --fast               # small sizes, quick look, into build/figures-fast/
   mclr-sandbox figures --only zoo           # one figure
   mclr-sandbox figures --list               # the figure names
   mclr-sandbox figures --check              # regenerate and compare with figures/ (RMS per figure)""",
@@ -97,6 +98,8 @@ def _epilog(command: str) -> str:
 def _figures(args: argparse.Namespace) -> int:
     from .viz.figures import CHECK_TOLERANCE, FIGURES, build, check
 
+    if args.out is None:
+        args.out = FAST_FIGURES if args.fast else "figures"
     if args.list:
         if args.only or args.fast or args.check or args.tol is not None:
             raise ValueError("--list only lists the figures; it takes no --only, --fast, --check or --tol")
@@ -442,8 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "figures", "regenerate the figures (PDF + PNG)", _figures,
                  fast="small sizes for a quick run (same code path)")
     p.add_argument("--only", nargs="+", metavar="NAME", help="build only these figures (see --list)")
-    p.add_argument("--out", default="figures", metavar="DIR",
-                   help="output folder (default: figures); with --check, the folder of figures to compare with")
+    p.add_argument("--out", metavar="DIR",
+                   help=f"output folder (default: figures for the full run, {FAST_FIGURES} with --fast, so reduced "
+                        "figures never overwrite the committed ones); with --check, the folder to compare with")
     p.add_argument("--list", action="store_true", help="list the figure names and exit")
     p.add_argument("--check", action="store_true",
                    help="regenerate into a temporary folder and compare each PNG with the one in --out (RMS)")

@@ -371,8 +371,10 @@ def atlas_tradeoff_figure(fast: bool = False) -> plt.Figure:
             ed = np.array([r.metrics["energy_distance"].value for r in sel])
             axes[0].errorbar(ent[:, 0], post[:, 0], xerr=ent[:, 1], yerr=post[:, 1], fmt=fmt, ms=3, lw=0.9,
                              capsize=1.5, color=color, label=label)
-            for w, e, q in zip(ws, ent[:, 0], post[:, 0]):
-                axes[0].annotate(f"{w:g}", (e, q), fontsize=5, xytext=(2, 2), textcoords="offset points", color=color)
+            # w at the curve's two ends only: labels at every point of ten curves pile up
+            for end, (w, e, q) in enumerate([(ws[0], ent[0, 0], post[0, 0]), (ws[-1], ent[-1, 0], post[-1, 0])]):
+                axes[0].annotate(f"{w:g}", (e, q), fontsize=5, xytext=(3, -7 if end == 0 else 3),
+                                 textcoords="offset points", color=color)
             axes[1].plot(ws, np.maximum(ed, 1e-4), fmt, ms=3, lw=0.9, color=color)
         axes[0].set_xlabel(r"diversity: entropy of samples of $c$ (nats)")
         axes[0].set_ylabel(r"separation: mean $p(c\mid x)$")
@@ -502,7 +504,7 @@ def claims_phase_diagram_figure(fast: bool = False) -> plt.Figure:
         grid = np.array([[by_cell[di, k] for di in ds] for k in ks])
         mesh = left.pcolormesh(np.arange(len(ds) + 1), np.arange(len(ks) + 1), grid, cmap="viridis", vmin=0)
         for (j, i), v in np.ndenumerate(grid):
-            left.text(i + 0.5, j + 0.5, f"{v:.2f}", ha="center", va="center", fontsize=3.5,
+            left.text(i + 0.5, j + 0.5, f"{v:.1f}", ha="center", va="center", fontsize=5,
                       color="w" if v < 0.6 * grid.max() else "k")
         for line in nums["lines"]:     # K = exp(alpha d): the (d, K) cells along a line of constant alpha
             left.plot([ds.index(di) + 0.5 for di, _ in line["cells"]], [ks.index(k) + 0.5 for _, k in line["cells"]],
