@@ -52,6 +52,12 @@ EXAMPLES = {
   mclr-sandbox train --objective weighted-mclr --init nets/dsm.pt --out nets/weighted.pt
   mclr-sandbox train --objective gft --ws 0.5 1 2 4 --init nets/dsm.pt --out nets/gft.pt   # one net, every w
   mclr-sandbox train --fast --objective dsm --mixture mine.json --out nets/mine.pt""",
+    "evaluate": """\
+  mclr-sandbox evaluate --checkpoint nets/gft.pt          # a trained net against its mixture's exact answers
+  mclr-sandbox evaluate --fast --checkpoint nets/dsm.pt --json eval.json""",
+    "sample": """\
+  mclr-sandbox sample --checkpoint nets/gft.pt --n 1000 --out samples.npz          # every class, its first w
+  mclr-sandbox sample --checkpoint nets/dsm.pt --method cfg --w 4 --class 0 --n 500 --out s.csv""",
     "compare": """\
   mclr-sandbox compare --fast               # DSM vs MCLR nets against the exact answers, quick
   mclr-sandbox compare --json compare.json  # three seeds (about 20 min from an empty cache)
@@ -82,6 +88,11 @@ DESCRIPTIONS = {
     "train": "Train a small conditional MLP denoiser with DSM, fine-tune one with a training-time method (MCLR, "
              "GFT, model guidance, data-level tilt; --ws: one net for every w), or train a noisy classifier; writes "
              "one self-contained checkpoint.",
+    "evaluate": "Measure a trained checkpoint against the exact answers of the mixture it carries: score error per "
+                "sigma to its own objective's exact optimum and to exact CFG, and separation, diversity and distance "
+                "to exact CFG of its samples, with intervals (a classifier: KL to the exact noisy posterior).",
+    "sample": "Draw samples from a trained checkpoint (a fine-tune with its own field, a DSM net with a guidance "
+              "rule) by the Heun ODE, and write them with their classes as .npz or .csv.",
     "compare": "Train a DSM net and its MCLR fine-tunes (cached) and measure every net against the exact conditional "
                "and CFG answers, over seeds.",
     "report": "Write the measured results page (docs/results.md, or docs/results-fast.md with --fast) from the "
@@ -373,6 +384,65 @@ def _results_page(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from .experiments import net_evaluation
+    from .learn import checkpoints
+
+    _check_json(args)
+    t0 = time.perf_counter()
+    result = checkpoints.load(args.checkpoint)
+    config = net_evaluation.EvaluateConfig(seed=args.seed)
+    config = config.fast() if args.fast else config
+    measured = net_evaluation.evaluate(result, config)
+    gmm = result.config.mixture
+    if measured["kind"] == "classifier":
+        rows = [(f"{r['sigma']:.3g}", str(r["kl_to_exact"]), str(r["agrees_with_bayes"])) for r in measured["rows"]]
+        text = format_table(("sigma", "KL to the exact posterior", "agrees with the Bayes label"), rows)
+    else:
+        keys = ("score_error", "score_error_cfg", "bayes_accuracy", "mean_posterior", "entropy", "mode_coverage",
+                "energy_distance_cfg")
+        heads = ("score error to own optimum", "to exact CFG", "Bayes accuracy", "mean p(c|x)", "entropy (nats)",
+                 "mode coverage", "energy distance to CFG")
+        text = format_table(("w", *heads), [(f"{r['w']:g}", *(str(r[k]) for k in keys)) for r in measured["rows"]])
+    print(f"{args.checkpoint}: a {measured['objective']} net on {gmm.name} ({gmm.fingerprint}); 95% intervals")
+    _report(text, [], t0, args, {"checkpoint": str(args.checkpoint), "evaluate": config}, gmm,
+            lambda: {**measured, "rows": [_plain_row(r) for r in measured["rows"]]})
+    return 0
+
+
+def _plain_row(row: dict) -> object:
+    from .core import cache
+
+    return cache.plain({k: v.as_dict() if hasattr(v, "as_dict") else v for k, v in row.items()})
+
+
+def _sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .core.files import atomic_open
+    from .experiments import net_evaluation
+    from .learn import checkpoints
+
+    out = Path(args.out)
+    if out.suffix not in (".npz", ".csv"):
+        raise ValueError(f"--out must end in .npz or .csv, got {args.out}")
+    check_writable(out, "--out")
+    result = checkpoints.load(args.checkpoint)
+    classes = None if args.klass is None else (args.klass,)
+    x, y = net_evaluation.sample(result, args.n, w=args.w, classes=classes, steps=args.steps, seed=args.seed,
+                                 method=args.method)
+    with atomic_open(out, "wb") as fh:
+        if out.suffix == ".npz":
+            np.savez(fh, x=x.numpy(), y=y.numpy())
+        else:
+            header = ",".join([*(f"x{i + 1}" for i in range(x.shape[1])), "class"])
+            np.savetxt(fh, np.column_stack([x.numpy(), y.numpy()]), delimiter=",", header=header, comments="",
+                       fmt=[*(["%.17g"] * x.shape[1]), "%d"])
+    gmm = result.config.mixture
+    print(f"wrote {len(y)} samples of {gmm.name} ({gmm.fingerprint}) from {args.checkpoint} to {out}")
+    return 0
+
+
 def _zoo(args: argparse.Namespace) -> int:
     from .core import zoo
 
@@ -386,11 +456,13 @@ def _zoo(args: argparse.Namespace) -> int:
 
 
 def _command(sub: argparse._SubParsersAction, name: str, help_: str, run: Callable[[argparse.Namespace], int],
-             fast: str, json: str | None = None) -> argparse.ArgumentParser:
-    """A subcommand with the shared flags: ``--fast``, ``--quiet`` and (when ``json`` is given) ``--json PATH``."""
+             fast: str | None, json: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand with the shared flags: ``--fast`` (when ``fast`` says what it does), ``--quiet`` and (when
+    ``json`` is given) ``--json PATH``."""
     p = sub.add_parser(name, help=help_, description=DESCRIPTIONS[name], epilog=_epilog(name),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--fast", action="store_true", help=fast)
+    if fast is not None:
+        p.add_argument("--fast", action="store_true", help=fast)
     if json is not None:
         p.add_argument("--json", metavar="PATH", help=json)
     p.add_argument("--quiet", action="store_true", help="no progress bars (they show on a terminal only anyway)")
@@ -508,6 +580,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one net for every one of these w (a strength input), for the objectives of strength w")
     p.add_argument("--lam", type=float, help="strength of unweighted MCLR (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of every draw (default 0)")
+
+    p = _command(sub, "evaluate", "measure a trained checkpoint against its mixture's exact answers", _evaluate,
+                 fast="fewer samples and points (seconds)", json="also write every number (with intervals) as JSON")
+    p.add_argument("--checkpoint", required=True, metavar="CKPT", help="a checkpoint written by train")
+    p.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
+
+    p = _command(sub, "sample", "draw samples from a trained checkpoint", _sample, fast=None)
+    p.add_argument("--checkpoint", required=True, metavar="CKPT", help="a denoiser checkpoint written by train")
+    p.add_argument("--n", type=int, required=True, help="samples per class")
+    p.add_argument("--out", required=True, metavar="PATH", help="samples and their classes, .npz (x, y) or .csv")
+    p.add_argument("--w", type=float, help="strength (default: the first the net was trained at; a DSM net: 0)")
+    p.add_argument("--method", metavar="NAME", help="for a DSM net: the guidance rule (default cfg)")
+    p.add_argument("--class", dest="klass", type=int, metavar="C", help="this class only (default: every class)")
+    p.add_argument("--steps", type=int, default=32, help="Heun steps (default 32)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the starting draws (default 0)")
 
     p = _command(sub, "compare", "DSM vs MCLR nets against the exact conditional and CFG answers", _compare,
                  fast="tiny training, one seed (seconds, same code path)",
