@@ -92,8 +92,7 @@ show(wrong)
 # A small MLP field trained by Adam on the sampled weighted loss converges to $s_w$; trained on DSM, to $s_c$.
 
 # %%
-learn = verification.check_learning(sigmas=(1.0,), steps=150 if FAST else 1500, batch=512 if FAST else 4096,
-                                    ratio_tol=1.0 if FAST else 0.1)
+learn = verification.check_learning(sigmas=(1.0,), steps=150 if FAST else 1500, batch=512 if FAST else 4096)
 show(learn)
 figures.learning_curves_figure(FAST);
 

@@ -158,8 +158,9 @@ def _verify(args: argparse.Namespace) -> int:
     lines = [*config.skipped(), f"{len(results) - failed - unresolved}/{len(results)} checks passed, {failed} failed, "
              f"{unresolved} unresolved" + ("" if args.details else " (every row: --details)")]
     if unresolved:
-        lines.append("unresolved: the check's own numerics did not reach its tolerance within its budget (no "
-                     "evidence against the theorem either way)")
+        lines.append("unresolved: the check could not decide within its budget (its quadrature did not resolve, or "
+                     "a trained field had not converged or could not tell the two scores apart): no evidence "
+                     "against the theorem either way")
     _report(text, lines, t0, args, config, one, lambda: [r.as_dict() for r in results])
     return 1 if failed else UNRESOLVED if unresolved else 0
 
