@@ -114,3 +114,10 @@ def test_an_8d_mixture_gets_five_checks_and_no_false_fail(tmp_path, capsys):
     # the planted wrong weight is still caught in 8D (the prediction by quasi-Monte Carlo, with its own error)
     wrong = v.check_monte_carlo([diag], sigmas=(1.0,), ws=(2.0,), n=40_000, beta_scale=1.1)
     assert any(r.status == "FAIL" for r in wrong)
+
+
+def test_the_distribution_check_survives_masses_that_underflow():
+    # at w = 7 some grid masses of q_0 underflow to 0 on this mixture: 0 log 0 must count as 0, not NaN (a false
+    # FAIL in full verify before)
+    res = v.check_distribution([MINE], ws=(7.0,))
+    assert {r.status for r in res} == {"pass"} and max(r.residual for r in res) < 1e-12

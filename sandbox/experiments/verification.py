@@ -694,8 +694,9 @@ def check_symbolic(classes: Iterable[int] = (2, 3)) -> list[CheckResult]:
 
 def alignment_objective(q: Tensor, log_post_c: Tensor, log_p_c: Tensor, w: float) -> float:
     """``F[q] = sum_i q_i log p(c|x_i) - (1/w) sum_i q_i log(q_i / p_i(c))`` for grid masses ``q`` (sum 1)."""
-    p_c = torch.softmax(log_p_c, 0)
-    return float((q * log_post_c).sum() - (q * (q.log() - p_c.log())).sum() / w)
+    log_ref = torch.log_softmax(log_p_c, 0)
+    # xlogy: a mass that underflowed to 0 contributes 0 (0 log 0 = 0), never NaN
+    return float((q * log_post_c).sum() - (torch.special.xlogy(q, q) - q * log_ref).sum() / w)
 
 
 def check_distribution(mixtures: Iterable[MixtureSpec] = ZOO_2D, ws: Iterable[float] = (0.5, 2.0, 7.0),
@@ -727,13 +728,14 @@ def check_distribution(mixtures: Iterable[MixtureSpec] = ZOO_2D, ws: Iterable[fl
                 f0 = alignment_objective(q0, log_post_c, log_p_c, w)
                 # relative to the size of the terms F sums (F itself nears 0 when the classes barely overlap)
                 log_ref = torch.log_softmax(log_p_c, 0)
-                scale = float((q0 * (log_post_c.abs() + (q0.log().abs() + log_ref.abs()) / w)).sum())
+                scale = float((q0 * log_post_c.abs() + (torch.special.xlogy(q0, q0).abs() + q0 * log_ref.abs()) / w)
+                              .sum())
                 worst = abs(f0 - log_z / w) / max(scale, abs(log_z / w))
                 maximal = True
                 for _ in range(perturbations):
                     q = torch.softmax(log_q0 + 0.3 * torch.randn(x.shape[0], dtype=torch.float64, generator=g), 0)
                     gap = f0 - alignment_objective(q, log_post_c, log_p_c, w)
-                    kl = float((q * (q.log() - q0.log())).sum()) / w
+                    kl = float((torch.special.xlogy(q, q) - torch.special.xlogy(q, q0)).sum()) / w
                     maximal &= gap > 0
                     worst = max(worst, abs(gap - kl) / kl)
                 results.append(CheckResult.of("distribution", {"mixture": gmm.name, "c": c, "w": w}, worst, tol,
