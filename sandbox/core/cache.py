@@ -78,10 +78,12 @@ def key_of(name: str, config: object, code: Sequence[object] = ()) -> str:
 
 def path_for(name: str, config: object, code: Sequence[object] = (), suffix: str = ".pt") -> Path | None:
     """Where the entry ``name`` with ``config`` computed by ``code`` lives (None when the cache is off)."""
+    return _path(name, key_of(name, config, code), suffix)
+
+
+def _path(name: str, key: str, suffix: str = ".pt") -> Path | None:
     root = directory()
-    if root is None:
-        return None
-    return root / f"{name}-{hashlib.sha256(key_of(name, config, code).encode()).hexdigest()[:20]}{suffix}"
+    return None if root is None else root / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:20]}{suffix}"
 
 
 def cached(name: str, config: object, compute: Callable[[], T], encode: Callable[[T], Any] | None = None,
@@ -93,7 +95,8 @@ def cached(name: str, config: object, compute: Callable[[], T], encode: Callable
     is); ``decode`` raises ``ValueError`` for a stored value it cannot trust, which is then recomputed.
     """
     code = (compute,) if code is None else code
-    key, path = key_of(name, config, code), path_for(name, config, code)
+    key = key_of(name, config, code)          # the fingerprint walks the code's imports: compute it once
+    path = _path(name, key)
     if path is not None and path.is_file():
         try:
             entry = torch.load(path, weights_only=True)

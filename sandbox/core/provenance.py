@@ -31,7 +31,8 @@ PACKAGE = __name__.split(".")[0]
 ROOT = Path(__file__).resolve().parents[1]      # the package's folder
 PLUGINS: set[str] = set()           # module names of loaded plug-ins (filled by ``plugins.load``)
 RESOLVERS: list[Callable[[str], Iterable[object]]] = []
-_SOURCES: dict[Path, tuple[str, tuple]] = {}   # file -> (source hash, imports), read once per process
+_TEXT: dict[Path, bytes] = {}                  # file -> its source, read once per process
+_SOURCES: dict[Path, tuple[str, tuple]] = {}   # file -> (source hash, imports), parsed on first use
 
 
 def add_resolver(resolver: Callable[[str], Iterable[object]]) -> None:
@@ -78,7 +79,7 @@ def _imports(tree: ast.AST, module: str, package: bool) -> tuple[tuple[str, tupl
 
 def _source(module: str, path: Path) -> tuple[str, tuple[tuple[str, tuple[str, ...]], ...]]:
     if path not in _SOURCES:
-        text = path.read_bytes()
+        text = _TEXT.setdefault(path, path.read_bytes())
         _SOURCES[path] = (hashlib.sha256(text).hexdigest(), _imports(ast.parse(text), module, _is_package(path)))
     return _SOURCES[path]
 
@@ -88,9 +89,10 @@ def _name_of(path: Path) -> str:
 
 
 def snapshot() -> None:
-    """Read every source file of the package now (``import sandbox`` calls it): what the process runs."""
+    """Read every source file of the package now (``import sandbox`` calls it): what the process runs. Only the
+    bytes (a few milliseconds); they are parsed when a fingerprint first needs them."""
     for path in sorted(ROOT.rglob("*.py")):
-        _source(_name_of(path), path)
+        _TEXT.setdefault(path, path.read_bytes())
 
 
 def _canonical(module: str) -> str:
