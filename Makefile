@@ -18,8 +18,10 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 2 -m "not slow"
 
-# every bash block of README.md, as written, after the set-up (the suite runs the Python blocks)
+# every bash block of README.md, as written, after the set-up and the distributed extra (the suite runs the Python
+# blocks)
 readme: $(STAMP)
+	$(VENV)/bin/pip install --quiet -e '.[dev,distributed]'
 	$(VENV)/bin/python tests/run_readme_bash.py
 
 lint: $(STAMP)
@@ -39,6 +41,8 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_spherical.py
 	$(VENV)/bin/python benchmarks/bench_training.py
 	$(VENV)/bin/python benchmarks/bench_load.py
+	$(VENV)/bin/pip install --quiet -e '.[dev,distributed]'
+	$(VENV)/bin/python benchmarks/bench_sweeps.py
 
 # torch first, pinned to the CPU build: a bare "torch" requirement would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml

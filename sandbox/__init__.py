@@ -39,8 +39,8 @@ threads.use()      # one torch thread unless told otherwise: robust when other w
 
 # short name -> layer: ``sandbox.<name>`` is imported lazily (``import sandbox`` stays light: no scipy, no figures)
 MODULES = {
-    **dict.fromkeys(("cache", "files", "mixtures", "plugins", "provenance", "quadrature", "tables", "threads",
-                     "validation"), "core"),
+    **dict.fromkeys(("cache", "files", "mixtures", "plugins", "provenance", "quadrature", "sweeps", "tables",
+                     "threads", "validation"), "core"),
     **dict.fromkeys(("gaussian_flow", "guidance", "objectives", "samplers", "theory", "tilted"), "methods"),
     **dict.fromkeys(("checkpoints", "models", "training"), "learn"),
     **dict.fromkeys(("claims", "comparison", "evaluation", "metrics", "separation", "trained_atlas", "verification"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -41,12 +42,14 @@ EXAMPLES = {
   mclr-sandbox claims --fast                # every registered claim about guidance, with its verdict, quick
   mclr-sandbox claims --json claims.json    # full sizes; verdicts with their numbers and intervals as JSON
   mclr-sandbox claims --only cfg-is-not-q0 helps-on-average
-  mclr-sandbox claims --counterexamples figures/counterexamples   # each counterexample as a mixture file""",
+  mclr-sandbox claims --counterexamples figures/counterexamples   # each counterexample as a mixture file
+  mclr-sandbox claims --workers 2 --set monotone-over-mixtures.count=1000      # bigger, on 2 local workers""",
     "atlas": """\
   mclr-sandbox atlas --fast                 # every rule and training-time optimum, exact, then trained nets, quick
   mclr-sandbox atlas --json atlas.json      # crowded_4d, w in {0.5, 1, 2, 4}, nets over 3 seeds
   mclr-sandbox atlas --exact-only           # exact sources only (no training)
-  mclr-sandbox atlas --fast --mixture overlap_2d --methods cfg apg cfg-zero-star tilted""",
+  mclr-sandbox atlas --fast --mixture overlap_2d --methods cfg apg cfg-zero-star tilted
+  mclr-sandbox atlas --seeds 0 1 2 3 4 --mixture crowded_4d overlap_2d --scheduler tcp://HOST:8786   # a cluster""",
     "train": """\
   mclr-sandbox train --objective dsm --out nets/dsm.pt            # a DSM net on overlap_2d (< 2 min)
   mclr-sandbox train --objective weighted-mclr --init nets/dsm.pt --out nets/weighted.pt
@@ -208,14 +211,35 @@ def _separation(args: argparse.Namespace) -> int:
 
 
 def _atlas(args: argparse.Namespace) -> int:
+    """One atlas per ``--mixture``; the JSON's results are the one atlas's, or ``{"mixtures": [...]}`` for several,
+    each with its mixture."""
+    from .core.validation import as_seeds
+
+    _check_json(args)
+    if args.seeds is not None:
+        as_seeds(tuple(args.seeds), "--seeds")
+    t0 = time.perf_counter()
+    parts = [_atlas_one(spec, args) for spec in args.mixture]
+    text = "\n\n".join(p[0] for p in parts)
+    lines = [f"{p[3].name}: {line}" if len(parts) > 1 else line for p in parts for line in p[1]]
+    if len(parts) == 1:
+        _report(text, lines, t0, args, parts[0][2], parts[0][3], lambda: parts[0][4])
+    else:
+        _report(text, lines, t0, args, {p[3].name: p[2] for p in parts}, None,
+                lambda: {"mixtures": [{"mixture": {"name": p[3].name, "fingerprint": p[3].fingerprint}, **p[4]}
+                                      for p in parts]})
+    return 0
+
+
+def _atlas_one(spec: str, args: argparse.Namespace) -> tuple[str, list[str], dict, ClassConditionalGMM, dict]:
+    """The atlas of one mixture: its text, check lines, config, mixture and JSON results."""
     from .experiments import trained_atlas
     from .experiments.separation import ATLAS_COLUMNS, SweepConfig, as_json, sweep, table
 
-    _check_json(args)
-    t0 = time.perf_counter()
-    config = replace(SweepConfig.atlas(args.mixture, fast=args.fast), seed=args.seed)
+    config = replace(SweepConfig.atlas(spec, fast=args.fast), seed=args.seed)
     nets = trained_atlas.NetsConfig().with_mixture(config.mixture)
     nets = nets.fast() if args.fast else nets
+    nets = replace(nets, seeds=tuple(args.seeds)) if args.seeds is not None else nets
     if args.methods:
         config, nets = _atlas_parts(args.methods, config, nets, args.exact_only)
     elif args.exact_only:
@@ -236,8 +260,7 @@ def _atlas(args: argparse.Namespace) -> int:
                  f"unguided; 'cfg / nets' is the DSM net with CFG", trained_atlas.table(result)]
         lines = trained_atlas.check_lines(result)
         results["nets"] = trained_atlas.as_json(result)
-    _report("\n".join(text), lines, t0, args, {"exact": config, "nets": nets}, gmm, lambda: results)
-    return 0
+    return "\n".join(text), lines, {"exact": config, "nets": nets}, gmm, results
 
 
 def _atlas_parts(names: list[str], config: object, nets: object, exact_only: bool) -> tuple[object, object]:
@@ -271,7 +294,8 @@ def _claims(args: argparse.Namespace) -> int:
         check_writable(args.counterexamples, "--counterexamples", folder=True)
     t0 = time.perf_counter()
     verdicts = claims.run(tuple(args.only) if args.only else None, fast=args.fast,
-                          announce=lambda line: print(f"mclr-sandbox claims: {line}", file=sys.stderr))
+                          announce=lambda line: print(f"mclr-sandbox claims: {line}", file=sys.stderr),
+                          changes=_changes(args.changes))
     failed = [name for name, v in verdicts.items() if v.verdict == claims.FAILS]
     lines = [f"{len(verdicts) - len(failed)} of {len(verdicts)} claims hold (with or without a caveat)"
              + (f"; failing: {', '.join(failed)}" if failed else "")]
@@ -281,9 +305,21 @@ def _claims(args: argparse.Namespace) -> int:
             gmm.save(Path(args.counterexamples) / f"{name}.json")
         lines.append(f"wrote {len(found)} counterexample mixture file(s) to {args.counterexamples}"
                      + (f": {', '.join(found)}" if found else ""))
-    _report(claims.table(verdicts), lines, t0, args, {"only": args.only, "fast": args.fast}, None,
-            lambda: claims.as_json(verdicts))
+    _report(claims.table(verdicts), lines, t0, args, {"only": args.only, "fast": args.fast, "set": args.changes},
+            None, lambda: claims.as_json(verdicts))
     return 0
+
+
+def _changes(items: list[str]) -> dict[str, dict[str, str]]:
+    """``--set CLAIM.SETTING=VALUE`` items as ``{claim: {setting: text}}``."""
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        target, eq, value = item.partition("=")
+        claim, dot, setting = target.strip().rpartition(".")
+        if not eq or not dot or not claim or not setting:
+            raise ValueError(f"--set takes CLAIM.SETTING=VALUE, e.g. monotone-over-mixtures.count=1000; got {item!r}")
+        out.setdefault(claim, {})[setting] = value
+    return out
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -472,6 +508,40 @@ def _command(sub: argparse._SubParsersAction, name: str, help_: str, run: Callab
     return p
 
 
+def _workers(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--workers must be a whole number >= 1, got {text!r}")
+    return n
+
+
+def _sweeps(p: argparse.ArgumentParser) -> None:
+    """The flags of commands that run sweeps: where their independent units run (``sandbox.core.sweeps``)."""
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_workers, metavar="N",
+                       help="run the sweeps' units on a local Dask cluster of N worker processes (needs "
+                            "the distributed extra); results are identical to a serial run")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run them on an existing Dask cluster (e.g. tcp://host:8786) whose workers share the "
+                            "cache folder (MCLR_SANDBOX_CACHE)")
+
+
+def _executor(args: argparse.Namespace) -> contextlib.AbstractContextManager:
+    from .core import sweeps
+
+    """Where the command's sweeps run (serial, ``--workers``, ``--scheduler``) and whether they show progress."""
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(sweeps.showing(_progress(args)))
+        if getattr(args, "workers", None) is not None:
+            stack.enter_context(sweeps.local(args.workers))
+        elif getattr(args, "scheduler", None) is not None:
+            stack.enter_context(sweeps.connect(args.scheduler))
+        return stack.pop_all()          # entered: the caller's ``with`` closes it (a failed start closes it here)
+
+
 def _threads(text: str) -> int:
     try:
         n = int(text)
@@ -526,6 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="regenerate into a temporary folder and compare each PNG with the one in --out (RMS)")
     p.add_argument("--tol", type=float, metavar="RMS",
                    help="with --check: largest RMS difference (0-255 levels) that passes (default 6)")
+    _sweeps(p)
 
     p = _command(sub, "verify", "check that CFG is the optimum of weighted MCLR, six ways", _verify,
                  fast="reduced grid and training (under a minute)",
@@ -545,17 +616,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="methods with an exact field or exact draws, plug-ins' included (default: "
                         f"{' '.join(methods.names(experiment='separation'))})")
     p.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
+    _sweeps(p)
 
     p = _command(sub, "atlas", "every guidance rule and training-time optimum against exact CFG and q_0", _atlas,
                  fast="two w values and small sizes (seconds, same code path)",
                  json="also write every row (per class, with intervals) as JSON")
-    p.add_argument("--mixture", default="crowded_4d", metavar="NAME_OR_FILE",
-                   help="zoo name or mixture .json file (default: crowded_4d, where exact CFG does not saturate)")
+    p.add_argument("--mixture", nargs="+", default=["crowded_4d"], metavar="NAME_OR_FILE",
+                   help="zoo names or mixture .json files, each an atlas of its own (default: crowded_4d, where "
+                        "exact CFG does not saturate)")
     p.add_argument("--methods", nargs="+", metavar="NAME",
                    help="methods of sandbox.methods with an exact field or exact draws, and training-time methods "
                         "to train (default: all of the atlas's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the exact sweep's draws (default 0)")
     p.add_argument("--exact-only", action="store_true", help="exact sources only: train no nets")
+    p.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
+                   help="seeds of the trained nets, each an int >= 0 (default 0 1 2; with --fast, 0)")
+    _sweeps(p)
 
     p = _command(sub, "claims", "published claims about guidance, each with a computed verdict", _claims,
                  fast="smaller samples and grids (seconds, same code path)",
@@ -563,6 +639,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", metavar="NAME", help="these claims only (default: every registered one)")
     p.add_argument("--counterexamples", metavar="DIR",
                    help="write every counterexample mixture found as DIR/<name>.json (a --mixture file)")
+    p.add_argument("--set", action="append", default=[], metavar="CLAIM.SETTING=VALUE", dest="changes",
+                   help="change one setting of a claim's config, e.g. monotone-over-mixtures.count=10000 or "
+                        "fades-in-high-d.phase_dims=2,4,8,16; repeatable (the settings of a claim: its JSON's "
+                        "config)")
+    _sweeps(p)
 
     p = _command(sub, "train", "train a small MLP denoiser (DSM) or fine-tune one with MCLR", _train,
                  fast="300 small steps (seconds)")
@@ -611,6 +692,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="recompute the page and compare with PATH; exit 1 if a "
                                                           "number differs beyond its last printed digit")
     p.add_argument("--only", nargs="+", metavar="SECTION", help="these sections only (not with --check)")
+    _sweeps(p)
 
     p = sub.add_parser("zoo", help="list the named example mixtures", description=DESCRIPTIONS["zoo"],
                        epilog=_epilog("zoo"), formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -625,7 +707,7 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *_: objec
 
 def _progress(args: argparse.Namespace) -> bool:
     """Progress bars on a terminal only (never ``\\r`` updates in a log), and not with ``--quiet``."""
-    return not args.quiet and sys.stderr.isatty()
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -670,7 +752,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
         else None
     try:
-        return args.run(args)
+        with _executor(args):
+            return args.run(args)
     except (ValueError, TypeError) as err:
         if args.debug:
             raise

@@ -261,3 +261,20 @@ def test_atlas_cli_measures_every_method_against_exact_cfg_and_q0(tmp_path, caps
         assert rows["apg", w]["score_distance_cfg"]["value"] > 1e-3      # APG (eta = 0) is another field
         # exact q0 draws are closer to exact q0 than CFG's samples are, at w = 4 clearly
     assert rows["tilted", 4.0]["energy_distance"]["hi"] < rows["cfg", 4.0]["energy_distance"]["lo"]
+
+
+def test_atlas_takes_several_mixtures_and_seeds(tmp_path, capsys):
+    import json
+
+    from sandbox import cli
+    out = tmp_path / "two.json"
+    assert cli.main(["atlas", "--fast", "--quiet", "--exact-only", "--mixture", "teaching_1d", "two_gaussians_1d",
+                     "--methods", "cfg", "tilted", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    names = [m["mixture"]["name"] for m in report["results"]["mixtures"]]
+    assert names == ["teaching_1d", "two_gaussians_1d"] and report["mixture"] is None
+    one = {(r["method"], r["w"]) for r in report["results"]["mixtures"][0]["exact"]["rows"]}
+    assert one == {(m, w) for m in ("cfg", "tilted") for w in (1.0, 4.0)}
+    assert set(report["config"]) == set(names)                  # each atlas's own config, by mixture
+    assert cli.main(["atlas", "--fast", "--seeds", "-1"]) == 2
+    assert "each of --seeds must be an int >= 0, got -1" in capsys.readouterr().err

@@ -96,7 +96,7 @@ def test_counterexamples_are_written_as_mixture_files(tmp_path, monkeypatch, cap
     found = claims.counterexamples({"monotone-over-mixtures": verdict})
     assert list(found) == ["monotone-over-mixtures-7"]
     assert found["monotone-over-mixtures-7"].fingerprint == gmm.fingerprint
-    monkeypatch.setattr(claims, "run", lambda names, fast, announce: {"monotone-over-mixtures": verdict})
+    monkeypatch.setattr(claims, "run", lambda names, fast, announce, changes: {"monotone-over-mixtures": verdict})
     out = tmp_path / "cex"
     assert cli.main(["claims", "--quiet", "--counterexamples", str(out)]) == 0
     assert "wrote 1 counterexample mixture file(s)" in capsys.readouterr().out
@@ -180,3 +180,20 @@ def test_a_new_claim_module_is_one_file(tmp_path):
     out = subprocess.run([sys.executable, "-c", "from sandbox import claims; print(claims.names()[-1])"],
                          capture_output=True, text=True, cwd=tmp_path, env={"PYTHONPATH": str(copy), "PATH": ""})
     assert out.stdout.strip() == "a-new-claim", out.stderr
+
+
+def test_set_changes_a_claims_config_and_the_json_names_the_setting(tmp_path, capsys):
+    out = tmp_path / "few.json"
+    assert cli.main(["claims", "--fast", "--only", "monotone-over-mixtures", "--set", "monotone-over-mixtures.count=3",
+                     "--set", "monotone-over-mixtures.ws=0,4", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())["results"]["monotone-over-mixtures"]
+    assert result["config"] == {"count": 3, "n": 200, "steps": 12, "ws": [0.0, 4.0]}
+    assert result["numbers"]["mixtures"] == 3 and "w = 0, 4:" in result["reason"]
+    # a setting read as its field's type; a wrong name, value or shape is one line naming what was expected
+    assert claims.configure("fades-in-high-d", changes={"phase_dims": "2,4"}).phase_dims == (2, 4)
+    for bad, message in (("monotone-over-mixtures.size=3", "has no setting 'size'; its settings: count, n, steps, ws"),
+                         ("monotone-over-mixtures.count=many", "monotone-over-mixtures.count must be int, got 'many'"),
+                         ("no-such-claim.count=3", "claims must be drawn from"),
+                         ("count=3", "--set takes CLAIM.SETTING=VALUE")):
+        assert cli.main(["claims", "--fast", "--set", bad]) == 2
+        assert message in capsys.readouterr().err

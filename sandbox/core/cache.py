@@ -39,6 +39,9 @@ T = TypeVar("T")
 OFF = ("off", "0", "false", "none")
 
 
+STORABLE: dict[str, type] = {}      # dataclasses that ``pack`` stores field by field, by name
+
+
 class CacheWarning(UserWarning):
     """A cache entry was not used (damaged, or stored under another key) or could not be written."""
 
@@ -66,6 +69,42 @@ def plain(obj: object) -> Any:
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     return str(obj)
+
+
+def storable(cls: type[T]) -> type[T]:
+    """Class decorator: instances of the dataclass ``cls`` can be stored in entries (``pack``) and read back as
+    instances of ``cls`` (``unpack``); its fields must be storable themselves."""
+    if not (dataclasses.is_dataclass(cls) and isinstance(cls, type)):
+        raise TypeError(f"storable takes a dataclass, got {cls!r}")
+    STORABLE[cls.__qualname__] = cls
+    return cls
+
+
+def pack(value: object) -> Any:
+    """``value`` as what ``torch.load(weights_only=True)`` reads: tensors, numbers, strings, None, lists and dicts
+    (tuples become lists), a ``storable`` dataclass as a dict of its fields tagged with its class name."""
+    if type(value).__qualname__ in STORABLE and dataclasses.is_dataclass(value):
+        return {"__storable__": type(value).__qualname__,
+                **{f.name: pack(getattr(value, f.name)) for f in dataclasses.fields(value)}}
+    if isinstance(value, dict):
+        return {k: pack(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [pack(v) for v in value]
+    return value
+
+
+def unpack(data: Any) -> Any:
+    """Inverse of ``pack`` (tuples come back as lists); an unknown class tag raises ``ValueError``."""
+    if isinstance(data, dict):
+        if "__storable__" in data:
+            fields = {k: unpack(v) for k, v in data.items() if k != "__storable__"}
+            if data["__storable__"] not in STORABLE:
+                raise ValueError(f"stored class {data['__storable__']!r} is not storable here")
+            return STORABLE[data["__storable__"]](**fields)
+        return {k: unpack(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [unpack(v) for v in data]
+    return data
 
 
 def key_of(name: str, config: object, code: Sequence[object] = ()) -> str:

@@ -1,6 +1,8 @@
 """Atomic file writes: a reader never sees a half-written file (temp file in the same folder, then rename).
 
-The file gets the permissions ``open()`` would give a new file (0666 less the umask), not ``mkstemp``'s 0600.
+The file gets the permissions ``open()`` would give a new file (0666 less the umask), not ``mkstemp``'s 0600. The
+temporary file's name carries the writer's process id, so one left behind by a killed process (no Python cleanup
+runs on SIGKILL) is recognised and removed by ``remove_orphans``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
         raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
     try:
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode) as fh:
@@ -33,6 +35,28 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[IO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_orphans(folder: str | Path) -> list[Path]:
+    """Delete the temporary files of ``atomic_open`` in ``folder`` whose writer process no longer runs on this
+    machine (killed mid-write). -> the files removed."""
+    removed = []
+    for tmp in Path(folder).glob(".*.tmp"):
+        pid = tmp.name[:-len(".tmp")].rsplit(".", 2)[-2] if tmp.name.count(".") >= 3 else ""
+        if pid.isdigit() and not _running(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)        # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:    # it exists, under another user
+        return True
+    return True
 
 
 def check_writable(path: str | Path, name: str, folder: bool = False) -> Path:

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from scipy import spatial, special, stats
 
+from ..core import cache
 from ..core.mixtures import ClassConditionalGMM
 from ..core.validation import as_callable, as_class_ids, as_count, as_int, as_number, as_points
 
@@ -38,6 +39,7 @@ BOOTSTRAP_RESAMPLES = 200
 MAX_PAIRWISE_POINTS = 2000   # energy distance / sliced Wasserstein use at most this many points per sample
 
 
+@cache.storable
 @dataclass(frozen=True)
 class Estimate:
     """``value`` with the interval ``[lo, hi]`` at confidence ``level``; ``p_value`` for tests (KS)."""

@@ -24,10 +24,9 @@ import time
 from dataclasses import dataclass, field, replace
 
 import torch
-from tqdm.auto import tqdm
 
 from .. import methods
-from ..core import cache, zoo
+from ..core import cache, sweeps, zoo
 from ..core.fields import labelled
 from ..core.schedules import edm_sigmas
 from ..core.tables import format_table
@@ -106,6 +105,7 @@ class SweepConfig:
             raise ValueError(f"need sigma_min < sigma_max, got {self.sigma_min} and {self.sigma_max}")
 
 
+@cache.storable
 @dataclass
 class Row:
     """One method at one setting: class-averaged ``metrics`` and the ``per_class`` reports."""
@@ -146,55 +146,78 @@ def sweep(config: SweepConfig = SweepConfig(), progress: bool = True) -> list[Ro
                         decode=lambda rows: [Row.from_dict(r) for r in rows])
 
 
+@dataclass(frozen=True)
+class Setting:
+    """One unit of a sweep: ``method`` at strength ``w`` (or ``lam``), every class."""
+
+    config: SweepConfig
+    method: str
+    w: float
+    lam: float
+
+
+def _start(config: SweepConfig, c: int) -> Tensor:
+    """Class ``c``'s shared draw of ``x_T ~ p_{sigma_max}(.|c)``."""
+    return config.mixture.sample(config.n, c=c, sigma=config.sigma_max, generator=config.seed + 1000 * c)
+
+
+def cfg_reference(config: SweepConfig, w: float) -> list[Tensor]:
+    """Exact CFG samples at ``w`` from each class's start: the reference of ``to_cfg``'s distances."""
+    sigmas = edm_sigmas(config.steps, config.sigma_min, config.sigma_max)
+    return [samplers.heun_ode(methods.field("cfg", config.mixture, c, w=w), _start(config, c), sigmas)
+            for c in range(config.mixture.num_classes)]
+
+
 def _compute(config: SweepConfig, progress: bool) -> list[Row]:
+    units = [Setting(config, m, w, lam) for m, w, lam in settings(config)]
+    ws = sorted({u.w for u in units}) if config.to_cfg else []
+    references = dict(zip(ws, sweeps.map(cfg_reference, [config] * len(ws), None, [f"cfg, w = {w:g}" for w in ws],
+                                        "separation: CFG references", inputs=[(w,) for w in ws], progress=progress)))
+    return sweeps.map(setting_row, units, "separation-setting", [f"{u.method}, w = {u.w:g}, lam = {u.lam:g}"
+                     for u in units], "separation", inputs=[(references.get(u.w),) for u in units],
+                     progress=progress)
+
+
+def setting_row(unit: Setting, cfg_x: list[Tensor] | None) -> Row:
+    """The row of one setting: every class sampled (or drawn exactly) and measured, then averaged over classes;
+    ``cfg_x``: exact CFG samples at the setting's ``w`` per class (``cfg_reference``, for ``to_cfg``)."""
+    config, method, w, lam = unit.config, unit.method, unit.w, unit.lam
     gmm = config.mixture
     sigmas = edm_sigmas(config.steps, config.sigma_min, config.sigma_max)
-    rows = []
-    cfg_samples: dict[tuple[int, float], Tensor] = {}   # exact CFG from each class's start, per w (to_cfg)
-
-    def start(c: int) -> Tensor:
-        return gmm.sample(config.n, c=c, sigma=config.sigma_max, generator=config.seed + 1000 * c)
-
-    for method, w, lam in tqdm(settings(config), desc="separation", disable=not progress):
-        reports, fractions = [], []
-        spec = methods.get(method)
-        for c in range(gmm.num_classes):
-            seed = config.seed + 1000 * c
-            target = TiltedTarget(gmm, c, w)
-            t0 = time.perf_counter()
-            score, extra = None, {}
-            if spec.draw is not None:
-                x = methods.draw(method, gmm, c, config.n, seed + 2, w=w)
-            else:
-                extra = {name: value for m, name, value in config.method_params if m == method}
-                score = methods.field(method, gmm, c, w=w, lam=lam, **extra)
-                x = samplers.heun_ode(score, start(c), sigmas)
-                fractions.append(getattr(score, "ill_posed_fraction", None))
-            seconds = time.perf_counter() - t0
-            report = metrics.separation_report(gmm, x, c, seed=config.seed)
-            if config.to_cfg:
-                if method == "cfg" and not extra:        # the reference itself: sampled already
-                    cfg_samples.setdefault((c, w), x)
-                if (c, w) not in cfg_samples:
-                    cfg_samples[c, w] = samplers.heun_ode(methods.field("cfg", gmm, c, w=w), start(c), sigmas)
-                report["energy_distance_cfg"] = metrics.energy_distance(x, cfg_samples[c, w], seed=config.seed)
-                if score is not None:
-                    report["score_distance_cfg"] = evaluation.score_error(
-                        labelled(lambda k, score=score: score),
-                        labelled(lambda k, w=w: methods.field("cfg", gmm, k, w=w)),
-                        gmm, n=max(50, config.n // 10), seed=config.seed, classes=(c,))[1]
-                rate = 1000.0 * seconds / config.n
-                report["seconds_per_1000"] = Estimate.exact(rate, "measured wall time")
-            if config.fidelity:
-                reference = target.sample(config.n, generator=seed + 1)
-                report["energy_distance"] = metrics.energy_distance(x, reference, seed=config.seed)
-                if gmm.dim == 1:
-                    report["ks_to_q0"] = metrics.ks_distance(x, target.cdf_1d)
-            reports.append(report)
-        averaged = {k: Estimate.mean([r[k] for r in reports]) for k in reports[0] if all(k in r for r in reports)}
-        frac = sum(fractions) / len(fractions) if fractions and None not in fractions else None
-        rows.append(Row(method, w, lam, averaged, reports, frac))
-    return rows
+    reports, fractions = [], []
+    spec = methods.get(method)
+    for c in range(gmm.num_classes):
+        seed = config.seed + 1000 * c
+        target = TiltedTarget(gmm, c, w)
+        t0 = time.perf_counter()
+        score, extra = None, {}
+        if spec.draw is not None:
+            x = methods.draw(method, gmm, c, config.n, seed + 2, w=w)
+        else:
+            extra = {name: value for m, name, value in config.method_params if m == method}
+            score = methods.field(method, gmm, c, w=w, lam=lam, **extra)
+            x = samplers.heun_ode(score, _start(config, c), sigmas)
+            fractions.append(getattr(score, "ill_posed_fraction", None))
+        seconds = time.perf_counter() - t0
+        report = metrics.separation_report(gmm, x, c, seed=config.seed)
+        if config.to_cfg:
+            report["energy_distance_cfg"] = metrics.energy_distance(x, cfg_x[c], seed=config.seed)
+            if score is not None:
+                report["score_distance_cfg"] = evaluation.score_error(
+                    labelled(lambda k, score=score: score),
+                    labelled(lambda k, w=w: methods.field("cfg", gmm, k, w=w)),
+                    gmm, n=max(50, config.n // 10), seed=config.seed, classes=(c,))[1]
+            rate = 1000.0 * seconds / config.n
+            report["seconds_per_1000"] = Estimate.exact(rate, "measured wall time")
+        if config.fidelity:
+            q0_x = target.sample(config.n, generator=seed + 1)
+            report["energy_distance"] = metrics.energy_distance(x, q0_x, seed=config.seed)
+            if gmm.dim == 1:
+                report["ks_to_q0"] = metrics.ks_distance(x, target.cdf_1d)
+        reports.append(report)
+    averaged = {k: Estimate.mean([r[k] for r in reports]) for k in reports[0] if all(k in r for r in reports)}
+    frac = sum(fractions) / len(fractions) if fractions and None not in fractions else None
+    return Row(method, w, lam, averaged, reports, frac)
 
 
 @dataclass(frozen=True)

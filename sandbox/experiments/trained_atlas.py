@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import torch
-from tqdm.auto import tqdm
 
 from .. import methods
-from ..core import cache, zoo
+from ..core import cache, sweeps, zoo
 from ..core.fields import Field
 from ..core.mixtures import ClassConditionalGMM
 from ..core.schedules import edm_sigmas
@@ -116,55 +114,116 @@ class NetsConfig:
         return replace(base.fine_tune(objective, **changes), steps=self.tune_steps)
 
 
-def train_all(config: NetsConfig, seed: int, progress: bool = True) -> dict[str, TrainResult]:
-    """The DSM net, the classifier and every fine-tune for one seed (each cached by its configuration)."""
-    base = replace(config.train, seed=seed)
+@dataclass(frozen=True)
+class Net:
+    """One training unit: the DSM net (``name = "dsm"``), the noisy classifier (``"classifier"``) or the fine-tune
+    of a method, for ``seed``."""
+
+    config: NetsConfig
+    seed: int
+    name: str
+
+
+def train_net(unit: Net, dsm: TrainResult | None = None, classifier: TrainResult | None = None) -> TrainResult:
+    """Train ``unit``'s net (cached by its training config, ``cached_training``); a fine-tune starts from ``dsm``
+    and, when its method needs one, uses ``classifier`` (the same seed's)."""
+    base = replace(unit.config.train, seed=unit.seed)
     clf = base.for_classifier()
-    out = {"dsm": cached_training({"train": base}, lambda: train(base, progress=progress)),
-           "classifier": cached_training({"classifier": clf}, lambda: train_classifier(clf, progress=progress))}
-    for name in (*config.methods, "mclr"):
-        tune = config.tune(name, seed)
-        classifier = out["classifier"].model if "classifier" in methods.get(name).needs else None
-        key = {"train": tune, "init": base, "classifier": clf if classifier is not None else None}
-        out[name] = cached_training(key, lambda tune=tune, classifier=classifier: train(
-            tune, init=out["dsm"].model, classifier=classifier, progress=progress))
-    return out
+    if unit.name == "dsm":
+        return cached_training({"train": base}, lambda: train(base, progress=False))
+    if unit.name == "classifier":
+        return cached_training({"classifier": clf}, lambda: train_classifier(clf, progress=False))
+    tune = unit.config.tune(unit.name, unit.seed)
+    uses = "classifier" in methods.get(unit.name).needs
+    key = {"train": tune, "init": base, "classifier": clf if uses else None}
+    return cached_training(key, lambda: train(tune, init=dsm.model, classifier=classifier.model if uses else None,
+                                              progress=False))
+
+
+def train_nets(config: NetsConfig, progress: bool = False) -> dict[int, dict[str, TrainResult]]:
+    """Every seed's DSM net and classifier, then every fine-tune (two sweeps of ``Net`` units): ``seed -> name ->
+    TrainResult``."""
+    bases = [Net(config, seed, name) for seed in config.seeds for name in ("dsm", "classifier")]
+    first = sweeps.map(train_net, bases, None, [f"seed {u.seed}, {u.name}" for u in bases],
+                      "atlas nets: DSM, classifier", cost=[2 if u.name == "dsm" else 1 for u in bases],
+                      progress=progress)
+    done = {(u.seed, u.name): r for u, r in zip(bases, first)}
+    tunes = [Net(config, seed, name) for seed in config.seeds for name in (*config.methods, "mclr")]
+    second = sweeps.map(train_net, tunes, None, [f"seed {u.seed}, {u.name}" for u in tunes], "atlas nets: fine-tunes",
+                       inputs=[(done[u.seed, "dsm"], done[u.seed, "classifier"]) for u in tunes], progress=progress)
+    done |= {(u.seed, u.name): r for u, r in zip(tunes, second)}
+    return {seed: {name: r for (s, name), r in done.items() if s == seed} for seed in config.seeds}
+
+
+def error_points(gmm: ClassConditionalGMM, n_error: int) -> list[tuple[float, int, Tensor]]:
+    """Where score errors are measured: ``(sigma, c, x ~ p_sigma(.|c))`` with ``n_error`` points, every sigma of
+    ``evaluation.ERROR_SIGMAS`` and class, from one fixed seed (the same for every seed of nets)."""
+    g = torch.Generator().manual_seed(12345)
+    return [(s, c, gmm.sample(n_error, c=c, sigma=s, generator=g))
+            for s in evaluation.ERROR_SIGMAS for c in range(gmm.num_classes)]
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """One unit: the exact field of ``method`` at ``w`` (and ``lam``) at the ``error_points`` of the mixture."""
+
+    mixture: ClassConditionalGMM
+    n_error: int
+    lam: float
+    method: str
+    w: float
+
+
+def optimum_scores(unit: Optimum) -> list[Tensor]:
+    """The field's values, one tensor per error point set."""
+    return [methods.field(unit.method, unit.mixture, c, w=unit.w, lam=unit.lam)(x, torch.full((len(x),), s,
+            dtype=x.dtype)) for s, c, x in error_points(unit.mixture, unit.n_error)]
+
+
+def optima(config: NetsConfig, progress: bool = False) -> dict[tuple[str, float], list[Tensor]]:
+    """Every exact optimum the score errors are measured against, ``(method, w) -> optimum_scores``: CFG at w = 0
+    (the DSM net's own, s_c), CFG and each method at every ``w``."""
+    wanted = [("cfg", 0.0), *((m, w) for w in config.ws for m in ("cfg", *config.methods))]
+    units = [Optimum(config.mixture, config.n_error, config.lam, m, w) for m, w in dict.fromkeys(wanted)]
+    values = sweeps.map(optimum_scores, units, "atlas-optimum", [f"{u.method}, w = {u.w:g}" for u in units],
+                       "atlas: exact optima", progress=progress)
+    return {(u.method, u.w): v for u, v in zip(units, values)}
 
 
 def run(config: NetsConfig, progress: bool = True) -> dict[str, object]:
-    """Train and measure every seed (cached by the whole config): ``{"sigmas", "seeds": [{"rows", "train_seconds"}]}``,
-    each row ``{"method", "w", "measures": {key: Estimate dict}, "per_sigma": {"net", "dsm"}}``."""
+    """Train and measure every seed (cached by the whole config; every net, optimum and seed's measurement is a unit
+    of its own, ``sandbox.core.sweeps``): ``{"sigmas", "seeds": [{"rows", "train_seconds"}]}``, each row ``{"method",
+    "w", "measures": {key: Estimate dict}, "per_sigma": {"net", "dsm"}}``."""
     return cache.cached("atlas-nets", config, lambda: _compute(config, progress))
 
 
+@dataclass(frozen=True)
+class Measure:
+    """One unit: the samples and score errors of every method's nets of ``seed``."""
+
+    config: NetsConfig
+    seed: int
+
+
 def _compute(config: NetsConfig, progress: bool) -> dict[str, object]:
-    gmm = config.mixture
-    sigmas = evaluation.ERROR_SIGMAS
-    # score-error points: the same for every seed, so each optimum is computed once
-    g = torch.Generator().manual_seed(12345)
-    points = [(s, c, gmm.sample(config.n_error, c=c, sigma=s, generator=g))
-              for s in sigmas for c in range(gmm.num_classes)]
-    optima: dict[tuple[str, float], list[Tensor]] = {}
-
-    def optimum(method: str, w: float) -> list[Tensor]:
-        if (method, w) not in optima:
-            optima[method, w] = [methods.field(method, gmm, c, w=w, lam=config.lam)(x, torch.full((len(x),), s,
-                                 dtype=x.dtype)) for s, c, x in points]
-        return optima[method, w]
-
-    seeds = []
-    for seed in config.seeds:
-        nets = train_all(config, seed, progress)
-        models = {name: r.model for name, r in nets.items()}
-        rows = _measure(config, seed, models, points, optimum, progress)
-        seeds.append({"rows": rows, "train_seconds": {name: r.seconds for name, r in nets.items()}})
-    return {"sigmas": list(sigmas), "seeds": seeds}
+    targets = optima(config, progress)
+    nets = train_nets(config, progress)
+    units = [Measure(config, seed) for seed in config.seeds]
+    rows = sweeps.map(measure_seed, units, "atlas-measure", [f"seed {u.seed}" for u in units], "atlas: measures",
+                     inputs=[({n: r.model for n, r in nets[u.seed].items()}, targets) for u in units],
+                     progress=progress)
+    return {"sigmas": list(evaluation.ERROR_SIGMAS),
+            "seeds": [{"rows": r, "train_seconds": {name: n.seconds for name, n in nets[seed].items()}}
+                      for seed, r in zip(config.seeds, rows)]}
 
 
-def _measure(config: NetsConfig, seed: int, models: dict[str, torch.nn.Module],
-             points: list[tuple[float, int, Tensor]], optimum: Callable[[str, float], list[Tensor]],
-             progress: bool) -> list[dict[str, object]]:
+def measure_seed(unit: Measure, models: dict[str, torch.nn.Module],
+                 optimum: dict[tuple[str, float], list[Tensor]]) -> list[dict[str, object]]:
+    """Every row of one seed: each method's samples against the references at its ``w``, and its score errors
+    against its exact optimum (from ``optima``)."""
+    config, seed = unit.config, unit.seed
     gmm, k = config.mixture, config.mixture.num_classes
+    points = error_points(gmm, config.n_error)
     grid = edm_sigmas(config.steps, SIGMA_MIN, SIGMA_MAX)
     starts = [gmm.sample(config.n, c=c, sigma=SIGMA_MAX, generator=seed * 100 + c) for c in range(k)]
     exact_cfg = {(c, w): samplers.heun_ode(methods.field("cfg", gmm, c, w=w), starts[c], grid)
@@ -192,7 +251,7 @@ def _measure(config: NetsConfig, seed: int, models: dict[str, torch.nn.Module],
 
     rows = []
     settings = [(m, None) for m in UNGUIDED] + [(m, w) for w in config.ws for m in ("cfg", *config.methods)]
-    for method, w in tqdm(settings, desc=f"atlas nets, seed {seed}", disable=not progress, leave=False):
+    for method, w in settings:
         xs, passes, rate = sample(method, 0.0 if w is None else w)
         for ref_w in (config.ws if w is None else (w,)):
             measures = {"passes": Estimate.exact(passes, "counted"),
@@ -208,7 +267,7 @@ def _measure(config: NetsConfig, seed: int, models: dict[str, torch.nn.Module],
             per_sigma = {}
             if method != "mclr":   # capped MCLR has no pointwise optimum where the uncapped one is ill-posed
                 # the own optimum: CFG for DSM + CFG, s_c for DSM
-                target = optimum("cfg" if method == "dsm" else method, 0.0 if method == "dsm" else ref_w)
+                target = optimum["cfg" if method == "dsm" else method, 0.0 if method == "dsm" else ref_w]
                 own = [methods.field(method, models, c, w=ref_w, lam=config.lam) for c in range(k)]
                 for name, values in (("net", [_eval(own[c], x, s) for s, c, x in points]), ("dsm", dsm_scores)):
                     squares = [s * s * (v.to(t) - t).square().sum(1)

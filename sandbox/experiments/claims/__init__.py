@@ -35,6 +35,7 @@ from .registry import (
     Verdict,
     as_json,
     cfg_samples,
+    configure,
     counterexamples,
     decide,
     names,
@@ -60,6 +61,6 @@ from .sde_differs_from_ode import predictor_corrector_gap  # noqa: E402
 
 __all__ = ["CAVEAT", "FAILS", "HOLDS", "MODULES", "ORDER", "REGISTRY", "VERDICTS", "WINDOW", "Claim", "Verdict",
            "as_json", "cfg_distortion", "cfg_samples", "conditional_entropy", "conditional_entropy_samples",
-           "counterexamples", "decide", "diagonals", "monotone_in_w", "names", "phase_diagram",
+           "configure", "counterexamples", "decide", "diagonals", "monotone_in_w", "names", "phase_diagram",
            "predictor_corrector_gap", "projected_quantiles", "register", "run", "sphere_classes", "steepest_sigma",
            "table", "window_name"]

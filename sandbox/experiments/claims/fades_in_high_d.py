@@ -11,6 +11,7 @@ from fractions import Fraction
 
 import torch
 
+from ...core import sweeps
 from ...core.mixtures import ClassConditionalGMM
 from .. import metrics
 from ..metrics import Estimate
@@ -53,12 +54,34 @@ def cfg_distortion(gmm: ClassConditionalGMM, w: float, n: int, steps: int, seed:
     return {"overshoot": overshoot, "variance_ratio": metrics.normal_mean(spread)}
 
 
+@dataclass(frozen=True)
+class Cell:
+    """One unit: ``cfg_distortion`` of ``sphere_classes(d, k)`` at ``w`` with ``n`` samples and ``steps`` steps."""
+
+    d: int
+    k: int
+    w: float
+    n: int
+    steps: int
+
+
+def cell_distortion(cell: Cell) -> dict[str, Estimate]:
+    return cfg_distortion(sphere_classes(cell.d, cell.k), cell.w, cell.n, cell.steps)
+
+
+def distortions(cells: list[Cell], desc: str) -> list[dict[str, Estimate]]:
+    """``cell_distortion`` of every cell, as one sweep (``sandbox.core.sweeps``)."""
+    return sweeps.map(cell_distortion, cells, "sphere-cell", [f"d = {c.d}, K = {c.k}" for c in cells], desc=desc,
+                     cost=[c.n * c.steps * c.d * c.k for c in cells])    # a Heun step's matrix product
+
+
 def phase_diagram(dims: tuple[int, ...], ks: tuple[int, ...], w: float, n: int, steps: int) -> list[dict]:
     """CFG's overshoot on ``sphere_classes(d, K)`` for every ``d`` in ``dims`` and ``K`` in ``ks``, with the cell's
     ``alpha = log K / d`` (the rate at which K grows with d): one record ``{"d", "K", "alpha", "overshoot"}`` per
     cell."""
-    return [{"d": d, "K": k, "alpha": math.log(k) / d,
-             "overshoot": cfg_distortion(sphere_classes(d, k), w, n, steps)["overshoot"]} for d in dims for k in ks]
+    cells = [Cell(d, k, w, n, steps) for d in dims for k in ks]
+    return [{"d": c.d, "K": c.k, "alpha": math.log(c.k) / c.d, "overshoot": e["overshoot"]}
+            for c, e in zip(cells, distortions(cells, "phase diagram"))]
 
 
 def diagonals(cells: list[dict], min_cells: int = 3) -> list[dict]:
@@ -74,7 +97,8 @@ def diagonals(cells: list[dict], min_cells: int = 3) -> list[dict]:
 
 def measure(config: Config, needs: dict[str, Verdict]) -> Verdict:
     w, dims = config.w, config.dims
-    fixed = [{"d": d, **cfg_distortion(sphere_classes(d, 8), w, config.n, config.steps)} for d in dims]
+    fixed_cells = [Cell(d, 8, w, config.n, config.steps) for d in dims]
+    fixed = [{"d": c.d, **e} for c, e in zip(fixed_cells, distortions(fixed_cells, "fades-in-high-d, K = 8"))]
     over = [e["overshoot"].value for e in fixed]
     ratio = fixed[-1]["variance_ratio"]
     fades = all(b < a for a, b in itertools.pairwise(over)) and over[-1] < 0.1 * over[0] \

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ... import methods
-from ...core import zoo
+from ...core import sweeps, zoo
 from ...core.schedules import edm_sigmas
 from ...methods import samplers
 from .. import metrics
@@ -33,23 +33,39 @@ def window_name(lo: float, hi: float) -> str:
     return f"below {hi:g}" if lo == 0 else f"above {lo:g}" if hi == math.inf else f"{lo:g} to {hi:g}"
 
 
+@dataclass(frozen=True)
+class Window:
+    """One unit of the sweep: CFG at ``w`` applied for ``lo < sigma < hi`` (``w`` = 0: unguided) on crowded_4d,
+    ``n`` samples per class by Heun's ODE in ``steps`` steps from class-seeded starts."""
+
+    name: str
+    lo: float
+    hi: float
+    w: float
+    n: int
+    steps: int
+
+
+def window_row(unit: Window) -> dict[str, object]:
+    """The window's class-averaged mean p(c|x), entropy and mode coverage, as one row."""
+    gmm, grid = zoo.crowded_4d(), edm_sigmas(unit.steps, 0.002, 80.0)
+    reports = []
+    for c in range(gmm.num_classes):
+        # parameters are finite numbers: 1e6 stands for "no upper end" (the sampler starts at sigma = 80)
+        field_c = methods.field("cfg-interval", gmm, c, w=unit.w, sigma_lo=unit.lo, sigma_hi=min(unit.hi, 1e6))
+        x = samplers.heun_ode(field_c, gmm.sample(unit.n, c=c, sigma=80.0, generator=c), grid)
+        reports.append({"mean_posterior": metrics.mean_posterior(gmm, x, c), "entropy": metrics.entropy(x),
+                        "mode_coverage": metrics.mode_coverage(gmm, x, c)})
+    return {"name": unit.name, "lo": unit.lo, "hi": unit.hi if unit.hi < math.inf else None,
+            **{k: Estimate.mean([r[k] for r in reports]) for k in reports[0]}}
+
+
 def measure(config: Config, needs: dict[str, Verdict]) -> Verdict:
-    gmm, w = zoo.crowded_4d(), config.w
-    grid = edm_sigmas(config.steps, 0.002, 80.0)
-    windows = [("unguided", 0.0, 0.0)] + [(window_name(lo, hi), lo, hi)
-                                          for lo, hi in itertools.combinations(config.edges, 2)]
-    rows = []
-    for name, lo, hi in windows:
-        reports = []
-        for c in range(gmm.num_classes):
-            # parameters are finite numbers: 1e6 stands for "no upper end" (the sampler starts at sigma = 80)
-            field_c = methods.field("cfg-interval", gmm, c, w=0.0 if name == "unguided" else w, sigma_lo=lo,
-                                    sigma_hi=min(hi, 1e6))
-            x = samplers.heun_ode(field_c, gmm.sample(config.n, c=c, sigma=80.0, generator=c), grid)
-            reports.append({"mean_posterior": metrics.mean_posterior(gmm, x, c), "entropy": metrics.entropy(x),
-                            "mode_coverage": metrics.mode_coverage(gmm, x, c)})
-        rows.append({"name": name, "lo": lo, "hi": hi if hi < math.inf else None,
-                     **{k: Estimate.mean([r[k] for r in reports]) for k in reports[0]}})
+    w = config.w
+    windows = [Window("unguided", 0.0, 0.0, 0.0, config.n, config.steps)] + [
+        Window(window_name(lo, hi), lo, hi, w, config.n, config.steps)
+        for lo, hi in itertools.combinations(config.edges, 2)]
+    rows = sweeps.map(window_row, windows, "high-noise-window", [u.name for u in windows], desc="high-noise-hurts")
     by_name = {r["name"]: r for r in rows}
     full, below = by_name["every sigma"], by_name[f"below {WINDOW[1]:g}"]
     keeps = below["mean_posterior"].value >= 0.95 * full["mean_posterior"].value

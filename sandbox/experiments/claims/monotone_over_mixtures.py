@@ -8,7 +8,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ...core import zoo
+from ...core import sweeps, zoo
 from ...core.mixtures import ClassConditionalGMM
 from .. import metrics
 from .registry import Claim, Verdict, cfg_samples, decide, register
@@ -38,25 +38,46 @@ def monotone_in_w(gmm: ClassConditionalGMM, ws: tuple[float, ...], n: int, steps
     return falls + rises, curve
 
 
+@dataclass(frozen=True)
+class Draw:
+    """One unit: the ``i``-th random mixture of ``config`` (its seed ``1000 + i``; its samples' seeds from ``i``)."""
+
+    config: Config
+    i: int
+
+
+def check_mixture(unit: Draw) -> dict[str, object]:
+    """``{"outcome": "monotone" | "artefact" | "fluke" | "counterexample", "counterexample": record or None}``: a
+    violation counts only if it survives 4x the ODE steps (not a discretisation artefact), then 10x the samples
+    from fresh draws (not a chance fluctuation)."""
+    config, i = unit.config, unit.i
+    n, steps, ws = config.n, config.steps, config.ws
+    k, d = 2 + i % 4, 1 + (i // 4) % 3
+    spread = (0.5, 1.0, 2.0, 3.0)[(i // 12) % 4]
+    gmm = zoo.random_mixture(k, 2, d, seed=1000 + i, spread=spread)
+    violations, _ = monotone_in_w(gmm, ws, n, steps, seed=i)
+    if not violations:
+        return {"outcome": "monotone", "counterexample": None}
+    violations, curve = monotone_in_w(gmm, ws, n, 4 * steps, seed=i)
+    if not violations:
+        return {"outcome": "artefact", "counterexample": None}
+    violations, curve = monotone_in_w(gmm, ws, 10 * n, 4 * steps, seed=10_000 + i)
+    if not violations:
+        return {"outcome": "fluke", "counterexample": None}
+    name = f"monotone-over-mixtures-{i}"
+    return {"outcome": "counterexample",
+            "counterexample": {"name": name, "mixture": {**gmm.to_dict(), "name": name}, "K": k, "d": d,
+                               "spread": spread, "seed": 1000 + i, "violations": violations, "curve": curve,
+                               "samples": 10 * n, "steps": 4 * steps}}
+
+
 def measure(config: Config, needs: dict[str, Verdict]) -> Verdict:
     n, steps, ws = config.n, config.steps, config.ws
-    counterexamples, artefacts, flukes = [], 0, 0
-    for i in range(config.count):
-        k, d = 2 + i % 4, 1 + (i // 4) % 3
-        spread = (0.5, 1.0, 2.0, 3.0)[(i // 12) % 4]
-        gmm = zoo.random_mixture(k, 2, d, seed=1000 + i, spread=spread)
-        violations, _ = monotone_in_w(gmm, ws, n, steps, seed=i)
-        if violations:     # a counterexample only if it survives 4x the ODE steps (not a discretisation artefact)
-            violations, curve = monotone_in_w(gmm, ws, n, 4 * steps, seed=i)
-            artefacts += not violations
-        if violations:     # ... and 10x the samples from fresh draws (not a chance fluctuation)
-            violations, curve = monotone_in_w(gmm, ws, 10 * n, 4 * steps, seed=10_000 + i)
-            flukes += not violations
-        if violations:
-            name = f"monotone-over-mixtures-{i}"
-            counterexamples.append({"name": name, "mixture": {**gmm.to_dict(), "name": name}, "K": k, "d": d,
-                                    "spread": spread, "seed": 1000 + i, "violations": violations,
-                                    "curve": curve, "samples": 10 * n, "steps": 4 * steps})
+    draws = [Draw(config, i) for i in range(config.count)]
+    results = sweeps.map(check_mixture, draws, "monotone-mixture", [f"mixture {u.i}" for u in draws],
+                        desc="monotone-over-mixtures")
+    counterexamples = [r["counterexample"] for r in results if r["outcome"] == "counterexample"]
+    artefacts, flukes = (sum(r["outcome"] == o for r in results) for o in ("artefact", "fluke"))
     share = metrics.proportion(config.count - len(counterexamples), config.count)
     reason = (f"{config.count} random mixtures (K 2-5, d 1-3, spread 0.5-3), class 0, w = "
               f"{', '.join(f'{w:g}' for w in ws)}: monotone in both within intervals in {share.value:.1%} "

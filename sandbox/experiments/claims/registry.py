@@ -41,6 +41,7 @@ class Verdict:
     verdict: str
     reason: str
     numbers: dict[str, object] = field(default_factory=dict)
+    config: dict[str, object] | None = None       # the setting it was measured on (``run`` fills it in)
 
     def as_dict(self) -> dict[str, object]:
         return {"verdict": self.verdict, "reason": self.reason, "numbers": cache.plain(self.numbers)}
@@ -120,10 +121,41 @@ def _order(wanted: tuple[str, ...]) -> list[str]:
     return order
 
 
-def _key(name: str, fast: bool) -> dict[str, object]:
+def _key(name: str, configs: Mapping[str, Any]) -> dict[str, object]:
     """What a verdict depends on: its config and, recursively, its dependencies' keys."""
-    claim = REGISTRY[name]
-    return {"name": name, "config": claim.config(fast), "needs": [_key(d, fast) for d in claim.depends]}
+    return {"name": name, "config": configs[name], "needs": [_key(d, configs) for d in REGISTRY[name].depends]}
+
+
+def configure(name: str, fast: bool = False, changes: Mapping[str, object] | None = None) -> Any:
+    """Claim ``name``'s config (``fast`` or full) with ``changes`` to its fields; a change given as text (the
+    command line's ``--set``) is read as the field's type: a number, or comma-separated numbers for a tuple."""
+    if name not in REGISTRY:
+        raise ValueError(f"claims must be drawn from {list(REGISTRY)}, got {name!r}")
+    config = REGISTRY[name].config(fast)
+    fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    typed = {}
+    for key, value in (changes or {}).items():
+        if key not in fields:
+            raise ValueError(f"claim {name} has no setting {key!r}; its settings: {', '.join(fields)}")
+        typed[key] = _as_type(value, fields[key], f"{name}.{key}") if isinstance(value, str) else value
+    return dataclasses.replace(config, **typed)
+
+
+def _as_type(text: str, default: object, what: str) -> object:
+    """``text`` read as the type of ``default`` (bool, int, float, str, or a tuple of the type of its items)."""
+    def one(item: str, like: object) -> object:
+        try:
+            if isinstance(like, bool):
+                if item.strip().lower() not in ("true", "false"):
+                    raise ValueError
+                return item.strip().lower() == "true"
+            return type(like)(item.strip()) if isinstance(like, (int, float, str)) else float(item)
+        except ValueError:
+            raise ValueError(f"{what} must be {type(like).__name__}, got {item!r}") from None
+
+    if isinstance(default, tuple):
+        return tuple(one(i, default[0] if default else 0.0) for i in text.split(",") if i.strip())
+    return one(text, default)
 
 
 def _code(name: str) -> list[object]:
@@ -132,25 +164,31 @@ def _code(name: str) -> list[object]:
 
 
 def run(names: tuple[str, ...] | None = None, fast: bool = False,
-        announce: Callable[[str], None] | None = None) -> dict[str, Verdict]:
-    """The verdict of every claim in ``names`` (default: all), in registration order. Each claim is computed once,
-    after the claims it depends on; a dependency that was not asked for is ``announce``d (one line) before it runs
-    or is read from the cache."""
+        announce: Callable[[str], None] | None = None,
+        changes: Mapping[str, Mapping[str, object]] | None = None) -> dict[str, Verdict]:
+    """The verdict of every claim in ``names`` (default: all), in registration order, each measured on its config
+    (``fast`` or full) with its ``changes`` (``configure``). Each claim is computed once, after the claims it
+    depends on; a dependency that was not asked for is ``announce``d (one line) before it runs or is read from the
+    cache."""
     names = tuple(REGISTRY) if names is None else tuple(names)
-    unknown = [n for n in names if n not in REGISTRY]
+    unknown = [n for n in (*names, *(changes or {})) if n not in REGISTRY]
     if unknown:
         raise ValueError(f"claims must be drawn from {list(REGISTRY)}, got {unknown}")
+    order = _order(names)
+    configs = {name: configure(name, fast, (changes or {}).get(name)) for name in order}
     done: dict[str, Verdict] = {}
-    for name in _order(names):
+    for name in order:
         claim = REGISTRY[name]
         if name not in names and announce is not None:
             wanted_by = [n for n in REGISTRY if name in REGISTRY[n].depends and n in (*names, *done)]
             announce(f"claim {name} is computed first (or read from the cache): {', '.join(wanted_by)} "
                      f"depends on its verdict")
         needs = {dep: done[dep] for dep in claim.depends}
-        done[name] = Verdict.from_dict(cache.cached(
-            "claim", _key(name, fast), lambda claim=claim, needs=needs: claim.measure(claim.config(fast), needs)
+        config = configs[name]
+        verdict = Verdict.from_dict(cache.cached(
+            "claim", _key(name, configs), lambda claim=claim, needs=needs, config=config: claim.measure(config, needs)
             .as_dict(), code=_code(name)))
+        done[name] = dataclasses.replace(verdict, config=cache.plain(config))
     return {name: done[name] for name in sorted(names, key=list(REGISTRY).index)}
 
 
@@ -161,7 +199,7 @@ def table(verdicts: dict[str, Verdict]) -> str:
 
 def as_json(verdicts: dict[str, Verdict]) -> dict[str, object]:
     return {n: {"reference": REGISTRY[n].reference, "statement": REGISTRY[n].statement,
-                "depends": list(REGISTRY[n].depends), **v.as_dict()} for n, v in verdicts.items()}
+                "depends": list(REGISTRY[n].depends), **v.as_dict(), "config": v.config} for n, v in verdicts.items()}
 
 
 def decide(core: bool, clean: bool, reason: str, numbers: dict[str, object]) -> Verdict:

@@ -1,0 +1,246 @@
+"""Sweeps: grids of independent units run by one executor, each unit cached under its own key.
+
+An experiment states its independent units (a setting, a mixture, a seed x method, a phase-diagram cell) as
+configs that carry everything their result depends on, the seed included, and hands them to ``map``:
+
+    results = sweeps.map(fn, configs, name="high-noise-window", labels=[...], desc="high-noise-hurts")
+
+``fn(config)`` is a module-level function (other processes receive it by reference). Wherever it runs, each unit
+goes through ``cache.cached`` under ``name``, its config and ``fn``'s code, in the one cache folder, so an
+interrupted sweep resumes where it stopped and a re-run is free. The executor in force runs the units:
+
+    serial (default)   in this process, in order; nothing beyond the package is needed
+    local workers      ``with sweeps.local(2): ...`` (``--workers N``): a local Dask cluster of N worker processes
+    a cluster          ``with sweeps.connect(address): ...`` (``--scheduler ADDRESS``): an existing Dask scheduler
+
+(``dask.distributed``: ``pip install 'mclr-sandbox[distributed]'``). Every worker takes this process's torch thread
+count (one by default), cache folder (on a cluster, a folder every worker shares) and plug-ins, so any executor
+returns the same bits. One progress bar counts the units (terminal only). A failing unit does not stop the others
+(their results are cached); when all are done one ``SweepError`` names the setting of every unit that failed.
+Ctrl-C cancels the units not yet started; entries are written atomically, so none is ever partial (and a local
+cluster, once closed, removes the temporary file of a worker killed mid-write). A unit whose
+worker dies is retried once (a local cluster; an existing cluster follows its scheduler's ``allowed-failures``).
+A unit that calls ``map`` itself runs its inner units serially where it runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
+
+from tqdm.auto import tqdm
+
+from . import cache, plugins, threads
+from .files import remove_orphans
+
+T = TypeVar("T")
+EXTRA = "pip install 'mclr-sandbox[distributed]'"
+
+
+class SweepError(RuntimeError):
+    """Some units of a sweep failed (the others' results are cached); the message names each one's setting."""
+
+
+class Executor(Protocol):
+    """Runs zero-argument ``tasks`` (picklable), returning their results in order; ``labels`` name them in errors,
+    ``order`` is the order in which to start them when they run side by side (costliest first)."""
+
+    def run(self, tasks: Sequence[Callable[[], Any]], labels: Sequence[str], order: Sequence[int], desc: str,
+            progress: bool) -> list[Any]: ...
+
+
+class Serial:
+    """Every unit in this process, in order."""
+
+    def run(self, tasks: Sequence[Callable[[], Any]], labels: Sequence[str], order: Sequence[int], desc: str,
+            progress: bool) -> list[Any]:
+        results, failures = [], []
+        for task, label in zip(tasks, tqdm(labels, desc=desc, disable=not progress, leave=False)):
+            try:
+                results.append(task())
+            except Exception as err:   # the other units go on; every failure is reported at the end
+                results.append(None)
+                failures.append((label, err))
+        _raise_failures(failures, len(tasks), desc)
+        return results
+
+
+class Dask:
+    """Every unit as one task of a ``dask.distributed`` client; results gathered as they complete."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def run(self, tasks: Sequence[Callable[[], Any]], labels: Sequence[str], order: Sequence[int], desc: str,
+            progress: bool) -> list[Any]:
+        from distributed import as_completed
+
+        token = uuid.uuid4().hex[:8]
+        # the scheduler starts tasks in the order they were submitted: the costliest first balances the workers
+        futures = [self.client.submit(tasks[i], key=f"{desc}-{i}-{token}", pure=False) for i in order]
+        where = {f.key: i for f, i in zip(futures, order)}
+        results: list[Any] = [None] * len(tasks)
+        failures = []
+        try:
+            with tqdm(total=len(tasks), desc=desc, disable=not progress, leave=False) as bar:
+                for future in as_completed(futures):
+                    i = where[future.key]
+                    if future.status == "error":
+                        failures.append((labels[i], future.exception()))
+                    else:
+                        results[i] = future.result()
+                    bar.update()
+        except BaseException:       # Ctrl-C or SIGTERM: what has not started never starts
+            self.client.cancel(futures)
+            raise
+        finally:
+            del futures
+        _raise_failures(failures, len(tasks), desc)
+        return results
+
+
+def _raise_failures(failures: list[tuple[str, BaseException]], total: int, desc: str) -> None:
+    if failures:
+        shown = "; ".join(f"{label}: {type(err).__name__}: {err}" for label, err in failures[:5])
+        more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
+        raise SweepError(f"{len(failures)} of {total} units of {desc} failed (the others are cached): {shown}{more}")
+
+
+_EXECUTOR: contextvars.ContextVar[Executor | None] = contextvars.ContextVar("executor", default=None)
+_PROGRESS: contextvars.ContextVar[bool] = contextvars.ContextVar("progress", default=False)
+
+
+def executor() -> Executor:
+    """The executor in force (``Serial()`` unless inside ``using``, ``local`` or ``connect``)."""
+    return _EXECUTOR.get() or Serial()
+
+
+@contextlib.contextmanager
+def using(runner: Executor) -> Iterator[Executor]:
+    """Run every sweep inside the block with ``runner``."""
+    token = _EXECUTOR.set(runner)
+    try:
+        yield runner
+    finally:
+        _EXECUTOR.reset(token)
+
+
+@contextlib.contextmanager
+def showing(progress: bool) -> Iterator[None]:
+    """Inside the block, sweeps that are not told otherwise show a progress bar when ``progress`` (the command
+    line: on a terminal, unless ``--quiet``)."""
+    token = _PROGRESS.set(bool(progress))
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
+def _unit(name: str | None, fn: Callable[..., T], config: Any, inputs: tuple) -> T:
+    """One unit, wherever it runs: ``fn(config, *inputs)`` through the cache (values stored with ``cache.pack``), or
+    directly when ``name`` is None (``fn`` caches its result itself)."""
+    if name is None:
+        return fn(config, *inputs)
+    return cache.cached(name, config, lambda: fn(config, *inputs), encode=cache.pack, decode=cache.unpack,
+                        code=(fn,))
+
+
+def map(fn: Callable[..., T], configs: Sequence[Any], name: str | None, labels: Sequence[str] | None = None,
+        desc: str | None = None, cost: Sequence[float] | None = None, inputs: Sequence[tuple] | None = None,
+        progress: bool | None = None) -> list[T]:
+    """``[fn(c, *inputs_c) for c in configs]``, each unit cached under ``name`` and its config ``c`` (None: ``fn``
+    caches itself) and run by the executor in force (module docstring). ``inputs``: per unit, arguments that are
+    not part of its key, because the config determines them (a net trained from the config, say); ``labels`` say
+    which setting each unit is (default: its config); ``desc`` names the sweep; ``cost`` (any scale) lets workers
+    start the costliest units first (default: in order); ``progress``: one bar over the units (default: as
+    ``showing`` says)."""
+    configs = list(configs)
+    n = len(configs)
+    labels = [str(c) for c in configs] if labels is None else list(labels)
+    cost = [0.0] * n if cost is None else list(cost)
+    inputs = [()] * n if inputs is None else [tuple(i) for i in inputs]
+    if not len(labels) == len(cost) == len(inputs) == n:
+        raise ValueError(f"labels, cost and inputs must have one entry per unit ({n}), got {len(labels)}, "
+                         f"{len(cost)} and {len(inputs)}")
+    order = sorted(range(n), key=lambda i: -cost[i])       # stable: equal costs keep their order
+    tasks = [functools.partial(_unit, name, fn, c, i) for c, i in zip(configs, inputs)]
+    show = _PROGRESS.get() if progress is None else progress
+    return executor().run(tasks, labels, order, desc or name or "sweep", show)
+
+
+# ------------------------------------------------------------------------------------------------ Dask clusters
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise ValueError(f"running sweeps on workers needs dask.distributed: {EXTRA}") from None
+    return distributed
+
+
+def _setup_plugin() -> Any:
+    """A worker plug-in that gives every worker (and every restarted one) this process's settings."""
+    distributed = _distributed()
+
+    class Settings(distributed.WorkerPlugin):
+        def __init__(self, env: dict[str, str], n_threads: int, loaded: list[str]) -> None:
+            self.env, self.n_threads, self.loaded = env, n_threads, loaded
+
+        def setup(self, worker: Any) -> None:
+            os.environ.update(self.env)
+            threads.use(self.n_threads)
+            for spec in self.loaded:
+                plugins.load(spec)
+
+    root = cache.directory()
+    env = {"MCLR_SANDBOX_CACHE": "off" if root is None else str(root.resolve())}
+    import torch
+
+    return Settings(env, torch.get_num_threads(), list(plugins.LOADED.values()))
+
+
+@contextlib.contextmanager
+def connect(address: str) -> Iterator[Executor]:
+    """Run sweeps inside the block on the Dask cluster whose scheduler is at ``address``
+    (e.g. ``tcp://10.0.0.5:8786``); its workers need this package (and the plug-ins loaded here) installed."""
+    distributed = _distributed()
+    if not isinstance(address, str) or not address.strip():
+        raise ValueError(f"scheduler must be an address such as tcp://host:8786, got {address!r}")
+    try:
+        client = distributed.Client(address.strip(), timeout="20s")
+    except OSError as err:
+        raise ValueError(f"scheduler {address}: cannot connect ({err})") from None
+    try:
+        client.register_plugin(_setup_plugin(), name="mclr-sandbox-settings")
+        with using(Dask(client)) as runner:
+            yield runner
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def local(workers: int) -> Iterator[Executor]:
+    """Run sweeps inside the block on a local Dask cluster of ``workers`` processes, one unit at a time each."""
+    from .validation import as_int
+
+    workers = as_int(workers, "workers", minimum=1)
+    distributed = _distributed()
+    import dask
+
+    # one retry for a unit whose worker died (the scheduler runs in this process, so this setting applies)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                           dashboard_address=":0", silence_logs=logging.ERROR)
+        try:
+            with connect(cluster.scheduler_address) as runner:
+                yield runner
+        finally:
+            cluster.close()
+            root = cache.directory()
+            if root is not None and root.is_dir():
+                remove_orphans(root)     # a worker killed mid-write leaves its temporary file; nothing else does
