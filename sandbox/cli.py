@@ -508,20 +508,10 @@ def _command(sub: argparse._SubParsersAction, name: str, help_: str, run: Callab
     return p
 
 
-def _workers(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"--workers must be a whole number >= 1, got {text!r}")
-    return n
-
-
 def _sweeps(p: argparse.ArgumentParser) -> None:
     """The flags of commands that run sweeps: where their independent units run (``sandbox.core.sweeps``)."""
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_workers, metavar="N",
+    where.add_argument("--workers", type=_count("--workers"), metavar="N",
                        help="run the sweeps' units on a local Dask cluster of N worker processes (needs "
                             "the distributed extra); results are identical to a serial run")
     where.add_argument("--scheduler", metavar="ADDRESS",
@@ -530,9 +520,9 @@ def _sweeps(p: argparse.ArgumentParser) -> None:
 
 
 def _executor(args: argparse.Namespace) -> contextlib.AbstractContextManager:
+    """Where the command's sweeps run (serial, ``--workers``, ``--scheduler``) and whether they show progress."""
     from .core import sweeps
 
-    """Where the command's sweeps run (serial, ``--workers``, ``--scheduler``) and whether they show progress."""
     with contextlib.ExitStack() as stack:
         stack.enter_context(sweeps.showing(_progress(args)))
         if getattr(args, "workers", None) is not None:
@@ -542,19 +532,22 @@ def _executor(args: argparse.Namespace) -> contextlib.AbstractContextManager:
         return stack.pop_all()          # entered: the caller's ``with`` closes it (a failed start closes it here)
 
 
-def _threads(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"--threads must be a whole number >= 1, got {text!r}")
-    return n
+def _count(flag: str) -> Callable[[str], int]:
+    """An argparse type: a whole number >= 1 given to ``flag``."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"{flag} must be a whole number >= 1, got {text!r}")
+        return n
+    return parse
 
 
 def _shared(p: argparse.ArgumentParser) -> None:
     """The flags of every command: ``--plugin``, ``--threads`` and ``--debug``."""
-    p.add_argument("--threads", type=_threads, metavar="N",
+    p.add_argument("--threads", type=_count("--threads"), metavar="N",
                    help="torch threads (default 1, or MCLR_SANDBOX_THREADS: one thread stays fast when other work "
                         "holds a core; more help only large mixtures on an idle machine)")
     p.add_argument("--plugin", action="append", default=[], metavar="PATH_OR_MODULE",
@@ -607,6 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                            "the per-check summary and the failures")
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0): a new one re-draws "
                                                        "the statistical checks")
+    _sweeps(p)
 
     p = _command(sub, "separation", "inter-class separation and diversity of CFG, MCLR and the tilted target",
                  _separation, fast="fewer samples and w values (seconds, same code path)",

@@ -41,10 +41,12 @@ from .files import remove_orphans
 
 T = TypeVar("T")
 EXTRA = "pip install 'mclr-sandbox[distributed]'"
+PLUGIN = "mclr-sandbox-settings"        # the worker plug-in that gives workers this process's settings
 
 
 class SweepError(RuntimeError):
-    """Some units of a sweep failed (the others' results are cached); the message names each one's setting."""
+    """Some units of a sweep failed (the others completed, cached where the sweep caches them); the message names
+    each failed unit's setting."""
 
 
 class Executor(Protocol):
@@ -61,12 +63,14 @@ class Serial:
     def run(self, tasks: Sequence[Callable[[], Any]], labels: Sequence[str], order: Sequence[int], desc: str,
             progress: bool) -> list[Any]:
         results, failures = [], []
-        for task, label in zip(tasks, tqdm(labels, desc=desc, disable=not progress, leave=False)):
-            try:
-                results.append(task())
-            except Exception as err:   # the other units go on; every failure is reported at the end
-                results.append(None)
-                failures.append((label, err))
+        with tqdm(total=len(tasks), desc=desc, disable=not progress, leave=False) as bar:
+            for task, label in zip(tasks, labels):
+                try:
+                    results.append(task())
+                except Exception as err:   # the other units go on; every failure is reported at the end
+                    results.append(None)
+                    failures.append((label, err))
+                bar.update()
         _raise_failures(failures, len(tasks), desc)
         return results
 
@@ -109,7 +113,7 @@ def _raise_failures(failures: list[tuple[str, BaseException]], total: int, desc:
     if failures:
         shown = "; ".join(f"{label}: {type(err).__name__}: {err}" for label, err in failures[:5])
         more = f" (and {len(failures) - 5} more)" if len(failures) > 5 else ""
-        raise SweepError(f"{len(failures)} of {total} units of {desc} failed (the others are cached): {shown}{more}")
+        raise SweepError(f"{len(failures)} of {total} units of {desc} failed (the others completed): {shown}{more}")
 
 
 _EXECUTOR: contextvars.ContextVar[Executor | None] = contextvars.ContextVar("executor", default=None)
@@ -216,10 +220,12 @@ def connect(address: str) -> Iterator[Executor]:
     except OSError as err:
         raise ValueError(f"scheduler {address}: cannot connect ({err})") from None
     try:
-        client.register_plugin(_setup_plugin(), name="mclr-sandbox-settings")
+        client.register_plugin(_setup_plugin(), name=PLUGIN)
         with using(Dask(client)) as runner:
             yield runner
     finally:
+        with contextlib.suppress(Exception):      # a cluster that went away has nothing left to unregister
+            client.unregister_worker_plugin(PLUGIN)
         client.close()
 
 

@@ -34,9 +34,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from scipy import stats
-from tqdm.auto import tqdm
 
-from ..core import zoo
+from ..core import sweeps, zoo
 from ..core.mixtures import ClassConditionalGMM
 from ..core.quadrature import gaussian_nodes, quasi_normal_rule, standard_normal_rule
 from ..core.validation import as_int
@@ -801,12 +800,24 @@ class VerifyConfig:
             if high else []
 
     def compute(self, progress: bool = False) -> list[CheckResult]:
-        results: list[CheckResult] = []
-        bar = tqdm(self.plan(), desc="verify", unit="check", disable=not progress)
-        for label, run in bar:
-            bar.set_postfix_str(label)
-            results += run()
-        return results
+        """Every check of the plan, each a unit of one sweep (``sandbox.core.sweeps``: on workers with
+        ``--workers``), never cached: ``verify`` checks afresh on every run."""
+        plan = self.plan()
+        units = [CheckUnit(self, i) for i in range(len(plan))]
+        parts = sweeps.map(run_check, units, None, [label for label, _ in plan], "verify", progress=progress)
+        return [row for part in parts for row in part]
+
+
+@dataclass(frozen=True)
+class CheckUnit:
+    """One unit of ``verify``: the ``index``-th check of ``config``'s plan."""
+
+    config: VerifyConfig
+    index: int
+
+
+def run_check(unit: CheckUnit) -> list[CheckResult]:
+    return unit.config.plan()[unit.index][1]()
 
 
 def summary_table(results: list[CheckResult]) -> str:
