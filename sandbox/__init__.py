@@ -30,17 +30,18 @@ from .core import provenance
 provenance.snapshot()   # the package's source as imported: what cache keys fingerprint (core/provenance.py)
 
 from . import methods  # noqa: E402
-from .core import conventions, fields, schedules, threads, zoo  # noqa: E402
+from .core import allocator, conventions, fields, schedules, threads, zoo  # noqa: E402
 from .core.mixtures import ClassConditionalGMM  # noqa: E402
 from .core.schedules import VPSchedule, edm_sigmas, vp_denoise, vp_score  # noqa: E402
 from .core.zoo import branching_2d, gaussian_classes, overlap_2d, random_mixture, teaching_1d  # noqa: E402
 
 threads.use()      # one torch thread unless told otherwise: robust when other work holds a core (core/threads.py)
+allocator.use()    # freed memory kept for reuse: no page faults at every sampler step (core/allocator.py)
 
 # short name -> layer: ``sandbox.<name>`` is imported lazily (``import sandbox`` stays light: no scipy, no figures)
 MODULES = {
-    **dict.fromkeys(("cache", "files", "mixtures", "plugins", "provenance", "quadrature", "sweeps", "tables",
-                     "threads", "validation"), "core"),
+    **dict.fromkeys(("allocator", "cache", "files", "mixtures", "plugins", "provenance", "quadrature",
+                     "sweeps", "tables", "threads", "validation"), "core"),
     **dict.fromkeys(("gaussian_flow", "guidance", "objectives", "samplers", "theory", "tilted"), "methods"),
     **dict.fromkeys(("checkpoints", "models", "training"), "learn"),
     **dict.fromkeys(("claims", "comparison", "evaluation", "metrics", "separation", "trained_atlas", "verification"),
