@@ -40,7 +40,7 @@ allocator.use()    # freed memory kept for reuse: no page faults at every sample
 
 # short name -> layer: ``sandbox.<name>`` is imported lazily (``import sandbox`` stays light: no scipy, no figures)
 MODULES = {
-    **dict.fromkeys(("allocator", "cache", "files", "mixtures", "plugins", "provenance", "quadrature",
+    **dict.fromkeys(("allocator", "cache", "files", "mixtures", "plugins", "posterior", "provenance", "quadrature",
                      "sweeps", "tables", "threads", "validation"), "core"),
     **dict.fromkeys(("gaussian_flow", "guidance", "objectives", "samplers", "theory", "tilted"), "methods"),
     **dict.fromkeys(("checkpoints", "models", "training"), "learn"),

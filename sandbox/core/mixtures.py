@@ -34,6 +34,8 @@ import numpy as np
 import torch
 
 from .files import atomic_open, check_writable
+from .posterior import Posterior
+from .posterior import build as build_posterior
 from .validation import (
     as_batch_scalar,
     as_class_ids,
@@ -144,6 +146,9 @@ class ClassConditionalGMM:
         self._log_pi = put(pi.log())                                         # [K]
         self._log_joint = put((pi.log()[:, None] + log_phi).reshape(-1))     # [C] log(pi_c phi_cm)
         self._class_of = torch.arange(k_max, device=self.device).repeat_interleave(m_max)  # [C]
+        # the real components of the padded layout, class 0's first: the j of component_log_posterior and posterior
+        self._real = torch.tensor([k * m_max + i for k in range(k_max) for i in range(mu[k].shape[0])],
+                                  device=self.device)
         self._shape = (k_max, m_max, d)
         # full and diag hold (rows, d, C) temporaries; spherical only (rows, C), and wants long matrix products
         # (at most 2^24 elements per temporary however large d C is). Matrix-product paths (spherical, and diag with
@@ -327,6 +332,28 @@ class ClassConditionalGMM:
             return torch.softmax(self._log_phi.view(k, m)[cls] + log_norm.view(-1, k, m)[:, cls], dim=1)
 
         return self._chunked(block, x, s)[:, :self._means[cls].shape[0]]
+
+    def component_log_posterior(self, x: Tensor, sigma: float | Tensor, c: int | Tensor | None = None) -> Tensor:
+        """``log P(j | x_sigma = x, c)`` for every component ``j = (class, component)``, class 0's first (``-inf``
+        outside class ``c``; ``c=None``: every class, weighted by its prior). ``(N, d)`` -> ``(N, J)``."""
+        x, s, logw = self._inputs(x, sigma, c)
+
+        def block(x: Tensor, s: Tensor, logw: Tensor) -> Tensor:
+            _, log_norm = self._terms(x, s)
+            return torch.log_softmax(logw + log_norm, dim=1)
+
+        return self._chunked(block, x, s, logw)[:, self._real]
+
+    def posterior(self, x: Tensor, sigma: float | Tensor, c: int | Tensor | None = None) -> Posterior:
+        """The exact posterior over clean data ``p(x0 | x_sigma = x, c)`` at each point, a Gaussian mixture with
+        sampling, density and moments (``sandbox.core.posterior``); its mean is ``denoise``. ``x: (N, d)``."""
+        log_r = self.component_log_posterior(x, sigma, c)
+        x, s, _ = self._inputs(x, sigma, c)
+        k, m, d = self._shape
+        lam = self._lam.T[self._real]                                                    # (J, d)
+        axes = (self._rot.reshape(k * m, d, d)[self._real] if self.covariance_type == "full"
+                else torch.eye(d, dtype=self.dtype, device=self.device).expand(len(self._real), d, d))
+        return build_posterior(log_r, self._mu[self._real], lam, axes, x, s)
 
     def score(self, x: Tensor, sigma: float | Tensor = 0.0, c: int | Tensor | None = None) -> Tensor:
         """``grad_x log p_sigma(x | c) = -sum_j r_j (S_j + sigma^2 I)^-1 (x - mu_j)``. ``(N, d)`` -> ``(N, d)``."""
