@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_spherical.py
 	$(VENV)/bin/python benchmarks/bench_training.py
 	$(VENV)/bin/python benchmarks/bench_load.py
+	$(VENV)/bin/python benchmarks/bench_allocator.py
 	$(VENV)/bin/pip install --quiet -e '.[dev,distributed]'
 	$(VENV)/bin/python benchmarks/bench_sweeps.py
 
