@@ -69,6 +69,9 @@ EXAMPLES = {
   mclr-sandbox report --fast                # docs/results-fast.md: every measured table, fast settings
   mclr-sandbox report --fast --check        # recompute it and compare with the committed page (exit 1 if it differs)
   mclr-sandbox report                       # docs/results.md, full settings (long from an empty cache)""",
+    "explain": """\
+  mclr-sandbox explain                      # build/explain.html: overlap_2d, class 0 (open it in any browser)
+  mclr-sandbox explain --mixture mine.json --class 1 --out page.html   # your own 2-D mixture""",
     "zoo": """\
   mclr-sandbox zoo                          # list the named example mixtures""",
 }
@@ -100,6 +103,9 @@ DESCRIPTIONS = {
                "and CFG answers, over seeds.",
     "report": "Write the measured results page (docs/results.md, or docs/results-fast.md with --fast) from the "
               "experiments' results; --check recomputes it and compares with the committed page.",
+    "explain": "Write one self-contained HTML page (no server, no Python, no network needed to view it) that shows "
+               "guided paths and the exact posterior over clean data along them, with sliders for w and sigma: "
+               "for teaching CFG with a 2-D mixture.",
     "zoo": "List the named example mixtures.",
 }
 
@@ -480,6 +486,23 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(args: argparse.Namespace) -> int:
+    from .core import cache
+    from .core.files import atomic_open
+    from .experiments.explainer import ExplainerConfig
+    from .viz.explain import page
+
+    check_writable(args.out, "--out")
+    t0 = time.perf_counter()
+    config = ExplainerConfig(mixture=args.mixture, c=args.klass)
+    text = page(cache.run(config), config.mixture.name, config.c)
+    with atomic_open(args.out, "w") as fh:
+        fh.write(text)
+    print(f"wrote {args.out} ({len(text.encode()) / 1e6:.1f} MB; {config.mixture.name}, class {config.c}, "
+          f"{len(config.ws)} values of w x {config.steps} of sigma) in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
 def _zoo(args: argparse.Namespace) -> int:
     from .core import zoo
 
@@ -687,6 +710,13 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "number differs beyond its last printed digit")
     p.add_argument("--only", nargs="+", metavar="SECTION", help="these sections only (not with --check)")
     _sweeps(p)
+
+    p = _command(sub, "explain", "write a self-contained HTML page: guided paths and the exact posterior, with "
+                 "sliders", _explain, fast=None)
+    p.add_argument("--mixture", default="overlap_2d", metavar="NAME_OR_FILE",
+                   help="a 2-D zoo name or mixture .json file (default: overlap_2d)")
+    p.add_argument("--class", dest="klass", type=int, default=0, metavar="C", help="the class to guide (default 0)")
+    p.add_argument("--out", default="build/explain.html", metavar="PATH", help="the page (default build/explain.html)")
 
     p = sub.add_parser("zoo", help="list the named example mixtures", description=DESCRIPTIONS["zoo"],
                        epilog=_epilog("zoo"), formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -288,6 +288,14 @@ class ClassConditionalGMM:
             data = {**data, "name": path.stem}
         return cls.from_dict(data, source=f"mixture file {path}", **kwargs)
 
+    def extent(self, pad: float = 3.0) -> list[tuple[float, float]]:
+        """Per axis, ``[min_j (mu_j - pad sd_j), max_j (mu_j + pad sd_j)]`` over the components (sd: marginal):
+        where the data lives."""
+        mu = torch.cat(self._means)
+        sd = torch.cat(self.component_variances()).sqrt()
+        lo, hi = (mu - pad * sd).amin(0), (mu + pad * sd).amax(0)
+        return [(float(a), float(b)) for a, b in zip(lo, hi)]
+
     # ------------------------------------------------------------------ densities and scores
     def log_prob(self, x: Tensor, sigma: float | Tensor = 0.0, c: int | Tensor | None = None) -> Tensor:
         """``log p_sigma(x | c)`` (``c=None``: ``log p_sigma(x)``). ``x: (N, d)`` -> ``(N,)``."""

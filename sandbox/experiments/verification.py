@@ -98,17 +98,9 @@ def relative_error(estimate: Tensor, reference: Tensor) -> float:
     return float(((estimate - reference).norm(dim=-1) / ref_norm.clamp_min(floor)).max())
 
 
-def extent(gmm: ClassConditionalGMM, pad: float = 3.0) -> list[tuple[float, float]]:
-    """Per axis, ``[min_j (mu_j - pad sd_j), max_j (mu_j + pad sd_j)]`` over the components (sd: marginal)."""
-    mu = torch.cat(gmm.means)
-    sd = torch.cat(gmm.component_variances()).sqrt()
-    lo, hi = (mu - pad * sd).amin(0), (mu + pad * sd).amax(0)
-    return [(float(a), float(b)) for a, b in zip(lo, hi)]
-
-
 def grid_points(gmm: ClassConditionalGMM, n: int) -> Tensor:
-    """A regular grid of ``n`` nodes per axis over ``extent(gmm)`` (any d: ``n^d`` points)."""
-    axes = [torch.linspace(a, b, n, dtype=torch.float64) for a, b in extent(gmm)]
+    """A regular grid of ``n`` nodes per axis over ``gmm.extent()`` (any d: ``n^d`` points)."""
+    axes = [torch.linspace(a, b, n, dtype=torch.float64) for a, b in gmm.extent()]
     return torch.cartesian_prod(*axes).reshape(-1, gmm.dim)
 
 

@@ -1,0 +1,84 @@
+"""The explainer page: self-contained, its numbers are the posterior API's, and in a real (headless) browser it loads
+without console errors, both sliders change what is drawn and the drawn posterior matches the API at a checked cell.
+
+The browser test needs Chromium (Debian's ``chromium``, which ``.ci/run`` installs); without it, it is skipped.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+from sandbox import cli, zoo
+from sandbox.viz.explain import RANGE
+
+CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("explain") / "page.html"
+    assert cli.main(["explain", "--out", str(out)]) == 0
+    return out
+
+
+def _data(page: Path) -> dict:
+    return json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', page.read_text(),
+                                re.S).group(1))
+
+
+def _api_log_density(check: dict) -> tuple[float, float]:
+    gmm = zoo.overlap_2d()
+    x = torch.tensor([check["x"]], dtype=torch.float64)
+    cell = torch.tensor([check["cell"]], dtype=torch.float64)
+    return (float(gmm.posterior(x, check["sigma"], 0).log_prob(cell)), float(gmm.posterior(x, check["sigma"])
+                                                                              .log_prob(cell)))
+
+
+def test_the_page_is_self_contained_small_and_holds_the_apis_numbers(built):
+    text = built.read_text()
+    assert len(text.encode()) < 5e6                                         # a few MB at most
+    assert not re.search(r'(src|href)=["\']?(https?:)?//', text)             # nothing fetched from anywhere
+    data = _data(built)
+    gmm = zoo.overlap_2d()
+    w, s = 2, 5
+    x = torch.tensor([data["paths"][w][s][0]], dtype=torch.float64)
+    d_c, d_u = gmm.denoise(x, data["sigmas"][s], 0)[0], gmm.denoise(x, data["sigmas"][s])[0]
+    stored = torch.tensor(data["denoisers"][w][s], dtype=torch.float64)
+    guided = d_c + data["ws"][w] * (d_c - d_u)
+    assert torch.allclose(stored, torch.stack([d_c, d_u, guided]), atol=1e-6)   # stored to 6 decimals
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
+def test_in_headless_chromium_the_sliders_redraw_and_the_posterior_is_the_apis(built, tmp_path):
+    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
+                           f"{built.as_uri()}#selftest"], capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="selftest">(.*?)</pre>', done.stdout, re.S)
+    assert found and found.group(1), done.stderr[-2000:]
+    report = json.loads(html.unescape(found.group(1)))
+    assert report["errors"] == []                                            # no console errors, no exceptions
+    states = report["states"]               # start, w -> 0, w -> last, sigma -> first, sigma -> last
+    for before, after, moved in zip(states, states[1:], ("w", "w", "s", "s")):
+        assert after[moved] != before[moved]
+        assert (after["paths"], after["cond"]) != (before["paths"], before["cond"]), (moved, before, after)
+    # the drawn log-density at the checked cell is the API's, to the page's resolution (RANGE / 255 nats), unless
+    # the API's value lies below the page's floor (RANGE nats under the peak), where it draws the floor
+    check = report["check"]
+    for drawn, peak, api in zip(check["drawn"], check["peaks"], _api_log_density(check)):
+        assert abs(drawn - max(api, peak - RANGE)) <= 0.5 * check["resolution"] + 1e-9, (drawn, api, peak)
+
+
+def test_bad_input_is_one_line(tmp_path, capsys):
+    for args, message in ((["--mixture", "teaching_1d"], "mixture must be 2-D for the explainer"),
+                          (["--class", "7"], "c must be a class of the mixture (0..2), got 7"),
+                          (["--out", str(tmp_path)], "is a folder")):
+        assert cli.main(["explain", *args] + ([] if "--out" in args else ["--out", str(tmp_path / "p.html")])) == 2
+        assert message in capsys.readouterr().err
