@@ -30,6 +30,8 @@ import contextvars
 import functools
 import logging
 import os
+import signal
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
@@ -187,31 +189,36 @@ def _distributed() -> Any:
     return distributed
 
 
-def _setup_plugin() -> Any:
-    """A worker plug-in that gives every worker (and every restarted one) this process's settings."""
+def _setup_plugin(own: bool) -> Any:
+    """A worker plug-in that gives every worker (and every restarted one) this process's settings; ``own``: the
+    workers are this process's children, which leave Ctrl-C to it (it cancels the sweep and closes them), instead
+    of each printing its own interruption."""
     distributed = _distributed()
 
     class Settings(distributed.WorkerPlugin):
-        def __init__(self, env: dict[str, str], n_threads: int, loaded: list[str]) -> None:
-            self.env, self.n_threads, self.loaded = env, n_threads, loaded
+        def __init__(self, env: dict[str, str], n_threads: int, loaded: list[str], own: bool) -> None:
+            self.env, self.n_threads, self.loaded, self.own = env, n_threads, loaded, own
 
         def setup(self, worker: Any) -> None:
             os.environ.update(self.env)
             threads.use(self.n_threads)
             for spec in self.loaded:
                 plugins.load(spec)
+            if self.own and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     root = cache.directory()
     env = {"MCLR_SANDBOX_CACHE": "off" if root is None else str(root.resolve())}
     import torch
 
-    return Settings(env, torch.get_num_threads(), list(plugins.LOADED.values()))
+    return Settings(env, torch.get_num_threads(), list(plugins.LOADED.values()), own)
 
 
 @contextlib.contextmanager
-def connect(address: str) -> Iterator[Executor]:
+def connect(address: str, own: bool = False) -> Iterator[Executor]:
     """Run sweeps inside the block on the Dask cluster whose scheduler is at ``address``
-    (e.g. ``tcp://10.0.0.5:8786``); its workers need this package (and the plug-ins loaded here) installed."""
+    (e.g. ``tcp://10.0.0.5:8786``); its workers need this package (and the plug-ins loaded here) installed.
+    ``own``: the cluster is this process's own (``local``)."""
     distributed = _distributed()
     if not isinstance(address, str) or not address.strip():
         raise ValueError(f"scheduler must be an address such as tcp://host:8786, got {address!r}")
@@ -220,7 +227,7 @@ def connect(address: str) -> Iterator[Executor]:
     except OSError as err:
         raise ValueError(f"scheduler {address}: cannot connect ({err})") from None
     try:
-        client.register_plugin(_setup_plugin(), name=PLUGIN)
+        client.register_plugin(_setup_plugin(own), name=PLUGIN)
         with using(Dask(client)) as runner:
             yield runner
     finally:
@@ -243,7 +250,7 @@ def local(workers: int) -> Iterator[Executor]:
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                            dashboard_address=":0", silence_logs=logging.ERROR)
         try:
-            with connect(cluster.scheduler_address) as runner:
+            with connect(cluster.scheduler_address, own=True) as runner:
                 yield runner
         finally:
             cluster.close()
