@@ -105,8 +105,6 @@ class Dask:
         except BaseException:       # Ctrl-C or SIGTERM: what has not started never starts
             self.client.cancel(futures)
             raise
-        finally:
-            del futures
         _raise_failures(failures, len(tasks), desc)
         return results
 

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import methods
 from ..core import zoo
 from ..core.schedules import edm_sigmas
 from ..core.validation import as_int, as_scales
-from ..methods import samplers
+from .separation import SampleConfig
 
 
 @dataclass(frozen=True)
@@ -53,25 +52,24 @@ class ExplainerConfig:
         component (J, 2)}``: tensors, float64."""
         gmm, c = self.mixture, self.c
         sigmas = edm_sigmas(self.steps, self.sigma_min, self.sigma_max)[:-1]              # the last one is 0
-        grid = edm_sigmas(self.steps, self.sigma_min, self.sigma_max)
         (a0, a1), (b0, b1) = gmm.extent(self.pad)
         half = 0.5 * max(a1 - a0, b1 - b0)                                                # a square plane
         x0, x1, y0, y1 = 0.5 * (a0 + a1) - half, 0.5 * (a0 + a1) + half, 0.5 * (b0 + b1) - half, 0.5 * (b0 + b1) + half
         xs, ys = torch.linspace(x0, x1, self.grid, dtype=torch.float64), torch.linspace(y0, y1, self.grid,
                                                                                           dtype=torch.float64)
         cells = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).reshape(-1, 2)    # row-major along y
-        start = gmm.sample(self.paths, c=c, sigma=self.sigma_max, generator=self.seed)
         paths, log_post, denoisers = [], [], []
         for w in self.ws:
-            trajectory: list[torch.Tensor] = []
-            samplers.heun_ode(methods.field("cfg", gmm, c, w=w), start, grid, trajectory=trajectory)
-            states = torch.stack(trajectory[:-1])                                         # (S, P, 2)
+            # the guided paths: the sample figures' own experiment, every path recorded
+            sampled = SampleConfig(gmm, "cfg", w=w, n=self.paths, steps=self.steps, sigma_max=self.sigma_max,
+                                   sigma_min=self.sigma_min, seed=self.seed, trajectories=self.paths,
+                                   classes=(c,)).compute()
+            states = sampled["paths"][0][:, :-1].transpose(0, 1)                           # (S, P, 2)
             paths.append(states)
             x = states[:, 0]                                                              # (S, 2): the first path
-            s = sigmas
-            cond, uncond = gmm.posterior(x, s, c), gmm.posterior(x, s)
+            cond, uncond = gmm.posterior(x, sigmas, c), gmm.posterior(x, sigmas)
             log_post.append(torch.stack([cond.log_prob(cells), uncond.log_prob(cells)], 1)
-                            .reshape(len(s), 2, self.grid, self.grid))
+                            .reshape(len(sigmas), 2, self.grid, self.grid))
             d_c, d_u = cond.mean(), uncond.mean()
             denoisers.append(torch.stack([d_c, d_u, d_c + w * (d_c - d_u)], 1))
         return {"sigmas": sigmas, "ws": torch.tensor(self.ws, dtype=torch.float64),
