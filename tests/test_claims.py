@@ -197,3 +197,6 @@ def test_set_changes_a_claims_config_and_the_json_names_the_setting(tmp_path, ca
                          ("count=3", "--set takes CLAIM.SETTING=VALUE")):
         assert cli.main(["claims", "--fast", "--set", bad]) == 2
         assert message in capsys.readouterr().err
+    # a change to a claim the run does not measure is refused, not ignored
+    assert cli.main(["claims", "--fast", "--only", "cfg-is-not-q0", "--set", "monotone-over-mixtures.count=3"]) == 2
+    assert "changes name claims that this run does not measure: monotone-over-mixtures" in capsys.readouterr().err

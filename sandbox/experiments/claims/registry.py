@@ -175,6 +175,10 @@ def run(names: tuple[str, ...] | None = None, fast: bool = False,
     if unknown:
         raise ValueError(f"claims must be drawn from {list(REGISTRY)}, got {unknown}")
     order = _order(names)
+    idle = [n for n in (changes or {}) if n not in order]
+    if idle:
+        raise ValueError(f"changes name claims that this run does not measure: {', '.join(idle)} (measured: "
+                         f"{', '.join(order)})")
     configs = {name: configure(name, fast, (changes or {}).get(name)) for name in order}
     done: dict[str, Verdict] = {}
     for name in order:
