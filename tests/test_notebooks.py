@@ -25,6 +25,7 @@ FIGURES_PER_CELL = {
     "05_cfg_intuition": [0, 3],
     "06_guidance_atlas": [0, 1, 0, 1, 0, 1],
     "07_claims": [0, 1, 1, 1, 1, 1],
+    "08_posterior_explorer": [0, 1, 1, 1],
 }
 
 

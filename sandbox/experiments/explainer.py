@@ -4,7 +4,9 @@ For a 2-D mixture and a class ``c``: exact-CFG paths (Heun ODE from ``x_T ~ p_{s
 ``w``, recorded at every sigma of the grid; for the first path's point ``x`` at each (w, sigma), the exact posterior
 ``p(x0 | x_sigma = x, c)`` and the unconditional ``p(x0 | x_sigma = x)`` as log-densities on a square grid, and the
 three denoisers ``D_c(x)``, ``D_u(x)`` and ``D_w = D_c + w (D_c - D_u)`` (``gmm.posterior``; the means of the two
-posteriors). The page (``sandbox.viz.explain``) only draws these numbers.
+posteriors). The page (``sandbox.viz.explain``) only draws these numbers; notebook 08's explorer
+(``sandbox.viz.explorer``) draws the same view (``posterior_view``) at any point the reader picks, and a guided path
+from it (``guided_path``).
 """
 
 from __future__ import annotations
@@ -14,9 +16,81 @@ from dataclasses import dataclass
 import torch
 
 from ..core import zoo
+from ..core.mixtures import ClassConditionalGMM
 from ..core.schedules import edm_sigmas
-from ..core.validation import as_int, as_scales
+from ..core.validation import as_generator, as_int, as_number, as_points, as_scales
+from ..methods.guidance import exact_cfg
+from ..methods.samplers import heun_ode
 from .separation import SampleConfig
+
+Tensor = torch.Tensor
+
+
+@dataclass(frozen=True)
+class PosteriorView:
+    """The exact posteriors over clean data at ``N`` noisy points and what guidance makes of them.
+
+    ``log_post: (N, 2, M)`` log-densities of ``p(x0 | x_sigma, c)`` and ``p(x0 | x_sigma)`` at the ``M`` cells
+    asked for; ``draws: (N, 2, n, d)`` from each; ``denoisers: (N, 3, d)``: ``D_c``, ``D_u`` and
+    ``D_w = D_c + w (D_c - D_u)``; ``class_prob: (N,)`` ``P(c | x_sigma)``; ``overshoot: (N,)`` the mass of the
+    class posterior's highest-density region whose edge passes through ``D_w``: ``P(p(X) > p(D_w))``,
+    ``X ~ p(x0 | x_sigma, c)``, estimated from the draws (0: ``D_w`` at the peak; near 1: outside the support)."""
+
+    log_post: Tensor | None
+    draws: Tensor | None
+    denoisers: Tensor
+    class_prob: Tensor
+    overshoot: Tensor | None
+
+
+def posterior_view(gmm: ClassConditionalGMM, x: Tensor, sigma: float | Tensor, c: int, w: float,
+                   cells: Tensor | None = None, draws: int = 0,
+                   generator: torch.Generator | int | None = None) -> PosteriorView:
+    """``PosteriorView`` at points ``x: (N, d)``, noise ``sigma`` (float or ``(N,)``), class ``c``, strength ``w``:
+    log-densities at ``cells: (M, d)`` when given, ``draws`` draws per posterior when positive (with the overshoot)."""
+    w = as_number(w, "w", minimum=0.0)
+    draws = as_int(draws, "draws", minimum=0)
+    cond, uncond = gmm.posterior(x, sigma, c), gmm.posterior(x, sigma)
+    d_c, d_u = cond.mean(), uncond.mean()
+    d_w = d_c + w * (d_c - d_u)
+    log_post = None
+    if cells is not None:
+        cells = as_points(cells, gmm.dim, gmm.dtype, gmm.device, "cells")
+        log_post = torch.stack([cond.log_prob(cells), uncond.log_prob(cells)], 1)
+    samples = overshoot = None
+    if draws:
+        g = as_generator(generator, gmm.device)
+        samples = torch.stack([cond.sample(draws, g), uncond.sample(draws, g)], 1)
+        # each point's posterior at its own draws and its own D_w: the diagonal of (N, N n) evaluations, row by row
+        overshoot = torch.stack([_mass_above(cond.log_prob(torch.cat([samples[i, 0], d_w[i:i + 1]]))[i])
+                                 for i in range(len(d_w))])
+    return PosteriorView(log_post, samples, torch.stack([d_c, d_u, d_w], 1), gmm.class_posterior(x, sigma)[:, c],
+                         overshoot)
+
+
+def _mass_above(log_p: Tensor) -> Tensor:
+    """The share of ``log_p[:-1]`` (the draws) strictly above ``log_p[-1]`` (the point)."""
+    return (log_p[:-1] > log_p[-1]).double().mean()
+
+
+def guided_path(gmm: ClassConditionalGMM, x: Tensor, sigma: float, c: int, w: float, steps: int = 24,
+                sigma_min: float = 0.02) -> tuple[Tensor, Tensor]:
+    """One exact-CFG path (Heun ODE, ``steps`` steps of the EDM grid from ``sigma`` down to ``sigma_min``, then to 0)
+    from the point ``x: (d,)`` (any array of d numbers). -> ``sigmas: (S,)`` and the states ``(S, d)`` at them
+    (``x`` first), sigma > 0 only."""
+    sigma = as_number(sigma, "sigma", minimum=0.0)
+    sigma_min = as_number(sigma_min, "sigma_min", minimum=0.0)
+    if not sigma > sigma_min > 0:
+        raise ValueError(f"need sigma > sigma_min > 0, got sigma = {sigma}, sigma_min = {sigma_min}")
+    try:
+        x = torch.as_tensor(x, dtype=gmm.dtype, device=gmm.device).reshape(1, -1)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"x must be a point: {gmm.dim} numbers, got {x!r}") from None
+    x = as_points(x, gmm.dim, gmm.dtype, gmm.device, "x")
+    sigmas = edm_sigmas(as_int(steps, "steps", minimum=1), sigma_min, sigma).to(gmm.dtype)
+    states: list[Tensor] = []
+    heun_ode(exact_cfg(gmm, c, w), x, sigmas, trajectory=states)
+    return sigmas[:-1], torch.cat(states[:-1])
 
 
 @dataclass(frozen=True)
@@ -66,12 +140,9 @@ class ExplainerConfig:
                                    classes=(c,)).compute()
             states = sampled["paths"][0][:, :-1].transpose(0, 1)                           # (S, P, 2)
             paths.append(states)
-            x = states[:, 0]                                                              # (S, 2): the first path
-            cond, uncond = gmm.posterior(x, sigmas, c), gmm.posterior(x, sigmas)
-            log_post.append(torch.stack([cond.log_prob(cells), uncond.log_prob(cells)], 1)
-                            .reshape(len(sigmas), 2, self.grid, self.grid))
-            d_c, d_u = cond.mean(), uncond.mean()
-            denoisers.append(torch.stack([d_c, d_u, d_c + w * (d_c - d_u)], 1))
+            view = posterior_view(gmm, states[:, 0], sigmas, c, w, cells)                # the first path
+            log_post.append(view.log_post.reshape(len(sigmas), 2, self.grid, self.grid))
+            denoisers.append(view.denoisers)
         return {"sigmas": sigmas, "ws": torch.tensor(self.ws, dtype=torch.float64),
                 "extent": torch.tensor([x0, x1, y0, y1], dtype=torch.float64), "paths": torch.stack(paths),
                 "log_post": torch.stack(log_post), "denoisers": torch.stack(denoisers),
