@@ -68,11 +68,11 @@ display(Markdown("**What to notice**\n\n" + "\n".join(f"{i}. {line}" for i, line
 # %%
 if INTERACTIVE:
     plt.ioff()          # the figure is shown once, inside the widget box below
-    explorer = Explorer(MIXTURE, c=0, w=3.0, sigma=0.5)
+    w_slider = widgets.FloatSlider(value=3.0, min=0.0, max=8.0, step=0.5, description="w")
+    sigma_slider = widgets.FloatLogSlider(value=10**-0.3, base=10, min=-1.7, max=1, step=0.05, description="sigma")
+    explorer = Explorer(MIXTURE, c=0, w=w_slider.value, sigma=sigma_slider.value)
     explorer.figure.canvas.header_visible = False
     readout = widgets.HTML().add_class("explorer-readout")
-    w_slider = widgets.FloatSlider(value=3.0, min=0.0, max=8.0, step=0.5, description="w")
-    sigma_slider = widgets.FloatLogSlider(value=0.5, base=10, min=-1.7, max=1, step=0.05, description="sigma")
     class_pick = widgets.Dropdown(options=list(range(MIXTURE.num_classes)), value=0, description="class")
     w_slider.observe(lambda change: explorer.set_w(change["new"]), "value")
     sigma_slider.observe(lambda change: explorer.set_sigma(change["new"]), "value")

@@ -208,6 +208,9 @@ class Explorer:
             self.set_point((event.xdata, event.ydata))
 
     def _release(self, event: MouseEvent) -> None:
+        # a front end may drop motion events while it draws (ipympl does): the release says where the drag ended
+        if self._dragging and event.inaxes is self.ax and event.xdata is not None:
+            self.set_point((event.xdata, event.ydata))
         self._dragging = False
 
     # ------------------------------------------------------------------ checks
@@ -380,6 +383,7 @@ class MixtureDrawer:
         (self.move if what == "move" else self.shape)(i, (event.xdata, event.ydata))
 
     def _release(self, event: MouseEvent) -> None:
+        self._motion(event)                    # where the drag ended, if motion events were dropped on the way
         self._held = None
 
     @staticmethod
