@@ -126,11 +126,12 @@ def test_model_guidance_iteration_contracts_by_w_and_diverges_beyond_one():
     assert errors[-1] > 50 * errors[1]                                   # no fixed point is reached for w_mg >= 1
 
 
-def test_every_registered_rule_drives_a_sampler():
-    gmm = zoo.teaching_1d()
+@pytest.mark.parametrize("mixture", ["teaching_1d", "overlap_2d"])
+def test_every_registered_rule_drives_a_sampler(mixture):
+    gmm = zoo.get(mixture)
     sigmas = torch.tensor([5.0, 2.0, 0.5, 0.1, 0.0], dtype=D)
     x0 = gmm.sample(200, c=0, sigma=5.0, generator=0)
-    for name in methods.names():
+    for name in methods.names(dim=gmm.dim):       # every rule defined for the mixture's dimension
         spec = methods.get(name)
         if spec.exact is None:
             continue

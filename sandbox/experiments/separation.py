@@ -69,7 +69,7 @@ class SweepConfig:
     sigma_min: float = 0.002
     seed: int = 0
     fidelity: bool = True          # energy distance to q_0 (and KS in 1-D); the costliest measure
-    method_params: tuple[tuple[str, str, float], ...] = ()   # (method, parameter, value), e.g. ("apg", "eta", 0.5)
+    method_params: tuple[tuple[str, str, float | str], ...] = ()   # (method, parameter, value): ("apg", "eta", 0.5)
     to_cfg: bool = False           # also: energy and score distance to exact CFG at the same w, wall time
 
     def fast(self) -> SweepConfig:
@@ -81,8 +81,9 @@ class SweepConfig:
         """The guidance atlas on exact sources: the methods of experiment ``"atlas"`` over w in {0.5, 1, 2, 4}
         (methods of strength lam, when named, over lam in {0.5, 1, 2}), measured against exact CFG and exact q_0
         (rows of ``tilted`` are also what the data-level tilt samples)."""
+        mixture = zoo.resolve(mixture)
         config = SweepConfig(mixture=mixture, ws=(0.5, 1.0, 2.0, 4.0), lams=(0.5, 1.0, 2.0),
-                             methods=methods.names(experiment="atlas"), n=2000, steps=32, to_cfg=True)
+                             methods=methods.names(experiment="atlas", dim=mixture.dim), n=2000, steps=32, to_cfg=True)
         return replace(config, ws=(1.0, 4.0), lams=(1.0,), n=400, steps=16) if fast else config
 
     def __post_init__(self) -> None:
@@ -237,7 +238,7 @@ class SampleConfig:
     seed: int = 0
     trajectories: int = 0
     classes: tuple[int, ...] | None = None
-    params: tuple[tuple[str, float], ...] = ()     # the method's other parameters, e.g. (("eta", 0.5),)
+    params: tuple[tuple[str, float | str], ...] = ()     # the method's other parameters, e.g. (("eta", 0.5),)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mixture", zoo.resolve(self.mixture))

@@ -5,6 +5,7 @@ Each wrapper returns a sampler-ready ``Field``: ``score(x: (N, d), sigma: (N,)) 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -15,7 +16,8 @@ from ..core.validation import as_count, as_number
 from . import theory
 
 Tensor = torch.Tensor
-__all__ = ["APG", "CFG", "CFGZeroStar", "ClassifierGuidance", "Optimum", "conditional", "exact_cfg",
+__all__ = ["APG", "CFG", "SCHEDULES", "CFGZeroStar", "ClassifierGuidance", "FeedbackGuidance", "LinearCFG", "Optimum",
+           "RescaledCFG", "ScheduledCFG", "class_moments", "conditional", "exact_cfg", "guidance_weight",
            "model_guidance_iterates"]
 
 
@@ -161,3 +163,148 @@ def model_guidance_iterates(s_c: Tensor, s_u: Tensor, w_mg: float, rounds: int) 
     for _ in range(as_count(rounds, "rounds")):
         iterates.append(s_c + w_mg * (iterates[-1] - s_u))
     return iterates
+
+
+# ---------------------------------------------------------------------------------------------- the 2024-2026 rules
+class RescaledCFG:
+    """CFG with ``guidance_rescale`` phi (Lin et al. 2024), per row: the guided prediction's standard deviation over
+    its ``d`` coordinates (``d - 1`` degrees of freedom, as ``torch.std``) matched to the conditional one's, blended:
+
+        g = s_c + w (s_c - s_u);   s = phi g std(s_c) / std(g) + (1 - phi) g.
+
+    Written for the noise prediction ``eps = -sigma s``; the ratio of standard deviations is scale-free, so the rule
+    is the same on scores. A row with ``std(g) = 0`` is left unrescaled. Needs ``d >= 2``."""
+
+    def __init__(self, cond: Field, uncond: Field, w: float, phi: float = 0.7) -> None:
+        self.cond, self.uncond = cond, uncond
+        self.w, self.phi = as_number(w, "w", minimum=0.0), as_number(phi, "phi", minimum=0.0, maximum=1.0)
+
+    def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
+        if x.shape[1] < 2:
+            raise ValueError(f"guidance_rescale needs d >= 2 (a standard deviation over a row's coordinates), got "
+                             f"d = {x.shape[1]}")
+        s_c = self.cond(x, sigma)
+        guided = s_c + self.w * (s_c - self.uncond(x, sigma))
+        spread = guided.std(dim=1, keepdim=True)
+        ratio = torch.where(spread > 0, s_c.std(dim=1, keepdim=True) / torch.where(spread > 0, spread, 1.0), 1.0)
+        return self.phi * guided * ratio + (1.0 - self.phi) * guided
+
+
+SCHEDULES = ("constant", "linear", "cosine", "exponential", "window")
+
+
+def guidance_weight(schedule: str, w: float, sigma: Tensor, sigma_min: float, sigma_max: float,
+                    decay: float = 2.0, sigma_lo: float = 0.28, sigma_hi: float = 5.42,
+                    w_out: float = -0.5) -> Tensor:
+    """``w(sigma)`` of a guidance schedule, with ``t = log(sigma / sigma_min) / log(sigma_max / sigma_min)`` clipped
+    to ``[0, 1]`` (1 at the start of sampling, 0 at its end). ``sigma: (N,)`` -> ``(N,)``.
+
+        constant      w
+        linear        2 w (1 - t)                rising toward low noise, mean w over t (Wang et al. 2024)
+        cosine        w (1 + cos(pi t))          rising toward low noise, mean w over t
+        exponential   w exp(-decay (1 - t))      decaying from w as sampling proceeds (C^2FG-style)
+        window        w for sigma in [sigma_lo, sigma_hi], w_out (may be negative) outside (Ventura et al. 2026)"""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    t = (torch.log(sigma / sigma_min) / math.log(sigma_max / sigma_min)).clamp(0.0, 1.0)
+    if schedule == "constant":
+        return torch.full_like(sigma, w)
+    if schedule == "linear":
+        return 2.0 * w * (1.0 - t)
+    if schedule == "cosine":
+        return w * (1.0 + torch.cos(math.pi * t))
+    if schedule == "exponential":
+        return w * torch.exp(-decay * (1.0 - t))
+    inside = (sigma >= sigma_lo) & (sigma <= sigma_hi)
+    return torch.where(inside, torch.full_like(sigma, w), torch.full_like(sigma, w_out))
+
+
+class ScheduledCFG:
+    """``s_c + w(sigma) (s_c - s_u)`` with ``w(sigma)`` from ``guidance_weight`` (its parameters as keywords)."""
+
+    def __init__(self, cond: Field, uncond: Field, w: float, schedule: str = "linear", sigma_min: float = 0.002,
+                 sigma_max: float = 80.0, **shape: float) -> None:
+        self.cond, self.uncond, self.schedule, self.shape = cond, uncond, schedule, shape
+        self.w = as_number(w, "w", minimum=0.0)
+        self.sigma_min = as_number(sigma_min, "sigma_min", minimum=0.0, strict=True)
+        self.sigma_max = as_number(sigma_max, "sigma_max", minimum=self.sigma_min, strict=True)
+        guidance_weight(schedule, self.w, torch.ones(1, dtype=torch.float64), self.sigma_min, self.sigma_max, **shape)
+
+    def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
+        s_c = self.cond(x, sigma)
+        w = guidance_weight(self.schedule, self.w, sigma, self.sigma_min, self.sigma_max, **self.shape)
+        return s_c + w.to(x.dtype)[:, None] * (s_c - self.uncond(x, sigma))
+
+
+class FeedbackGuidance:
+    """Feedback guidance, FBG (Koulischer et al. 2025), with the exact posterior in place of the tracked one. FBG
+    reads the conditional model as corrupted additively, ``(1 - pi) p(x|c) + pi p(x)``; undoing it gives
+    ``s_u + lambda (s_c - s_u)`` with the per-state scale
+
+        lambda(x, sigma) = 1 / (1 - pi p_sigma(x) / p_sigma(x|c)),  p_sigma(x) / p_sigma(x|c) = pi_c / P(c | x),
+
+    large where the class is unlikely, 1 where it is certain. In this project's ``w``: ``w(x, sigma) = lambda - 1``,
+    capped at ``w`` (also where ``pi p_sigma(x) >= p_sigma(x|c)``, where the correction has no solution).
+    ``log_posterior(x, sigma) -> (N, K)``; ``log_prior``: ``log pi_c``."""
+
+    def __init__(self, cond: Field, uncond: Field, log_posterior: Callable[[Tensor, Tensor], Tensor], c: int,
+                 log_prior: float, w: float, pi: float = 0.5) -> None:
+        self.cond, self.uncond, self.log_posterior, self.c = cond, uncond, log_posterior, int(c)
+        self.log_prior = float(log_prior)
+        self.w = as_number(w, "w", minimum=0.0)
+        self.pi = as_number(pi, "pi", minimum=0.0, maximum=1.0, strict=True)
+
+    def scale(self, x: Tensor, sigma: Tensor) -> Tensor:
+        """``w(x, sigma)``: ``(N,)``."""
+        ratio = self.pi * torch.exp(self.log_prior - self.log_posterior(x, sigma)[:, self.c])  # pi p(x) / p(x|c)
+        w = ratio / (1.0 - ratio).clamp_min(torch.finfo(x.dtype).tiny)
+        return torch.where(ratio < 1.0, w.clamp(max=self.w), torch.full_like(w, self.w))
+
+    def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
+        s_c = self.cond(x, sigma)
+        return s_c + self.scale(x, sigma)[:, None] * (s_c - self.uncond(x, sigma))
+
+
+class LinearCFG:
+    """The linear approximation of CFG (Li, Wang and Qu 2025): the guidance term ``s_c - s_u`` replaced by that of
+    Gaussian approximations, class ``N(mu_c, S_c)`` and data ``N(mu, S)`` (the mixture's moments):
+
+        s = s_c + w g,   g = s^G_c - s^G_u = A_c (mu_c - mu) + M (x - mu),
+        A = (S + sigma^2 I)^-1,  A_c = (S_c + sigma^2 I)^-1,  M = A - A_c
+
+    ``terms`` splits ``g`` into the mean shift ``A_c (mu_c - mu)`` and the positive and negative contrastive terms
+    ``M_+ (x - mu)``, ``M_- (x - mu)`` (``M``'s eigen-directions of positive and negative eigenvalue: where the class
+    is narrower than the data, guidance pulls toward its mean; where wider, it pushes out)."""
+
+    def __init__(self, cond: Field, gmm: ClassConditionalGMM, c: int, w: float) -> None:
+        self.cond, self.w = cond, as_number(w, "w", minimum=0.0)
+        (self.mu_c, self.cov_c), (self.mu, self.cov) = class_moments(gmm, c), class_moments(gmm, None)
+
+    def terms(self, x: Tensor, sigma: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Mean shift, positive and negative contrastive terms, each ``(N, d)``."""
+        eye = torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
+        s2 = (sigma * sigma).to(x.dtype)[:, None, None]
+        a_c = torch.linalg.inv(self.cov_c.to(x) + s2 * eye)                          # (N, d, d)
+        m = torch.linalg.inv(self.cov.to(x) + s2 * eye) - a_c
+        lam, u = torch.linalg.eigh(m)
+        along = torch.einsum("nji,nj->ni", u, x - self.mu.to(x))                      # U^T (x - mu)
+        pos = torch.einsum("nij,nj->ni", u, lam.clamp(min=0.0) * along)
+        neg = torch.einsum("nij,nj->ni", u, lam.clamp(max=0.0) * along)
+        return torch.einsum("nij,j->ni", a_c, (self.mu_c - self.mu).to(x)), pos, neg
+
+    def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
+        shift, pos, neg = self.terms(x, sigma)
+        return self.cond(x, sigma) + self.w * (shift + pos + neg)
+
+
+def class_moments(gmm: ClassConditionalGMM, c: int | None) -> tuple[Tensor, Tensor]:
+    """Mean ``(d,)`` and covariance ``(d, d)`` of class ``c`` (``None``: of the whole mixture), float64:
+    ``sum_j phi_j mu_j`` and ``sum_j phi_j (S_j + mu_j mu_j^T) - mean mean^T``."""
+    classes = range(gmm.num_classes) if c is None else (c,)
+    weight = torch.cat([gmm.class_probs[k] * gmm.weights[k] for k in classes]) if c is None else gmm.weights[c]
+    weight = weight / weight.sum()
+    mu = torch.cat([gmm.means[k] for k in classes])
+    covs = torch.cat([gmm.dense_covs()[k] for k in classes])
+    mean = weight @ mu
+    centred = mu - mean
+    return mean, torch.einsum("j,jab->ab", weight, covs) + torch.einsum("j,ja,jb->ab", weight, centred, centred)

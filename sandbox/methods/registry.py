@@ -10,7 +10,8 @@ A method says how its score field for class ``c`` is built from a *source*:
             sampled unguided
 
 with its parameters (``params``: name -> default; ``strength`` names the one that sets how strong it is, ``"w"``
-for guidance scales in this project's convention, ``"lam"`` for unweighted MCLR). A ``reference`` method has no
+for guidance scales in this project's convention, ``"lam"`` for unweighted MCLR; a parameter with a string default
+is a choice among ``choices[name]``, e.g. a guidance schedule). A ``reference`` method has no
 field: it is sampled exactly (``draw``). Builders receive the parameters as a dict with the defaults filled in.
 
 A method is also everything the tools ask of it, so no other list repeats its name:
@@ -24,6 +25,10 @@ A method is also everything the tools ask of it, so no other list repeats its na
     label        its name in tables and figures
     same_as      the method whose exact samples it has (its exact field is that one's, a theorem or a definition,
                  or samples to the same law): figures draw one curve for both
+    scale        the guidance scale its paper writes the strength in (``conventions.SCALES``: ``"s"`` when the paper's
+                 1 is unguided); ``conventions.to_w(value, scale)`` is this project's ``w``
+    paper_names  each other parameter's name in its paper, where it differs (e.g. ``phi`` is ``guidance_rescale``)
+    min_dim      the least data dimension it is defined for (experiments leave it out below)
 
 To add a method: one ``register(Method(...))`` call, in the package or in a plug-in (``sandbox.core.plugins``).
 """
@@ -38,12 +43,24 @@ from dataclasses import dataclass
 import torch
 
 from ..core import plugins, provenance
-from ..core.conventions import from_w
+from ..core.conventions import SCALES, from_w
 from ..core.fields import Field, conditional
 from ..core.mixtures import ClassConditionalGMM
 from ..core.validation import as_number, register_once
 from . import objectives
-from .guidance import APG, CFG, CFGZeroStar, ClassifierGuidance, Optimum, exact_cfg
+from .guidance import (
+    APG,
+    CFG,
+    SCHEDULES,
+    CFGZeroStar,
+    ClassifierGuidance,
+    FeedbackGuidance,
+    LinearCFG,
+    Optimum,
+    RescaledCFG,
+    ScheduledCFG,
+    exact_cfg,
+)
 from .objectives import TrainingBatch
 from .tilted import TiltedTarget
 
@@ -59,7 +76,7 @@ EXPERIMENTS = {   # name -> what including a method there means
 }
 
 
-Params = dict[str, float]
+Params = dict[str, float | str]
 STRENGTHS = ("w", "lam")   # accepted by every method (ignored by those without them), so sweeps pass them uniformly
 
 
@@ -75,11 +92,15 @@ class Method:
     exact: Callable[[ClassConditionalGMM, int, Params], Field] | None = None
     nets: Callable[[Nets, int, Params], Field] | None = None
     draw: Callable[[ClassConditionalGMM, int, Params, int, int], Tensor] | None = None
-    params: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    params: Mapping[str, float | str] = dataclasses.field(default_factory=dict)
+    choices: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     loss: Callable[[TrainingBatch], Tensor] | None = None
     needs: tuple[str, ...] = ()
     experiments: tuple[str, ...] = ()
     same_as: str | None = None
+    scale: str = "w"
+    paper_names: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    min_dim: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or self.name != self.name.strip():
@@ -89,6 +110,16 @@ class Method:
         if self.strength is not None and self.strength not in self.params:
             raise ValueError(f"strength must be None or one of the params {sorted(self.params)}, got "
                              f"{self.strength!r}")
+        for name, default in self.params.items():
+            if isinstance(default, str) and default not in self.choices.get(name, ()):
+                raise ValueError(f"parameter {name!r} is a choice: choices[{name!r}] must list its default {default!r}")
+        if set(self.choices) - {k for k, v in self.params.items() if isinstance(v, str)}:
+            raise ValueError("choices must name parameters with a string default")
+        if self.scale not in SCALES:
+            raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
+        if set(self.paper_names) - set(self.params):
+            raise ValueError(f"paper_names must name parameters among {sorted(self.params)}, got "
+                             f"{sorted(self.paper_names)}")
         for what, given, allowed in (("needs", self.needs, NEEDS), ("experiments", self.experiments, EXPERIMENTS)):
             unknown = [v for v in given if v not in allowed]
             if unknown:
@@ -108,13 +139,21 @@ class Method:
         """Whether ``train --objective`` can train it (it has a loss)."""
         return self.loss is not None
 
-    def bind(self, **params: float) -> Params:
-        """Its parameters with defaults filled in; an unknown name is an error (``w`` and ``lam`` excepted)."""
+    def bind(self, **params: float | str) -> Params:
+        """Its parameters with defaults filled in; an unknown name or choice is an error (``w`` and ``lam`` excepted
+        from the names)."""
         unknown = sorted(set(params) - set(self.params) - set(STRENGTHS))
         if unknown:
             raise ValueError(f"method {self.name!r} takes parameters {sorted(self.params)}, got {unknown}")
         out = dict(self.params)
-        out.update({name: as_number(value, name) for name, value in params.items() if name in self.params})
+        for name, value in params.items():
+            if name in self.choices:
+                if value not in self.choices[name]:
+                    raise ValueError(f"{name} of method {self.name!r} must be one of {list(self.choices[name])}, "
+                                     f"got {value!r}")
+                out[name] = value
+            elif name in self.params:
+                out[name] = as_number(value, name)
         return out
 
 
@@ -136,21 +175,25 @@ def get(name: str) -> Method:
 
 
 def names(kind: str | None = None, *, experiment: str | None = None, trainable: bool | None = None,
-          strength: str | None = None) -> tuple[str, ...]:
+          strength: str | None = None, dim: int | None = None) -> tuple[str, ...]:
     """Registered names, in registration order: of one ``kind``, included in ``experiment`` (``EXPERIMENTS``), with
-    or without a loss (``trainable``), of one ``strength`` (``"w"``, ``"lam"``), when given."""
+    or without a loss (``trainable``), of one ``strength`` (``"w"``, ``"lam"``), defined for data of dimension
+    ``dim`` (``Method.min_dim``), when given."""
     if experiment is not None and experiment not in EXPERIMENTS:
         raise ValueError(f"experiment must be one of {list(EXPERIMENTS)}, got {experiment!r}")
     return tuple(m.name for m in REGISTRY.values()
                  if (kind is None or m.kind == kind) and (experiment is None or experiment in m.experiments)
-                 and (trainable is None or m.trainable == trainable) and (strength is None or m.strength == strength))
+                 and (trainable is None or m.trainable == trainable) and (strength is None or m.strength == strength)
+                 and (dim is None or m.min_dim <= dim))
 
 
-def field(name: str, source: Source, c: int, **params: float) -> Field:
+def field(name: str, source: Source, c: int, **params: float | str) -> Field:
     """The score field of method ``name`` for class ``c`` from ``source`` (a mixture, or nets by objective name),
     with ``params`` (``Method.bind``)."""
     method = get(name)
     exact = isinstance(source, ClassConditionalGMM)
+    if exact and source.dim < method.min_dim:
+        raise ValueError(f"method {name!r} needs data of dimension >= {method.min_dim}, got d = {source.dim}")
     build = method.exact if exact else method.nets
     if build is None:
         raise ValueError(f"method {name!r} has no field from {'the exact mixture' if exact else 'nets'}"
@@ -158,7 +201,7 @@ def field(name: str, source: Source, c: int, **params: float) -> Field:
     return build(source, c, method.bind(**params))
 
 
-def draw(name: str, gmm: ClassConditionalGMM, c: int, n: int, seed: int, **params: float) -> Tensor:
+def draw(name: str, gmm: ClassConditionalGMM, c: int, n: int, seed: int, **params: float | str) -> Tensor:
     """``n`` exact draws of reference method ``name`` for class ``c``."""
     method = get(name)
     if method.draw is None:
@@ -269,33 +312,78 @@ register(Method(
     "CFG for sigma in [sigma_lo, sigma_hi], the conditional score outside (Kynkaanniemi et al. 2024)", "w",
     params={"w": 0.0, "sigma_lo": 0.28, "sigma_hi": 5.42},
     exact=lambda gmm, c, p: exact_cfg(gmm, c, p["w"], p["sigma_lo"], p["sigma_hi"]), nets=_net_cfg,
-    experiments=("atlas",)))
+    experiments=("atlas",), scale="s"))
 register(Method(
     "classifier-guidance", "guidance", "classifier guidance",
     "s_u + (1 + w) grad log p_sigma(c|x) by autograd of the noisy classifier (exact: equals CFG)", "w", params=W,
     exact=lambda gmm, c, p: ClassifierGuidance(_exact_pair(gmm, c)[1], gmm.log_class_posterior, c, p["w"]),
     nets=lambda nets, c, p: ClassifierGuidance(_net_pair(nets, c)[1], _net_log_posterior(nets), c, p["w"]),
-    experiments=("atlas",), same_as="cfg"))
+    experiments=("atlas",), same_as="cfg", scale="s"))
 register(Method(
     "autoguidance", "guidance", "autoguidance",
     "s_c + w (s_c - s~_c), s~_c the class score of a degraded model: the mixture with covariances + kappa^2 I "
     "(Karras et al. 2024)", "w", params={"w": 0.0, "kappa": 0.5},
     exact=lambda gmm, c, p: CFG(_exact_pair(gmm, c)[0], _inflated(gmm, c, p["kappa"]), p["w"]),
-    experiments=("atlas",)))
+    experiments=("atlas",), scale="s"))
 register(Method(
     "apg", "guidance", "APG",
     "adaptive projected guidance in denoiser form: parallel part weighted by eta, rescaling to r, momentum "
     "(Sadat et al. 2024)", "w", params={"w": 0.0, "eta": 0.0, "r": 0.0, "momentum": 0.0},
     exact=lambda gmm, c, p: APG(*_exact_pair(gmm, c), p["w"], p["eta"], p["r"], p["momentum"]),
     nets=lambda nets, c, p: APG(*_net_pair(nets, c), p["w"], p["eta"], p["r"], p["momentum"]),
-    experiments=("atlas",)))
+    experiments=("atlas",), scale="s", paper_names={"momentum": "beta"}))
 register(Method(
     "cfg-zero-star", "guidance", "CFG-Zero*",
     "optimised scale alpha of the unconditional velocity, zero velocity for sigma >= sigma_zero (Fan et al. 2025)",
     "w", params={"w": 0.0, "sigma_zero": 0.0},
     exact=lambda gmm, c, p: CFGZeroStar(*_exact_pair(gmm, c), p["w"], p["sigma_zero"]),
-    nets=lambda nets, c, p: CFGZeroStar(*_net_pair(nets, c), p["w"], p["sigma_zero"]), experiments=("atlas",)))
+    nets=lambda nets, c, p: CFGZeroStar(*_net_pair(nets, c), p["w"], p["sigma_zero"]), experiments=("atlas",),
+    scale="s", paper_names={"sigma_zero": "K (zeroed steps), as the sigma where they end"}))
 
+
+
+# the 2024-2026 rules (parameter names as in their papers; conventions.PAPER_NAMES maps them)
+def _prior_guide(gmm: ClassConditionalGMM) -> Field:
+    """ICG's guide: the conditional score at an independent random label, in expectation ``sum_k pi_k s_k``."""
+    return lambda x, sigma: torch.einsum("k,nkd->nd", gmm.class_probs.to(x), gmm.class_scores(x, sigma))
+
+
+
+
+register(Method(
+    "icg", "guidance", "ICG",
+    "independent condition guidance (Sadat et al. 2024): s_c + w (s_c - s_k), k an independent random label; "
+    "exactly s_c + w (s_c - sum_k pi_k s_k)", "w", params=W,
+    exact=lambda gmm, c, p: CFG(_exact_pair(gmm, c)[0], _prior_guide(gmm), p["w"]), experiments=("atlas",),
+    scale="s"))
+register(Method(
+    "cfg-rescale", "guidance", "CFG + rescale",
+    "CFG with guidance_rescale phi (Lin et al. 2024): the guided prediction's per-sample std matched to the "
+    "conditional one's, blended by phi", "w", params={"w": 0.0, "phi": 0.7},
+    exact=lambda gmm, c, p: RescaledCFG(*_exact_pair(gmm, c), p["w"], p["phi"]),
+    nets=lambda nets, c, p: RescaledCFG(*_net_pair(nets, c), p["w"], p["phi"]), experiments=("atlas",),
+    scale="s", paper_names={"phi": "guidance_rescale"}, min_dim=2))
+register(Method(
+    "cfg-schedule", "guidance", "CFG, scheduled w",
+    "CFG with a scale w(sigma): constant, linear or cosine (rising toward low noise, mean w; Wang et al. 2024), "
+    "exponential (decaying, C^2FG-style), window (w inside [sigma_lo, sigma_hi], w_out outside; Ventura et al. 2026)",
+    "w", params={"w": 0.0, "schedule": "linear", "sigma_min": 0.002, "sigma_max": 80.0, "decay": 2.0,
+                 "sigma_lo": 0.28, "sigma_hi": 5.42, "w_out": -0.5},
+    choices={"schedule": SCHEDULES},
+    exact=lambda gmm, c, p: ScheduledCFG(*_exact_pair(gmm, c), **p),
+    nets=lambda nets, c, p: ScheduledCFG(*_net_pair(nets, c), **p), experiments=("atlas",), scale="s"))
+register(Method(
+    "fbg", "guidance", "FBG",
+    "feedback guidance (Koulischer et al. 2025) with the exact posterior: per-state scale 1/(1 - pi p(x)/p(x|c)) - 1, "
+    "capped at w", "w", params={"w": 0.0, "pi": 0.5},
+    exact=lambda gmm, c, p: FeedbackGuidance(*_exact_pair(gmm, c), gmm.log_class_posterior, c,
+                                             math.log(float(gmm.class_probs[c])), p["w"], p["pi"]),
+    experiments=("atlas",), scale="s", paper_names={"w": "lambda_max (as 1 + w)"}))
+register(Method(
+    "linear-cfg", "guidance", "linear CFG",
+    "the linear approximation of CFG (Li, Wang and Qu 2025): s_c + w times the guidance term of Gaussian "
+    "approximations of the class and the data (mean shift + positive and negative contrastive terms)", "w",
+    params=W, exact=lambda gmm, c, p: LinearCFG(_exact_pair(gmm, c)[0], gmm, c, p["w"]), experiments=("atlas",)))
 
 # ---------------------------------------------------------------------------------------------- training-time methods
 def _gft_optimum(gmm: ClassConditionalGMM, c: int, p: Params) -> Field:
@@ -325,12 +413,12 @@ register(Method(
 register(Method(
     "gft", "objective", "GFT", "guidance-free training (Chen et al. 2025): its exact optimum at beta = 1/(1 + w)",
     "w", params=W, exact=_gft_optimum, nets=_own_net("gft"), loss=_gft_rows, needs=FINE_TUNE,
-    experiments=("atlas", "atlas-nets"), same_as="cfg"))
+    experiments=("atlas", "atlas-nets"), same_as="cfg", scale="beta"))
 register(Method(
     "model-guidance", "objective", "model guidance",
     "model guidance (Tang et al. 2025): the fixed point of its self-referential target at w_mg = w/(1 + w)", "w",
     params=W, exact=_model_guidance_optimum, nets=_own_net("model-guidance"), loss=_model_guidance_rows,
-    needs=FINE_TUNE, experiments=("atlas", "atlas-nets"), same_as="cfg"))
+    needs=FINE_TUNE, experiments=("atlas", "atlas-nets"), same_as="cfg", scale="w_mg"))
 register(Method(
     "mclr", "objective", "unweighted MCLR",
     "unweighted MCLR, strength lam; optimum where A(x) > 0, s_c elsewhere (nets: negatives capped)", "lam",

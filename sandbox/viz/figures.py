@@ -349,7 +349,8 @@ def atlas_curves(names: tuple[str, ...]) -> list[tuple[str, str]]:
         method = methods.get(name)
         if method.same_as is not None and method.same_as in names:
             continue
-        params = ", ".join(f"{k}={v:g}" for k, v in method.params.items() if k != method.strength)
+        params = ", ".join(f"{k}={v}" if isinstance(v, str) else f"{k}={v:g}" for k, v in method.params.items()
+                           if k != method.strength)
         same = [methods.get(m).label for m in names if methods.get(m).same_as == name]
         curves.append((name, method.label + (f" ({params})" if params else "")
                        + ("\n= " + ", ".join(same) if same else "")))

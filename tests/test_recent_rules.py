@@ -1,0 +1,206 @@
+"""The 2024-2026 guidance rules of the vocabulary (ICG, guidance_rescale, w(sigma) schedules, FBG, linear CFG), each
+against an independent computation of its definition: autograd of the class log-densities, the rescale written as
+diffusers writes it on noise predictions, quadrature of the schedules, FBG's scale from the two densities, and the
+linear approximation from single-Gaussian mixtures of the same moments."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import integrate
+
+from sandbox import ClassConditionalGMM, conventions, methods, zoo
+from sandbox.experiments.verification import relative_error
+from sandbox.methods.guidance import SCHEDULES, class_moments, guidance_weight
+
+from .strategies import mixtures, points
+
+D = torch.float64
+PROPERTY = settings(max_examples=15, deadline=None)
+NEW = ("icg", "cfg-rescale", "cfg-schedule", "fbg", "linear-cfg")
+
+
+@st.composite
+def cases(draw, min_dim: int = 1):
+    gmm = draw(mixtures(max_dim=3, max_classes=4, max_components=3).filter(
+        lambda g: g.num_classes >= 2 and g.dim >= min_dim))
+    sigma, w = draw(st.floats(0.05, 5.0)), draw(st.floats(0.1, 8.0))
+    x = points(gmm, sigma, 32, draw(st.integers(0, 1000)))
+    return gmm, draw(st.integers(0, gmm.num_classes - 1)), x, torch.full((x.shape[0],), sigma, dtype=D), w
+
+
+def _autograd_class_scores(gmm: ClassConditionalGMM, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """``grad_x log p_sigma(x | k)`` for every class by autograd of the log-densities: ``(N, K, d)``."""
+    out = []
+    for k in range(gmm.num_classes):
+        y = x.detach().requires_grad_(True)
+        out.append(torch.autograd.grad(gmm.log_prob(y, s, k).sum(), y)[0])
+    return torch.stack(out, 1)
+
+
+@PROPERTY
+@given(case=cases())
+def test_icg_guides_with_the_prior_average_of_the_class_scores(case):
+    gmm, c, x, s, w = case
+    scores = _autograd_class_scores(gmm, x, s)
+    s_c = scores[:, c]
+    guide = torch.einsum("k,nkd->nd", gmm.class_probs, scores)                       # sum_k pi_k s_k
+    icg = methods.field("icg", gmm, c, w=w)(x, s)
+    assert relative_error(icg, s_c + w * (s_c - guide)) <= 1e-10
+    # the random-label reading: CFG against s_k for k ~ pi, averaged over k, is the same field (it is linear in s_k)
+    averaged = sum(float(gmm.class_probs[k]) * (s_c + w * (s_c - scores[:, k])) for k in range(gmm.num_classes))
+    assert relative_error(icg, averaged) <= 1e-10
+
+
+def test_icgs_gap_to_cfg_is_zero_exactly_when_the_unconditional_score_is_the_prior_average():
+    x = torch.linspace(-3, 3, 41, dtype=D)[:, None].repeat(1, 2) * torch.tensor([1.0, -0.5], dtype=D)
+    s = torch.full((41,), 0.7, dtype=D)
+    # classes with the same distribution: P(k | x) = pi_k everywhere, so s_u = sum_k pi_k s_k and ICG is CFG
+    same = [np.array([[0.0, 0.0], [1.5, 1.0]])] * 2
+    alike = ClassConditionalGMM(same, [np.stack([np.eye(2), 0.3 * np.eye(2)])] * 2, [np.array([0.3, 0.7])] * 2,
+                                [0.2, 0.8])
+    gap = methods.field("icg", alike, 0, w=3.0)(x, s) - alike.cfg_score(x, s, 0, 3.0)
+    assert float(gap.abs().max()) <= 1e-12
+    # overlap_2d: the classes differ, P(k | x) is not pi_k and the gap is w (s_u - sum_k pi_k s_k), far from zero
+    gmm = zoo.get("overlap_2d")
+    icg, cfg = methods.field("icg", gmm, 0, w=3.0)(x, s), gmm.cfg_score(x, s, 0, 3.0)
+    expected = 3.0 * (gmm.score(x, s) - torch.einsum("k,nkd->nd", gmm.class_probs, gmm.class_scores(x, s)))
+    assert relative_error(icg, cfg + expected) <= 1e-12 and float((icg - cfg).norm(dim=1).max()) > 0.5
+
+
+@PROPERTY
+@given(case=cases(min_dim=2), phi=st.floats(0.0, 1.0))
+def test_guidance_rescale_is_diffusers_rule_on_noise_predictions(case, phi):
+    gmm, c, x, s, w = case
+    # as diffusers writes it: eps = -sigma s, guidance_scale = 1 + w, std over the sample's coordinates (ddof = 1)
+    eps_c = conventions.from_score(gmm.score(x, s, c), "epsilon", x, s).numpy()
+    eps_u = conventions.from_score(gmm.score(x, s), "epsilon", x, s).numpy()
+    noise_cfg = eps_u + conventions.from_w(w, "s") * (eps_c - eps_u)
+    rescaled = noise_cfg * eps_c.std(axis=1, ddof=1, keepdims=True) / noise_cfg.std(axis=1, ddof=1, keepdims=True)
+    final = phi * rescaled + (1.0 - phi) * noise_cfg
+    expected = conventions.to_score(torch.from_numpy(final), "epsilon", x, s)
+    got = methods.field("cfg-rescale", gmm, c, w=w, phi=phi)(x, s)
+    assert relative_error(got, expected) <= 1e-10
+
+
+def test_rescale_matches_the_conditional_spread_and_phi_zero_is_cfg():
+    gmm, x = zoo.get("crowded_4d"), points(zoo.get("crowded_4d"), 1.0, 64, 3)
+    s = torch.full((64,), 1.0, dtype=D)
+    full = methods.field("cfg-rescale", gmm, 1, w=4.0, phi=1.0)(x, s)
+    torch.testing.assert_close(full.std(dim=1), gmm.score(x, s, 1).std(dim=1), rtol=1e-12, atol=0)
+    assert relative_error(methods.field("cfg-rescale", gmm, 1, w=4.0, phi=0.0)(x, s), gmm.cfg_score(x, s, 1, 4.0)) \
+        <= 1e-12
+    with pytest.raises(ValueError, match="needs data of dimension >= 2, got d = 1"):
+        methods.field("cfg-rescale", zoo.get("teaching_1d"), 0, w=1.0)
+    assert "cfg-rescale" not in methods.names(experiment="atlas", dim=1)
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_rising_schedules_average_to_w_over_log_sigma(schedule):
+    # t runs over [0, 1] uniformly in log sigma; the mean of w(t) is w (quadrature, to 1e-10)
+    lo, hi, w = 0.002, 80.0, 3.0
+
+    def weight(t: float) -> float:
+        return float(guidance_weight(schedule, w, torch.tensor([lo * (hi / lo) ** t], dtype=D), lo, hi)[0])
+
+    mean, _ = integrate.quad(weight, 0.0, 1.0, epsabs=1e-13)
+    assert abs(mean - w) <= 1e-10
+    assert weight(1.0) == pytest.approx(0.0, abs=1e-12) and weight(0.0) == pytest.approx(2 * w, rel=1e-12)
+
+
+def test_schedule_shapes_and_the_window_with_a_negative_scale():
+    lo, hi = 0.002, 80.0
+    sig = torch.tensor([80.0, 10.0, 1.0, 0.1, 0.002], dtype=D)
+    t = torch.log(sig / lo) / math.log(hi / lo)
+    assert torch.equal(guidance_weight("constant", 2.0, sig, lo, hi), torch.full((5,), 2.0, dtype=D))
+    torch.testing.assert_close(guidance_weight("exponential", 2.0, sig, lo, hi, decay=1.5),
+                               2.0 * torch.exp(-1.5 * (1 - t)), rtol=1e-14, atol=0)
+    window = guidance_weight("window", 2.0, sig, lo, hi, sigma_lo=0.28, sigma_hi=5.42, w_out=-0.5)
+    assert window.tolist() == [-0.5, -0.5, 2.0, -0.5, -0.5]
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        guidance_weight("step", 1.0, sig, lo, hi)
+
+
+@PROPERTY
+@given(case=cases(), schedule=st.sampled_from(SCHEDULES))
+def test_a_scheduled_field_is_cfg_at_each_rows_own_scale(case, schedule):
+    gmm, c, x, s, w = case
+    s = s * torch.logspace(-1, 1, x.shape[0], dtype=D)                            # every row its own sigma
+    field = methods.field("cfg-schedule", gmm, c, w=w, schedule=schedule)(x, s)
+    p = methods.get("cfg-schedule").bind(w=w, schedule=schedule)
+    scale = guidance_weight(schedule, w, s, p["sigma_min"], p["sigma_max"], p["decay"], p["sigma_lo"],
+                            p["sigma_hi"], p["w_out"])
+    s_c, s_u = gmm.score(x, s, c), gmm.score(x, s)
+    assert relative_error(field, s_c + scale[:, None] * (s_c - s_u)) <= 1e-12
+    with pytest.raises(ValueError, match=r"schedule of method 'cfg-schedule' must be one of \['constant'"):
+        methods.field("cfg-schedule", gmm, c, w=w, schedule="step")
+
+
+@PROPERTY
+@given(case=cases(), pi=st.floats(0.05, 0.95))
+def test_fbg_scale_undoes_an_additive_corruption_by_the_unconditional(case, pi):
+    gmm, c, x, s, w = case
+    # lambda = 1 / (1 - pi p(x) / p(x|c)) from the two densities, w(x) = lambda - 1 capped at w (and w where the
+    # correction has no solution)
+    ratio = pi * torch.exp(gmm.log_prob(x, s) - gmm.log_prob(x, s, c))
+    scale = torch.where(ratio < 1, torch.clamp(1.0 / (1.0 - ratio) - 1.0, max=w), torch.full_like(ratio, w))
+    s_c, s_u = gmm.score(x, s, c), gmm.score(x, s)
+    assert relative_error(methods.field("fbg", gmm, c, w=w, pi=pi)(x, s), s_c + scale[:, None] * (s_c - s_u)) <= 1e-10
+
+
+def test_fbg_guides_little_where_the_class_is_certain_and_up_to_w_where_it_is_not():
+    gmm = zoo.get("overlap_2d")
+    field = methods.REGISTRY["fbg"].exact(gmm, 0, methods.get("fbg").bind(w=5.0, pi=0.5))
+    mu0, mu_other = gmm.means[0][0], gmm.means[1][0]
+    x = torch.stack([mu0, mu_other])
+    small = torch.full((2,), 0.05, dtype=D)
+    w_at = field.scale(x, small)
+    # at class 0's own mean, P(0 | x) ~ 1: w = pi pi_0 / (P - pi pi_0) ~ 0.2; at another class's mean: the cap
+    assert float(w_at[0]) < 0.25 and float(w_at[1]) == 5.0
+
+
+@PROPERTY
+@given(case=cases())
+def test_linear_cfg_is_cfg_on_gaussian_approximations_and_its_terms_add_up(case):
+    gmm, c, x, s, w = case
+    (mu_c, cov_c), (mu, cov) = class_moments(gmm, c), class_moments(gmm, None)
+    # the guidance term from two single-Gaussian "classes" of the same moments, through the mixture code (eigh)
+    gaussians = ClassConditionalGMM([mu_c[None], mu[None]], [cov_c[None], cov[None]], [torch.ones(1)] * 2)
+    g = gaussians.score(x, s, 0) - gaussians.score(x, s, 1)
+    rule = methods.REGISTRY["linear-cfg"].exact(gmm, c, methods.get("linear-cfg").bind(w=w))
+    shift, pos, neg = rule.terms(x, s)
+    assert relative_error(shift + pos + neg, g) <= 1e-9
+    assert float((pos * neg).sum(1).abs().max()) <= 1e-9 * (1 + float(pos.norm() * neg.norm()))  # other eigenspaces
+    assert relative_error(rule(x, s), gmm.score(x, s, c) + w * g) <= 1e-9
+
+
+def test_class_moments_match_draws():
+    # 200000 draws: each moment within 5 standard errors
+    gmm = zoo.get("crowded_4d")
+    x, y = gmm.sample_joint(200_000, generator=11)
+    for c in (0, None):
+        rows = x if c is None else x[y == c]
+        mean, cov = class_moments(gmm, c)
+        se = rows.std(0) / math.sqrt(len(rows))
+        assert bool(((rows.mean(0) - mean).abs() <= 5 * se).all())
+        assert relative_error(torch.cov(rows.T), cov) <= 0.02
+
+
+def test_every_new_rule_is_registered_once_in_the_atlas_with_its_papers_scale():
+    for name in NEW:
+        m = methods.get(name)
+        assert m.exact is not None and "atlas" in m.experiments and m.strength == "w"
+        assert m.scale in conventions.SCALES
+    assert set(NEW) <= set(methods.names(experiment="atlas"))
+    assert methods.get("cfg-rescale").paper_names == {"phi": "guidance_rescale"}
+    with pytest.raises(ValueError, match="choices"):
+        methods.Method("bad", "guidance", "bad", "", "w", params={"w": 0.0, "mode": "a"})
+    with pytest.raises(ValueError, match="scale must be one of"):
+        methods.Method("bad", "guidance", "bad", "", "w", params={"w": 0.0}, scale="gamma")
+    with pytest.raises(ValueError, match="paper_names"):
+        methods.Method("bad", "guidance", "bad", "", "w", params={"w": 0.0}, paper_names={"eta": "eta"})
