@@ -259,6 +259,11 @@ def test_atlas_cli_measures_every_method_against_exact_cfg_and_q0(tmp_path, caps
         for name in ("gft", "model-guidance", "classifier-guidance"):   # exact optima of CFG's replacements: CFG
             assert rows[name, w]["score_distance_cfg"]["value"] < 1e-12
             assert abs(rows[name, w]["energy_distance_cfg"]["value"]) < 1e-9
+            # ... whose denoiser lands where CFG's does in x0 space
+            assert rows[name, w]["x0_overshoot"]["value"] == pytest.approx(rows["cfg", w]["x0_overshoot"]["value"],
+                                                                           rel=1e-9)
+        assert rows["cfg", w]["x0_overshoot"]["value"] > 0.1                  # D_w is not the posterior mean
+        assert "x0_overshoot" not in rows["tilted", w]                         # exact draws: no denoiser
         assert rows["apg", w]["score_distance_cfg"]["value"] > 1e-3      # APG (eta = 0) is another field
         # exact q0 draws are closer to exact q0 than CFG's samples are, at w = 4 clearly
     assert rows["tilted", 4.0]["energy_distance"]["hi"] < rows["cfg", 4.0]["energy_distance"]["lo"]

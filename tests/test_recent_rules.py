@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from scipy import integrate
 
 from sandbox import ClassConditionalGMM, conventions, methods, zoo
+from sandbox.experiments import metrics
 from sandbox.experiments.verification import relative_error
 from sandbox.methods.guidance import SCHEDULES, class_moments, guidance_weight
 
@@ -204,3 +205,29 @@ def test_every_new_rule_is_registered_once_in_the_atlas_with_its_papers_scale():
         methods.Method("bad", "guidance", "bad", "", "w", params={"w": 0.0}, scale="gamma")
     with pytest.raises(ValueError, match="paper_names"):
         methods.Method("bad", "guidance", "bad", "", "w", params={"w": 0.0}, paper_names={"eta": "eta"})
+
+
+def test_x0_overshoot_is_zero_for_the_class_denoiser_and_the_closed_form_for_cfg():
+    # class 0 is one Gaussian N(mu, S): p(x0 | x, 0) is N(m, P) with P = sigma^2 S (S + sigma^2 I)^-1
+    mu, cov = np.array([1.0, -0.5]), np.array([[0.8, 0.3], [0.3, 0.4]])
+    gmm = ClassConditionalGMM([mu[None], np.array([[-1.0, 1.0], [0.5, 2.0]])],
+                              [cov[None], np.stack([np.eye(2), 0.5 * np.eye(2)])], [np.ones(1), np.array([0.4, 0.6])])
+    sigmas = torch.tensor([2.0, 0.5, 0.0], dtype=D)
+    states = torch.randn(6, 3, 2, dtype=D, generator=torch.Generator().manual_seed(5))
+    zero = metrics.x0_overshoot(gmm, states, sigmas, 0, lambda x, s: gmm.denoise(x, s, 0))
+    assert abs(zero.value) <= 1e-12 and zero.hi - zero.lo <= 1e-12
+    w = 2.5
+    z = np.zeros((6, 2))
+    for i, sigma in enumerate((2.0, 0.5)):                       # sigma = 0 is skipped
+        p_cov = sigma**2 * cov @ np.linalg.inv(cov + sigma**2 * np.eye(2))
+        for n in range(6):
+            x = states[n, i].numpy()
+            d_c = mu + cov @ np.linalg.solve(cov + sigma**2 * np.eye(2), x - mu)
+            d_u = gmm.denoise(states[n, i][None], sigma)[0].numpy()
+            gap = w * (d_c - d_u)                                # D_w - D_c
+            z[n, i] = math.sqrt(gap @ np.linalg.solve(p_cov, gap))
+    got = metrics.x0_overshoot(gmm, states, sigmas, 0,
+                               lambda x, s: x + (s * s)[:, None] * gmm.cfg_score(x, s, 0, w))
+    assert abs(got.value - z.mean()) <= 1e-9 * z.mean()
+    with pytest.raises(ValueError, match="sigmas must"):
+        metrics.x0_overshoot(gmm, states, sigmas[:2], 0, lambda x, s: x)

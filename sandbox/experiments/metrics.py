@@ -14,6 +14,8 @@ value and a confidence interval (default 95%), with the interval's method named:
     energy_distance     2 E|X-Y| - E|X-X'| - E|Y-Y'|  (V-statistic)            bootstrap
     sliced_wasserstein  mean over random directions of W1 of the projections  bootstrap
     ks_distance (1D)    sup |F_N - F|, with the KS p-value                      DKW band
+    x0_overshoot        a rule's denoiser along its own paths, in posterior sds from the exact posterior mean
+                        (mean over steps, per path)                              normal over paths
 
 Bootstrap intervals are percentile intervals from a seeded generator (so reports are reproducible); for the two
 distances the bootstrap law is recentred on the estimate (resampling repeats points, which biases distances up).
@@ -233,6 +235,33 @@ def separation_report(gmm: ClassConditionalGMM, x: Tensor, c: int, seed: int = 0
         "entropy": entropy(x),
         "covariance_trace": covariance_trace(x, seed=seed),
     }
+
+
+def x0_overshoot(gmm: ClassConditionalGMM, states: Tensor, sigmas: Tensor, c: int,
+                 denoiser: Callable[[Tensor, Tensor], Tensor], level: float = LEVEL) -> Estimate:
+    """Where a rule's denoiser ``D(x, sigma)`` lands in x0 space relative to the exact posterior ``p(x0 | x, c)``,
+    along paths ``states: (P, S, d)`` at ``sigmas: (S,)`` (steps with sigma = 0 are skipped):
+
+        z = sqrt((D - m)^T C^-1 (D - m)),   m, C = mean and covariance of p(x0 | x_sigma = x, c)
+
+    (0 for the class's own denoiser ``D_c``; a few units: ``D`` beyond the bulk of the posterior, its support),
+    averaged over the steps of each path, then over paths with a normal interval."""
+    c = _class(gmm, c)
+    if not isinstance(states, Tensor) or states.ndim != 3 or states.shape[2] != gmm.dim:
+        raise ValueError(f"states must be a tensor (P, S, {gmm.dim}), got {getattr(states, 'shape', states)}")
+    if not isinstance(sigmas, Tensor) or sigmas.shape != states.shape[1:2]:
+        raise ValueError(f"sigmas must be a tensor ({states.shape[1]},) matching states, got "
+                         f"{getattr(sigmas, 'shape', sigmas)}")
+    per_step = []
+    for i in torch.nonzero(sigmas > 0).flatten().tolist():
+        x = states[:, i]
+        s = torch.full((x.shape[0],), float(sigmas[i]), dtype=x.dtype, device=x.device)
+        post = gmm.posterior(x, s, c)
+        gap = denoiser(x, s) - post.mean()
+        per_step.append((gap * torch.linalg.solve(post.covariance(), gap)).sum(1).clamp_min(0.0).sqrt())
+    if not per_step:
+        raise ValueError("sigmas must hold at least one sigma > 0")
+    return normal_mean(torch.stack(per_step, 1).mean(1), level)
 
 
 # ---------------------------------------------------------------------------------------------- helpers

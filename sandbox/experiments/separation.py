@@ -50,8 +50,10 @@ COLUMNS = {   # report key -> table heading (the README's)
     "ks_to_q0": "KS distance to q_0",
     "energy_distance_cfg": "energy distance to CFG",
     "score_distance_cfg": "score distance to CFG",
+    "x0_overshoot": "x0 overshoot (posterior sds)",
     "seconds_per_1000": "s per 1000 samples",
 }
+OVERSHOOT_PATHS = 200     # paths per class on which the atlas measures the x0 overshoot
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,8 @@ def setting_row(unit: Setting, cfg_x: list[Tensor] | None) -> Row:
         else:
             extra = {name: value for m, name, value in config.method_params if m == method}
             score = methods.field(method, gmm, c, w=w, lam=lam, **extra)
-            x = samplers.heun_ode(score, _start(config, c), sigmas)
+            paths: list[Tensor] | None = [] if config.to_cfg else None
+            x = samplers.heun_ode(score, _start(config, c), sigmas, trajectory=paths)
             fractions.append(getattr(score, "ill_posed_fraction", None))
         seconds = time.perf_counter() - t0
         report = metrics.separation_report(gmm, x, c, seed=config.seed)
@@ -210,6 +213,12 @@ def setting_row(unit: Setting, cfg_x: list[Tensor] | None) -> Row:
                     gmm, n=max(50, config.n // 10), seed=config.seed, classes=(c,))[1]
             rate = 1000.0 * seconds / config.n
             report["seconds_per_1000"] = Estimate.exact(rate, "measured wall time")
+            if score is not None:
+                # the rule's denoiser, a fresh field (a stateful rule's state restarts) at the first paths' states
+                fresh = methods.field(method, gmm, c, w=w, lam=lam, **extra)
+                report["x0_overshoot"] = metrics.x0_overshoot(
+                    gmm, torch.stack(paths, 1)[:OVERSHOOT_PATHS], sigmas, c,
+                    lambda x, s, fresh=fresh: x + (s * s)[:, None] * fresh(x, s))
         if config.fidelity:
             q0_x = target.sample(config.n, generator=seed + 1)
             report["energy_distance"] = metrics.energy_distance(x, q0_x, seed=config.seed)
@@ -307,7 +316,7 @@ def table(rows: list[Row], columns: tuple[str, ...] | None = None) -> str:
 
 
 ATLAS_COLUMNS = ("bayes_accuracy", "mean_posterior", "entropy", "mode_coverage", "energy_distance_cfg",
-                 "energy_distance", "score_distance_cfg", "seconds_per_1000")
+                 "energy_distance", "score_distance_cfg", "x0_overshoot", "seconds_per_1000")
 
 
 def as_json(rows: list[Row]) -> dict[str, object]:
