@@ -90,7 +90,8 @@ class SweepConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mixture", zoo.resolve(self.mixture))
-        usable = [m.name for m in methods.REGISTRY.values() if m.exact is not None or m.draw is not None]
+        usable = [m.name for m in methods.REGISTRY.values()
+                  if m.exact is not None or m.draw is not None or m.sample is not None]
         unknown = [m for m in self.methods if m not in usable]
         if unknown:
             raise ValueError(f"methods must be drawn from {usable}, got {unknown}")
@@ -194,10 +195,12 @@ def setting_row(unit: Setting, cfg_x: list[Tensor] | None) -> Row:
         target = TiltedTarget(gmm, c, w)
         t0 = time.perf_counter()
         score, extra = None, {}
+        extra = {name: value for m, name, value in config.method_params if m == method}
         if spec.draw is not None:
             x = methods.draw(method, gmm, c, config.n, seed + 2, w=w)
+        elif spec.sample is not None:
+            x = methods.sample(method, gmm, c, _start(config, c), sigmas, seed + 3, w=w, lam=lam, **extra)
         else:
-            extra = {name: value for m, name, value in config.method_params if m == method}
             score = methods.field(method, gmm, c, w=w, lam=lam, **extra)
             paths: list[Tensor] | None = [] if config.to_cfg else None
             x = samplers.heun_ode(score, _start(config, c), sigmas, trajectory=paths)
@@ -263,16 +266,18 @@ class SampleConfig:
         gmm, spec = self.mixture, methods.get(self.method)
         out: dict[str, list[Tensor]] = {"x": [], "paths": []}
         for c in self.classes if self.classes is not None else range(gmm.num_classes):
-            if spec.draw is not None:
-                out["x"].append(methods.draw(self.method, gmm, c, self.n, self.seed + c, w=self.w))
+            start = gmm.sample(self.n, c=c, sigma=self.sigma_max, generator=self.seed + c)
+            grid = edm_sigmas(self.steps, self.sigma_min, self.sigma_max)
+            if spec.draw is not None or spec.sample is not None:     # exact draws or a sampler-level rule: no paths
+                out["x"].append(methods.draw(self.method, gmm, c, self.n, self.seed + c, w=self.w)
+                                if spec.draw is not None else
+                                methods.sample(self.method, gmm, c, start, grid, self.seed + c, w=self.w,
+                                               **dict(self.params)))
                 out["paths"].append(torch.empty(0, self.steps + 1, gmm.dim, dtype=torch.float64))
                 continue
             path: list[Tensor] = []
-            start = gmm.sample(self.n, c=c, sigma=self.sigma_max, generator=self.seed + c)
             field = methods.field(self.method, gmm, c, w=self.w, lam=self.lam, **dict(self.params))
-            out["x"].append(samplers.heun_ode(field, start,
-                                              edm_sigmas(self.steps, self.sigma_min, self.sigma_max),
-                                              trajectory=path if self.trajectories else None))
+            out["x"].append(samplers.heun_ode(field, start, grid, trajectory=path if self.trajectories else None))
             out["paths"].append(torch.stack([p[:self.trajectories] for p in path], 1) if self.trajectories
                                 else torch.empty(0, self.steps + 1, gmm.dim, dtype=torch.float64))
         return out

@@ -4,10 +4,25 @@ The package itself is the one vocabulary of methods (``registry``, re-exported h
 c, w=2.0)``, ``methods.get(name)``, ``methods.names(kind)``. The modules: ``guidance`` (rules as wrappers of
 fields), ``objectives`` (training losses), ``theory`` (pointwise optima in closed form), ``tilted`` (the tilted
 density q_0 and its noised score), ``gaussian_flow`` (the guided flow between two Gaussians in closed form),
-``samplers`` (ODE, SDE and predictor-corrector loops over a sigma grid).
+``samplers`` (ODE, SDE and predictor-corrector loops over a sigma grid, and the sampler-level rules CFG++ and
+Gibbs-like guidance, run by ``methods.sample``).
 """
 
-from .registry import KINDS, REGISTRY, STRENGTHS, Method, Nets, Params, Source, draw, field, get, names, register
+from .registry import (
+    KINDS,
+    REGISTRY,
+    STRENGTHS,
+    Method,
+    Nets,
+    Params,
+    Source,
+    draw,
+    field,
+    get,
+    names,
+    register,
+    sample,
+)
 
 __all__ = ["KINDS", "REGISTRY", "STRENGTHS", "Method", "Nets", "Params", "Source", "draw", "field", "get", "names",
-           "register"]
+           "register", "sample"]

@@ -11,8 +11,10 @@ A method says how its score field for class ``c`` is built from a *source*:
 
 with its parameters (``params``: name -> default; ``strength`` names the one that sets how strong it is, ``"w"``
 for guidance scales in this project's convention, ``"lam"`` for unweighted MCLR; a parameter with a string default
-is a choice among ``choices[name]``, e.g. a guidance schedule). A ``reference`` method has no
-field: it is sampled exactly (``draw``). Builders receive the parameters as a dict with the defaults filled in.
+is a choice among ``choices[name]``, e.g. a guidance schedule). A ``reference`` method has no field: it is sampled
+exactly (``draw``); nor has a sampler-level rule (CFG++, Gibbs-like guidance): ``sample`` runs it from starting
+points over a sigma grid (``methods.sample``). Builders receive the parameters as a dict with the defaults filled
+in.
 
 A method is also everything the tools ask of it, so no other list repeats its name:
 
@@ -47,7 +49,7 @@ from ..core.conventions import SCALES, from_w
 from ..core.fields import Field, conditional
 from ..core.mixtures import ClassConditionalGMM
 from ..core.validation import as_number, register_once
-from . import objectives
+from . import objectives, samplers
 from .guidance import (
     APG,
     CFG,
@@ -92,6 +94,7 @@ class Method:
     exact: Callable[[ClassConditionalGMM, int, Params], Field] | None = None
     nets: Callable[[Nets, int, Params], Field] | None = None
     draw: Callable[[ClassConditionalGMM, int, Params, int, int], Tensor] | None = None
+    sample: Callable[[ClassConditionalGMM, int, Params, Tensor, Tensor, int], Tensor] | None = None
     params: Mapping[str, float | str] = dataclasses.field(default_factory=dict)
     choices: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     loss: Callable[[TrainingBatch], Tensor] | None = None
@@ -126,7 +129,7 @@ class Method:
                 raise ValueError(f"{what} must be drawn from {list(allowed)}, got {unknown}")
         if self.needs and self.loss is None:
             raise ValueError(f"needs says what training needs; method {self.name!r} has no loss")
-        for callback in ("exact", "nets", "draw", "loss"):
+        for callback in ("exact", "nets", "draw", "sample", "loss"):
             if getattr(self, callback) is not None and not callable(getattr(self, callback)):
                 raise TypeError(f"{callback} must be callable or None, got {type(getattr(self, callback)).__name__}")
         if self.same_as is not None and (self.same_as == self.name or self.same_as not in REGISTRY):
@@ -160,7 +163,8 @@ class Method:
 REGISTRY: dict[str, Method] = plugins.track({})
 # what a method's name runs (its builders), for the code fingerprint of every result that names it
 provenance.add_resolver(lambda name: [f for f in (REGISTRY[name].exact, REGISTRY[name].nets, REGISTRY[name].draw,
-                                                  REGISTRY[name].loss) if f is not None] if name in REGISTRY else ())
+                                                  REGISTRY[name].sample, REGISTRY[name].loss) if f is not None]
+                        if name in REGISTRY else ())
 
 
 def register(method: Method) -> Method:
@@ -207,6 +211,16 @@ def draw(name: str, gmm: ClassConditionalGMM, c: int, n: int, seed: int, **param
     if method.draw is None:
         raise ValueError(f"method {name!r} is not sampled directly: use methods.field and a sampler")
     return method.draw(gmm, c, method.bind(**params), n, seed)
+
+
+def sample(name: str, gmm: ClassConditionalGMM, c: int, x: Tensor, sigmas: Tensor, seed: int = 0,
+           **params: float | str) -> Tensor:
+    """Run sampler-level method ``name`` for class ``c`` from ``x: (N, d)`` over ``sigmas`` (``seed`` for any noise
+    it draws) -> ``(N, d)``."""
+    method = get(name)
+    if method.sample is None:
+        raise ValueError(f"method {name!r} is not a sampler: use methods.field and a sampler, or methods.draw")
+    return method.sample(gmm, c, method.bind(**params), x, sigmas, seed)
 
 
 def _net(nets: Nets, name: str) -> torch.nn.Module:
@@ -384,6 +398,31 @@ register(Method(
     "the linear approximation of CFG (Li, Wang and Qu 2025): s_c + w times the guidance term of Gaussian "
     "approximations of the class and the data (mean shift + positive and negative contrastive terms)", "w",
     params=W, exact=lambda gmm, c, p: LinearCFG(_exact_pair(gmm, c)[0], gmm, c, p["w"]), experiments=("atlas",)))
+def _gibbs(gmm: ClassConditionalGMM, c: int, p: Params, x: Tensor, sigmas: Tensor, seed: int) -> Tensor:
+    """Conditional samples (the exact conditional ODE from ``x``), then the Gibbs-like rounds of exact CFG."""
+    counts = {name: p[name] for name in ("rounds", "steps")}
+    for name, value in counts.items():
+        if value != int(value) or value < (0 if name == "rounds" else 1):
+            raise ValueError(f"{name} of gibbs-guidance must be a whole number >= {0 if name == 'rounds' else 1}, "
+                             f"got {value}")
+    start = samplers.heun_ode(exact_cfg(gmm, c, 0.0), x, sigmas)
+    return samplers.gibbs(exact_cfg(gmm, c, p["w"]), start, p["sigma_star"], int(p["steps"]), int(p["rounds"]),
+                          generator=seed)
+
+
+register(Method(
+    "cfg-pp", "guidance", "CFG++",
+    "CFG++ (Chung et al. 2024): DDIM-type steps that denoise with D_u + w (D_c - D_u) and renoise with the "
+    "unconditional noise prediction; w is the paper's lambda (0: unconditional sampling, 1: conditional denoiser)",
+    "w", params=W, sample=lambda gmm, c, p, x, sigmas, seed: samplers.cfg_pp(
+        *_exact_pair(gmm, c), p["w"], x, sigmas), experiments=("atlas",), paper_names={"w": "lambda"}))
+register(Method(
+    "gibbs-guidance", "guidance", "Gibbs-like guidance",
+    "classifier-free Gibbs-like guidance (2025): conditional samples, then rounds of noising to sigma_star and the "
+    "CFG ODE back to 0; meant to reach the tilted q_0", "w",
+    params={"w": 0.0, "sigma_star": 0.5, "rounds": 4.0, "steps": 16.0},
+    sample=lambda gmm, c, p, x, sigmas, seed: _gibbs(gmm, c, p, x, sigmas, seed), experiments=("atlas",),
+    paper_names={"sigma_star": "the renoising level", "rounds": "Gibbs iterations"}))
 
 # ---------------------------------------------------------------------------------------------- training-time methods
 def _gft_optimum(gmm: ClassConditionalGMM, c: int, p: Params) -> Field:

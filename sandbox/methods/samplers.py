@@ -11,6 +11,14 @@ tensor, usually ending at 0 (``schedules.edm_sigmas``); ``x_init`` should be a d
     predictor-corrector    an Euler ODE step of one field, then Langevin steps of another at sigma_{i+1},
                            x += eps s'(x, sigma_{i+1}) + sqrt(2 eps) z,  eps = (sigma_i^2 - sigma_{i+1}^2) / 2
 
+Two sampler-level guidance variants (they are not fields):
+
+    cfg_pp     CFG++ (Chung et al. 2024), a DDIM-type step that denoises with the guided denoiser
+               D_lam = D_u + lam (D_c - D_u) and renoises with the unconditional noise prediction:
+               x_{i+1} = D_lam(x_i) + sigma_{i+1} (x_i - D_u(x_i)) / sigma_i
+    gibbs      Gibbs-like refinement (classifier-free Gibbs-like guidance, 2025): ``rounds`` times, noise the
+               samples to ``sigma_star`` and run the guided ODE back to 0
+
 The SDE's drift and noise split into the ODE's half of the drift and a Langevin step of size eps, so the SDE under
 ``s_c + w (s_c - s_u)`` is, as the steps shrink, the predictor-corrector sampler with predictor ``s_c`` and corrector
 ``s_c + 2w (s_c - s_u)`` (Bradley & Nakkiran's reading of CFG, docs/theory.md, section 13): both draw the same ``z``
@@ -25,7 +33,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ..core.fields import Field
-from ..core.validation import as_callable, as_generator, as_int
+from ..core.schedules import edm_sigmas
+from ..core.validation import as_callable, as_generator, as_int, as_number
 
 Tensor = torch.Tensor
 
@@ -76,6 +85,42 @@ def predictor_corrector(predictor: Field, corrector: Field, x: Tensor, sigmas: T
             for _ in range(corrector_steps):
                 x = x + eps * _evaluate(corrector, x, s_next) \
                     + (2 * eps).sqrt() * torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=g)
+        _record(trajectory, x)
+    return x
+
+
+def cfg_pp(cond: Field, uncond: Field, lam: float, x: Tensor, sigmas: Tensor,
+           trajectory: list[Tensor] | None = None, progress: bool = False) -> Tensor:
+    """CFG++ steps (module docstring) with denoisers ``D = x + sigma^2 s`` of the two fields; at ``lam = 1`` the
+    denoiser is the conditional one and the renoising still the unconditional one. Into sigma = 0 the step is
+    ``D_lam``."""
+    sigmas = _check(x, sigmas, trajectory, cond=cond, uncond=uncond)
+    lam = as_number(lam, "lam")
+    _record(trajectory, x)
+    for i in tqdm(range(len(sigmas) - 1), desc="cfg++", disable=not progress, leave=False):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        d_u = x + s * s * _evaluate(uncond, x, s)
+        d_c = x + s * s * _evaluate(cond, x, s)
+        x = d_u + lam * (d_c - d_u) + (s_next / s) * (x - d_u)
+        _record(trajectory, x)
+    return x
+
+
+def gibbs(score: Field, x: Tensor, sigma_star: float, steps: int, rounds: int,
+          generator: torch.Generator | int | None = None, trajectory: list[Tensor] | None = None,
+          progress: bool = False) -> Tensor:
+    """Gibbs-like refinement of samples ``x`` (module docstring): ``rounds`` times ``x <- ODE_score(x + sigma_star z)``,
+    the Heun ODE of ``score`` over the EDM grid of ``steps`` steps from ``sigma_star`` to 0. ``trajectory`` receives
+    ``x`` and each round's result."""
+    sigma_star = as_number(sigma_star, "sigma_star", minimum=0.0, strict=True)
+    rounds = as_int(rounds, "rounds", minimum=0)
+    grid = edm_sigmas(as_int(steps, "steps", minimum=1), min(0.002, sigma_star / 2), sigma_star)
+    _check(x, grid, trajectory, score=score)
+    g = as_generator(generator, x.device)
+    _record(trajectory, x)
+    for _ in tqdm(range(rounds), desc="gibbs", disable=not progress, leave=False):
+        noisy = x + sigma_star * torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=g)
+        x = heun_ode(score, noisy, grid.to(x))
         _record(trajectory, x)
     return x
 
