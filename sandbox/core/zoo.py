@@ -101,6 +101,15 @@ def crowded_4d() -> ClassConditionalGMM:
     return ClassConditionalGMM(g.means, g.covs, g.weights, g.class_probs, name="crowded_4d")
 
 
+def shared_mean_2d() -> ClassConditionalGMM:
+    """2D, 2 classes with the same mean, differing only in covariance: N(0, diag(4, 0.25)) and N(0, diag(0.25, 4))."""
+    # no mean gap to speciate along: the speciation-time claim's test of a covariance-only split
+    wide, tall = torch.diag(torch.tensor([4.0, 0.25], dtype=torch.float64)), torch.diag(
+        torch.tensor([0.25, 4.0], dtype=torch.float64))
+    return ClassConditionalGMM([torch.zeros(1, 2, dtype=torch.float64)] * 2, [wide[None], tall[None]],
+                               [torch.ones(1, dtype=torch.float64)] * 2, name="shared_mean_2d")
+
+
 def random_mixture(num_classes: int, components: int, dim: int, seed: int, spread: float = 3.0,
                    max_condition: float = 10.0) -> ClassConditionalGMM:
     """A random mixture: means ~ N(0, spread^2 I), covariances with eigenvalues log-uniform in a range of
@@ -133,6 +142,7 @@ ZOO: dict[str, Callable[[], ClassConditionalGMM]] = {
     "branching_2d": branching_2d,
     "two_gaussians_1d": two_gaussians_1d,
     "crowded_4d": crowded_4d,
+    "shared_mean_2d": shared_mean_2d,
 }
 
 

@@ -1,0 +1,108 @@
+"""Claim speciation-time (Biroli, Bonnaire, de Bortoli and Mezard 2024): in high dimension the classes separate
+(speciate) at the noise level set by the largest eigenvalue ``Lambda`` of the data covariance, ``t_s = 1/2 log
+Lambda`` in the VP frame, i.e. ``sigma_s^2 ~ Lambda`` in this project's VE frame (``sigma^2 = e^(2t) - 1``).
+Measured with the exact conditional entropy ``H(c | x_sigma)``: where it falls fastest, over d for two classes
+``N(+-m, I)`` with ``|m|^2 = a d``, and on the zoo's ``shared_mean_2d``, whose classes differ only in covariance."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from ...core import sweeps, zoo
+from ...core.mixtures import ClassConditionalGMM
+from ...methods.guidance import class_moments
+from .. import metrics
+from .decided_mid_noise import conditional_entropy_samples, steepest_sigma
+from .registry import Claim, Verdict, decide, register
+
+
+@dataclass(frozen=True)
+class Config:
+    dims: tuple[int, ...] = (4, 16, 64, 256, 1024)
+    signal: float = 1.0                       # a: |m|^2 = a d
+    n: int = 4000
+    grid: int = 64                            # sigmas, equal steps in log sigma over [1e-2, 1e3] sqrt(Lambda)
+    slope_tolerance: float = 0.1              # |slope of log sigma_s against 1/2 log Lambda - 1|
+    ratio_range: tuple[float, float] = (0.5, 2.0)   # sigma_s / sqrt(Lambda) at the largest d
+
+
+def two_classes(d: int, signal: float) -> ClassConditionalGMM:
+    """``N(+m, I)`` and ``N(-m, I)`` in dimension ``d`` with ``m = sqrt(signal) (1, ..., 1)`` (``|m|^2 = signal d``),
+    equal priors: the data covariance's largest eigenvalue is ``Lambda = 1 + signal d``."""
+    m = math.sqrt(signal) * torch.ones(1, d, dtype=torch.float64)
+    one = torch.ones(1, dtype=torch.float64)
+    return ClassConditionalGMM([m, -m], [one, one], [one, one], covariance_type="spherical", name=f"pm-d{d}")
+
+
+def largest_eigenvalue(gmm: ClassConditionalGMM) -> float:
+    """``Lambda``: the largest eigenvalue of the data covariance (the mixture's exact second moment about its mean)."""
+    return float(torch.linalg.eigvalsh(class_moments(gmm, None)[1])[-1])
+
+
+@dataclass(frozen=True)
+class Case:
+    config: Config
+    d: int = 0                                # 0: the zoo's shared_mean_2d
+
+
+def decision_point(unit: Case) -> dict[str, object]:
+    """``sigma_s`` where ``H(c | x_sigma)`` falls fastest in log sigma (bootstrap interval over joint draws), and
+    ``Lambda``."""
+    config = unit.config
+    gmm = two_classes(unit.d, config.signal) if unit.d else zoo.get("shared_mean_2d")
+    lam = largest_eigenvalue(gmm)
+    sigmas = math.sqrt(lam) * torch.logspace(-2, 3, config.grid, dtype=torch.float64)
+    curves = conditional_entropy_samples(gmm, sigmas, config.n, seed=unit.d)
+    sigma_s = metrics.bootstrap_curve(curves, steepest_sigma(sigmas), seed=unit.d)
+    return {"mixture": gmm.name, "d": gmm.dim, "Lambda": lam, "sigma_s": sigma_s,
+            "ratio": sigma_s.value / math.sqrt(lam)}
+
+
+def measure(config: Config, needs: dict[str, Verdict]) -> Verdict:
+    units = [Case(config, d) for d in config.dims] + [Case(config, 0)]
+    rows = sweeps.map(decision_point, units, "speciation-case", [f"d = {u.d}" if u.d else "shared_mean_2d"
+                                                                   for u in units], desc="speciation-time")
+    scaling, shared = rows[:-1], rows[-1]
+    # log sigma_s against 1/2 log Lambda: slope 1 if sigma_s^2 ~ Lambda (least squares over d)
+    xs = torch.tensor([0.5 * math.log(r["Lambda"]) for r in scaling], dtype=torch.float64)
+    ys = torch.tensor([math.log(r["sigma_s"].value) for r in scaling], dtype=torch.float64)
+    slope = float(((xs - xs.mean()) * (ys - ys.mean())).sum() / (xs - xs.mean()).square().sum())
+    lo, hi = config.ratio_range
+    scales = abs(slope - 1.0) <= config.slope_tolerance and lo <= scaling[-1]["ratio"] <= hi
+    reason = (f"two classes N(+-m, I), |m|^2 = {config.signal:g} d: sigma_s / sqrt(Lambda) "
+              + ", ".join(f"d={r['d']}: {r['ratio']:.3f}" for r in scaling)
+              + f"; slope of log sigma_s on 1/2 log Lambda {slope:.3f} (1 if sigma_s^2 ~ Lambda); shared_mean_2d "
+              f"(covariance-only split): sigma_s = {shared['sigma_s'].value:.3g}, sqrt(Lambda) = "
+              f"{math.sqrt(shared['Lambda']):.3g}, ratio {shared['ratio']:.3f}")
+    inside = lo <= shared["ratio"] <= hi
+    return decide(scales, inside, reason, {"rows": rows, "slope": slope})
+
+
+def panel(ax, numbers: dict, color: Callable[[int], str]) -> None:
+    rows = numbers["rows"]
+    scaling, shared = rows[:-1], rows[-1]
+    lam = [r["Lambda"] for r in scaling]
+    ax.errorbar(lam, [r["sigma_s"]["value"] for r in scaling],
+                yerr=[[r["sigma_s"]["value"] - r["sigma_s"]["lo"] for r in scaling],
+                      [r["sigma_s"]["hi"] - r["sigma_s"]["value"] for r in scaling]], fmt="o", ms=3, color=color(0),
+                label=r"$N(\pm m, I)$ over $d$")
+    ax.plot(lam, [math.sqrt(v) for v in lam], "--", color="0.5", lw=0.8, label=r"$\sqrt{\Lambda}$")
+    ax.plot([shared["Lambda"]], [shared["sigma_s"]["value"]], "s", color=color(1), ms=4, label=shared["mixture"])
+    ax.set(xscale="log", yscale="log", xlabel=r"$\Lambda$ (largest eigenvalue of the data covariance)",
+           ylabel=r"$\sigma_s$ (steepest fall of $H(c|x_\sigma)$)")
+    ax.legend(fontsize=4)
+
+
+register(Claim(
+    "speciation-time", "Biroli, Bonnaire, de Bortoli and Mezard 2024 (arXiv 2402.18491)",
+    "In high dimension the classes speciate at sigma_s^2 ~ Lambda, the largest eigenvalue of the data covariance "
+    "(t_s = 1/2 log Lambda in the VP frame): for two classes N(+-m, I) with |m|^2 = d and d from 4 to 1024, the "
+    "sigma where the exact conditional entropy H(c | x_sigma) falls fastest, sigma_s, has log sigma_s against "
+    "1/2 log Lambda of slope 1 within 0.1, and sigma_s / sqrt(Lambda) within [0.5, 2] at the largest d. Holds if so "
+    "and the same ratio is within [0.5, 2] on shared_mean_2d (classes with the same mean, differing only in "
+    "covariance); with a caveat if only the scaling holds; fails otherwise.",
+    measure, full=Config(), fast=Config(dims=(4, 16, 64, 256), n=1000, grid=40), panel=panel))
