@@ -7,6 +7,7 @@
 | ``branching_2d``| 2 | 2 | multi-scale tree-shaped classes (thin branches that split twice): fine structure |
 | ``two_gaussians_1d`` | 1 | 2 | one Gaussian per class: network sanity checks with a simple exact score |
 | ``crowded_4d``  | 4 | 6 | six heavily overlapping classes: exact CFG does not saturate for w up to 4 |
+| ``shared_mean_2d`` | 2 | 2 | same mean, different covariances: a class split with no mean gap (speciation) |
 """
 
 from __future__ import annotations

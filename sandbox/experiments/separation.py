@@ -73,6 +73,8 @@ class SweepConfig:
     fidelity: bool = True          # energy distance to q_0 (and KS in 1-D); the costliest measure
     method_params: tuple[tuple[str, str, float | str], ...] = ()   # (method, parameter, value): ("apg", "eta", 0.5)
     to_cfg: bool = False           # also: energy and score distance to exact CFG at the same w, wall time
+    # more rows: a method (of strength w) with other parameters, over ws: (("apg", (("eta", 0.5),)), ...)
+    variants: tuple[tuple[str, tuple[tuple[str, float | str], ...]], ...] = ()
 
     def fast(self) -> SweepConfig:
         """Small sizes, same code path (tests, ``--fast``)."""
@@ -82,11 +84,13 @@ class SweepConfig:
     def atlas(mixture: zoo.MixtureSpec = "crowded_4d", fast: bool = False) -> SweepConfig:
         """The guidance atlas on exact sources: the methods of experiment ``"atlas"`` over w in {0.5, 1, 2, 4}
         (methods of strength lam, when named, over lam in {0.5, 1, 2}), measured against exact CFG and exact q_0
-        (rows of ``tilted`` are also what the data-level tilt samples)."""
+        (rows of ``tilted`` are also what the data-level tilt samples); the full atlas adds each method's parameter
+        sweep (``Method.sweep``, one parameter at a time: ``variants_of``)."""
         mixture = zoo.resolve(mixture)
-        config = SweepConfig(mixture=mixture, ws=(0.5, 1.0, 2.0, 4.0), lams=(0.5, 1.0, 2.0),
-                             methods=methods.names(experiment="atlas", dim=mixture.dim), n=2000, steps=32, to_cfg=True)
-        return replace(config, ws=(1.0, 4.0), lams=(1.0,), n=400, steps=16) if fast else config
+        names = methods.names(experiment="atlas", dim=mixture.dim)
+        config = SweepConfig(mixture=mixture, ws=(0.5, 1.0, 2.0, 4.0), lams=(0.5, 1.0, 2.0), methods=names, n=2000,
+                             steps=32, to_cfg=True, variants=variants_of(names))
+        return replace(config, ws=(1.0, 4.0), lams=(1.0,), n=400, steps=16, variants=()) if fast else config
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mixture", zoo.resolve(self.mixture))
@@ -105,6 +109,10 @@ class SweepConfig:
             if method not in self.methods:
                 raise ValueError(f"method_params names {method!r}, which is not among methods {self.methods}")
             methods.get(method).bind(**{name: value})
+        for method, params in self.variants:
+            if method not in self.methods or methods.get(method).strength != "w":
+                raise ValueError(f"variants name {method!r}: it must be among methods {self.methods}, of strength w")
+            methods.get(method).bind(**dict(params))
         if not as_number(self.sigma_min, "sigma_min", 0.0, strict=True) < as_number(self.sigma_max, "sigma_max"):
             raise ValueError(f"need sigma_min < sigma_max, got {self.sigma_min} and {self.sigma_max}")
 
@@ -120,9 +128,17 @@ class Row:
     metrics: dict[str, Estimate]
     per_class: list[dict[str, Estimate]] = field(repr=False)
     ill_posed_fraction: float | None = None
+    params: dict[str, float | str] = field(default_factory=dict)    # a variant's parameters (empty: the defaults)
+
+    @property
+    def label(self) -> str:
+        """The method, with a variant's parameters: ``apg (eta=0.5)``."""
+        return self.method + (f" ({', '.join(f'{k}={param_text(v)}' for k, v in self.params.items())})"
+                              if self.params else "")
 
     def as_dict(self) -> dict[str, object]:
-        return {"method": self.method, "w": self.w, "lam": self.lam, "ill_posed_fraction": self.ill_posed_fraction,
+        return {"method": self.method, "w": self.w, "lam": self.lam, "params": self.params,
+                "ill_posed_fraction": self.ill_posed_fraction,
                 "metrics": {k: e.as_dict() for k, e in self.metrics.items()},
                 "per_class": [{k: e.as_dict() for k, e in rep.items()} for rep in self.per_class]}
 
@@ -132,15 +148,32 @@ class Row:
         def estimates(d: dict) -> dict[str, Estimate]:
             return {k: Estimate.from_dict(e) for k, e in d.items()}
         return Row(data["method"], data["w"], data["lam"], estimates(data["metrics"]),
-                   [estimates(rep) for rep in data["per_class"]], data["ill_posed_fraction"])
+                   [estimates(rep) for rep in data["per_class"]], data["ill_posed_fraction"],
+                   dict(data.get("params", {})))
 
 
-def settings(config: SweepConfig) -> list[tuple[str, float, float]]:
-    """``(method, w, lam)`` of every row: methods of strength ``w`` over ``ws``, those without a strength once
-    (at w = 0), and last the methods of strength ``lam`` over ``lams``."""
-    by_w = [(m, w, 0.0) for m in config.methods if methods.get(m).strength != "lam"
+def param_text(v: float | str) -> str:
+    """A parameter's value as labels write it: a choice as is, a number with ``:g``."""
+    return v if isinstance(v, str) else f"{v:g}"
+
+
+def variants_of(names: tuple[str, ...]) -> tuple[tuple[str, tuple[tuple[str, float | str], ...]], ...]:
+    """Each named method's parameter sweep (``Method.sweep``): ``(method, params)`` per variant."""
+    return tuple((m, tuple(variant.items())) for m in names for variant in methods.get(m).sweep)
+
+
+def settings(config: SweepConfig) -> list[tuple[str, float, float, tuple[tuple[str, float | str], ...]]]:
+    """``(method, w, lam, params)`` of every row: methods of strength ``w`` over ``ws``, those without a strength
+    once (at w = 0), the methods of strength ``lam`` over ``lams``, and last the variants over ``ws``."""
+    by_w = [(m, w, 0.0, ()) for m in config.methods if methods.get(m).strength != "lam"
             for w in (config.ws if methods.get(m).strength == "w" else (0.0,))]
-    return by_w + [(m, 0.0, lam) for m in config.methods if methods.get(m).strength == "lam" for lam in config.lams]
+    by_lam = [(m, 0.0, lam, ()) for m in config.methods if methods.get(m).strength == "lam" for lam in config.lams]
+    return by_w + by_lam + [(m, w, 0.0, params) for m, params in config.variants for w in config.ws]
+
+
+def defaults(rows: list[Row]) -> list[Row]:
+    """The rows of methods at their default parameters (not the variants)."""
+    return [r for r in rows if not r.params]
 
 
 def sweep(config: SweepConfig = SweepConfig(), progress: bool = True) -> list[Row]:
@@ -158,6 +191,7 @@ class Setting:
     method: str
     w: float
     lam: float
+    params: tuple[tuple[str, float | str], ...] = ()       # a variant's parameters
 
 
 def _start(config: SweepConfig, c: int) -> Tensor:
@@ -173,13 +207,13 @@ def cfg_reference(config: SweepConfig, w: float) -> list[Tensor]:
 
 
 def _compute(config: SweepConfig, progress: bool) -> list[Row]:
-    units = [Setting(config, m, w, lam) for m, w, lam in settings(config)]
+    units = [Setting(config, m, w, lam, params) for m, w, lam, params in settings(config)]
     ws = sorted({u.w for u in units}) if config.to_cfg else []
     references = dict(zip(ws, sweeps.map(cfg_reference, [config] * len(ws), None, [f"cfg, w = {w:g}" for w in ws],
                                         "separation: CFG references", inputs=[(w,) for w in ws], progress=progress)))
-    return sweeps.map(setting_row, units, "separation-setting", [f"{u.method}, w = {u.w:g}, lam = {u.lam:g}"
-                     for u in units], "separation", inputs=[(references.get(u.w),) for u in units],
-                     progress=progress)
+    return sweeps.map(setting_row, units, "separation-setting",
+                      [f"{u.method}{dict(u.params) or ''}, w = {u.w:g}, lam = {u.lam:g}" for u in units],
+                      "separation", inputs=[(references.get(u.w),) for u in units], progress=progress)
 
 
 def setting_row(unit: Setting, cfg_x: list[Tensor] | None) -> Row:
@@ -195,7 +229,7 @@ def setting_row(unit: Setting, cfg_x: list[Tensor] | None) -> Row:
         target = TiltedTarget(gmm, c, w)
         t0 = time.perf_counter()
         score, extra = None, {}
-        extra = {name: value for m, name, value in config.method_params if m == method}
+        extra = {**{name: value for m, name, value in config.method_params if m == method}, **dict(unit.params)}
         if spec.draw is not None:
             x = methods.draw(method, gmm, c, config.n, seed + 2, w=w)
         elif spec.sample is not None:
@@ -230,7 +264,7 @@ def setting_row(unit: Setting, cfg_x: list[Tensor] | None) -> Row:
         reports.append(report)
     averaged = {k: Estimate.mean([r[k] for r in reports]) for k in reports[0] if all(k in r for r in reports)}
     frac = sum(fractions) / len(fractions) if fractions and None not in fractions else None
-    return Row(method, w, lam, averaged, reports, frac)
+    return Row(method, w, lam, averaged, reports, frac, dict(unit.params))
 
 
 @dataclass(frozen=True)
@@ -289,7 +323,7 @@ def monotone(rows: list[Row], method: str, key: str, increasing: bool) -> list[s
     A step ``w_i -> w_{i+1}`` violates "non-decreasing" only if the later interval lies wholly below the
     earlier one (and conversely for "non-increasing").
     """
-    seq = sorted((r for r in rows if r.method == method), key=lambda r: r.w)
+    seq = sorted((r for r in defaults(rows) if r.method == method), key=lambda r: r.w)
     bad = []
     for a, b in itertools.pairwise(seq):
         ea, eb = a.metrics[key], b.metrics[key]
@@ -317,7 +351,7 @@ def table(rows: list[Row], columns: tuple[str, ...] | None = None) -> str:
     def cell(r: Row, k: str) -> str:
         return f"{r.metrics[k].value:.4g} ±{r.metrics[k].half_width:.2g}" if k in r.metrics else "-"
 
-    return format_table(header, [[r.method, f"{r.w:g}", f"{r.lam:g}", *[cell(r, k) for k in keys]] for r in rows])
+    return format_table(header, [[r.label, f"{r.w:g}", f"{r.lam:g}", *[cell(r, k) for k in keys]] for r in rows])
 
 
 ATLAS_COLUMNS = ("bayes_accuracy", "mean_posterior", "entropy", "mode_coverage", "energy_distance_cfg",

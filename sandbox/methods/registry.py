@@ -31,6 +31,8 @@ A method is also everything the tools ask of it, so no other list repeats its na
                  1 is unguided); ``conventions.to_w(value, scale)`` is this project's ``w``
     paper_names  each other parameter's name in its paper, where it differs (e.g. ``phi`` is ``guidance_rescale``)
     min_dim      the least data dimension it is defined for (experiments leave it out below)
+    sweep        the variants of its other parameters the full atlas tries: each a partial set of parameters, the
+                 rest at their defaults (``({"eta": 0.5}, {"schedule": "window", "w_out": -1.0})``)
 
 To add a method: one ``register(Method(...))`` call, in the package or in a plug-in (``sandbox.core.plugins``).
 """
@@ -104,6 +106,7 @@ class Method:
     scale: str = "w"
     paper_names: Mapping[str, str] = dataclasses.field(default_factory=dict)
     min_dim: int = 1
+    sweep: tuple[Mapping[str, float | str], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or self.name != self.name.strip():
@@ -120,6 +123,11 @@ class Method:
             raise ValueError("choices must name parameters with a string default")
         if self.scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
+        for variant in self.sweep:
+            if not variant or set(variant) - set(self.params) or self.strength in variant:
+                raise ValueError(f"each variant of sweep must set parameters other than the strength among "
+                                 f"{sorted(self.params)}, got {dict(variant)}")
+            self.bind(**variant)
         if set(self.paper_names) - set(self.params):
             raise ValueError(f"paper_names must name parameters among {sorted(self.params)}, got "
                              f"{sorted(self.paper_names)}")
@@ -338,21 +346,23 @@ register(Method(
     "s_c + w (s_c - s~_c), s~_c the class score of a degraded model: the mixture with covariances + kappa^2 I "
     "(Karras et al. 2024)", "w", params={"w": 0.0, "kappa": 0.5},
     exact=lambda gmm, c, p: CFG(_exact_pair(gmm, c)[0], _inflated(gmm, c, p["kappa"]), p["w"]),
-    experiments=("atlas",), scale="s"))
+    experiments=("atlas",), scale="s", sweep=({"kappa": 0.25}, {"kappa": 1.0}, {"kappa": 2.0})))
 register(Method(
     "apg", "guidance", "APG",
     "adaptive projected guidance in denoiser form: parallel part weighted by eta, rescaling to r, momentum "
     "(Sadat et al. 2024)", "w", params={"w": 0.0, "eta": 0.0, "r": 0.0, "momentum": 0.0},
     exact=lambda gmm, c, p: APG(*_exact_pair(gmm, c), p["w"], p["eta"], p["r"], p["momentum"]),
     nets=lambda nets, c, p: APG(*_net_pair(nets, c), p["w"], p["eta"], p["r"], p["momentum"]),
-    experiments=("atlas",), scale="s", paper_names={"momentum": "beta"}))
+    experiments=("atlas",), scale="s", paper_names={"momentum": "beta"},
+    sweep=({"eta": 0.5}, {"eta": 1.0}, {"r": 0.5}, {"r": 2.0}, {"momentum": -0.5})))
 register(Method(
     "cfg-zero-star", "guidance", "CFG-Zero*",
     "optimised scale alpha of the unconditional velocity, zero velocity for sigma >= sigma_zero (Fan et al. 2025)",
     "w", params={"w": 0.0, "sigma_zero": 0.0},
     exact=lambda gmm, c, p: CFGZeroStar(*_exact_pair(gmm, c), p["w"], p["sigma_zero"]),
     nets=lambda nets, c, p: CFGZeroStar(*_net_pair(nets, c), p["w"], p["sigma_zero"]), experiments=("atlas",),
-    scale="s", paper_names={"sigma_zero": "K (zeroed steps), as the sigma where they end"}))
+    scale="s", paper_names={"sigma_zero": "K (zeroed steps), as the sigma where they end"},
+    sweep=({"sigma_zero": 40.0}, {"sigma_zero": 10.0}, {"sigma_zero": 2.0})))
 
 
 
@@ -376,7 +386,7 @@ register(Method(
     "conditional one's, blended by phi", "w", params={"w": 0.0, "phi": 0.7},
     exact=lambda gmm, c, p: RescaledCFG(*_exact_pair(gmm, c), p["w"], p["phi"]),
     nets=lambda nets, c, p: RescaledCFG(*_net_pair(nets, c), p["w"], p["phi"]), experiments=("atlas",),
-    scale="s", paper_names={"phi": "guidance_rescale"}, min_dim=2))
+    scale="s", paper_names={"phi": "guidance_rescale"}, min_dim=2, sweep=({"phi": 0.3}, {"phi": 1.0})))
 register(Method(
     "cfg-schedule", "guidance", "CFG, scheduled w",
     "CFG with a scale w(sigma): constant, linear or cosine (rising toward low noise, mean w; Wang et al. 2024), "
@@ -385,14 +395,18 @@ register(Method(
                  "sigma_lo": 0.28, "sigma_hi": 5.42, "w_out": -0.5},
     choices={"schedule": SCHEDULES},
     exact=lambda gmm, c, p: ScheduledCFG(*_exact_pair(gmm, c), **p),
-    nets=lambda nets, c, p: ScheduledCFG(*_net_pair(nets, c), **p), experiments=("atlas",), scale="s"))
+    nets=lambda nets, c, p: ScheduledCFG(*_net_pair(nets, c), **p), experiments=("atlas",), scale="s",
+    sweep=({"schedule": "constant"}, {"schedule": "cosine"}, {"schedule": "exponential"},
+           {"schedule": "exponential", "decay": 4.0}, {"schedule": "window", "w_out": 0.0},
+           {"schedule": "window", "w_out": -0.5}, {"schedule": "window", "w_out": -1.0})))
 register(Method(
     "fbg", "guidance", "FBG",
     "feedback guidance (Koulischer et al. 2025) with the exact posterior: per-state scale 1/(1 - pi p(x)/p(x|c)) - 1, "
     "capped at w", "w", params={"w": 0.0, "pi": 0.5},
     exact=lambda gmm, c, p: FeedbackGuidance(*_exact_pair(gmm, c), gmm.log_class_posterior, c,
                                              math.log(float(gmm.class_probs[c])), p["w"], p["pi"]),
-    experiments=("atlas",), scale="s", paper_names={"w": "lambda_max (as 1 + w)"}))
+    experiments=("atlas",), scale="s", paper_names={"w": "lambda_max (as 1 + w)"},
+    sweep=({"pi": 0.25}, {"pi": 0.75})))
 register(Method(
     "linear-cfg", "guidance", "linear CFG",
     "the linear approximation of CFG (Li, Wang and Qu 2025): s_c + w times the guidance term of Gaussian "
@@ -422,7 +436,8 @@ register(Method(
     "CFG ODE back to 0; meant to reach the tilted q_0", "w",
     params={"w": 0.0, "sigma_star": 0.5, "rounds": 4.0, "steps": 16.0},
     sample=lambda gmm, c, p, x, sigmas, seed: _gibbs(gmm, c, p, x, sigmas, seed), experiments=("atlas",),
-    paper_names={"sigma_star": "the renoising level", "rounds": "Gibbs iterations"}))
+    paper_names={"sigma_star": "the renoising level", "rounds": "Gibbs iterations"},
+    sweep=({"sigma_star": 0.2}, {"sigma_star": 1.0}, {"rounds": 1.0}, {"rounds": 8.0})))
 
 # ---------------------------------------------------------------------------------------------- training-time methods
 def _gft_optimum(gmm: ClassConditionalGMM, c: int, p: Params) -> Field:

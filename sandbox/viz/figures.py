@@ -349,8 +349,10 @@ def atlas_curves(names: tuple[str, ...]) -> list[tuple[str, str]]:
         method = methods.get(name)
         if method.same_as is not None and method.same_as in names:
             continue
-        params = ", ".join(f"{k}={v}" if isinstance(v, str) else f"{k}={v:g}" for k, v in method.params.items()
-                           if k != method.strength)
+        # the choices (a schedule) always; numbers only for a rule with a few (a schedule's range settings are many)
+        numeric = [k for k, v in method.params.items() if k != method.strength and not isinstance(v, str)]
+        shown = [k for k in method.params if k in method.choices or (k in numeric and len(numeric) <= 3)]
+        params = ", ".join(f"{k}={separation.param_text(method.params[k])}" for k in shown)
         same = [methods.get(m).label for m in names if methods.get(m).same_as == name]
         curves.append((name, method.label + (f" ({params})" if params else "")
                        + ("\n= " + ", ".join(same) if same else "")))
@@ -362,10 +364,10 @@ def atlas_tradeoff_figure(fast: bool = False) -> plt.Figure:
     config = separation.SweepConfig.atlas(fast=fast)
     rows = separation.sweep(config, progress=False)
     with P.style():
-        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.8, ncols=2, width_ratios=[1.3, 1])
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 4.4, ncols=2, width_ratios=[1.3, 1])
         for i, (method, label) in enumerate(atlas_curves(config.methods)):
             fmt, color = ATLAS_FORMATS[i % len(ATLAS_FORMATS)], P.class_color(i)
-            sel = sorted((r for r in rows if r.method == method), key=lambda r: r.w)
+            sel = sorted((r for r in separation.defaults(rows) if r.method == method), key=lambda r: r.w)
             ws = np.array([r.w for r in sel])
             ent = np.array([[r.metrics["entropy"].value, r.metrics["entropy"].half_width] for r in sel])
             post = np.array([[r.metrics["mean_posterior"].value, r.metrics["mean_posterior"].half_width] for r in sel])
@@ -380,12 +382,63 @@ def atlas_tradeoff_figure(fast: bool = False) -> plt.Figure:
         axes[0].set_xlabel(r"diversity: entropy of samples of $c$ (nats)")
         axes[0].set_ylabel(r"separation: mean $p(c\mid x)$")
         axes[0].set_title("crowded_4d, exact fields, labels: $w$")
-        axes[0].legend(loc="upper left", fontsize=5.5)
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=5)
         axes[1].set_xscale("log", base=2)
         axes[1].set_yscale("log")
         axes[1].set_xlabel(r"$w$")
         axes[1].set_ylabel(r"energy distance to exact $q_0$ (floor $10^{-4}$)")
         axes[1].set_title(r"who samples $q_0$ ($q_0$ curve: exact vs exact)")
+    return fig
+
+
+def pareto(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points ``(separation, diversity)`` that no other point beats in both (the best trade-off),
+    ordered by separation."""
+    order = sorted(range(len(points)), key=lambda i: (-points[i][0], -points[i][1]))
+    front, best = [], -np.inf
+    for i in order:                       # from the most separated down: keep a point if it is more diverse
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front[::-1]
+
+
+@figure("atlas_sweeps", "the full atlas's parameter sweeps on crowded_4d: every variant of each rule over w, its best "
+        "trade-off (separation vs diversity) against CFG and exact q_0")
+def atlas_sweeps_figure(fast: bool = False) -> plt.Figure:
+    """Draws the atlas's variant rows (``Method.sweep``; the fast atlas has none: its defaults only)."""
+    config = separation.SweepConfig.atlas(fast=fast)
+    rows = separation.sweep(config, progress=False)
+    swept = list(dict.fromkeys(m for m, _ in config.variants)) or [m for m in config.methods
+                                                                    if methods.get(m).sweep][:1]
+
+    def xy(sel: list[separation.Row]) -> tuple[list[float], list[float]]:
+        return [r.metrics["mean_posterior"].value for r in sel], [r.metrics["entropy"].value for r in sel]
+
+    reference = {m: sorted((r for r in separation.defaults(rows) if r.method == m), key=lambda r: r.w)
+                 for m in ("cfg", "tilted")}
+    ncols = 4
+    nrows = -(-len(swept) // ncols)
+    with P.style():
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.2 * nrows, ncols=ncols, nrows=nrows, squeeze=False)
+        for ax, method in zip(axes.flat, swept):
+            own = [r for r in rows if r.method == method]
+            for i, (m, style) in enumerate((("cfg", "k--"), ("tilted", ":"))):
+                ax.plot(*xy(reference[m]), style, lw=0.9, color="black" if i == 0 else "0.5",
+                        label="CFG" if i == 0 else "exact $q_0$")
+            points = list(zip(*xy(own)))
+            ax.scatter(*xy(own), s=5, color=P.class_color(2), alpha=0.45, lw=0, label="every variant, every w")
+            front = [own[i] for i in pareto(points)]
+            ax.plot(*xy(front), "o-", ms=2.5, lw=1.0, color=P.class_color(0), label="best trade-off")
+            for r in front:
+                ax.annotate(r.label[len(method):].strip(" ()") or "default",
+                            (r.metrics["mean_posterior"].value, r.metrics["entropy"].value), fontsize=3.5,
+                            xytext=(2, 2), textcoords="offset points")
+            ax.set_title(methods.get(method).label, fontsize=7)
+            ax.set(xlabel=r"mean $p(c\mid x)$", ylabel="entropy (nats)")
+        axes.flat[0].legend(fontsize=4)
+        for ax in axes.flat[len(swept):]:
+            ax.set_axis_off()
     return fig
 
 

@@ -80,9 +80,10 @@ def _atlas(fast: bool) -> str:
     config = separation.SweepConfig.atlas(fast=fast)
     rows = separation.sweep(config, progress=False)
     columns = tuple(k for k in separation.ATLAS_COLUMNS if k != "seconds_per_1000")
-    times = ", ".join(f"{r.method} {r.metrics['seconds_per_1000'].value:.3g} s" for r in rows
+    times = ", ".join(f"{r.method} {r.metrics['seconds_per_1000'].value:.3g} s" for r in separation.defaults(rows)
                       if "seconds_per_1000" in r.metrics and r.w == config.ws[-1])
-    return (f"n = {config.n} per class, Heun {config.steps} steps, w in {list(config.ws)}.\n\n"
+    swept = f" Then each rule's parameter sweep ({len(config.variants)} variants)." if config.variants else ""
+    return (f"n = {config.n} per class, Heun {config.steps} steps, w in {list(config.ws)}.{swept}\n\n"
             + _block(separation.table(rows, columns)) + f"\n\n{TIME}seconds per 1000 samples at w = "
             f"{config.ws[-1]:g}: {times}")
 
