@@ -18,7 +18,9 @@
 # written down exactly and compared on the same footing (`docs/theory.md`, sections 11-12):
 #
 # * **guidance rules** at sampling time: CFG, CFG on a sigma interval, classifier guidance, autoguidance, APG,
-#   CFG-Zero*;
+#   CFG-Zero*, and the rules of the 2024-2026 debates: independent condition guidance (ICG), `guidance_rescale`,
+#   schedules $w(\sigma)$, feedback guidance (FBG) with the exact posterior, the linear approximation of CFG, and two
+#   that are samplers rather than fields, CFG++ and Gibbs-like guidance;
 # * **training-time replacements**, by their exact optima: GFT, model guidance, weighted MCLR (all three are CFG),
 #   and the data-level tilt (its optimum is $q_0$ itself, whose noised score is *not* CFG's); then as trained nets.
 #
@@ -40,7 +42,8 @@ for scale in conventions.SCALES:
 # %% [markdown]
 # ## The fields side by side
 # What each rule adds to the conditional score $s_c$ for class 0 of `overlap_2d` at $\sigma = 0.5$, $w = 2$
-# (arrows normalised per panel). GFT, model guidance and weighted MCLR would draw exactly the CFG panel.
+# (arrows normalised per panel). GFT, model guidance and weighted MCLR would draw exactly the CFG panel. (CFG++ and
+# Gibbs-like guidance have no field: they are sampling procedures, compared below by their samples.)
 
 # %%
 gmm = zoo.overlap_2d()
@@ -48,9 +51,11 @@ extent = (-3.0, 3.0, -2.4, 3.6)
 gx, gy, pts = P.grid_2d(extent, 11 if FAST else 17)
 sig = torch.full((pts.shape[0],), 0.5, dtype=torch.float64)
 s_c = gmm.score(pts, sig, 0)
-shown = ("cfg", "cfg-interval", "autoguidance", "apg", "cfg-zero-star", "data-tilt")
+shown = ("cfg", "cfg-interval", "autoguidance", "apg", "cfg-zero-star", "data-tilt", "icg", "cfg-rescale",
+         "cfg-schedule", "fbg", "linear-cfg")
 with P.style():
-    fig, axes = P.new_figure(P.DOUBLE_COLUMN, 4.2, ncols=3, nrows=2, sharex=True, sharey=True)
+    fig, axes = P.new_figure(P.DOUBLE_COLUMN, 6.3, ncols=4, nrows=3, sharex=True, sharey=True)
+    axes.flat[-1].set_axis_off()
     for ax, name in zip(axes.flat, shown):
         v = methods.field(name, gmm, 0, w=2.0)(pts, sig) - s_c
         v = v / v.norm(dim=1).max().clamp_min(1e-12)
@@ -76,7 +81,19 @@ figures.atlas_tradeoff_figure(fast=FAST);
 # **Reading it.** The exact optima of GFT, model guidance and weighted MCLR, and classifier guidance with the exact
 # classifier, sit on CFG's curve to rounding: as objectives they *are* CFG. The other rules trade separation for
 # diversity along curves of their own. Exact $q_0$ (what the data-level tilt samples) reaches CFG's separation with
-# much more diversity, and nothing guided by CFG's rule samples it.
+# much more diversity; of the guided samplers only the Gibbs-like refinement comes close to it. The column "x0
+# overshoot" is the x0-space view: how many posterior standard deviations each rule's denoiser lands from the exact
+# posterior mean along its own paths (0 would be the class's own denoiser; notebook 08 shows it point by point).
+#
+# ## Each rule over its own parameters
+# Defaults tuned for images need not be the best trade-off here. The full atlas runs every rule's parameter sweep
+# (`Method.sweep`: APG's $\eta$, $r$ and momentum, CFG-Zero*'s zeroed steps, autoguidance's $\kappa$, the rescale's
+# $\phi$, the schedules including a negative-guidance window, FBG's $\pi$, the Gibbs-like renoising level and
+# rounds) and keeps each rule's best trade-off: the variants no other variant beats in both separation and entropy.
+# (The fast setting has no sweeps: the panel shows one rule's defaults.)
+
+# %%
+figures.atlas_sweeps_figure(fast=FAST);
 
 # %% [markdown]
 # ## Trained nets: does each objective reach its optimum?

@@ -23,8 +23,8 @@ FIGURES_PER_CELL = {
     "03_inter_class_separation": [0, 1, 0, 1, 0, 1, 1, 0],
     "04_dsm_vs_mclr_mlps": [0, 1, 0],
     "05_cfg_intuition": [0, 3],
-    "06_guidance_atlas": [0, 1, 0, 1, 0, 1],
-    "07_claims": [0, 1, 1, 1, 1, 1],
+    "06_guidance_atlas": [0, 1, 0, 1, 1, 0, 1],
+    "07_claims": [0, 1, 1, 1, 1, 1, 1],
     "08_posterior_explorer": [0, 1, 1, 1],
 }
 

@@ -280,3 +280,43 @@ def test_gibbs_guidance_is_its_rounds_by_hand_and_keeps_the_class_law_at_w_zero(
         methods.sample("gibbs-guidance", gmm, 1, start, grid, w=1.0, rounds=1.5)
     with pytest.raises(ValueError, match="is not a sampler"):
         methods.sample("cfg", gmm, 1, start, grid, w=1.0)
+
+
+def test_atlas_variants_are_rows_of_their_own_and_a_default_variant_is_the_default_row():
+    from sandbox.experiments import separation
+    base = separation.SweepConfig(mixture="overlap_2d", methods=("cfg", "apg", "cfg-schedule"), ws=(2.0,), n=200,
+                                  steps=8, fidelity=False, to_cfg=True,
+                                  variants=(("apg", (("eta", 0.0),)), ("apg", (("eta", 1.0),)),
+                                            ("cfg-schedule", (("schedule", "window"), ("w_out", -1.0)))))
+    rows = separation.sweep(base, progress=False)
+    labels = [r.label for r in rows]
+    assert labels == ["cfg", "apg", "cfg-schedule", "apg (eta=0)", "apg (eta=1)",
+                      "cfg-schedule (schedule=window, w_out=-1)"]
+    by = dict(zip(labels, rows))
+    # eta = 0 is APG's default: the same samples, so the same numbers; eta = 1 is CFG (the same field, same starts)
+    for key in ("mean_posterior", "entropy", "x0_overshoot"):
+        assert by["apg (eta=0)"].metrics[key] == by["apg"].metrics[key]
+        assert by["apg (eta=1)"].metrics[key].value == pytest.approx(by["cfg"].metrics[key].value, rel=1e-9)
+    assert [r.label for r in separation.defaults(rows)] == ["cfg", "apg", "cfg-schedule"]
+    again = separation.Row.from_dict(by["apg (eta=1)"].as_dict())
+    assert again.params == {"eta": 1.0} and again.label == "apg (eta=1)"
+    with pytest.raises(ValueError, match="variants name 'mclr'"):                      # of strength lam
+        separation.SweepConfig(methods=("cfg", "mclr"), variants=(("mclr", (("lam", 1.0),)),))
+    with pytest.raises(ValueError, match="variants name 'apg'"):                       # not among the methods
+        separation.SweepConfig(methods=("cfg",), variants=(("apg", (("eta", 1.0),)),))
+    with pytest.raises(ValueError, match="schedule of method 'cfg-schedule' must be one of"):
+        separation.SweepConfig(methods=("cfg-schedule",), variants=(("cfg-schedule", (("schedule", "step"),)),))
+
+
+def test_the_full_atlas_sweeps_every_rules_declared_variants_and_the_best_trade_off_is_the_pareto_front():
+    from sandbox.experiments import separation
+    from sandbox.viz.figures import pareto
+    full, fast = separation.SweepConfig.atlas(), separation.SweepConfig.atlas(fast=True)
+    declared = [(m, tuple(v.items())) for m in full.methods for v in methods.get(m).sweep]
+    assert full.variants == tuple(declared) and fast.variants == ()
+    assert {"apg", "cfg-zero-star", "autoguidance", "cfg-rescale", "cfg-schedule"} <= {m for m, _ in declared}
+    assert ("cfg-schedule", (("schedule", "window"), ("w_out", -1.0))) in declared      # a negative window
+    # (separation, entropy): (0.5, 3) and (0.7, 2) are both best; (0.6, 1.5) is beaten by (0.7, 2)
+    assert pareto([(0.5, 3.0), (0.6, 1.5), (0.7, 2.0), (0.4, 2.5)]) == [0, 2]
+    with pytest.raises(ValueError, match="each variant of sweep must set parameters other than the strength"):
+        methods.Method("bad", "guidance", "bad", "", "w", params={"w": 0.0, "eta": 0.0}, sweep=({"w": 1.0},))
