@@ -19,6 +19,17 @@ alphabetical order, so a new claim is one new file:
                             fixed K, and do not fade along K = exp(alpha d) (phase diagram over d and K)
     high_noise_hurts        guiding only below sigma = 5.42 keeps CFG's confidence with more diversity; which of 36
                             sigma windows reaches CFG's confidence with the most mode coverage
+
+and the debates of 2024-2026, alphabetically:
+
+    early_guidance_kills_global_diversity   guidance at high noise costs modes, at low noise spread within modes
+    gibbs_guidance_samples_the_tilt         a Gibbs-like refinement of conditional samples reaches q_0, CFG does not
+    icg_matches_cfg                         independent condition guidance against CFG over random mixtures
+    linear_cfg_tracks_cfg                   the linear (Gaussian) approximation of CFG's guidance term over sigma
+    rescale_fixes_overexposure              guidance_rescale: the prediction's norm against the separation kept
+    rising_schedule_keeps_diversity         rising w(sigma) against constant w at equal separation
+    speciation_time                         classes speciate at sigma_s^2 ~ Lambda, the data covariance's top eigenvalue
+    zero_init_is_a_late_start               CFG-Zero*'s zeroed first steps against a late start from p_sigma
 """
 
 import importlib
