@@ -391,6 +391,9 @@ def atlas_tradeoff_figure(fast: bool = False) -> plt.Figure:
     return fig
 
 
+SPREAD_MARGIN = 0.5      # nats above exact q_0's entropy at the least w: beyond it, samples outspread the data
+
+
 def pareto(points: list[tuple[float, float]]) -> list[int]:
     """Indices of the points ``(separation, diversity)`` that no other point beats in both (the best trade-off),
     ordered by separation."""
@@ -417,6 +420,10 @@ def atlas_sweeps_figure(fast: bool = False) -> plt.Figure:
 
     reference = {m: sorted((r for r in separation.defaults(rows) if r.method == m), key=lambda r: r.w)
                  for m in ("cfg", "tilted")}
+    # samples more spread than the data are not diversity: a variant whose entropy exceeds exact q_0's at the least
+    # w by more than SPREAD_MARGIN nats (CFG-Zero* zeroing down to a small sigma leaves x_T's spread) is drawn apart
+    # and left out of the best trade-off
+    ceiling = max(r.metrics["entropy"].value for r in reference["tilted"]) + SPREAD_MARGIN
     ncols = 4
     nrows = -(-len(swept) // ncols)
     with P.style():
@@ -426,14 +433,23 @@ def atlas_sweeps_figure(fast: bool = False) -> plt.Figure:
             for i, (m, style) in enumerate((("cfg", "k--"), ("tilted", ":"))):
                 ax.plot(*xy(reference[m]), style, lw=0.9, color="black" if i == 0 else "0.5",
                         label="CFG" if i == 0 else "exact $q_0$")
-            points = list(zip(*xy(own)))
+            beyond = [r for r in own if r.metrics["entropy"].value > ceiling]
+            own = [r for r in own if r.metrics["entropy"].value <= ceiling]
             ax.scatter(*xy(own), s=5, color=P.class_color(2), alpha=0.45, lw=0, label="every variant, every w")
-            front = [own[i] for i in pareto(points)]
+            front = [own[i] for i in pareto(list(zip(*xy(own))))]
             ax.plot(*xy(front), "o-", ms=2.5, lw=1.0, color=P.class_color(0), label="best trade-off")
-            for r in front:
-                ax.annotate(r.label[len(method):].strip(" ()") or "default",
-                            (r.metrics["mean_posterior"].value, r.metrics["entropy"].value), fontsize=3.5,
-                            xytext=(2, 2), textcoords="offset points")
+            named = set()
+            for r in sorted(front, key=lambda r: -r.metrics["mean_posterior"].value):   # each variant named once
+                name = r.label[len(method):].strip(" ()") or "default"
+                if name not in named:
+                    named.add(name)
+                    ax.annotate(name, (r.metrics["mean_posterior"].value, r.metrics["entropy"].value), fontsize=3.5,
+                                xytext=(2, 2), textcoords="offset points")
+            if beyond:
+                ax.text(0.98, 0.02, textwrap.fill(f"left out, {len(beyond)} points more spread than the data: "
+                                                  + ", ".join(dict.fromkeys(r.label[len(method):].strip(" ()")
+                                                                            for r in beyond)), 34),
+                        transform=ax.transAxes, ha="right", va="bottom", fontsize=3.5)
             ax.set_title(methods.get(method).label, fontsize=7)
             ax.set(xlabel=r"mean $p(c\mid x)$", ylabel="entropy (nats)")
         axes.flat[0].legend(fontsize=4)
