@@ -97,7 +97,7 @@ def panel(ax, numbers: dict, color: Callable[[int], str]) -> None:
                       [r["energy_distance"]["hi"] - r["energy_distance"]["value"] for r in rows]],
                 fmt="o", ms=2.5, color=color(3), elinewidth=0.6)
     ax.axhline(0.0, color="0.6", lw=0.6)
-    ax.set(xlabel=r"field gap $|s_u - \sum_k \pi_k s_k| \,/\, |s_c - s_u|$", ylabel="energy distance ICG vs CFG")
+    ax.set(xlabel=r"field gap / CFG's guidance term", ylabel="energy distance ICG vs CFG")
 
 
 register(Claim(

@@ -86,7 +86,7 @@ def panel(ax, numbers: dict, color: Callable[[int], str]) -> None:
         ax.plot(sigmas, [e["value"] for e in row["errors"]], "-", lw=0.8, alpha=0.8,
                 color=color(i) if i < 3 else "0.65", label=row["mixture"] if i < 3 else None)
     ax.axhline(numbers["tolerance"], color="black", lw=0.6, ls=":")
-    ax.set(xscale="log", yscale="log", xlabel=r"$\sigma$", ylabel="relative error of the linear guidance term")
+    ax.set(xscale="log", yscale="log", xlabel=r"$\sigma$", ylabel="linear guidance term's rel. error")
     ax.legend(fontsize=5)
 
 

@@ -84,7 +84,7 @@ def panel(ax, numbers: dict, color: Callable[[int], str]) -> None:
     for i, rule in enumerate(("cfg", "cfg-rescale")):
         ax.scatter([math.exp(r[rule]["log_inflation"]["value"]) for r in rows],
                    [r[rule]["mean_posterior"]["value"] for r in rows], s=12, color=color(i), label=rule)
-    ax.set(xlabel=r"norm factor $|\epsilon_w| / |\epsilon_c|$ along the path", ylabel="mean $p(c|x)$")
+    ax.set(xlabel=r"norm factor $|\epsilon_w| / |\epsilon_c|$", ylabel="mean $p(c|x)$")
     ax.legend(fontsize=5)
 
 

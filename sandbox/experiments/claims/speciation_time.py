@@ -92,8 +92,8 @@ def panel(ax, numbers: dict, color: Callable[[int], str]) -> None:
                 label=r"$N(\pm m, I)$ over $d$")
     ax.plot(lam, [math.sqrt(v) for v in lam], "--", color="0.5", lw=0.8, label=r"$\sqrt{\Lambda}$")
     ax.plot([shared["Lambda"]], [shared["sigma_s"]["value"]], "s", color=color(1), ms=4, label=shared["mixture"])
-    ax.set(xscale="log", yscale="log", xlabel=r"$\Lambda$ (largest eigenvalue of the data covariance)",
-           ylabel=r"$\sigma_s$ (steepest fall of $H(c|x_\sigma)$)")
+    ax.set(xscale="log", yscale="log", xlabel=r"$\Lambda$ (data covariance)",
+           ylabel=r"$\sigma_s$: steepest fall of $H(c|x_\sigma)$")
     ax.legend(fontsize=4)
 
 

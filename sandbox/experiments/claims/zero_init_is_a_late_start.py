@@ -78,7 +78,7 @@ def panel(ax, numbers: dict, color: Callable[[int], str]) -> None:
                           [r[key]["hi"] - v for v, r in zip(values, rows)]], fmt="o-", ms=2.5, color=color(i),
                     label=label)
     ax.axhline(0.0, color="0.6", lw=0.6)
-    ax.set(xscale="log", xlabel=r"$\sigma$ where sampling starts moving", ylabel="energy distance")
+    ax.set(xlabel=r"first $\sigma$ that moves", ylabel="energy distance")
     ax.legend(fontsize=4)
 
 
