@@ -280,7 +280,7 @@ def _atlas_parts(names: list[str], config: object, nets: object, exact_only: boo
     if unknown:
         raise ValueError(f"--methods must be drawn from {list(methods.names())}, got {unknown}")
     tunable = trained_atlas.trainable_per_w()
-    exact = [m for m in names if (methods.get(m).exact or methods.get(m).draw or methods.get(m).sample)
+    exact = [m for m in names if methods.get(m).sampleable
              and (m in config.methods or m not in tunable)]
     trained = [] if exact_only else [m for m in names if m in tunable]
     left = [m for m in names if m not in exact and m not in trained]

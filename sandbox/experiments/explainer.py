@@ -26,6 +26,14 @@ from .separation import SampleConfig
 Tensor = torch.Tensor
 
 
+def square_extent(gmm: ClassConditionalGMM, pad: float = 3.0) -> tuple[float, float, float, float]:
+    """A square ``(x0, x1, y0, y1)`` around where a 2-D mixture's data lives (``pad`` sds beyond each component)."""
+    (a0, a1), (b0, b1) = gmm.extent(pad)
+    half = 0.5 * max(a1 - a0, b1 - b0)
+    ca, cb = 0.5 * (a0 + a1), 0.5 * (b0 + b1)
+    return ca - half, ca + half, cb - half, cb + half
+
+
 @dataclass(frozen=True)
 class PosteriorView:
     """The exact posteriors over clean data at ``N`` noisy points and what guidance makes of them.
@@ -126,9 +134,7 @@ class ExplainerConfig:
         component (J, 2)}``: tensors, float64."""
         gmm, c = self.mixture, self.c
         sigmas = edm_sigmas(self.steps, self.sigma_min, self.sigma_max)[:-1]              # the last one is 0
-        (a0, a1), (b0, b1) = gmm.extent(self.pad)
-        half = 0.5 * max(a1 - a0, b1 - b0)                                                # a square plane
-        x0, x1, y0, y1 = 0.5 * (a0 + a1) - half, 0.5 * (a0 + a1) + half, 0.5 * (b0 + b1) - half, 0.5 * (b0 + b1) + half
+        x0, x1, y0, y1 = square_extent(gmm, self.pad)
         xs, ys = torch.linspace(x0, x1, self.grid, dtype=torch.float64), torch.linspace(y0, y1, self.grid,
                                                                                           dtype=torch.float64)
         cells = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), -1).reshape(-1, 2)    # row-major along y

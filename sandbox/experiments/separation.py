@@ -94,8 +94,7 @@ class SweepConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mixture", zoo.resolve(self.mixture))
-        usable = [m.name for m in methods.REGISTRY.values()
-                  if m.exact is not None or m.draw is not None or m.sample is not None]
+        usable = [m.name for m in methods.REGISTRY.values() if m.sampleable]
         unknown = [m for m in self.methods if m not in usable]
         if unknown:
             raise ValueError(f"methods must be drawn from {usable}, got {unknown}")

@@ -146,6 +146,11 @@ class Method:
             raise ValueError("experiment 'atlas-nets' fine-tunes one net for every w: it needs a loss and strength 'w'")
 
     @property
+    def sampleable(self) -> bool:
+        """Whether it can be sampled on an exact mixture: an exact field, exact draws or a sampler."""
+        return self.exact is not None or self.draw is not None or self.sample is not None
+
+    @property
     def trainable(self) -> bool:
         """Whether ``train --objective`` can train it (it has a loss)."""
         return self.loss is not None

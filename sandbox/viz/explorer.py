@@ -29,19 +29,11 @@ from matplotlib.patches import Ellipse
 
 from ..core.mixtures import ClassConditionalGMM
 from ..core.validation import as_int, as_number
-from ..experiments.explainer import PosteriorView, guided_path, posterior_view
+from ..experiments.explainer import PosteriorView, guided_path, posterior_view, square_extent
 from .plotting import NEUTRAL, class_color, grid_2d, new_figure
 
 LEVELS = (9.0, 6.0, 3.0, 1.0)          # nats below each posterior's peak drawn as contours (outermost first)
 PICK_PIXELS = 12.0                     # a press this close to a component's centre picks it
-
-
-def square_extent(gmm: ClassConditionalGMM, pad: float = 3.0) -> tuple[float, float, float, float]:
-    """A square ``(x0, x1, y0, y1)`` around where a 2-D mixture's data lives (``pad`` sds beyond each component)."""
-    (a0, a1), (b0, b1) = gmm.extent(pad)
-    half = 0.5 * max(a1 - a0, b1 - b0)
-    ca, cb = 0.5 * (a0 + a1), 0.5 * (b0 + b1)
-    return ca - half, ca + half, cb - half, cb + half
 
 
 def _two_d(gmm: object) -> ClassConditionalGMM:
@@ -50,6 +42,22 @@ def _two_d(gmm: object) -> ClassConditionalGMM:
     if gmm.dim != 2:
         raise ValueError(f"gmm must be 2-D (the figure draws the plane), got d = {gmm.dim}")
     return gmm
+
+
+def _attach(owner: Explorer | MixtureDrawer, ax: Axes | None, height: float) -> None:
+    """``owner.figure`` and ``owner.ax`` (a new figure unless ``ax`` is given), its mouse handlers connected."""
+    owner.figure, owner.ax = new_figure(5.2, height) if ax is None else (ax.figure, ax)
+    for event, handler in (("button_press_event", owner._press), ("motion_notify_event", owner._motion),
+                           ("button_release_event", owner._release)):
+        owner.figure.canvas.mpl_connect(event, handler)
+
+
+def _xy(x: object, name: str) -> np.ndarray:
+    """A finite point of the plane from any two numbers, or a ValueError naming ``name``."""
+    a = np.asarray(x, dtype=np.float64).reshape(-1)
+    if a.shape != (2,) or not np.isfinite(a).all():
+        raise ValueError(f"{name} must be a finite point of the plane, 2 numbers, got {x!r}")
+    return a
 
 
 def _free(event: MouseEvent, ax: Axes) -> bool:
@@ -70,11 +78,7 @@ class Explorer:
         self.draws, self.seed = as_int(draws, "draws", minimum=1), as_int(seed, "seed")
         self.extent = square_extent(self.gmm)
         self.gx, self.gy, self.cells = grid_2d(self.extent, as_int(grid, "grid", minimum=8))
-        if ax is None:
-            self.figure, ax = new_figure(5.2, 5.4)
-        else:
-            self.figure = ax.figure
-        self.ax = ax
+        _attach(self, ax, 5.4)
         self.listeners: list[Callable[[Explorer], None]] = []
         self._artists: list[object] = []
         self._dragging = False
@@ -85,9 +89,6 @@ class Explorer:
         self.sigma = self._sigma(sigma)
         self.x = self._point(x) if x is not None else self._default_point()
         self._background()
-        self.figure.canvas.mpl_connect("button_press_event", self._press)
-        self.figure.canvas.mpl_connect("motion_notify_event", self._motion)
-        self.figure.canvas.mpl_connect("button_release_event", self._release)
         self.update()
 
     # ------------------------------------------------------------------ what the widgets and the mouse call
@@ -215,10 +216,7 @@ class Explorer:
 
     # ------------------------------------------------------------------ checks
     def _point(self, x: object) -> torch.Tensor:
-        t = torch.as_tensor(np.asarray(x, dtype=np.float64)).reshape(-1)
-        if t.shape != (2,) or not bool(t.isfinite().all()):
-            raise ValueError(f"x must be a finite point of the plane, 2 numbers, got {x!r}")
-        return t.to(self.gmm.dtype)
+        return torch.as_tensor(_xy(x, "x")).to(self.gmm.dtype)
 
     def _sigma(self, sigma: float) -> float:
         sigma = as_number(sigma, "sigma", minimum=0.0)
@@ -262,11 +260,8 @@ class MixtureDrawer:
         if self.width <= 0:
             raise ValueError(f"width must be > 0, got {width}")
         self.current_class = 0
-        if ax is None:
-            self.figure, ax = new_figure(5.2, 5.2)
-        else:
-            self.figure = ax.figure
-        self.ax = ax
+        _attach(self, ax, 5.2)
+        ax = self.ax
         self.listeners: list[Callable[[MixtureDrawer], None]] = []
         self._artists: list[object] = []
         self._held: tuple[str, int] | None = None          # ("move" | "shape", component) while a button is down
@@ -274,9 +269,6 @@ class MixtureDrawer:
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
         ax.set_aspect("equal")
-        self.figure.canvas.mpl_connect("button_press_event", self._press)
-        self.figure.canvas.mpl_connect("motion_notify_event", self._motion)
-        self.figure.canvas.mpl_connect("button_release_event", self._release)
         self.redraw()
 
     # ------------------------------------------------------------------ edits
@@ -286,20 +278,20 @@ class MixtureDrawer:
         c = self.current_class if c is None else as_int(c, "c")
         cov = np.eye(2) * self.width**2 if cov is None else np.asarray(cov, dtype=np.float64)
         weight = float(np.mean([w for *_, w in self.components])) if self.components else 1.0
-        self.components.append((c, self._xy(mean, "mean"), cov, weight))
+        self.components.append((c, _xy(mean, "mean"), cov, weight))
         self.redraw()
         return len(self.components) - 1
 
     def move(self, i: int, mean: object) -> None:
         c, _, cov, weight = self.components[i]
-        self.components[i] = (c, self._xy(mean, "mean"), cov, weight)
+        self.components[i] = (c, _xy(mean, "mean"), cov, weight)
         self.redraw()
 
     def shape(self, i: int, toward: object) -> None:
         """Stretch component ``i`` toward a point: its long axis from the centre to ``toward`` (one sd), ``width``
         across it (no stretch when the point is within ``width`` of the centre)."""
         c, mean, _, weight = self.components[i]
-        v = self._xy(toward, "toward") - mean
+        v = _xy(toward, "toward") - mean
         length = float(np.hypot(*v))
         if length <= self.width:
             cov = np.eye(2) * self.width**2
@@ -386,9 +378,3 @@ class MixtureDrawer:
         self._motion(event)                    # where the drag ended, if motion events were dropped on the way
         self._held = None
 
-    @staticmethod
-    def _xy(x: object, name: str) -> np.ndarray:
-        a = np.asarray(x, dtype=np.float64).reshape(-1)
-        if a.shape != (2,) or not np.isfinite(a).all():
-            raise ValueError(f"{name} must be a finite point of the plane, 2 numbers, got {x!r}")
-        return a
