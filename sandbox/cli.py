@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import __version__
-from .core.files import check_writable
+from .core.files import check_distinct, check_suffix, check_writable
 from .core.mixtures import ClassConditionalGMM
 from .core.plugins import GROUP as PLUGIN_GROUP
 from .core.tables import format_table
@@ -22,6 +22,12 @@ from .core.tables import format_table
 FAST_FIGURES = "build/figures-fast"
 UNRESOLVED = 3          # verify's exit code when some check is unresolved and none failed
 MIXTURE_HELP = "zoo name or mixture .json file (ClassConditionalGMM.save) (default: overlap_2d)"
+# the flags that name files a command reads, and those that name files it writes with the endings they must have
+# (None: a folder): checked before any work, so that no output replaces an input (``_guard_paths``)
+READS = ("checkpoint", "init", "classifier", "mixture", "plugin")
+WRITES = {"json": (".json",), "counterexamples": None}
+OUT = {"train": (".pt",), "sample": (".npz", ".csv"), "explain": (".html", ".htm"), "report": (".md",),
+       "figures": None}
 
 EXAMPLES = {
     "figures": """\
@@ -151,7 +157,6 @@ def _figures(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from .experiments import verification
 
-    _check_json(args)
     t0 = time.perf_counter()
     config = verification.VerifyConfig(tuple(args.mixture) if args.mixture else None, args.fast, args.seed)
     results = verification.run_all(fast=args.fast, progress=_progress(args), mixtures=config.mixtures,
@@ -172,11 +177,6 @@ def _verify(args: argparse.Namespace) -> int:
                      "against the theorem either way")
     _report(text, lines, t0, args, config, one, lambda: [r.as_dict() for r in results])
     return 1 if failed else UNRESOLVED if unresolved else 0
-
-
-def _check_json(args: argparse.Namespace) -> None:
-    if args.json is not None:
-        check_writable(args.json, "--json")
 
 
 def _report(text: str, lines: list[str], t0: float, args: argparse.Namespace, config: object,
@@ -203,7 +203,6 @@ def _report(text: str, lines: list[str], t0: float, args: argparse.Namespace, co
 def _separation(args: argparse.Namespace) -> int:
     from .experiments.separation import SweepConfig, as_json, sweep, table, trend_summary
 
-    _check_json(args)
     t0 = time.perf_counter()
     config = SweepConfig(mixture=args.mixture, seed=args.seed)
     config = replace(config, methods=tuple(args.methods)) if args.methods else config
@@ -221,7 +220,6 @@ def _atlas(args: argparse.Namespace) -> int:
     each with its mixture."""
     from .core.validation import as_seeds
 
-    _check_json(args)
     if args.seeds is not None:
         as_seeds(tuple(args.seeds), "--seeds")
     t0 = time.perf_counter()
@@ -295,9 +293,6 @@ def _atlas_parts(names: list[str], config: object, nets: object, exact_only: boo
 def _claims(args: argparse.Namespace) -> int:
     from .experiments import claims
 
-    _check_json(args)
-    if args.counterexamples is not None:
-        check_writable(args.counterexamples, "--counterexamples", folder=True)
     t0 = time.perf_counter()
     verdicts = claims.run(tuple(args.only) if args.only else None, fast=args.fast,
                           announce=lambda line: print(f"mclr-sandbox claims: {line}", file=sys.stderr),
@@ -334,7 +329,6 @@ def _train(args: argparse.Namespace) -> int:
     from .learn import checkpoints
     from .learn.training import TrainConfig, train, train_classifier
 
-    check_writable(args.out, "--out")
     changes = {k: v for k, v in (("steps", args.steps), ("w", args.w), ("lam", args.lam),
                                  ("ws", tuple(args.ws) if args.ws else None)) if v is not None}
     needs = () if args.objective == "classifier" else methods.get(args.objective).needs
@@ -393,7 +387,6 @@ def _compare(args: argparse.Namespace) -> int:
     from .experiments.comparison import CompareConfig, acceptance_lines, as_json, compare, table
     from .learn.training import TrainConfig
 
-    _check_json(args)
     t0 = time.perf_counter()
     config = CompareConfig(train=TrainConfig(mixture=args.mixture))
     config = config.fast() if args.fast else config
@@ -431,7 +424,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .experiments import net_evaluation
     from .learn import checkpoints
 
-    _check_json(args)
     t0 = time.perf_counter()
     result = checkpoints.load(args.checkpoint)
     config = net_evaluation.EvaluateConfig(seed=args.seed)
@@ -467,9 +459,6 @@ def _sample(args: argparse.Namespace) -> int:
     from .learn import checkpoints
 
     out = Path(args.out)
-    if out.suffix not in (".npz", ".csv"):
-        raise ValueError(f"--out must end in .npz or .csv, got {args.out}")
-    check_writable(out, "--out")
     result = checkpoints.load(args.checkpoint)
     classes = None if args.klass is None else (args.klass,)
     x, y = net_evaluation.sample(result, args.n, w=args.w, classes=classes, steps=args.steps, seed=args.seed,
@@ -492,7 +481,6 @@ def _explain(args: argparse.Namespace) -> int:
     from .experiments.explainer import ExplainerConfig
     from .viz.explain import page
 
-    check_writable(args.out, "--out")
     t0 = time.perf_counter()
     config = ExplainerConfig(mixture=args.mixture, c=args.klass)
     text = page(cache.run(config), config.mixture.name, config.c)
@@ -725,6 +713,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _guard_paths(args: argparse.Namespace) -> None:
+    """Refuse, before any work, an output path that is one of the command's inputs (or another output), and an
+    output file whose ending is not what is written there. ``--check`` reads ``--out`` (the page or the folder it
+    compares with) instead of writing it."""
+    inputs = []
+    for flag in READS:
+        given = getattr(args, flag, None)
+        for path in given if isinstance(given, list) else [given]:
+            if path is not None and Path(str(path)).expanduser().is_file():
+                inputs.append((f"--{flag}", path))
+    writes = dict(WRITES)
+    if args.command in OUT and not getattr(args, "check", False):
+        writes["out"] = OUT[args.command]
+    elif getattr(args, "out", None) is not None:
+        inputs.append(("--out", args.out))
+    outputs = []
+    for flag, suffixes in writes.items():
+        path = getattr(args, flag, None)
+        if path is None:
+            continue
+        check_writable(path, f"--{flag}", folder=suffixes is None)
+        if suffixes is not None:
+            check_suffix(path, f"--{flag}", suffixes)
+        outputs.append((f"--{flag}", path))
+    check_distinct(outputs, inputs)
+
+
 def _one_line_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> str:
     return f"mclr-sandbox: warning: {message}\n"
 
@@ -776,6 +791,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate) if threading.current_thread() is threading.main_thread() \
         else None
     try:
+        _guard_paths(args)
         with _executor(args):
             return args.run(args)
     except (ValueError, TypeError) as err:

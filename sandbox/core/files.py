@@ -12,7 +12,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -81,6 +81,40 @@ def check_writable(path: str | Path, name: str, folder: bool = False) -> Path:
         raise ValueError(f"{name} {target} cannot be written: {existing} is not a writable folder "
                          f"({err.strerror or err})") from None
     return target
+
+
+def check_suffix(path: str | Path, name: str, suffixes: tuple[str, ...]) -> Path:
+    """Raise ``ValueError`` naming ``name`` unless ``path`` ends in one of ``suffixes`` (what is written there is of
+    that kind: a page named ``e.png`` that holds HTML would mislead every program that opens it)."""
+    target = Path(path)
+    if target.suffix.lower() not in suffixes:
+        raise ValueError(f"{name} {target} must end in {' or '.join(suffixes)} (what it writes), got "
+                         f"{target.suffix or 'no extension'!r}")
+    return target
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether ``a`` and ``b`` name one file: the same inode where both exist (hard links, symlinks, ``..``), else
+    the same resolved path."""
+    a, b = Path(a).expanduser(), Path(b).expanduser()
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def check_distinct(outputs: Sequence[tuple[str, str | Path]], inputs: Sequence[tuple[str, str | Path]]) -> None:
+    """Raise ``ValueError`` if an output ``(flag, path)`` is one of the ``inputs`` ``(flag, path)`` or another
+    output: writing it would destroy what the command reads, or one result would replace another. Called before
+    any work."""
+    written: list[tuple[str, Path]] = []
+    for flag, path in outputs:
+        clashes = [(other, Path(known), "an input of this command: writing it would destroy it")
+                   for other, known in inputs]
+        clashes += [(other, known, "another output of this command") for other, known in written]
+        for other, known, what in clashes:
+            if same_file(path, known):
+                raise ValueError(f"{flag} {path} is {other} {known}, {what}; choose another path")
+        written.append((flag, Path(path)))
 
 
 def _umask() -> int:
