@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from .. import methods
 from ..core.fields import Field, labelled
 from ..core.schedules import edm_sigmas
-from ..core.tables import format_table
+from ..core.tables import estimate, format_table, number
 from ..core.validation import as_int, as_number, as_seeds
 from ..learn.checkpoints import cached_training
 from ..learn.training import TrainConfig, TrainResult, train, train_classifier
@@ -226,9 +226,9 @@ def table(result: dict[str, object]) -> str:
     for row, vals in result["summary"].items():
         if one_seed:
             est = result["per_seed"][0][row]
-            cells = [f"{est[k].value:.4g} [{est[k].lo:.3g}, {est[k].hi:.3g}]" for k in KEYS]
+            cells = [f"{number(est[k].value)} [{number(est[k].lo, 3)}, {number(est[k].hi, 3)}]" for k in KEYS]
         else:
-            cells = [f"{vals[k][0]:.4g} ±{vals[k][1]:.2g}" for k in KEYS]
+            cells = [estimate(*vals[k]) for k in KEYS]
         body.append([row, *cells])
     return format_table(header, body)
 

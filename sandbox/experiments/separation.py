@@ -29,7 +29,7 @@ from .. import methods
 from ..core import cache, sweeps, zoo
 from ..core.fields import labelled
 from ..core.schedules import edm_sigmas
-from ..core.tables import format_table
+from ..core.tables import estimate, format_table
 from ..core.validation import as_int, as_number, as_scales
 from ..methods import samplers
 from ..methods.tilted import TiltedTarget
@@ -348,7 +348,7 @@ def table(rows: list[Row], columns: tuple[str, ...] | None = None) -> str:
     header = ["method", "w", "lambda", *[COLUMNS[k] for k in keys]]
 
     def cell(r: Row, k: str) -> str:
-        return f"{r.metrics[k].value:.4g} ±{r.metrics[k].half_width:.2g}" if k in r.metrics else "-"
+        return estimate(r.metrics[k].value, r.metrics[k].half_width) if k in r.metrics else "-"
 
     return format_table(header, [[r.label, f"{r.w:g}", f"{r.lam:g}", *[cell(r, k) for k in keys]] for r in rows])
 

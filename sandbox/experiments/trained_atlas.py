@@ -33,7 +33,7 @@ from ..core import cache, sweeps, zoo
 from ..core.fields import Field
 from ..core.mixtures import ClassConditionalGMM
 from ..core.schedules import edm_sigmas
-from ..core.tables import format_table
+from ..core.tables import estimate, format_table
 from ..core.validation import as_int, as_number, as_scales, as_seeds
 from ..learn.checkpoints import cached_training
 from ..learn.training import TrainConfig, TrainResult, train, train_classifier
@@ -350,8 +350,8 @@ def table(result: dict[str, object], keys: tuple[str, ...] = tuple(MEASURES)) ->
                 return "-"
             if one:
                 e = first[method, w][key]
-                return f"{e['value']:.4g} ±{0.5 * (e['hi'] - e['lo']):.2g}"
-            return f"{cell[key][0]:.4g} ±{cell[key][1]:.2g}"
+                return estimate(e["value"], 0.5 * (e["hi"] - e["lo"]))
+            return estimate(*cell[key])
         body.append([f"{method} / nets", f"{w:g}", *[fmt(key) for key in keys]])
     return format_table(["method / source", "w", *(MEASURES[k] for k in keys)], body)
 
