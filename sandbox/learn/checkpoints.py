@@ -2,14 +2,19 @@
 checkpoint is self-contained), seed and package version.
 
 Written atomically (``files.atomic_open``) and read with ``torch.load(weights_only=True)``, which unpickles
-only tensors and plain containers. A file that is not a checkpoint, is truncated or corrupted, or whose contents
-do not fit together (unknown kind, malformed fields, non-finite weights, weights that do not fit the stored
-architecture) raises ``ValueError`` naming the file and the problem. Cached nets (``cached_training``) are
-checkpoints stored through ``sandbox.cache``, under their full key.
+only tensors and plain containers. A checkpoint carries the fingerprints of what it holds (its mixture, its
+settings: kind, architecture and training config, and its weights); loading recomputes them, so a file edited
+after it was written (a mixture's means moved, the objective renamed, a weight changed) is refused rather than
+evaluated against what it no longer is. A file that is not a checkpoint, is truncated or corrupted, or whose
+contents do not fit together (unknown kind, malformed fields, non-finite weights, weights that do not fit the
+stored architecture, fingerprints that disagree) raises ``ValueError`` naming the file and the problem. Cached
+nets (``cached_training``) are checkpoints stored through ``sandbox.cache``, under their full key.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +28,7 @@ from .models import Denoiser, ModelConfig, NoisyClassifier
 from .training import TrainConfig, TrainResult
 
 FORMAT = "mclr-sandbox-checkpoint"
-VERSION = 2
+VERSION = 3            # 3: with fingerprints
 KINDS = {"denoiser": Denoiser, "classifier": NoisyClassifier}
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -35,7 +40,7 @@ def payload(result: TrainResult) -> dict[str, object]:
     kind = next((name for name, cls in KINDS.items() if isinstance(result.model, cls)), None)
     if kind is None:
         raise TypeError(f"result.model must be a Denoiser or NoisyClassifier, got {type(result.model).__name__}")
-    return {
+    data = {
         "format": FORMAT, "version": VERSION, "package_version": __version__, "kind": kind,
         "model_config": result.model.config.as_dict(), "train_config": result.config.as_dict(),
         "seed": result.config.seed, "seconds": float(result.seconds),
@@ -43,6 +48,25 @@ def payload(result: TrainResult) -> dict[str, object]:
         "dtype": str(next(result.model.parameters()).dtype).removeprefix("torch."),
         "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
     }
+    data["fingerprints"] = fingerprints(data)
+    return data
+
+
+def fingerprints(data: dict[str, object]) -> dict[str, str]:
+    """What a checkpoint's contents hash to: ``mixture`` (the mixture's own fingerprint, from its stored
+    parameters), ``settings`` (kind, dtype, architecture and training config) and ``weights`` (every tensor's
+    bytes, by name). 16 hex digits each."""
+    def digest(obj: object) -> str:
+        return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    weights = hashlib.sha256()
+    for name in sorted(data["state_dict"]):
+        tensor = data["state_dict"][name].detach().cpu().contiguous()
+        weights.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}:".encode())
+        weights.update(tensor.numpy().tobytes())
+    return {"mixture": TrainConfig.from_dict(data["train_config"]).mixture.fingerprint,
+            "settings": digest({k: data[k] for k in ("kind", "dtype", "model_config", "train_config")}),
+            "weights": weights.hexdigest()[:16]}
 
 
 def from_payload(data: object, source: str = "checkpoint", device: torch.device | str = "cpu") -> TrainResult:
@@ -50,9 +74,10 @@ def from_payload(data: object, source: str = "checkpoint", device: torch.device 
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"{source} is not an {FORMAT} file")
     if data.get("version") != VERSION:
-        raise ValueError(f"{source} has format version {data.get('version')!r}; this package reads version {VERSION}")
+        raise ValueError(f"{source} has format version {data.get('version')!r}; this package reads version {VERSION} "
+                         f"(a checkpoint of an older mclr-sandbox: train it again)")
     expected = {"kind": str, "model_config": dict, "train_config": dict, "history": torch.Tensor, "dtype": str,
-                "state_dict": dict, "seconds": float}
+                "state_dict": dict, "seconds": float, "fingerprints": dict}
     bad = [k for k, t in expected.items() if not isinstance(data.get(k), t)]
     if bad:
         raise ValueError(f"{source} has missing or malformed fields {bad}")
@@ -73,6 +98,12 @@ def from_payload(data: object, source: str = "checkpoint", device: torch.device 
         model.load_state_dict(state, strict=True)
     except (TypeError, ValueError, RuntimeError) as err:
         raise ValueError(f"{source} does not match its own architecture or config: {err}") from None
+    stored, computed = data["fingerprints"], fingerprints(data)
+    edited = [what for what in computed if stored.get(what) != computed[what]]
+    if edited:
+        changes = ", ".join(f"{w} ({stored.get(w)} stored, {computed[w]} now)" for w in edited)
+        raise ValueError(f"{source} was changed after it was written: the fingerprints stored with it disagree with "
+                         f"its contents in {changes}")
     if model_config.dim != train_config.mixture.dim or model_config.num_classes != train_config.mixture.num_classes:
         raise ValueError(f"{source}: the model's shape does not fit its stored mixture")
     return TrainResult(model.to(device).eval(), train_config, history.tolist(), data["seconds"])
