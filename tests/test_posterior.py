@@ -117,9 +117,39 @@ def test_sigma_zero_is_a_point_mass_at_x_and_has_no_density():
     post = gmm.posterior(x, 0.0, 0)
     assert torch.equal(post.mean(), x) and float(post.covariance().abs().max()) < 1e-30   # rounding of sum r = 1
     assert torch.equal(post.sample(3, generator=0), x.expand(3, 1)[None])
-    with pytest.raises(ValueError, match="log_prob needs sigma > 0"):
+    with pytest.raises(ValueError, match=r"log_prob needs sigma >= 2\.23e-308"):
         post.log_prob(x)
     with pytest.raises(ValueError, match="x0 must"):
         gmm.posterior(x, 1.0).log_prob(torch.zeros(2, 2))
     with pytest.raises(ValueError, match="sigma"):
         gmm.posterior(x, -1.0)
+
+
+@pytest.mark.parametrize("sigma", [1e-3, 1e-20, 1e-160, 1e-200, 1e-300, 3e-308])
+def test_the_density_stays_exact_down_to_the_smallest_normal_sigma(sigma):
+    # one Gaussian N(mu, lam) in 1-D: p(x0 | x) = N(x0; m, v), m = mu + lam (x - mu) / (lam + s^2), v = lam s^2 /
+    # (lam + s^2); at x0 = x, with x - m = s^2 (x - mu) / (lam + s^2), written in logs so nothing underflows:
+    # log p = -1/2 (log 2 pi + log lam + 2 log s - log(lam + s^2)) - 1/2 s^2 (x - mu)^2 / (lam (lam + s^2))
+    mu, lam = 0.3, 1.7
+    gmm = zoo.gaussian_classes([mu, -1.0], [lam, 1.0])
+    x = torch.tensor([[0.0], [-2.5], [3.0]], dtype=torch.float64)
+    spread = lam + sigma * sigma
+    exact = [-0.5 * (math.log(2 * math.pi) + math.log(lam) + 2 * math.log(sigma) - math.log(spread))
+             - 0.5 * sigma * sigma * (float(xi) - mu) ** 2 / (lam * spread) for xi in x[:, 0]]
+    got = gmm.posterior(x, sigma, 0).log_prob(x).diagonal()
+    assert torch.allclose(got, torch.tensor(exact, dtype=torch.float64), rtol=1e-13, atol=0)
+    # and a point one posterior sd from x = 0: log p drops by 1/2 (at sigma this small, m - x = s^2 (x - mu) /
+    # (lam + s^2) is ~1e-160 sds, below the last bit)
+    if sigma < 1e-100:
+        sd = sigma * math.sqrt(lam / spread)
+        shifted = gmm.posterior(x[:1], sigma, 0).log_prob(x[:1] + sd)
+        assert math.isclose(float(shifted), exact[0] - 0.5, rel_tol=1e-13)
+
+
+def test_below_the_smallest_normal_sigma_the_density_is_refused_by_name_and_no_draw_is_empty():
+    gmm = zoo.teaching_1d()
+    x = torch.tensor([[0.4]], dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"sigma >= 2\.23e-308.*got 1e-320"):
+        gmm.posterior(x, 1e-320, 0).log_prob(x)
+    assert gmm.posterior(x, 0.5, 0).sample(0).shape == (1, 0, 1)
+    assert gmm.posterior(x[:0], 0.5, 0).sample(4).shape == (0, 4, 1)
