@@ -11,8 +11,9 @@ loaded from
                   ``[project.entry-points."mclr_sandbox.plugins"] my-rules = "my_package.rules"``
 
 after which its names are in the registries like the package's own, for the API, the command line, JSON reports
-and figure labels. Loading is all or nothing: a plug-in that fails to import, or registers a name already taken,
-raises one ``ValueError`` naming the file, and whatever it had registered before the failure is removed again.
+and figure labels. Loading is all or nothing: a plug-in that fails to import, exits (``sys.exit``), registers
+nothing, or registers a name already taken raises one ``ValueError`` naming the file, and whatever it had registered
+before the failure is removed again; so does a path that is a folder or not a ``.py`` file.
 A loaded plug-in's source is part of the code fingerprint of every result that names what it registered
 (``provenance``), so editing it recomputes those results. Loading the same file or module twice does nothing.
 """
@@ -41,7 +42,7 @@ def track(registry: dict) -> dict:
 
 
 def _is_file(spec: str) -> bool:
-    return spec.endswith(".py") or "/" in spec or "\\" in spec
+    return spec.endswith(".py") or "/" in spec or "\\" in spec or Path(spec).exists()
 
 
 def load(spec: str | Path) -> ModuleType:
@@ -51,11 +52,17 @@ def load(spec: str | Path) -> ModuleType:
     text = str(spec).strip()
     if isinstance(spec, Path) or _is_file(text):
         path = Path(text).expanduser().resolve()
+        if path.is_dir():
+            raise ValueError(f"plug-in {text} is a folder; expected a .py file or a module name")
         if not path.is_file():
             raise ValueError(f"plug-in {text}: no such file")
+        if path.suffix != ".py":
+            raise ValueError(f"plug-in {text} is not a .py file (a plug-in is Python source, or a module name)")
         name = f"mclr_sandbox_plugin_{path.stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
         where = str(path)
     else:
+        if not all(part.isidentifier() for part in text.split(".")):
+            raise ValueError(f"plug-in {text!r} is neither a .py file nor a module name (dotted Python names)")
         name, where = text, text
     if name in LOADED:
         return sys.modules[name]
@@ -76,11 +83,19 @@ def load(spec: str | Path) -> ModuleType:
             registry.update(before)
         sys.modules.pop(name, None)
         provenance.PLUGINS.discard(name)
+        if isinstance(err, SystemExit):     # exiting on import would end the command as if it had succeeded
+            raise ValueError(f"plug-in {where} exited while loading (SystemExit {err.code!r}); a plug-in only "
+                             f"registers what it defines") from None
         if not isinstance(err, Exception):
             raise
         if isinstance(err, ModuleNotFoundError) and err.name == name:
             raise ValueError(f"plug-in {where}: no module named {name!r} (a .py file needs its path)") from None
         raise ValueError(f"plug-in {where} failed to load: {type(err).__name__}: {err}") from err
+    if all(len(registry) == len(before) for registry, before in snapshots):
+        sys.modules.pop(name, None)
+        provenance.PLUGINS.discard(name)
+        raise ValueError(f"plug-in {where} registered nothing: a plug-in calls methods.register or claims.register "
+                         f"(see sandbox.core.plugins)")
     LOADED[name] = where
     return module
 

@@ -44,6 +44,8 @@ from .files import remove_orphans
 T = TypeVar("T")
 EXTRA = "pip install 'mclr-sandbox[distributed]'"
 PLUGIN = "mclr-sandbox-settings"        # the worker plug-in that gives workers this process's settings
+HANDSHAKE = 30.0                        # seconds a scheduler has to answer: a port that accepts and stays silent
+                                        # would otherwise hold the command forever (Dask's own timeout misses it)
 
 
 class SweepError(RuntimeError):
@@ -220,10 +222,7 @@ def connect(address: str, own: bool = False) -> Iterator[Executor]:
     distributed = _distributed()
     if not isinstance(address, str) or not address.strip():
         raise ValueError(f"scheduler must be an address such as tcp://host:8786, got {address!r}")
-    try:
-        client = distributed.Client(address.strip(), timeout="20s")
-    except OSError as err:
-        raise ValueError(f"scheduler {address}: cannot connect ({err})") from None
+    client = _client(distributed, address.strip())
     try:
         client.register_plugin(_setup_plugin(own), name=PLUGIN)
         with using(Dask(client)) as runner:
@@ -232,6 +231,34 @@ def connect(address: str, own: bool = False) -> Iterator[Executor]:
         with contextlib.suppress(Exception):      # a cluster that went away has nothing left to unregister
             client.unregister_worker_plugin(PLUGIN)
         client.close()
+
+
+def _client(distributed: Any, address: str) -> Any:
+    """A Dask client of the scheduler at ``address``, or one ``ValueError`` naming the address within ``HANDSHAKE``
+    seconds: refused, silent (the attempt is left to a daemon thread) or not speaking Dask's protocol (a service
+    that talks first makes Dask read a length of exabytes)."""
+    outcome: dict[str, Any] = {}
+
+    def attempt() -> None:
+        try:
+            outcome["client"] = distributed.Client(address, timeout=f"{HANDSHAKE}s")
+        except BaseException as err:       # in this thread every failure is an answer for the caller
+            outcome["error"] = err
+
+    thread = threading.Thread(target=attempt, name=f"connect {address}", daemon=True)
+    thread.start()
+    thread.join(HANDSHAKE + 5.0)
+    if "client" in outcome:
+        return outcome["client"]
+    if thread.is_alive():
+        raise ValueError(f"scheduler {address}: no Dask handshake within {HANDSHAKE:g} s (it accepts connections "
+                         f"but does not answer as a Dask scheduler)")
+    err = outcome["error"]
+    if isinstance(err, (OSError, TimeoutError)):
+        raise ValueError(f"scheduler {address}: cannot connect ({err})") from None
+    first = (str(err).strip().splitlines() or [""])[0][:120]
+    raise ValueError(f"scheduler {address}: what answers there does not speak Dask's protocol "
+                     f"({type(err).__name__}: {first})") from None
 
 
 @contextlib.contextmanager

@@ -190,10 +190,22 @@ def run(names: tuple[str, ...] | None = None, fast: bool = False,
         needs = {dep: done[dep] for dep in claim.depends}
         config = configs[name]
         verdict = Verdict.from_dict(cache.cached(
-            "claim", _key(name, configs), lambda claim=claim, needs=needs, config=config: claim.measure(config, needs)
-            .as_dict(), code=_code(name)))
+            "claim", _key(name, configs),
+            lambda claim=claim, needs=needs, config=config: _measured(claim, config, needs), code=_code(name)))
         done[name] = dataclasses.replace(verdict, config=cache.plain(config))
     return {name: done[name] for name in sorted(names, key=list(REGISTRY).index)}
+
+
+def _measured(claim: Claim, config: Any, needs: dict[str, Verdict]) -> dict[str, object]:
+    """``claim.measure(config, needs)`` as plain data, after checking that it is a ``Verdict`` with a known verdict."""
+    verdict = claim.measure(config, needs)
+    if not isinstance(verdict, Verdict):
+        raise TypeError(f"claim {claim.name}: measure must return a Verdict(verdict, reason, numbers), got "
+                        f"{type(verdict).__name__}")
+    if verdict.verdict not in VERDICTS or not isinstance(verdict.reason, str):
+        raise ValueError(f"claim {claim.name}: its Verdict must say one of {list(VERDICTS)} with a reason (text), got "
+                         f"{verdict.verdict!r} and a {type(verdict.reason).__name__}")
+    return verdict.as_dict()
 
 
 def table(verdicts: dict[str, Verdict]) -> str:
