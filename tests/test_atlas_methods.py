@@ -142,7 +142,7 @@ def test_every_registered_rule_drives_a_sampler(mixture):
 
 def test_method_parameters_are_validated():
     gmm = zoo.overlap_2d()
-    with pytest.raises(ValueError, match="eta must be a finite number >= 0 and <= 1"):
+    with pytest.raises(ValueError, match=r"eta of method .apg. must be a finite number >= 0 and <= 1"):
         methods.field("apg", gmm, 0, w=1.0, eta=2.0)
     with pytest.raises(ValueError, match=r"takes parameters \['kappa', 'w'\], got \['eta'\]"):
         methods.field("autoguidance", gmm, 0, eta=1.0)
@@ -283,4 +283,4 @@ def test_atlas_takes_several_mixtures_and_seeds(tmp_path, capsys):
     assert one == {(m, w) for m in ("cfg", "tilted") for w in (1.0, 4.0)}
     assert set(report["config"]) == set(names)                  # each atlas's own config, by mixture
     assert cli.main(["atlas", "--fast", "--seeds", "-1"]) == 2
-    assert "each of --seeds must be an int >= 0, got -1" in capsys.readouterr().err
+    assert "argument --seeds: must be a whole number >= 0, got -1" in capsys.readouterr().err

@@ -276,7 +276,7 @@ def test_gibbs_guidance_is_its_rounds_by_hand_and_keeps_the_class_law_at_w_zero(
     kept = methods.sample("gibbs-guidance", gmm, 1, gmm.sample(4000, c=1, sigma=80.0, generator=4), grid, seed=5,
                           w=0.0, steps=32.0)
     assert metrics.ks_distance(kept, TiltedTarget(gmm, 1, 0.0).cdf_1d).p_value > 1e-3
-    with pytest.raises(ValueError, match="rounds of gibbs-guidance must be a whole number"):
+    with pytest.raises(ValueError, match="rounds of method 'gibbs-guidance' must be a whole number"):
         methods.sample("gibbs-guidance", gmm, 1, start, grid, w=1.0, rounds=1.5)
     with pytest.raises(ValueError, match="is not a sampler"):
         methods.sample("cfg", gmm, 1, start, grid, w=1.0)

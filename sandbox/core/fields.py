@@ -4,9 +4,10 @@
     LabelledField   field(x: (N, d), sigma: (N,), c: (N,)) -> (N, d)    a label per row: ``gmm.score``, ``net.score``,
                                                                         what objectives train and evaluations compare
 
-``conditional`` fixes the label of a labelled field; ``labelled`` turns a per-class field builder back into a
-labelled field; ``from_denoiser`` turns a denoiser ``D(x, sigma)`` (the k-diffusion convention: ``net(x, sigma)``
-returns the denoised estimate) into a field by Tweedie, ``s = (D - x) / sigma^2``.
+``methods.field`` hands out ``Batched`` fields, which also take ``sigma`` as one number for every row (as the
+mixture's own scores do). ``conditional`` fixes the label of a labelled field; ``labelled`` turns a per-class field
+builder back into a labelled field; ``from_denoiser`` turns a denoiser ``D(x, sigma)`` (the k-diffusion convention:
+``net(x, sigma)`` returns the denoised estimate) into a field by Tweedie, ``s = (D - x) / sigma^2``.
 """
 
 from __future__ import annotations
@@ -45,3 +46,20 @@ def labelled(field_for: Callable[[int], Field]) -> LabelledField:
             out[rows] = field_for(int(k))(x[rows], sigma[rows]).to(x.dtype)
         return out
     return field
+
+
+class Batched:
+    """``field`` that also takes ``sigma`` as a number or a 0-d tensor, broadcast to ``(N,)`` (a rule's own
+    arithmetic is written for ``(N,)``); every attribute is the wrapped field's (``APG``'s state, ``Optimum``'s
+    ``ill_posed_fraction``)."""
+
+    def __init__(self, field: Field) -> None:
+        self.field = field
+
+    def __call__(self, x: Tensor, sigma: Tensor | float) -> Tensor:
+        if not isinstance(sigma, Tensor) or sigma.ndim == 0:
+            sigma = torch.full((x.shape[0],), float(sigma), dtype=x.dtype, device=x.device)
+        return self.field(x, sigma)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.__dict__["field"], name)

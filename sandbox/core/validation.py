@@ -6,9 +6,12 @@ parameter and what was expected, so bad input never turns into a silent NaN down
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
+from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -236,3 +239,152 @@ def register_once(registry: dict[str, T], name: str, item: T, kind: str) -> T:
     registry[name] = item
     return item
 
+
+
+# ------------------------------------------------------------------------------------------------ declared limits
+@dataclass(frozen=True)
+class Limit:
+    """A declared constraint on one setting, checked by ``check``: a finite real number in ``[lo, hi]`` (``open``
+    excludes ``lo``; ``infinite`` admits +inf, an open end such as a window's), a whole number (``whole``), one of
+    ``choices``, any non-empty ``text`` (a name), a bool (``flag``), or (``many``) a non-empty tuple of such values,
+    strictly ``increasing`` if asked.
+    ``invalid()`` lists values it refuses, from which the tests generate bad input for every declared setting."""
+
+    lo: float | None = None
+    hi: float | None = None
+    open: bool = False
+    whole: bool = False
+    infinite: bool = False
+    choices: tuple[str, ...] | None = None
+    text: bool = False
+    flag: bool = False
+    many: bool = False
+    increasing: bool = False
+
+    def describe(self) -> str:
+        """What it admits, in words: ``a whole number >= 1``."""
+        if self.flag:
+            return "true or false"
+        if self.text:
+            one = "a non-empty name"
+        elif self.choices is not None:
+            one = f"one of {list(self.choices)}"
+        else:
+            bounds = [f"{'>' if self.open else '>='} {self.lo:g}"] if self.lo is not None else []
+            bounds += [f"<= {self.hi:g}"] if self.hi is not None else []
+            one = (("a whole number" if self.whole else "a finite number" if not self.infinite else "a number")
+                   + (" " + " and ".join(bounds) if bounds else "") + (" (or inf)" if self.infinite else ""))
+        if not self.many:
+            return one
+        return f"a non-empty list{', strictly increasing,' if self.increasing else ''} of values each {one}"
+
+    def one(self, value: object, name: str) -> object:
+        """``value`` checked as one item (not ``many``)."""
+        if self.flag:
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be true or false, got {value!r}")
+            return value
+        if self.text:
+            if not isinstance(value, str) or not value.strip():
+                raise ValueError(f"{name} must be a non-empty name, got {value!r}")
+            return value
+        if self.choices is not None:
+            if value not in self.choices:
+                raise ValueError(f"{name} must be one of {list(self.choices)}, got {value!r}")
+            return value
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise TypeError(f"{name} must be {self.describe()}, got {type(value).__name__} {value!r}")
+        v = float(value)
+        inside = (not math.isnan(v) and (math.isfinite(v) or (self.infinite and v == math.inf))
+                  and (self.lo is None or (v > self.lo if self.open else v >= self.lo))
+                  and (self.hi is None or v <= self.hi) and (not self.whole or v == int(v)))
+        if not inside:
+            raise ValueError(f"{name} must be {Limit(**{**self.__dict__, 'many': False}).describe()}, got {value!r}")
+        return int(v) if self.whole else v
+
+    def check(self, value: object, name: str) -> object:
+        """``value`` checked (a tuple of checked items for ``many``), or ``ValueError``/``TypeError`` naming
+        ``name`` and what it admits."""
+        if not self.many:
+            return self.one(value, name)
+        if not isinstance(value, (tuple, list)) or not value:
+            raise ValueError(f"{name} must be {self.describe()}, got {value!r}")
+        items = tuple(self.one(v, f"each of {name}") for v in value)
+        if self.increasing and any(b <= a for a, b in itertools.pairwise(items)):
+            raise ValueError(f"{name} must strictly increase, got {list(items)}")
+        return items
+
+    def invalid(self) -> list[object]:
+        """Values this limit refuses (a sample: wrong types, out of range, not whole, empty, not increasing)."""
+        if self.flag:
+            return ["yes", 1]
+        if self.text:
+            bad: list[object] = ["", " ", 3]
+        elif self.choices is not None:
+            bad: list[object] = ["no-such-choice", 1.0]
+        else:
+            bad = ["abc", math.nan, -math.inf, True]
+            bad += [] if self.infinite else [math.inf]
+            bad += [self.lo - 1.0] if self.lo is not None else []
+            bad += [self.lo] if self.lo is not None and self.open else []
+            bad += [self.hi + 1.0] if self.hi is not None else []
+            bad += [(self.lo if self.lo is not None else 0.0) + 1.5] if self.whole else []
+        if not self.many:
+            return bad
+        good = self.lo + 1.0 if self.lo is not None else None
+        return [(), *((b,) for b in bad)] + ([(good + 1, good)] if self.increasing and good is not None else [])
+
+
+REAL = Limit()
+NONNEGATIVE = Limit(lo=0.0)
+POSITIVE = Limit(lo=0.0, open=True)
+UNIT = Limit(lo=0.0, hi=1.0)
+COUNT = Limit(lo=1, whole=True)
+SEED = Limit(lo=0, whole=True)
+TEXT = Limit(text=True)
+
+
+def limit_of(default: object) -> Limit:
+    """The limit a setting has unless it declares one, from its default: a bool is a flag, an int a count (>= 1),
+    a float a finite number, text a non-empty word; a tuple a non-empty list of its items' kind."""
+    if isinstance(default, tuple):
+        item = limit_of(default[0]) if default else REAL
+        return Limit(**{**item.__dict__, "many": True})
+    if isinstance(default, bool):
+        return Limit(flag=True)
+    if isinstance(default, Integral):
+        return COUNT
+    if isinstance(default, str):
+        return TEXT
+    return REAL
+
+
+def setting(default: object, limit: Limit) -> Any:
+    """A config field with a declared ``limit`` (``dataclasses.field`` metadata): ``n: int = setting(100, COUNT)``."""
+    return dataclasses.field(default=default, metadata={"limit": limit})
+
+
+def limit(f: dataclasses.Field, default: object) -> Limit:
+    """The limit of config field ``f``: declared (``setting``) or implied by its ``default`` (``limit_of``)."""
+    return f.metadata.get("limit") or limit_of(default)
+
+
+def check_config(config: Any, owner: str) -> Any:
+    """Every field of the frozen dataclass ``config`` checked against its declared limit (``setting``), or the limit
+    its default implies (``limit_of``), then every pair of ``ORDER`` (``lo < hi``, a class attribute); errors name
+    ``owner.field``. -> ``config`` with each field in its checked form (ints as int, floats as float, lists as
+    tuples)."""
+    defaults = {f.name: f for f in dataclasses.fields(config)}
+    checked = {}
+    for name, f in defaults.items():
+        default = f.default if f.default is not dataclasses.MISSING else getattr(config, name)
+        checked[name] = limit(f, default).check(getattr(config, name), f"{owner}.{name}")
+    for lo, hi in getattr(type(config), "ORDER", ()):
+        if not checked[lo] < checked[hi]:
+            raise ValueError(f"{owner}.{lo} must be below {owner}.{hi}, got {checked[lo]!r} and {checked[hi]!r}")
+    return dataclasses.replace(config, **checked)
+WHOLE = Limit(lo=0, whole=True)
+SCALES = Limit(lo=0.0, many=True)                             # guidance scales w
+RISING_SCALES = Limit(lo=0.0, many=True, increasing=True)
+SIGMAS = Limit(lo=0.0, open=True, many=True)
+RISING_COUNTS = Limit(lo=1, whole=True, many=True, increasing=True)   # step counts, coarse to fine

@@ -16,8 +16,8 @@ from ..core.validation import as_count, as_number
 from . import theory
 
 Tensor = torch.Tensor
-__all__ = ["APG", "CFG", "SCHEDULES", "CFGZeroStar", "ClassifierGuidance", "FeedbackGuidance", "LinearCFG", "Optimum",
-           "RescaledCFG", "ScheduledCFG", "class_moments", "conditional", "exact_cfg", "guidance_weight",
+__all__ = ["APG", "CFG", "SCHEDULES", "WINDOW", "CFGZeroStar", "ClassifierGuidance", "FeedbackGuidance", "LinearCFG",
+           "Optimum", "RescaledCFG", "ScheduledCFG", "class_moments", "conditional", "exact_cfg", "guidance_weight",
            "model_guidance_iterates"]
 
 
@@ -193,8 +193,11 @@ class RescaledCFG:
 SCHEDULES = ("constant", "linear", "cosine", "exponential", "window")
 
 
+WINDOW = (0.28, 5.42)     # the sigma interval where interval guidance applies CFG (Kynkaanniemi et al. 2024, EDM2)
+
+
 def guidance_weight(schedule: str, w: float, sigma: Tensor, sigma_min: float, sigma_max: float,
-                    decay: float = 2.0, sigma_lo: float = 0.28, sigma_hi: float = 5.42,
+                    decay: float = 2.0, sigma_lo: float = WINDOW[0], sigma_hi: float = WINDOW[1],
                     w_out: float = -0.5) -> Tensor:
     """``w(sigma)`` of a guidance schedule, with ``t = log(sigma / sigma_min) / log(sigma_max / sigma_min)`` clipped
     to ``[0, 1]`` (1 at the start of sampling, 0 at its end). ``sigma: (N,)`` -> ``(N,)``.
@@ -228,6 +231,16 @@ class ScheduledCFG:
         self.w = as_number(w, "w", minimum=0.0)
         self.sigma_min = as_number(sigma_min, "sigma_min", minimum=0.0, strict=True)
         self.sigma_max = as_number(sigma_max, "sigma_max", minimum=self.sigma_min, strict=True)
+        limits = {"decay": (0.0, True), "sigma_lo": (0.0, False), "sigma_hi": (0.0, True), "w_out": (None, False)}
+        unknown = sorted(set(shape) - set(limits))
+        if unknown:
+            raise ValueError(f"a guidance schedule takes {sorted(limits)} beyond w, sigma_min and sigma_max, got "
+                             f"{unknown}")
+        for name, value in shape.items():
+            shape[name] = as_number(value, name, minimum=limits[name][0], strict=limits[name][1])
+        lo, hi = shape.get("sigma_lo", WINDOW[0]), shape.get("sigma_hi", WINDOW[1])
+        if lo >= hi:
+            raise ValueError(f"sigma_lo must be below sigma_hi, got {lo} and {hi}")
         guidance_weight(schedule, self.w, torch.ones(1, dtype=torch.float64), self.sigma_min, self.sigma_max, **shape)
 
     def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:

@@ -11,7 +11,9 @@ A method says how its score field for class ``c`` is built from a *source*:
 
 with its parameters (``params``: name -> default; ``strength`` names the one that sets how strong it is, ``"w"``
 for guidance scales in this project's convention, ``"lam"`` for unweighted MCLR; a parameter with a string default
-is a choice among ``choices[name]``, e.g. a guidance schedule). A ``reference`` method has no field: it is sampled
+is a choice among ``choices[name]``, e.g. a guidance schedule), each checked against its declared limit
+(``limits[name]``, a ``validation.Limit``; undeclared: a finite number, the strengths ``w`` and ``lam`` >= 0) and the
+pairs ``order`` that must increase (``("sigma_lo", "sigma_hi")``). A ``reference`` method has no field: it is sampled
 exactly (``draw``); nor has a sampler-level rule (CFG++, Gibbs-like guidance): ``sample`` runs it from starting
 points over a sigma grid (``methods.sample``). Builders receive the parameters as a dict with the defaults filled
 in.
@@ -43,19 +45,21 @@ import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from numbers import Integral
 
 import torch
 
 from ..core import plugins, provenance
 from ..core.conventions import SCALES, from_w
-from ..core.fields import Field, conditional
+from ..core.fields import Batched, Field, conditional
 from ..core.mixtures import ClassConditionalGMM
-from ..core.validation import as_number, register_once
+from ..core.validation import COUNT, NONNEGATIVE, POSITIVE, REAL, SEED, UNIT, Limit, as_count, register_once
 from . import objectives, samplers
 from .guidance import (
     APG,
     CFG,
     SCHEDULES,
+    WINDOW,
     CFGZeroStar,
     ClassifierGuidance,
     FeedbackGuidance,
@@ -81,7 +85,8 @@ EXPERIMENTS = {   # name -> what including a method there means
 
 
 Params = dict[str, float | str]
-STRENGTHS = ("w", "lam")   # accepted by every method (ignored by those without them), so sweeps pass them uniformly
+# accepted by every method (checked, then ignored by those without them), so sweeps pass them uniformly
+STRENGTHS = {"w": NONNEGATIVE, "lam": NONNEGATIVE}
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,8 @@ class Method:
     sample: Callable[[ClassConditionalGMM, int, Params, Tensor, Tensor, int], Tensor] | None = None
     params: Mapping[str, float | str] = dataclasses.field(default_factory=dict)
     choices: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    limits: Mapping[str, Limit] = dataclasses.field(default_factory=dict)
+    order: tuple[tuple[str, str], ...] = ()
     loss: Callable[[TrainingBatch], Tensor] | None = None
     needs: tuple[str, ...] = ()
     experiments: tuple[str, ...] = ()
@@ -121,6 +128,15 @@ class Method:
                 raise ValueError(f"parameter {name!r} is a choice: choices[{name!r}] must list its default {default!r}")
         if set(self.choices) - {k for k, v in self.params.items() if isinstance(v, str)}:
             raise ValueError("choices must name parameters with a string default")
+        if set(self.limits) - set(self.params) or set(self.limits) & set(self.choices):
+            raise ValueError(f"limits must name numeric parameters among {sorted(self.params)}, got "
+                             f"{sorted(self.limits)}")
+        if not all(isinstance(v, Limit) for v in self.limits.values()):
+            raise TypeError("limits must map parameter names to validation.Limit")
+        if any(len(pair) != 2 or set(pair) - set(self.params) for pair in self.order):
+            raise ValueError(f"order must hold pairs (lo, hi) of parameters among {sorted(self.params)}, got "
+                             f"{self.order}")
+        self.bind(**self.params)            # the defaults obey the declared limits
         if self.scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, got {self.scale!r}")
         for variant in self.sweep:
@@ -155,21 +171,27 @@ class Method:
         """Whether ``train --objective`` can train it (it has a loss)."""
         return self.loss is not None
 
+    def limit(self, name: str) -> Limit:
+        """The declared limit of parameter ``name`` (module docstring)."""
+        if name in self.choices:
+            return Limit(choices=tuple(self.choices[name]))
+        return self.limits.get(name) or STRENGTHS.get(name) or REAL
+
     def bind(self, **params: float | str) -> Params:
-        """Its parameters with defaults filled in; an unknown name or choice is an error (``w`` and ``lam`` excepted
-        from the names)."""
+        """Its parameters with defaults filled in, each checked against its limit and ``order``; an unknown name is
+        an error (``w`` and ``lam`` excepted: checked, then ignored by a method without them)."""
         unknown = sorted(set(params) - set(self.params) - set(STRENGTHS))
         if unknown:
             raise ValueError(f"method {self.name!r} takes parameters {sorted(self.params)}, got {unknown}")
         out = dict(self.params)
         for name, value in params.items():
-            if name in self.choices:
-                if value not in self.choices[name]:
-                    raise ValueError(f"{name} of method {self.name!r} must be one of {list(self.choices[name])}, "
-                                     f"got {value!r}")
-                out[name] = value
-            elif name in self.params:
-                out[name] = as_number(value, name)
+            checked = self.limit(name).check(value, f"{name} of method {self.name!r}")
+            if name in self.params:
+                out[name] = checked
+        for lo, hi in self.order:
+            if not out[lo] < out[hi]:
+                raise ValueError(f"{lo} of method {self.name!r} must be below its {hi}, got {out[lo]!r} and "
+                                 f"{out[hi]!r}")
         return out
 
 
@@ -215,7 +237,17 @@ def field(name: str, source: Source, c: int, **params: float | str) -> Field:
     if build is None:
         raise ValueError(f"method {name!r} has no field from {'the exact mixture' if exact else 'nets'}"
                          + (" (it is sampled directly: methods.draw)" if method.draw else ""))
-    return build(source, c, method.bind(**params))
+    params = method.bind(**params)
+    if exact:
+        _class_id(c, source)
+    return Batched(build(source, c, params))
+
+
+def _class_id(c: object, gmm: ClassConditionalGMM) -> int:
+    """``c`` as a class of ``gmm``, or an error naming the range."""
+    if isinstance(c, bool) or not isinstance(c, Integral) or not 0 <= int(c) < gmm.num_classes:
+        raise ValueError(f"c must be a class of the mixture, an int in [0, {gmm.num_classes}), got {c!r}")
+    return int(c)
 
 
 def draw(name: str, gmm: ClassConditionalGMM, c: int, n: int, seed: int, **params: float | str) -> Tensor:
@@ -223,7 +255,8 @@ def draw(name: str, gmm: ClassConditionalGMM, c: int, n: int, seed: int, **param
     method = get(name)
     if method.draw is None:
         raise ValueError(f"method {name!r} is not sampled directly: use methods.field and a sampler")
-    return method.draw(gmm, c, method.bind(**params), n, seed)
+    params = method.bind(**params)
+    return method.draw(gmm, _class_id(c, gmm), params, as_count(n), SEED.check(seed, "seed"))
 
 
 def sample(name: str, gmm: ClassConditionalGMM, c: int, x: Tensor, sigmas: Tensor, seed: int = 0,
@@ -233,7 +266,8 @@ def sample(name: str, gmm: ClassConditionalGMM, c: int, x: Tensor, sigmas: Tenso
     method = get(name)
     if method.sample is None:
         raise ValueError(f"method {name!r} is not a sampler: use methods.field and a sampler, or methods.draw")
-    return method.sample(gmm, c, method.bind(**params), x, sigmas, seed)
+    params = method.bind(**params)
+    return method.sample(gmm, _class_id(c, gmm), params, x, sigmas, SEED.check(seed, "seed"))
 
 
 def _net(nets: Nets, name: str) -> torch.nn.Module:
@@ -337,7 +371,9 @@ def _inflated(gmm: ClassConditionalGMM, c: int, kappa: float) -> Field:
 register(Method(
     "cfg-interval", "guidance", "CFG on a sigma interval",
     "CFG for sigma in [sigma_lo, sigma_hi], the conditional score outside (Kynkaanniemi et al. 2024)", "w",
-    params={"w": 0.0, "sigma_lo": 0.28, "sigma_hi": 5.42},
+    params={"w": 0.0, "sigma_lo": WINDOW[0], "sigma_hi": WINDOW[1]},
+    limits={"sigma_lo": NONNEGATIVE, "sigma_hi": Limit(lo=0.0, open=True, infinite=True)},
+    order=(("sigma_lo", "sigma_hi"),),
     exact=lambda gmm, c, p: exact_cfg(gmm, c, p["w"], p["sigma_lo"], p["sigma_hi"]), nets=_net_cfg,
     experiments=("atlas",), scale="s"))
 register(Method(
@@ -349,13 +385,14 @@ register(Method(
 register(Method(
     "autoguidance", "guidance", "autoguidance",
     "s_c + w (s_c - s~_c), s~_c the class score of a degraded model: the mixture with covariances + kappa^2 I "
-    "(Karras et al. 2024)", "w", params={"w": 0.0, "kappa": 0.5},
+    "(Karras et al. 2024)", "w", params={"w": 0.0, "kappa": 0.5}, limits={"kappa": POSITIVE},
     exact=lambda gmm, c, p: CFG(_exact_pair(gmm, c)[0], _inflated(gmm, c, p["kappa"]), p["w"]),
     experiments=("atlas",), scale="s", sweep=({"kappa": 0.25}, {"kappa": 1.0}, {"kappa": 2.0})))
 register(Method(
     "apg", "guidance", "APG",
     "adaptive projected guidance in denoiser form: parallel part weighted by eta, rescaling to r, momentum "
     "(Sadat et al. 2024)", "w", params={"w": 0.0, "eta": 0.0, "r": 0.0, "momentum": 0.0},
+    limits={"eta": UNIT, "r": NONNEGATIVE, "momentum": Limit(lo=-1.0, hi=1.0)},
     exact=lambda gmm, c, p: APG(*_exact_pair(gmm, c), p["w"], p["eta"], p["r"], p["momentum"]),
     nets=lambda nets, c, p: APG(*_net_pair(nets, c), p["w"], p["eta"], p["r"], p["momentum"]),
     experiments=("atlas",), scale="s", paper_names={"momentum": "beta"},
@@ -363,7 +400,7 @@ register(Method(
 register(Method(
     "cfg-zero-star", "guidance", "CFG-Zero*",
     "optimised scale alpha of the unconditional velocity, zero velocity for sigma >= sigma_zero (Fan et al. 2025)",
-    "w", params={"w": 0.0, "sigma_zero": 0.0},
+    "w", params={"w": 0.0, "sigma_zero": 0.0}, limits={"sigma_zero": NONNEGATIVE},
     exact=lambda gmm, c, p: CFGZeroStar(*_exact_pair(gmm, c), p["w"], p["sigma_zero"]),
     nets=lambda nets, c, p: CFGZeroStar(*_net_pair(nets, c), p["w"], p["sigma_zero"]), experiments=("atlas",),
     scale="s", paper_names={"sigma_zero": "K (zeroed steps), as the sigma where they end"},
@@ -388,7 +425,7 @@ register(Method(
 register(Method(
     "cfg-rescale", "guidance", "CFG + rescale",
     "CFG with guidance_rescale phi (Lin et al. 2024): the guided prediction's per-sample std matched to the "
-    "conditional one's, blended by phi", "w", params={"w": 0.0, "phi": 0.7},
+    "conditional one's, blended by phi", "w", params={"w": 0.0, "phi": 0.7}, limits={"phi": UNIT},
     exact=lambda gmm, c, p: RescaledCFG(*_exact_pair(gmm, c), p["w"], p["phi"]),
     nets=lambda nets, c, p: RescaledCFG(*_net_pair(nets, c), p["w"], p["phi"]), experiments=("atlas",),
     scale="s", paper_names={"phi": "guidance_rescale"}, min_dim=2, sweep=({"phi": 0.3}, {"phi": 1.0})))
@@ -397,8 +434,11 @@ register(Method(
     "CFG with a scale w(sigma): constant, linear or cosine (rising toward low noise, mean w; Wang et al. 2024), "
     "exponential (decaying, C^2FG-style), window (w inside [sigma_lo, sigma_hi], w_out outside; Ventura et al. 2026)",
     "w", params={"w": 0.0, "schedule": "linear", "sigma_min": 0.002, "sigma_max": 80.0, "decay": 2.0,
-                 "sigma_lo": 0.28, "sigma_hi": 5.42, "w_out": -0.5},
+                 "sigma_lo": WINDOW[0], "sigma_hi": WINDOW[1], "w_out": -0.5},
     choices={"schedule": SCHEDULES},
+    limits={"sigma_min": POSITIVE, "sigma_max": POSITIVE, "decay": POSITIVE, "sigma_lo": NONNEGATIVE,
+            "sigma_hi": POSITIVE},
+    order=(("sigma_min", "sigma_max"), ("sigma_lo", "sigma_hi")),
     exact=lambda gmm, c, p: ScheduledCFG(*_exact_pair(gmm, c), **p),
     nets=lambda nets, c, p: ScheduledCFG(*_net_pair(nets, c), **p), experiments=("atlas",), scale="s",
     sweep=({"schedule": "constant"}, {"schedule": "cosine"}, {"schedule": "exponential"},
@@ -407,7 +447,7 @@ register(Method(
 register(Method(
     "fbg", "guidance", "FBG",
     "feedback guidance (Koulischer et al. 2025) with the exact posterior: per-state scale 1/(1 - pi p(x)/p(x|c)) - 1, "
-    "capped at w", "w", params={"w": 0.0, "pi": 0.5},
+    "capped at w", "w", params={"w": 0.0, "pi": 0.5}, limits={"pi": Limit(lo=0.0, hi=1.0, open=True)},
     exact=lambda gmm, c, p: FeedbackGuidance(*_exact_pair(gmm, c), gmm.log_class_posterior, c,
                                              math.log(float(gmm.class_probs[c])), p["w"], p["pi"]),
     experiments=("atlas",), scale="s", paper_names={"w": "lambda_max (as 1 + w)"},
@@ -419,11 +459,6 @@ register(Method(
     params=W, exact=lambda gmm, c, p: LinearCFG(_exact_pair(gmm, c)[0], gmm, c, p["w"]), experiments=("atlas",)))
 def _gibbs(gmm: ClassConditionalGMM, c: int, p: Params, x: Tensor, sigmas: Tensor, seed: int) -> Tensor:
     """Conditional samples (the exact conditional ODE from ``x``), then the Gibbs-like rounds of exact CFG."""
-    counts = {name: p[name] for name in ("rounds", "steps")}
-    for name, value in counts.items():
-        if value != int(value) or value < (0 if name == "rounds" else 1):
-            raise ValueError(f"{name} of gibbs-guidance must be a whole number >= {0 if name == 'rounds' else 1}, "
-                             f"got {value}")
     start = samplers.heun_ode(exact_cfg(gmm, c, 0.0), x, sigmas)
     return samplers.gibbs(exact_cfg(gmm, c, p["w"]), start, p["sigma_star"], int(p["steps"]), int(p["rounds"]),
                           generator=seed)
@@ -440,6 +475,7 @@ register(Method(
     "classifier-free Gibbs-like guidance (2025): conditional samples, then rounds of noising to sigma_star and the "
     "CFG ODE back to 0; meant to reach the tilted q_0", "w",
     params={"w": 0.0, "sigma_star": 0.5, "rounds": 4.0, "steps": 16.0},
+    limits={"sigma_star": POSITIVE, "rounds": Limit(lo=0, whole=True), "steps": COUNT},
     sample=lambda gmm, c, p, x, sigmas, seed: _gibbs(gmm, c, p, x, sigmas, seed), experiments=("atlas",),
     paper_names={"sigma_star": "the renoising level", "rounds": "Gibbs iterations"},
     sweep=({"sigma_star": 0.2}, {"sigma_star": 1.0}, {"rounds": 1.0}, {"rounds": 8.0})))

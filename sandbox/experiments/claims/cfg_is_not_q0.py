@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ...core import sweeps, zoo
+from ...core.validation import RISING_COUNTS, SCALES, SEED, setting
 from ...methods.tilted import TiltedTarget
 from .. import metrics
 from .registry import Claim, Verdict, cfg_samples, decide, register
@@ -15,9 +16,10 @@ from .registry import Claim, Verdict, cfg_samples, decide, register
 @dataclass(frozen=True)
 class Config:
     n: int = 20000
-    steps: tuple[int, int] = (64, 128)       # coarse, fine: the distance must be converged between them
-    ws: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0)
-    seed: int = 7
+    # coarse, fine: the distance must be converged between them
+    steps: tuple[int, int] = setting((64, 128), RISING_COUNTS)
+    ws: tuple[float, ...] = setting((0.0, 1.0, 2.0, 4.0), SCALES)
+    seed: int = setting(7, SEED)
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from .registry import WINDOW, Claim, Verdict, decide, register
 
 @dataclass(frozen=True)
 class Config:
-    n: int = 40000                # joint draws (x0, c, eps), the same along sigma
-    points: int = 97              # sigma grid, log-spaced on [1e-2, 1e2]
+    n: int = 40000     # joint draws (x0, c, eps), the same along sigma
+    points: int = 97   # sigma grid, log-spaced on [1e-2, 1e2]
 
 
 def conditional_entropy(gmm: ClassConditionalGMM, sigmas: Tensor, n: int, seed: int = 0) -> Tensor:

@@ -13,6 +13,7 @@ from ... import methods
 from ...core import sweeps, zoo
 from ...core.mixtures import ClassConditionalGMM
 from ...core.schedules import edm_sigmas
+from ...core.validation import NONNEGATIVE, POSITIVE, SEED, setting
 from ...methods import samplers
 from .. import metrics
 from .registry import Claim, Verdict, decide, register
@@ -23,11 +24,11 @@ WINDOWS = ("none", "high", "low", "all")     # unguided, sigma >= split, sigma <
 @dataclass(frozen=True)
 class Config:
     mixtures: tuple[str, ...] = ("crowded_4d", "overlap_2d", "branching_2d")
-    w: float = 4.0
-    split: float = 1.0                       # high noise: sigma >= split; low noise: sigma <= split
+    w: float = setting(4.0, NONNEGATIVE)
+    split: float = setting(1.0, POSITIVE)   # high noise: sigma >= split; low noise: sigma <= split
     n: int = 2000
     steps: int = 32
-    seed: int = 17
+    seed: int = setting(17, SEED)
 
 
 def within_mode_spread(gmm: ClassConditionalGMM, x: torch.Tensor, c: int) -> metrics.Estimate:

@@ -13,6 +13,7 @@ import torch
 
 from ...core import sweeps
 from ...core.mixtures import ClassConditionalGMM
+from ...core.validation import NONNEGATIVE, setting
 from .. import metrics
 from ..metrics import Estimate
 from .registry import CAVEAT, FAILS, HOLDS, Claim, Verdict, cfg_samples, register
@@ -20,7 +21,7 @@ from .registry import CAVEAT, FAILS, HOLDS, Claim, Verdict, cfg_samples, registe
 
 @dataclass(frozen=True)
 class Config:
-    w: float = 2.0
+    w: float = setting(2.0, NONNEGATIVE)
     # fixed K = 8: enough Heun steps that the unguided variance ratio is 1 to 0.1% at d = 2048 (32 steps: 1.025)
     dims: tuple[int, ...] = (2, 8, 32, 128, 512, 2048)
     n: int = 500

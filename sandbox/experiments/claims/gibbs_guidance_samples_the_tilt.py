@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ... import methods
 from ...core import sweeps, zoo
 from ...core.schedules import edm_sigmas
+from ...core.validation import POSITIVE, RISING_COUNTS, SCALES, SEED, setting
 from ...methods.tilted import TiltedTarget
 from .. import metrics
 from .registry import Claim, Verdict, cfg_samples, decide, register
@@ -18,12 +19,13 @@ from .registry import Claim, Verdict, cfg_samples, decide, register
 @dataclass(frozen=True)
 class Config:
     mixtures: tuple[str, ...] = ("teaching_1d", "overlap_2d")
-    ws: tuple[float, ...] = (1.0, 2.0, 4.0)
-    rounds: tuple[int, ...] = (1, 4, 8)     # the refinement's rounds; the claim is read at the last
-    sigma_star: float = 0.5
+    ws: tuple[float, ...] = setting((1.0, 2.0, 4.0), SCALES)
+    # the refinement's rounds; the claim is read at the last
+    rounds: tuple[int, ...] = setting((1, 4, 8), RISING_COUNTS)
+    sigma_star: float = setting(0.5, POSITIVE)
     n: int = 4000
     steps: int = 32
-    seed: int = 5
+    seed: int = setting(5, SEED)
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,16 @@ from dataclasses import dataclass
 import torch
 
 from ...core import zoo
+from ...core.validation import RISING_SCALES, setting
 from .. import metrics
 from .registry import CAVEAT, FAILS, HOLDS, Claim, Verdict, cfg_samples, register
 
 
 @dataclass(frozen=True)
 class Config:
-    n: int = 1000                 # samples per class, the same starts for every w
+    n: int = 1000   # samples per class, the same starts for every w
     steps: int = 32
-    ws: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0)
+    ws: tuple[float, ...] = setting((0.0, 1.0, 2.0, 4.0), RISING_SCALES)
 
 
 def measure(config: Config, needs: dict[str, Verdict]) -> Verdict:

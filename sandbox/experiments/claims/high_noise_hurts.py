@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ... import methods
 from ...core import sweeps, zoo
 from ...core.schedules import edm_sigmas
+from ...core.validation import NONNEGATIVE, Limit, setting
 from ...methods import samplers
 from .. import metrics
 from ..metrics import Estimate
@@ -19,11 +20,12 @@ from .registry import CAVEAT, FAILS, HOLDS, WINDOW, Claim, Verdict, register
 
 @dataclass(frozen=True)
 class Config:
-    n: int = 4000                 # samples per class and window
+    n: int = 4000   # samples per class and window
     steps: int = 32
-    w: float = 4.0
+    w: float = setting(4.0, NONNEGATIVE)
     # window ends: 0 and inf mean "from the start" and "down to 0"; every pair lo < hi is a window
-    edges: tuple[float, ...] = (0.0, 0.1, 0.28, 0.5, 1.0, 2.0, 5.42, 10.0, math.inf)
+    edges: tuple[float, ...] = setting((0.0, 0.1, 0.28, 0.5, 1.0, 2.0, 5.42, 10.0, math.inf),
+                                       Limit(lo=0.0, infinite=True, many=True, increasing=True))
 
 
 def window_name(lo: float, hi: float) -> str:
@@ -62,7 +64,11 @@ def window_row(unit: Window) -> dict[str, object]:
 
 def measure(config: Config, needs: dict[str, Verdict]) -> Verdict:
     w = config.w
-    windows = [Window("unguided", 0.0, 0.0, 0.0, config.n, config.steps)] + [
+    compared = (0.0, WINDOW[0], WINDOW[1], math.inf)       # every sigma, below 5.42, above 0.28
+    if not set(compared) <= set(config.edges):
+        raise ValueError(f"high-noise-hurts.edges must include {', '.join(f'{e:g}' for e in compared)} (the "
+                         f"windows the claim compares), got {', '.join(f'{e:g}' for e in config.edges)}")
+    windows = [Window("unguided", 0.0, math.inf, 0.0, config.n, config.steps)] + [
         Window(window_name(lo, hi), lo, hi, w, config.n, config.steps)
         for lo, hi in itertools.combinations(config.edges, 2)]
     rows = sweeps.map(window_row, windows, "high-noise-window", [u.name for u in windows], desc="high-noise-hurts")

@@ -16,6 +16,7 @@ from ... import methods
 from ...core import sweeps, zoo
 from ...core.mixtures import ClassConditionalGMM
 from ...core.schedules import edm_sigmas
+from ...core.validation import NONNEGATIVE, SIGMAS, WHOLE, setting
 from ...methods import samplers
 from .. import metrics
 from .registry import Claim, Verdict, decide, register
@@ -23,12 +24,13 @@ from .registry import Claim, Verdict, decide, register
 
 @dataclass(frozen=True)
 class Config:
-    count: int = 40                       # random mixtures: K 2-5 (2 components each), d 1-3, three spreads
+    count: int = 40   # random mixtures: K 2-5 (2 components each), d 1-3, three spreads
     n: int = 1000
     steps: int = 32
-    w: float = 4.0
-    sigmas: tuple[float, ...] = (0.1, 0.5, 2.0)   # where the field gap is measured
-    keep: int = 3                         # counterexamples kept: the mixtures where the samples differ most
+    w: float = setting(4.0, NONNEGATIVE)
+    sigmas: tuple[float, ...] = setting((0.1, 0.5, 2.0), SIGMAS)   # where the field gap is measured
+    # counterexamples kept: the mixtures where the samples differ most
+    keep: int = setting(3, WHOLE)
 
 
 def field_gap(gmm: ClassConditionalGMM, c: int, sigmas: tuple[float, ...], n: int, seed: int) -> float:

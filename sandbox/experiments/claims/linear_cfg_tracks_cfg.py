@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from ... import methods
 from ...core import sweeps, zoo
 from ...core.mixtures import ClassConditionalGMM
+from ...core.validation import POSITIVE, SIGMAS, WHOLE, setting
 from .. import metrics
 from .registry import Claim, Verdict, decide, register
 
@@ -20,12 +22,13 @@ from .registry import Claim, Verdict, decide, register
 @dataclass(frozen=True)
 class Config:
     zoo_mixtures: tuple[str, ...] = ("overlap_2d", "crowded_4d", "two_gaussians_1d")
-    random: int = 12                      # random mixtures: K 2-4 (2 components each), d 2-4
-    n: int = 2000                         # points per sigma
-    sigmas: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
-    high: float = 5.0                     # "high noise": sigma >= high
-    low: float = 0.2                      # "low noise": sigma <= low
-    tolerance: float = 0.1                # the relative error that counts as tracking
+    random: int = setting(12, WHOLE)            # random mixtures: K 2-4 (2 components each), d 2-4
+    n: int = 2000                               # points per sigma
+    sigmas: tuple[float, ...] = setting((0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0), SIGMAS)
+    high: float = setting(5.0, POSITIVE)        # "high noise": sigma >= high
+    low: float = setting(0.2, POSITIVE)         # "low noise": sigma <= low
+    tolerance: float = setting(0.1, POSITIVE)   # the relative error that counts as tracking
+    ORDER: ClassVar = (("low", "high"),)          # settings that must increase (validation.check_config)
 
 
 def relative_error(gmm: ClassConditionalGMM, c: int, sigma: float, n: int, seed: int) -> metrics.Estimate:

@@ -10,16 +10,17 @@ from dataclasses import dataclass
 
 from ...core import sweeps, zoo
 from ...core.mixtures import ClassConditionalGMM
+from ...core.validation import RISING_SCALES, setting
 from .. import metrics
 from .registry import Claim, Verdict, cfg_samples, decide, register
 
 
 @dataclass(frozen=True)
 class Config:
-    count: int = 100                       # random mixtures: K 2-5 (2 components each), d 1-3, four spreads
+    count: int = 100   # random mixtures: K 2-5 (2 components each), d 1-3, four spreads
     n: int = 400
     steps: int = 16
-    ws: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0)
+    ws: tuple[float, ...] = setting((0.0, 1.0, 2.0, 4.0), RISING_SCALES)
 
 
 def monotone_in_w(gmm: ClassConditionalGMM, ws: tuple[float, ...], n: int, steps: int,

@@ -12,6 +12,7 @@ from torch import Tensor
 
 from ...core import zoo
 from ...core.mixtures import ClassConditionalGMM
+from ...core.validation import RISING_SCALES, Limit, setting
 from .. import metrics
 from .registry import Claim, Verdict, cfg_samples, decide, register
 
@@ -20,8 +21,8 @@ from .registry import Claim, Verdict, cfg_samples, decide, register
 class Config:
     n: int = 10000
     steps: int = 64
-    ws: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0)
-    probs: tuple[float, ...] = (0.1, 0.5, 0.9)
+    ws: tuple[float, ...] = setting((0.0, 1.0, 2.0, 4.0), RISING_SCALES)
+    probs: tuple[float, ...] = setting((0.1, 0.5, 0.9), Limit(lo=0.0, hi=1.0, open=True, many=True))
 
 
 def two_class_2d() -> ClassConditionalGMM:

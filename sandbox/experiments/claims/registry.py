@@ -25,7 +25,7 @@ from ...core import cache, plugins, provenance
 from ...core.mixtures import ClassConditionalGMM
 from ...core.schedules import edm_sigmas
 from ...core.tables import format_table
-from ...core.validation import register_once
+from ...core.validation import check_config, register_once
 from ...methods import samplers
 
 HOLDS, FAILS, CAVEAT = "holds", "fails", "holds with a caveat"
@@ -82,6 +82,8 @@ class Claim:
                                 f"{type(config).__name__}")
         if self.name in self.depends:
             raise ValueError(f"claim {self.name!r} cannot depend on itself")
+        for which in ("full", "fast"):        # both obey the settings' declared limits
+            check_config(getattr(self, which), f"{self.name} ({which})")
 
     def config(self, fast: bool) -> Any:
         return self.fast if fast else self.full
@@ -138,7 +140,7 @@ def configure(name: str, fast: bool = False, changes: Mapping[str, object] | Non
         if key not in fields:
             raise ValueError(f"claim {name} has no setting {key!r}; its settings: {', '.join(fields)}")
         typed[key] = _as_type(value, fields[key], f"{name}.{key}") if isinstance(value, str) else value
-    return dataclasses.replace(config, **typed)
+    return check_config(dataclasses.replace(config, **typed), name)
 
 
 def _as_type(text: str, default: object, what: str) -> object:

@@ -14,6 +14,7 @@ import torch
 from ... import methods
 from ...core import sweeps, zoo
 from ...core.schedules import edm_sigmas
+from ...core.validation import POSITIVE, SCALES, UNIT, setting
 from ...methods import samplers
 from .. import metrics
 from .fades_in_high_d import sphere_classes
@@ -23,11 +24,12 @@ from .registry import Claim, Verdict, decide, register
 @dataclass(frozen=True)
 class Config:
     mixtures: tuple[str, ...] = ("crowded_4d", "sphere-16")   # a zoo name, or sphere-D: 4 isotropic classes in D
-    ws: tuple[float, ...] = (2.0, 6.0)
-    phi: float = 0.7                        # diffusers' recommended guidance_rescale
+    ws: tuple[float, ...] = setting((2.0, 6.0), SCALES)
+    phi: float = setting(0.7, UNIT)                           # diffusers' recommended guidance_rescale
     n: int = 1000
     steps: int = 32
-    tolerance: float = 0.01                 # a loss of mean p(c|x) this small (beyond the intervals) is no loss
+    # a loss of mean p(c|x) this small (beyond the intervals) is no loss
+    tolerance: float = setting(0.01, POSITIVE)
 
 
 @dataclass(frozen=True)

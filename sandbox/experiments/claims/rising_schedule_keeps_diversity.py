@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ... import methods
 from ...core import sweeps, zoo
 from ...core.schedules import edm_sigmas
+from ...core.validation import SCALES, SEED, setting
 from ...methods import samplers
 from .. import metrics
 from .registry import Claim, Verdict, decide, register
@@ -22,10 +23,10 @@ RISING = ("linear", "cosine")
 @dataclass(frozen=True)
 class Config:
     mixture: str = "crowded_4d"
-    ws: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
+    ws: tuple[float, ...] = setting((0.5, 1.0, 2.0, 4.0, 8.0), SCALES)
     n: int = 2000
     steps: int = 32
-    seed: int = 13
+    seed: int = setting(13, SEED)
 
 
 @dataclass(frozen=True)

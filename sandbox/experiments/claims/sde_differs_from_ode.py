@@ -13,6 +13,7 @@ from ... import methods
 from ...core import sweeps, zoo
 from ...core.mixtures import ClassConditionalGMM
 from ...core.schedules import edm_sigmas
+from ...core.validation import RISING_COUNTS, SCALES, setting
 from ...methods import samplers
 from ...methods.tilted import TiltedTarget
 from .. import metrics
@@ -23,9 +24,10 @@ from .registry import Claim, Verdict, decide, register
 class Config:
     n: int = 20000
     ode_steps: int = 128
-    sde_steps: tuple[int, int] = (512, 1024)     # the SDE must be converged between them
-    pc_steps: tuple[int, ...] = (64, 256, 1024)  # the predictor-corrector gap, path by path, at each
-    ws: tuple[float, ...] = (1.0, 4.0)
+    sde_steps: tuple[int, int] = setting((512, 1024), RISING_COUNTS)   # the SDE must be converged between them
+    # the predictor-corrector gap, path by path, at each
+    pc_steps: tuple[int, ...] = setting((64, 256, 1024), RISING_COUNTS)
+    ws: tuple[float, ...] = setting((1.0, 4.0), SCALES)
 
 
 def predictor_corrector_gap(gmm: ClassConditionalGMM, c: int, w: float, start: Tensor,

@@ -14,6 +14,7 @@ import torch
 
 from ...core import sweeps, zoo
 from ...core.mixtures import ClassConditionalGMM
+from ...core.validation import POSITIVE, Limit, setting
 from ...methods.guidance import class_moments
 from .. import metrics
 from .decided_mid_noise import conditional_entropy_samples, steepest_sigma
@@ -23,11 +24,12 @@ from .registry import Claim, Verdict, decide, register
 @dataclass(frozen=True)
 class Config:
     dims: tuple[int, ...] = (4, 16, 64, 256, 1024)
-    signal: float = 1.0                       # a: |m|^2 = a d
+    signal: float = setting(1.0, POSITIVE)            # a: |m|^2 = a d
     n: int = 4000
-    grid: int = 64                            # sigmas, equal steps in log sigma over [1e-2, 1e3] sqrt(Lambda)
-    slope_tolerance: float = 0.1              # |slope of log sigma_s against 1/2 log Lambda - 1|
-    ratio_range: tuple[float, float] = (0.5, 2.0)   # sigma_s / sqrt(Lambda) at the largest d
+    grid: int = 64                                    # sigmas, equal steps in log sigma over [1e-2, 1e3] sqrt(Lambda)
+    slope_tolerance: float = setting(0.1, POSITIVE)   # |slope of log sigma_s against 1/2 log Lambda - 1|
+    # sigma_s / sqrt(Lambda) at the largest d
+    ratio_range: tuple[float, float] = setting((0.5, 2.0), Limit(lo=0.0, open=True, many=True, increasing=True))
 
 
 def two_classes(d: int, signal: float) -> ClassConditionalGMM:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ... import methods
 from ...core import sweeps, zoo
 from ...core.schedules import edm_sigmas
+from ...core.validation import NONNEGATIVE, RISING_COUNTS, SEED, setting
 from ...methods import samplers
 from .. import metrics
 from .registry import Claim, Verdict, decide, register
@@ -19,11 +20,11 @@ from .registry import Claim, Verdict, decide, register
 @dataclass(frozen=True)
 class Config:
     mixture: str = "crowded_4d"
-    w: float = 2.0
-    zeroed: tuple[int, ...] = (1, 2, 4, 8)   # zeroed steps of the grid
+    w: float = setting(2.0, NONNEGATIVE)
+    zeroed: tuple[int, ...] = setting((1, 2, 4, 8), RISING_COUNTS)   # zeroed steps of the grid
     n: int = 2000
     steps: int = 32
-    seed: int = 3
+    seed: int = setting(3, SEED)
 
 
 @dataclass(frozen=True)
