@@ -18,6 +18,7 @@ from .core.files import check_distinct, check_suffix, check_writable
 from .core.mixtures import ClassConditionalGMM
 from .core.plugins import GROUP as PLUGIN_GROUP
 from .core.tables import format_table
+from .core.validation import COUNT, NONNEGATIVE, SEED, WHOLE, Limit
 
 FAST_FIGURES = "build/figures-fast"
 UNRESOLVED = 3          # verify's exit code when some check is unresolved and none failed
@@ -218,10 +219,6 @@ def _separation(args: argparse.Namespace) -> int:
 def _atlas(args: argparse.Namespace) -> int:
     """One atlas per ``--mixture``; the JSON's results are the one atlas's, or ``{"mixtures": [...]}`` for several,
     each with its mixture."""
-    from .core.validation import as_seeds
-
-    if args.seeds is not None:
-        as_seeds(tuple(args.seeds), "--seeds")
     t0 = time.perf_counter()
     parts = [_atlas_one(spec, args) for spec in args.mixture]
     text = "\n\n".join(p[0] for p in parts)
@@ -522,7 +519,7 @@ def _command(sub: argparse._SubParsersAction, name: str, help_: str, run: Callab
 def _sweeps(p: argparse.ArgumentParser) -> None:
     """The flags of commands that run sweeps: where their independent units run (``sandbox.core.sweeps``)."""
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_count("--workers"), metavar="N",
+    where.add_argument("--workers", type=_typed(COUNT, "--workers"), metavar="N",
                        help="run the sweeps' units on a local Dask cluster of N worker processes (needs "
                             "the distributed extra); results are identical to a serial run")
     where.add_argument("--scheduler", metavar="ADDRESS",
@@ -543,22 +540,25 @@ def _executor(args: argparse.Namespace) -> contextlib.AbstractContextManager:
         return stack.pop_all()          # entered: the caller's ``with`` closes it (a failed start closes it here)
 
 
-def _count(flag: str) -> Callable[[str], int]:
-    """An argparse type: a whole number >= 1 given to ``flag``."""
-    def parse(text: str) -> int:
+def _typed(limit: Limit, flag: str) -> Callable[[str], object]:
+    """An argparse type: the text given to ``flag`` read as a number and checked against its declared ``limit``
+    (bad values exit 2 with the flag's name, like every usage error)."""
+    def parse(text: str) -> object:
         try:
-            n = int(text)
+            value = int(text) if limit.whole else float(text)
         except ValueError:
-            n = 0
-        if n < 1:
-            raise argparse.ArgumentTypeError(f"{flag} must be a whole number >= 1, got {text!r}")
-        return n
+            raise argparse.ArgumentTypeError(f"must be {limit.describe()}, got {text!r}") from None
+        try:
+            return limit.one(value, flag)
+        except (ValueError, TypeError) as err:     # argparse names the flag itself: "argument --n: ..."
+            raise argparse.ArgumentTypeError(str(err).removeprefix(f"{flag} ")) from None
+    parse.limit = limit             # the declaration, for the tests that generate bad values from it
     return parse
 
 
 def _shared(p: argparse.ArgumentParser) -> None:
     """The flags of every command: ``--plugin``, ``--threads`` and ``--debug``."""
-    p.add_argument("--threads", type=_count("--threads"), metavar="N",
+    p.add_argument("--threads", type=_typed(COUNT, "--threads"), metavar="N",
                    help="torch threads (default 1, or MCLR_SANDBOX_THREADS: one thread stays fast when other work "
                         "holds a core; more help only large mixtures on an idle machine)")
     p.add_argument("--plugin", action="append", default=[], metavar="PATH_OR_MODULE",
@@ -598,7 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the figure names and exit")
     p.add_argument("--check", action="store_true",
                    help="regenerate into a temporary folder and compare each PNG with the one in --out (RMS)")
-    p.add_argument("--tol", type=float, metavar="RMS",
+    p.add_argument("--tol", type=_typed(NONNEGATIVE, "--tol"), metavar="RMS",
                    help="with --check: largest RMS difference (0-255 levels) that passes (default 6)")
     _sweeps(p)
 
@@ -609,8 +609,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="check these mixtures (zoo names or .json files) instead of the zoo's")
     p.add_argument("--details", action="store_true", help="print every row (setting) of every check, not only "
                                                            "the per-check summary and the failures")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0): a new one re-draws "
-                                                       "the statistical checks")
+    p.add_argument("--seed", type=_typed(SEED, "--seed"), default=0,
+                   help="seed of every random draw (default 0): a new one re-draws the statistical checks")
     _sweeps(p)
 
     p = _command(sub, "separation", "inter-class separation and diversity of CFG, MCLR and the tilted target",
@@ -620,7 +620,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", nargs="+", metavar="NAME",
                    help="methods with an exact field or exact draws, plug-ins' included (default: "
                         f"{' '.join(methods.names(experiment='separation'))})")
-    p.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
+    p.add_argument("--seed", type=_typed(SEED, "--seed"), default=0, help="seed of every draw (default 0)")
     _sweeps(p)
 
     p = _command(sub, "atlas", "every guidance rule and training-time optimum against exact CFG and q_0", _atlas,
@@ -632,9 +632,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", nargs="+", metavar="NAME",
                    help="methods of sandbox.methods with an exact field or exact draws, and training-time methods "
                         "to train (default: all of the atlas's)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the exact sweep's draws (default 0)")
+    p.add_argument("--seed", type=_typed(SEED, "--seed"), default=0, help="seed of the exact sweep's draws (default 0)")
     p.add_argument("--exact-only", action="store_true", help="exact sources only: train no nets")
-    p.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
+    p.add_argument("--seeds", type=_typed(SEED, "--seeds"), nargs="+", metavar="SEED",
                    help="seeds of the trained nets, each an int >= 0 (default 0 1 2; with --fast, 0)")
     _sweeps(p)
 
@@ -661,32 +661,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mixture", metavar="NAME_OR_FILE",
                    help="zoo name or mixture .json file (default: overlap_2d; a fine-tune takes the mixture of its "
                         "--init net, and a different --mixture is an error)")
-    p.add_argument("--steps", type=int, help="optimisation steps (default: 6000 for DSM, a third for fine-tunes)")
-    p.add_argument("--w", type=float, help="guidance scale of the objectives of strength w (default 2)")
-    p.add_argument("--ws", type=float, nargs="+", metavar="W",
+    p.add_argument("--steps", type=_typed(COUNT, "--steps"),
+                   help="optimisation steps (default: 6000 for DSM, a third for fine-tunes)")
+    p.add_argument("--w", type=_typed(NONNEGATIVE, "--w"),
+                   help="guidance scale of the objectives of strength w (default 2)")
+    p.add_argument("--ws", type=_typed(NONNEGATIVE, "--ws"), nargs="+", metavar="W",
                    help="one net for every one of these w (a strength input), for the objectives of strength w")
-    p.add_argument("--lam", type=float, help="strength of unweighted MCLR (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the initial weights and of every draw (default 0)")
+    p.add_argument("--lam", type=_typed(NONNEGATIVE, "--lam"), help="strength of unweighted MCLR (default 1)")
+    p.add_argument("--seed", type=_typed(SEED, "--seed"), default=0,
+                   help="seed of the initial weights and of every draw (default 0)")
 
     p = _command(sub, "evaluate", "measure a trained checkpoint against its mixture's exact answers", _evaluate,
                  fast="fewer samples and points (seconds)", json="also write every number (with intervals) as JSON")
     p.add_argument("--checkpoint", required=True, metavar="CKPT", help="a checkpoint written by train")
-    p.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
+    p.add_argument("--seed", type=_typed(SEED, "--seed"), default=0, help="seed of every draw (default 0)")
 
     p = _command(sub, "sample", "draw samples from a trained checkpoint", _sample, fast=None)
     p.add_argument("--checkpoint", required=True, metavar="CKPT", help="a denoiser checkpoint written by train")
-    p.add_argument("--n", type=int, required=True, help="samples per class")
+    p.add_argument("--n", type=_typed(COUNT, "--n"), required=True, help="samples per class")
     p.add_argument("--out", required=True, metavar="PATH", help="samples and their classes, .npz (x, y) or .csv")
-    p.add_argument("--w", type=float, help="strength (default: the first the net was trained at; a DSM net: 0)")
+    p.add_argument("--w", type=_typed(NONNEGATIVE, "--w"),
+                   help="strength (default: the first the net was trained at; a DSM net: 0)")
     p.add_argument("--method", metavar="NAME", help="for a DSM net: the guidance rule (default cfg)")
-    p.add_argument("--class", dest="klass", type=int, metavar="C", help="this class only (default: every class)")
-    p.add_argument("--steps", type=int, default=32, help="Heun steps (default 32)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the starting draws (default 0)")
+    p.add_argument("--class", dest="klass", type=_typed(WHOLE, "--class"), metavar="C",
+                   help="this class only (default: every class)")
+    p.add_argument("--steps", type=_typed(COUNT, "--steps"), default=32, help="Heun steps (default 32)")
+    p.add_argument("--seed", type=_typed(SEED, "--seed"), default=0, help="seed of the starting draws (default 0)")
 
     p = _command(sub, "compare", "DSM vs MCLR nets against the exact conditional and CFG answers", _compare,
                  fast="tiny training, one seed (seconds, same code path)",
                  json="also write every number (per seed, with intervals) as JSON")
-    p.add_argument("--seeds", type=int, nargs="+",
+    p.add_argument("--seeds", type=_typed(SEED, "--seeds"), nargs="+",
                    help="training seeds, each an int >= 0 (default 0 1 2; with --fast, 0)")
     p.add_argument("--mixture", default="overlap_2d", metavar="NAME_OR_FILE", help=MIXTURE_HELP)
 
@@ -703,7 +708,8 @@ def build_parser() -> argparse.ArgumentParser:
                  "sliders", _explain, fast=None)
     p.add_argument("--mixture", default="overlap_2d", metavar="NAME_OR_FILE",
                    help="a 2-D zoo name or mixture .json file (default: overlap_2d)")
-    p.add_argument("--class", dest="klass", type=int, default=0, metavar="C", help="the class to guide (default 0)")
+    p.add_argument("--class", dest="klass", type=_typed(WHOLE, "--class"), default=0, metavar="C",
+                   help="the class to guide (default 0)")
     p.add_argument("--out", default="build/explain.html", metavar="PATH", help="the page (default build/explain.html)")
 
     p = sub.add_parser("zoo", help="list the named example mixtures", description=DESCRIPTIONS["zoo"],
@@ -783,7 +789,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     early = _load_plugins(argv)
     if early is not None:
         return early
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:      # --help, --version, or a usage error already printed in one line: its code
+        return done.code if isinstance(done.code, int) else 2
     if args.threads is not None:
         from .core import threads
 

@@ -36,6 +36,5 @@ def test_every_command_takes_threads(capsys):
         assert cli.main(["zoo", "--threads", "2"]) == 0 and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
-    with pytest.raises(SystemExit) as err:
-        cli.main(["zoo", "--threads", "0"])
-    assert err.value.code == 2 and "--threads must be a whole number >= 1" in capsys.readouterr().err
+    assert cli.main(["zoo", "--threads", "0"]) == 2
+    assert "argument --threads: must be a whole number >= 1" in capsys.readouterr().err

@@ -88,7 +88,7 @@ def load(spec: str | Path) -> ModuleType:
                              f"registers what it defines") from None
         if not isinstance(err, Exception):
             raise
-        if isinstance(err, ModuleNotFoundError) and err.name == name:
+        if isinstance(err, ModuleNotFoundError) and err.name and (name == err.name or name.startswith(err.name + ".")):
             raise ValueError(f"plug-in {where}: no module named {name!r} (a .py file needs its path)") from None
         raise ValueError(f"plug-in {where} failed to load: {type(err).__name__}: {err}") from err
     if all(len(registry) == len(before) for registry, before in snapshots):
