@@ -262,6 +262,22 @@ def _client(distributed: Any, address: str) -> Any:
 
 
 @contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Ignore SIGINT in this process while the block starts child processes, which inherit it (a spawned Python
+    keeps an ignored SIGINT ignored): a terminal's Ctrl-C goes to the whole process group, and a worker that dies
+    of it mid-task leaves its semaphores behind (``resource_tracker: ... leaked semaphore objects``). This process
+    alone then handles Ctrl-C: it cancels the sweep and closes the cluster, workers included."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def local(workers: int) -> Iterator[Executor]:
     """Run sweeps inside the block on a local Dask cluster of ``workers`` processes, one unit at a time each."""
     from .validation import as_int
@@ -271,7 +287,7 @@ def local(workers: int) -> Iterator[Executor]:
     import dask
 
     # one retry for a unit whose worker died (the scheduler runs in this process, so this setting applies)
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), _children_ignore_sigint():
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                            dashboard_address=":0", silence_logs=logging.ERROR)
         try:
