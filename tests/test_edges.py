@@ -90,7 +90,7 @@ def test_a_claim_whose_measure_returns_the_wrong_thing_is_named():
     claims.register(claims.Claim("returns-a-tuple", "nobody", "nothing", lambda config, needs: ("holds", "why"),
                                  _Config(), _Config()))
     try:
-        with pytest.raises(TypeError, match="claim returns-a-tuple: measure must return a Verdict.*got tuple"):
+        with pytest.raises(TypeError, match=r"claim returns-a-tuple: measure must return a Verdict.*got tuple"):
             claims.run(("returns-a-tuple",))
     finally:
         del claims.REGISTRY["returns-a-tuple"]
