@@ -80,3 +80,31 @@ def test_orphaned_temporary_files_of_dead_writers_are_removed(tmp_path):
     for path in (dead, alive):
         path.write_bytes(b"partial")
     assert remove_orphans(tmp_path) == [dead] and alive.exists()
+
+
+class Recording:
+    """An executor that records the units it is handed (and runs them here)."""
+
+    def __init__(self) -> None:
+        self.handed: list[str] = []
+
+    def run(self, tasks, labels, order, desc, progress):
+        self.handed += list(labels)
+        return sweeps.Serial().run(tasks, labels, order, desc, progress)
+
+
+def test_only_units_not_in_the_cache_reach_the_executor():
+    CALLS.clear()
+    with sweeps.using(Recording()) as runner:
+        first = sweeps.map(square, [21, 22], "test-square", labels=["a", "b"])
+        again = sweeps.map(square, [21, 22, 23], "test-square", labels=["a", "b", "c"])
+    assert runner.handed == ["a", "b", "c"] and CALLS == [21, 22, 23]   # 21 and 22 were read here the second time
+    assert again[:2] == [{**r, "pair": list(r["pair"])} for r in first] and again[2]["x"] == 23
+
+
+def test_a_local_cluster_starts_only_when_a_unit_is_left_to_compute():
+    pytest.importorskip("distributed")
+    sweeps.map(square, [31, 32], "test-square")                 # cached by a serial run
+    with sweeps.local(2) as runner:
+        assert sweeps.map(square, [31, 32], "test-square")[1]["x"] == 32
+        assert not runner.started                                 # every unit cached: no cluster was started

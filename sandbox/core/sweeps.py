@@ -177,7 +177,25 @@ def map(fn: Callable[..., T], configs: Sequence[Any], name: str | None, labels: 
     order = sorted(range(n), key=lambda i: -cost[i])       # stable: equal costs keep their order
     tasks = [functools.partial(_unit, name, fn, c, i) for c, i in zip(configs, inputs)]
     show = _PROGRESS.get() if progress is None else progress
-    return executor().run(tasks, labels, order, desc or name or "sweep", show)
+    # units already in the cache are read here: an executor (a cluster to start, workers to ship them to) only
+    # gets the ones left to compute
+    stored = [name is not None and _stored(name, fn, c) for c in configs]
+    kept, left = [i for i in range(n) if stored[i]], [i for i in range(n) if not stored[i]]
+    position = {i: k for k, i in enumerate(left)}
+    out: list[Any] = [None] * n
+    read = Serial().run([tasks[i] for i in kept], [labels[i] for i in kept], [], desc or name or "sweep", False)
+    computed = executor().run([tasks[i] for i in left], [labels[i] for i in left],
+                              [position[i] for i in order if not stored[i]], desc or name or "sweep", show)
+    for i, value in zip(kept + left, read + computed):
+        out[i] = value
+    return out
+
+
+def _stored(name: str, fn: Callable[..., Any], config: Any) -> bool:
+    """Whether unit ``config`` of sweep ``name`` has an entry in the cache (one that fails to read is computed
+    again where it is read: ``cache.cached``)."""
+    path = cache.path_for(name, config, (fn,))
+    return path is not None and path.is_file()
 
 
 # ------------------------------------------------------------------------------------------------ Dask clusters
@@ -202,6 +220,10 @@ def _setup_plugin(own: bool) -> Any:
         def setup(self, worker: Any) -> None:
             os.environ.update(self.env)
             threads.use(self.n_threads)
+            # tqdm's default lock is a named multiprocessing semaphore, made by the first bar (even a disabled
+            # one); a worker stopped mid-task (Ctrl-C closes the cluster) never unlinks it, and the resource
+            # tracker reports it leaked. A worker draws no bars: a thread lock does.
+            tqdm.set_lock(threading.RLock())
             for spec in self.loaded:
                 plugins.load(spec)
             if self.own and threading.current_thread() is threading.main_thread():
@@ -219,18 +241,31 @@ def connect(address: str, own: bool = False) -> Iterator[Executor]:
     """Run sweeps inside the block on the Dask cluster whose scheduler is at ``address``
     (e.g. ``tcp://10.0.0.5:8786``); its workers need this package (and the plug-ins loaded here) installed.
     ``own``: the cluster is this process's own (``local``)."""
-    distributed = _distributed()
     if not isinstance(address, str) or not address.strip():
         raise ValueError(f"scheduler must be an address such as tcp://host:8786, got {address!r}")
-    client = _client(distributed, address.strip())
+    runner, close = _session(address.strip(), own)
     try:
-        client.register_plugin(_setup_plugin(own), name=PLUGIN)
-        with using(Dask(client)) as runner:
+        with using(runner):
             yield runner
     finally:
+        close()
+
+
+def _session(address: str, own: bool) -> tuple[Dask, Callable[[], None]]:
+    """A runner on the scheduler at ``address`` with this process's settings on its workers, and what closes it."""
+    distributed = _distributed()
+    client = _client(distributed, address)
+    try:
+        client.register_plugin(_setup_plugin(own), name=PLUGIN)
+    except BaseException:
+        client.close()
+        raise
+
+    def close() -> None:
         with contextlib.suppress(Exception):      # a cluster that went away has nothing left to unregister
             client.unregister_worker_plugin(PLUGIN)
         client.close()
+    return Dask(client), close
 
 
 def _client(distributed: Any, address: str) -> Any:
@@ -264,9 +299,9 @@ def _client(distributed: Any, address: str) -> Any:
 @contextlib.contextmanager
 def _children_ignore_sigint() -> Iterator[None]:
     """Ignore SIGINT in this process while the block starts child processes, which inherit it (a spawned Python
-    keeps an ignored SIGINT ignored): a terminal's Ctrl-C goes to the whole process group, and a worker that dies
-    of it mid-task leaves its semaphores behind (``resource_tracker: ... leaked semaphore objects``). This process
-    alone then handles Ctrl-C: it cancels the sweep and closes the cluster, workers included."""
+    keeps an ignored SIGINT ignored): a terminal's Ctrl-C goes to the whole process group, and this process alone
+    handles it (it cancels the sweep and closes the cluster), from the workers' first moment on, not only once the
+    settings plug-in has reached them."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -277,24 +312,64 @@ def _children_ignore_sigint() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+class LocalCluster:
+    """The executor of ``local``: a local Dask cluster of ``workers`` processes (one unit at a time each), started
+    when the first unit that is not cached arrives; a run whose units are all cached starts none."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._stack = contextlib.ExitStack()
+        self._runner: Dask | None = None
+
+    @property
+    def started(self) -> bool:
+        """Whether the cluster is running (it starts with the first unit that is not cached)."""
+        return self._runner is not None
+
+    @property
+    def client(self) -> Any:
+        """The cluster's Dask client (started now if it was not)."""
+        return self._start().client
+
+    def run(self, tasks: Sequence[Callable[[], Any]], labels: Sequence[str], order: Sequence[int], desc: str,
+            progress: bool) -> list[Any]:
+        return self._start().run(tasks, labels, order, desc, progress) if tasks else []
+
+    def _start(self) -> Dask:
+        if self._runner is None:
+            distributed = _distributed()
+            import dask
+
+            # one retry for a unit whose worker died (the scheduler runs in this process, so this setting applies)
+            self._stack.enter_context(dask.config.set({"distributed.scheduler.allowed-failures": 1}))
+            with _children_ignore_sigint():
+                cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                                   dashboard_address=":0", silence_logs=logging.ERROR)
+            self._stack.callback(cluster.close)
+            self._runner, close = _session(cluster.scheduler_address, own=True)
+            self._stack.callback(close)
+        return self._runner
+
+    def close(self) -> None:
+        """Close the cluster, if it started; remove what a worker killed mid-write left in the cache folder."""
+        started = self.started
+        self._stack.close()
+        self._runner = None
+        root = cache.directory()
+        if started and root is not None and root.is_dir():
+            remove_orphans(root)
+
+
 @contextlib.contextmanager
 def local(workers: int) -> Iterator[Executor]:
-    """Run sweeps inside the block on a local Dask cluster of ``workers`` processes, one unit at a time each."""
+    """Run sweeps inside the block on a local Dask cluster of ``workers`` processes (``LocalCluster``)."""
     from .validation import as_int
 
     workers = as_int(workers, "workers", minimum=1)
-    distributed = _distributed()
-    import dask
-
-    # one retry for a unit whose worker died (the scheduler runs in this process, so this setting applies)
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), _children_ignore_sigint():
-        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                           dashboard_address=":0", silence_logs=logging.ERROR)
-        try:
-            with connect(cluster.scheduler_address, own=True) as runner:
-                yield runner
-        finally:
-            cluster.close()
-            root = cache.directory()
-            if root is not None and root.is_dir():
-                remove_orphans(root)     # a worker killed mid-write leaves its temporary file; nothing else does
+    _distributed()
+    runner = LocalCluster(workers)
+    try:
+        with using(runner):
+            yield runner
+    finally:
+        runner.close()
