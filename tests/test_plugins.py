@@ -101,6 +101,9 @@ out = {}
 for methods in (("cfg",), ("cfg-rising",)):
     rows = separation.sweep(separation.SweepConfig(methods=methods, **small), progress=False)
     out[methods[0]] = rows[0].metrics["entropy"].value
+both = separation.sweep(separation.SweepConfig(methods=("cfg", "cfg-rising"), **{**small, "ws": (2.0, 3.0)}),
+                        progress=False)
+out["both"] = [r.metrics["entropy"].value for r in both]
 config = training.TrainConfig(mixture="two_gaussians_1d", steps=5, batch=16)
 checkpoints.cached_training({"train": config}, lambda: training.train(config, progress=False))
 out["claim"] = claims.run(("rising-cfg-keeps-spread",), fast=True)["rising-cfg-keeps-spread"].verdict
@@ -120,14 +123,16 @@ def test_an_edit_recomputes_what_it_changes_and_reuses_the_rest(tmp_path, plugin
         out = _run("-c", SCRIPT, str(plugin), cwd=tmp_path, env=env)
         assert out.returncode == 0, out.stderr
         # whole results only (a sweep's units are entries of their own, named "separation-setting-...")
-        kinds = ("separation", "net", "claim")
+        kinds = ("separation", "net", "claim", "separation-setting")
         entries = {k: {p.name for p in store.glob(f"{k}-*") if re.fullmatch(rf"{k}-[0-9a-f]{{20}}\.pt", p.name)}
                    for k in kinds}
         return json.loads(out.stdout), entries
 
     first, before = run()
+    # the two-method sweep's units (cfg, cfg-rising at w = 2, 3) are the one-method sweeps' at w = 2, and two more
     assert first["claim"] == "holds" and {k: len(v) for k, v in before.items()} == \
-        {"separation": 2, "net": 1, "claim": 1}
+        {"separation": 3, "net": 1, "claim": 1, "separation-setting": 4}
+    assert first["both"][0] == first["cfg"]
     assert run() == (first, before)                               # unchanged code: every entry reused
 
     # a constant inside a metric (the entropy estimator's neighbour count): the sweeps and the plug-in's claim
@@ -136,15 +141,17 @@ def test_an_edit_recomputes_what_it_changes_and_reuses_the_rest(tmp_path, plugin
     metrics.write_text(metrics.read_text().replace("entropy(x: Tensor, k: int = 4,", "entropy(x: Tensor, k: int = 6,"))
     second, after = run()
     assert second["cfg"] != first["cfg"] and second["cfg-rising"] != first["cfg-rising"]     # new code, new numbers
-    assert len(after["separation"] - before["separation"]) == 2 and len(after["claim"] - before["claim"]) == 1
+    assert len(after["separation"] - before["separation"]) == 3 and len(after["claim"] - before["claim"]) == 1
     assert after["net"] == before["net"]
 
-    # the plug-in's claim threshold: its claim and the sweep that names its rule are recomputed, nothing else
+    # the plug-in's claim threshold: its claim, the sweeps that name its rule and that rule's units are recomputed;
+    # cfg's units, in a sweep with the plug-in's rule too, are not
     plugin.write_text(plugin.read_text().replace("SPREAD = 0.1 ", "SPREAD = 0.5 "))
     third, last = run()
     assert third["claim"] == "fails"                              # not the stale "holds"
-    assert len(last["claim"] - after["claim"]) == 1 and len(last["separation"] - after["separation"]) == 1
-    assert last["net"] == after["net"] and third["cfg"] == second["cfg"]
+    assert len(last["claim"] - after["claim"]) == 1 and len(last["separation"] - after["separation"]) == 2
+    assert len(last["separation-setting"] - after["separation-setting"]) == 2      # cfg-rising at w = 2 and 3
+    assert last["net"] == after["net"] and third["cfg"] == second["cfg"] and third["both"][:2] == second["both"][:2]
 
 
 def test_the_fingerprint_follows_imports_and_registered_names():

@@ -205,8 +205,15 @@ def cfg_reference(config: SweepConfig, w: float) -> list[Tensor]:
             for c in range(config.mixture.num_classes)]
 
 
+def _own(config: SweepConfig, method: str, w: float, lam: float) -> SweepConfig:
+    """``config`` as one unit depends on it: its own method, parameters and strength only, so that editing,
+    adding or dropping another method (a plug-in's rule, say) or another ``w`` leaves the unit's cache key alone."""
+    return replace(config, methods=(method,), ws=(w,), lams=(lam,), variants=(),
+                   method_params=tuple(p for p in config.method_params if p[0] == method))
+
+
 def _compute(config: SweepConfig, progress: bool) -> list[Row]:
-    units = [Setting(config, m, w, lam, params) for m, w, lam, params in settings(config)]
+    units = [Setting(_own(config, m, w, lam), m, w, lam, params) for m, w, lam, params in settings(config)]
     ws = sorted({u.w for u in units}) if config.to_cfg else []
     references = dict(zip(ws, sweeps.map(cfg_reference, [config] * len(ws), None, [f"cfg, w = {w:g}" for w in ws],
                                         "separation: CFG references", inputs=[(w,) for w in ws], progress=progress)))
