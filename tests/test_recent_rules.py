@@ -146,23 +146,27 @@ def test_a_scheduled_field_is_cfg_at_each_rows_own_scale(case, schedule):
 @given(case=cases(), pi=st.floats(0.05, 0.95))
 def test_fbg_scale_undoes_an_additive_corruption_by_the_unconditional(case, pi):
     gmm, c, x, s, w = case
-    # lambda = 1 / (1 - pi p(x) / p(x|c)) from the two densities, w(x) = lambda - 1 capped at w (and w where the
-    # correction has no solution)
-    ratio = pi * torch.exp(gmm.log_prob(x, s) - gmm.log_prob(x, s, c))
-    scale = torch.where(ratio < 1, torch.clamp(1.0 / (1.0 - ratio) - 1.0, max=w), torch.full_like(ratio, w))
+    # the authors' code: lambda = R / (R - (1 - pi)), R = p(x|c) / p(x) from the two densities; w(x) = lambda - 1
+    # capped at w (and w where R <= 1 - pi: the correction has no solution)
+    big_r = torch.exp(gmm.log_prob(x, s, c) - gmm.log_prob(x, s))
+    lam = big_r / (big_r - (1.0 - pi))
+    scale = torch.where(big_r > 1.0 - pi, torch.clamp(lam - 1.0, max=w), torch.full_like(big_r, w))
     s_c, s_u = gmm.score(x, s, c), gmm.score(x, s)
     assert relative_error(methods.field("fbg", gmm, c, w=w, pi=pi)(x, s), s_c + scale[:, None] * (s_c - s_u)) <= 1e-10
 
 
 def test_fbg_guides_little_where_the_class_is_certain_and_up_to_w_where_it_is_not():
     gmm = zoo.get("overlap_2d")
-    field = methods.REGISTRY["fbg"].exact(gmm, 0, methods.get("fbg").bind(w=5.0, pi=0.5))
+    field = methods.REGISTRY["fbg"].exact(gmm, 0, methods.get("fbg").bind(w=5.0))
     mu0, mu_other = gmm.means[0][0], gmm.means[1][0]
     x = torch.stack([mu0, mu_other])
     small = torch.full((2,), 0.05, dtype=D)
     w_at = field.scale(x, small)
-    # at class 0's own mean, P(0 | x) ~ 1: w = pi pi_0 / (P - pi pi_0) ~ 0.2; at another class's mean: the cap
-    assert float(w_at[0]) < 0.25 and float(w_at[1]) == 5.0
+    # at class 0's own mean, P(0 | x) ~ 1 and R = 1 / pi_0 = 3: w = (1 - pi) / (R - (1 - pi)) = 0.05 / 2.95 ~ 0.017;
+    # at another class's mean: the cap
+    assert 0.0 < float(w_at[0]) < 0.02 and float(w_at[1]) == 5.0
+    # the authors' default is pi = 0.95 (their pi is the true conditional's share, the complement of ours before)
+    assert methods.get("fbg").params["pi"] == 0.95
 
 
 @PROPERTY

@@ -813,9 +813,10 @@ def run_check(unit: CheckUnit) -> list[CheckResult]:
 
 
 def summary_table(results: list[CheckResult]) -> str:
-    """One row per check: rows passed (and unresolved), the worst residual relative to its tolerance, and that
-    residual."""
-    from ..core.tables import format_table
+    """One row per check: rows passed (and unresolved), the worst residual relative to its tolerance, that residual
+    and where it is; where every residual is rounding noise (below ``tables.FLOOR``) no setting is named, since
+    which one rounds worst differs from CPU to CPU."""
+    from ..core.tables import FLOOR, format_table
 
     rows = []
     for check in dict.fromkeys(r.check for r in results):
@@ -824,7 +825,8 @@ def summary_table(results: list[CheckResult]) -> str:
         level = worst.details.get("level")
         rows.append((check, f"{sum(r.passed for r in mine)}/{len(mine)}",
                      str(sum(r.status == "unresolved" for r in mine)), f"{worst.residual:.2e}",
-                     f"{worst.tolerance:.2e}", "-" if level is None else f"{level:g} simultaneous", worst.setting))
+                     f"{worst.tolerance:.2e}", "-" if level is None else f"{level:g} simultaneous",
+                     worst.setting if worst.residual >= FLOOR else f"- (every residual below {FLOOR:g})"))
     return format_table(("check", "passed", "unresolved", "worst residual", "tolerance", "level", "at"), rows)
 
 

@@ -251,25 +251,26 @@ class ScheduledCFG:
 
 class FeedbackGuidance:
     """Feedback guidance, FBG (Koulischer et al. 2025), with the exact posterior in place of the tracked one. FBG
-    reads the conditional model as corrupted additively, ``(1 - pi) p(x|c) + pi p(x)``; undoing it gives
-    ``s_u + lambda (s_c - s_u)`` with the per-state scale
+    reads the conditional model as corrupted additively, ``pi p(x|c) + (1 - pi) p(x)`` (``pi``: the share of the
+    true conditional, the authors' parameter and default 0.95); undoing it gives ``s_u + lambda (s_c - s_u)`` with
+    the per-state scale of the authors' code (FelixKoulischer/FBG_using_edm2, ``R / (R - (1 - pi))``)
 
-        lambda(x, sigma) = 1 / (1 - pi p_sigma(x) / p_sigma(x|c)),  p_sigma(x) / p_sigma(x|c) = pi_c / P(c | x),
+        lambda(x, sigma) = R / (R - (1 - pi)),  R = p_sigma(x|c) / p_sigma(x) = P(c | x) / pi_c,
 
     large where the class is unlikely, 1 where it is certain. In this project's ``w``: ``w(x, sigma) = lambda - 1``,
-    capped at ``w`` (also where ``pi p_sigma(x) >= p_sigma(x|c)``, where the correction has no solution).
+    capped at ``w`` (also where ``R <= 1 - pi``, where the correction has no solution).
     ``log_posterior(x, sigma) -> (N, K)``; ``log_prior``: ``log pi_c``."""
 
     def __init__(self, cond: Field, uncond: Field, log_posterior: Callable[[Tensor, Tensor], Tensor], c: int,
-                 log_prior: float, w: float, pi: float = 0.5) -> None:
+                 log_prior: float, w: float, pi: float = 0.95) -> None:
         self.cond, self.uncond, self.log_posterior, self.c = cond, uncond, log_posterior, int(c)
         self.log_prior = float(log_prior)
         self.w = as_number(w, "w", minimum=0.0)
-        self.pi = as_number(pi, "pi", minimum=0.0, maximum=1.0, strict=True)
+        self.pi = as_number(pi, "pi", minimum=0.0, maximum=1.0)
 
     def scale(self, x: Tensor, sigma: Tensor) -> Tensor:
         """``w(x, sigma)``: ``(N,)``."""
-        ratio = self.pi * torch.exp(self.log_prior - self.log_posterior(x, sigma)[:, self.c])  # pi p(x) / p(x|c)
+        ratio = (1.0 - self.pi) * torch.exp(self.log_prior - self.log_posterior(x, sigma)[:, self.c])   # (1 - pi) / R
         w = ratio / (1.0 - ratio).clamp_min(torch.finfo(x.dtype).tiny)
         return torch.where(ratio < 1.0, w.clamp(max=self.w), torch.full_like(w, self.w))
 

@@ -408,7 +408,7 @@ register(Method(
 
 
 
-# the 2024-2026 rules (parameter names as in their papers; conventions.PAPER_NAMES maps them)
+# the 2024-2026 rules (parameter names as in their papers; Method.paper_names maps the others)
 def _prior_guide(gmm: ClassConditionalGMM) -> Field:
     """ICG's guide: the conditional score at an independent random label, in expectation ``sum_k pi_k s_k``."""
     return lambda x, sigma: torch.einsum("k,nkd->nd", gmm.class_probs.to(x), gmm.class_scores(x, sigma))
@@ -446,12 +446,13 @@ register(Method(
            {"schedule": "window", "w_out": -0.5}, {"schedule": "window", "w_out": -1.0})))
 register(Method(
     "fbg", "guidance", "FBG",
-    "feedback guidance (Koulischer et al. 2025) with the exact posterior: per-state scale 1/(1 - pi p(x)/p(x|c)) - 1, "
-    "capped at w", "w", params={"w": 0.0, "pi": 0.5}, limits={"pi": Limit(lo=0.0, hi=1.0, open=True)},
+    "feedback guidance (Koulischer et al. 2025) with the exact posterior: per-state scale R/(R - (1 - pi)) - 1 with "
+    "R = p(x|c)/p(x), capped at w; pi is the authors' (the true conditional's share, default 0.95)", "w",
+    params={"w": 0.0, "pi": 0.95}, limits={"pi": UNIT},
     exact=lambda gmm, c, p: FeedbackGuidance(*_exact_pair(gmm, c), gmm.log_class_posterior, c,
                                              math.log(float(gmm.class_probs[c])), p["w"], p["pi"]),
     experiments=("atlas",), scale="s", paper_names={"w": "lambda_max (as 1 + w)"},
-    sweep=({"pi": 0.25}, {"pi": 0.75})))
+    sweep=({"pi": 0.5}, {"pi": 0.75})))
 register(Method(
     "linear-cfg", "guidance", "linear CFG",
     "the linear approximation of CFG (Li, Wang and Qu 2025): s_c + w times the guidance term of Gaussian "
