@@ -1,5 +1,9 @@
 """Test-wide settings: one torch thread per process, a private figure/net cache, reproducible property tests.
 
+The cache is private to the run and shared by its xdist workers (pytest-xdist gives every worker of a run the same
+``PYTEST_XDIST_TESTRUNUID``): what one test computes (the fast atlas, the claims, the nets), another reads, as a
+user's second command does; entries are written atomically, so two workers computing one entry are harmless.
+
 The suite runs under pytest-xdist with one worker per core; letting each worker (and each notebook
 kernel it starts) also spawn a thread per core oversubscribes the CPU and OpenMP spin-waits make that
 many times slower.
@@ -9,8 +13,10 @@ import os
 import tempfile
 
 os.environ["OMP_NUM_THREADS"] = "1"
-# a private on-disk cache per test process: tests never read or fill the user's cache
-os.environ["MCLR_SANDBOX_CACHE"] = tempfile.mkdtemp(prefix="mclr-sandbox-test-cache-")
+# a private on-disk cache per test run: tests never read or fill the user's cache
+os.environ["MCLR_SANDBOX_CACHE"] = (
+    os.path.join(tempfile.gettempdir(), "mclr-sandbox-test-cache-" + os.environ["PYTEST_XDIST_TESTRUNUID"])
+    if os.environ.get("PYTEST_XDIST_TESTRUNUID") else tempfile.mkdtemp(prefix="mclr-sandbox-test-cache-"))
 os.environ["MKL_NUM_THREADS"] = "1"
 
 import torch

@@ -121,7 +121,7 @@ API = [
     (lambda: methods.field("cfg-schedule", GMM, 0, w=1.0, decay=-3.0), "decay"),
     (lambda: methods.field("cfg-schedule", GMM, 0, w=1.0, schedule="nope"), "schedule"),
     (lambda: methods.field("cfg-interval", GMM, 0, w=1.0, sigma_lo=5.0, sigma_hi=0.3), "sigma_lo"),
-    (lambda: methods.field("fbg", GMM, 0, w=1.0, pi=0.0), "pi"),
+    (lambda: methods.field("fbg", GMM, 0, w=1.0, pi=1.5), "pi"),
     (lambda: methods.field("apg", GMM, 0, w=1.0, momentum=2.0), "momentum"),
     (lambda: methods.field("cfg-rescale", GMM, 0, w=1.0, phi=1.5), "phi"),
     (lambda: methods.field("autoguidance", GMM, 0, w=1.0, kappa=0.0), "kappa"),

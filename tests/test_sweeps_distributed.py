@@ -55,7 +55,10 @@ def cluster():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", [["claims", "--fast"], ["atlas", "--fast"]], ids=lambda c: c[0])
+# the atlas on four of its methods: exact rows (a plain and a stateful rule) and two fine-tunes of the DSM net
+@pytest.mark.parametrize("command", [["claims", "--fast"],
+                                     ["atlas", "--fast", "--methods", "cfg", "apg", "weighted-mclr", "gft"]],
+                         ids=lambda c: c[0])
 def test_a_cluster_by_address_gives_the_serial_results(command, cluster, tmp_path):
     serial = _cli(*command, "--json", str(tmp_path / "serial.json"), cache_dir=tmp_path / "serial-cache")
     assert serial.returncode == 0, serial.stderr
