@@ -55,8 +55,10 @@ def cluster():
 
 
 @pytest.mark.slow
-# the atlas on four of its methods: exact rows (a plain and a stateful rule) and two fine-tunes of the DSM net
-@pytest.mark.parametrize("command", [["claims", "--fast"],
+# three claims whose units are cells, random mixtures and mixtures with counterexamples; the atlas on four of its
+# methods: exact rows (a plain and a stateful rule) and two fine-tunes of the DSM net
+@pytest.mark.parametrize("command", [["claims", "--fast", "--only", "fades-in-high-d", "monotone-over-mixtures",
+                                      "icg-matches-cfg"],
                                      ["atlas", "--fast", "--methods", "cfg", "apg", "weighted-mclr", "gft"]],
                          ids=lambda c: c[0])
 def test_a_cluster_by_address_gives_the_serial_results(command, cluster, tmp_path):
