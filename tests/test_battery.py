@@ -20,6 +20,11 @@ def net(tmp_path_factory):
     return checkpoints.save(tmp_path_factory.mktemp("ck") / "dsm.pt", result)
 
 
+def _set(claim: str, item: str) -> list[str]:
+    """``claims --fast --only CLAIM --set ITEM``."""
+    return ["claims", "--fast", "--only", claim, "--set", item]
+
+
 CLI = [
     # checkpoints: missing, a folder, not a checkpoint, an empty file
     (["evaluate", "--fast", "--checkpoint", "missing.pt"], "does not exist"),
@@ -62,19 +67,19 @@ CLI = [
     (["zoo", "--plugin", "a b"], "neither a .py file nor a module name"),
     (["zoo", "--plugin", "."], "is a folder"),
     # claims --set
-    (["claims", "--fast", "--only", "monotone-over-mixtures", "--set", "monotone-over-mixtures.count=-5"], "count"),
-    (["claims", "--fast", "--only", "monotone-over-mixtures", "--set", "monotone-over-mixtures.count=0"], "count"),
-    (["claims", "--fast", "--only", "monotone-over-mixtures", "--set", "monotone-over-mixtures.ws=,"], "ws"),
-    (["claims", "--fast", "--only", "monotone-over-mixtures", "--set", "monotone-over-mixtures.ws=4,1"], "ws"),
-    (["claims", "--fast", "--only", "monotone-over-mixtures", "--set", "monotone-over-mixtures.ws=nan"], "ws"),
-    (["claims", "--fast", "--only", "monotone-over-mixtures", "--set", "monotone-over-mixtures.n=1e9x"], ".n"),
-    (["claims", "--fast", "--only", "monotone-over-mixtures", "--set", "monotone-over-mixtures.nope=1"], "nope"),
-    (["claims", "--fast", "--only", "monotone-over-mixtures", "--set", "monotone-over-mixtures.count"], "--set"),
-    (["claims", "--fast", "--only", "monotone-over-mixtures", "--set", "cfg-is-not-q0.n=5"], "cfg-is-not-q0"),
-    (["claims", "--fast", "--only", "linear-cfg-tracks-cfg", "--set", "linear-cfg-tracks-cfg.low=9"], "low"),
-    (["claims", "--fast", "--only", "high-noise-hurts", "--set", "high-noise-hurts.edges=0,inf"], "edges"),
-    (["claims", "--fast", "--only", "cfg-is-not-q0", "--set", "cfg-is-not-q0.steps=128,64"], "steps"),
-    (["claims", "--fast", "--only", "cfg-is-not-q0", "--set", "cfg-is-not-q0.seed=-1"], "seed"),
+    (_set("monotone-over-mixtures", "monotone-over-mixtures.count=-5"), "count"),
+    (_set("monotone-over-mixtures", "monotone-over-mixtures.count=0"), "count"),
+    (_set("monotone-over-mixtures", "monotone-over-mixtures.ws=,"), "ws"),
+    (_set("monotone-over-mixtures", "monotone-over-mixtures.ws=4,1"), "ws"),
+    (_set("monotone-over-mixtures", "monotone-over-mixtures.ws=nan"), "ws"),
+    (_set("monotone-over-mixtures", "monotone-over-mixtures.n=1e9x"), ".n"),
+    (_set("monotone-over-mixtures", "monotone-over-mixtures.nope=1"), "nope"),
+    (_set("monotone-over-mixtures", "monotone-over-mixtures.count"), "--set"),
+    (_set("monotone-over-mixtures", "cfg-is-not-q0.n=5"), "cfg-is-not-q0"),
+    (_set("linear-cfg-tracks-cfg", "linear-cfg-tracks-cfg.low=9"), "low"),
+    (_set("high-noise-hurts", "high-noise-hurts.edges=0,inf"), "edges"),
+    (_set("cfg-is-not-q0", "cfg-is-not-q0.steps=128,64"), "steps"),
+    (_set("cfg-is-not-q0", "cfg-is-not-q0.seed=-1"), "seed"),
     (["claims", "--fast", "--only", "nope"], "nope"),
     (["claims", "--fast", "--workers", "0"], "--workers"),
     (["claims", "--fast", "--scheduler", " "], "scheduler"),

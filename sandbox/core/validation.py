@@ -299,7 +299,7 @@ class Limit:
                   and (self.lo is None or (v > self.lo if self.open else v >= self.lo))
                   and (self.hi is None or v <= self.hi) and (not self.whole or v == int(v)))
         if not inside:
-            raise ValueError(f"{name} must be {Limit(**{**self.__dict__, 'many': False}).describe()}, got {value!r}")
+            raise ValueError(f"{name} must be {dataclasses.replace(self, many=False).describe()}, got {value!r}")
         return int(v) if self.whole else v
 
     def check(self, value: object, name: str) -> object:
@@ -349,7 +349,7 @@ def limit_of(default: object) -> Limit:
     a float a finite number, text a non-empty word; a tuple a non-empty list of its items' kind."""
     if isinstance(default, tuple):
         item = limit_of(default[0]) if default else REAL
-        return Limit(**{**item.__dict__, "many": True})
+        return dataclasses.replace(item, many=True)
     if isinstance(default, bool):
         return Limit(flag=True)
     if isinstance(default, Integral):
