@@ -6,7 +6,8 @@ Public API (see README.md for a tour):
 - ``zoo``: named example mixtures (``teaching_1d``, ``overlap_2d``, ``branching_2d``) and ``random_mixture``;
   ``zoo.resolve`` turns a zoo name, a mixture JSON file or a mixture into a mixture.
 - ``methods``: the one vocabulary of guidance rules, training objectives and exact targets (``methods.field``).
-- ``conventions``: guidance scales (``w``, ``s``, GFT's ``beta``, model guidance's ``w``) and field forms.
+- ``conventions``: guidance scales (``w``, ``s``, GFT's ``beta``, model guidance's ``w``).
+- ``frames``: the VE/EDM, VP (epsilon, x0, v) and rectified-flow frames, with exact maps between them.
 - ``fields``: the two field signatures, ``Field`` ``(x, sigma)`` and ``LabelledField`` ``(x, sigma, c)``.
 - ``schedules``: the VE/EDM sigma frame, VP schedules mapped onto it, EDM sigma steps.
 
@@ -30,7 +31,7 @@ from .core import provenance
 provenance.snapshot()   # the package's source as imported: what cache keys fingerprint (core/provenance.py)
 
 from . import methods  # noqa: E402
-from .core import allocator, conventions, fields, schedules, threads, zoo  # noqa: E402
+from .core import allocator, conventions, fields, frames, schedules, threads, zoo  # noqa: E402
 from .core.mixtures import ClassConditionalGMM  # noqa: E402
 from .core.schedules import VPSchedule, edm_sigmas, vp_denoise, vp_score  # noqa: E402
 from .core.zoo import branching_2d, gaussian_classes, overlap_2d, random_mixture, teaching_1d  # noqa: E402
@@ -72,6 +73,7 @@ __all__ = [
     "conventions",
     "edm_sigmas",
     "fields",
+    "frames",
     "gaussian_classes",
     "methods",
     "overlap_2d",

@@ -62,21 +62,32 @@ def test_apg_and_cfg_zero_star_reduce_to_cfg_and_keep_their_geometry(case):
     # in 1D every vector is parallel to D_c, so nothing is added (up to rounding at the scale of D_c and x)
     scale = (d_c.norm(dim=1) + x.norm(dim=1)) ** 2 + 1.0
     assert bool((dot <= 1e-9 * added.norm(dim=1) * d_c.norm(dim=1) + 1e-12 * scale).all())
-    # CFG-Zero*, computed independently in velocity form v = -sigma s
-    v_c, v_u = -sigma * gmm.score(x, s, c), -sigma * gmm.score(x, s)
+    # CFG-Zero* in its paper's frame, computed independently: rectified-flow velocities v = eps_hat - D =
+    # -x - sigma (1 + sigma) s (x the VE state), the optimised scale, and back to the score that integrates v
+    v_c, v_u = (-x - sigma * (1 + sigma) * gmm.score(x, s, field) for field in (c, None))
     alpha = (v_c * v_u).sum(1, keepdim=True) / (v_u * v_u).sum(1, keepdim=True)
     v = alpha * v_u + (1 + w) * (v_c - alpha * v_u)
-    assert relative_error(methods.field("cfg-zero-star", gmm, c, w=w)(x, s), -v / sigma) <= 1e-10
+    assert relative_error(methods.field("cfg-zero-star", gmm, c, w=w)(x, s), -(v + x) / (sigma * (1 + sigma))) \
+        <= 1e-9
+    # on scores (frame "score", the velocity -sigma s of the VE ODE: alpha is scale-free, so the same rule on s)
+    s_c, s_u = gmm.score(x, s, c), gmm.score(x, s)
+    alpha = (s_c * s_u).sum(1, keepdim=True) / (s_u * s_u).sum(1, keepdim=True)
+    assert relative_error(methods.field("cfg-zero-star", gmm, c, w=w, frame="score")(x, s),
+                          alpha * s_u + (1 + w) * (s_c - alpha * s_u)) <= 1e-10
 
 
-def test_cfg_zero_star_is_cfg_for_one_class_and_zero_at_high_noise():
+def test_cfg_zero_star_is_cfg_for_one_class_and_holds_the_flow_state_when_zeroed():
     one = zoo.gaussian_classes([0.5], [0.7])
     x, s = _setting(one, 1.0, 0)
     assert torch.allclose(methods.field("cfg-zero-star", one, 0, w=3.0)(x, s), one.score(x, s, 0), rtol=1e-12)
     gmm = zoo.overlap_2d()
     x, s = _setting(gmm, 2.0, 1)
-    assert float(methods.field("cfg-zero-star", gmm, 0, w=3.0, sigma_zero=1.5)(x, s).abs().max()) == 0.0
-    assert float(methods.field("cfg-zero-star", gmm, 0, w=3.0, sigma_zero=2.5)(x, s).abs().max()) > 0.0
+    # a zero velocity keeps x_t = x / (1 + sigma) fixed: the VE score -x / (sigma (1 + sigma)), here 2 * 3 = 6
+    zeroed = methods.field("cfg-zero-star", gmm, 0, w=3.0, sigma_zero=1.5)(x, s)
+    assert torch.allclose(zeroed, -x / 6.0, rtol=1e-14, atol=0)
+    # in the score frame a zero prediction is s = 0; above sigma_zero the rule is not zeroed
+    assert float(methods.field("cfg-zero-star", gmm, 0, w=3.0, sigma_zero=1.5, frame="score")(x, s).abs().max()) == 0
+    assert not torch.allclose(methods.field("cfg-zero-star", gmm, 0, w=3.0, sigma_zero=2.5)(x, s), -x / 6.0)
 
 
 def test_apg_rescaling_and_momentum():

@@ -46,19 +46,3 @@ def test_out_of_range_scales_are_refused():
         conventions.to_w(0.5, "s")
     with pytest.raises(ValueError, match="scale must be one of"):
         conventions.to_w(1.0, "gamma")
-
-
-def test_field_forms_are_the_score_in_other_units():
-    s = GMM.score(X, SIGMA, 0)
-    denoised = GMM.denoise(X, SIGMA, 0)
-    assert torch.allclose(conventions.from_score(s, "denoiser", X, SIGMA), denoised, rtol=1e-10, atol=1e-10)
-    assert torch.allclose(conventions.to_score(denoised, "denoiser", X, SIGMA), s, rtol=1e-9, atol=1e-9)
-    # eps_hat = E[eps | x] = (x - D) / sigma; the ODE velocity dx/dsigma has the same value
-    for form in ("epsilon", "velocity"):
-        assert torch.allclose(conventions.from_score(s, form, X, SIGMA), (X - denoised) / SIGMA, rtol=1e-9,
-                              atol=1e-9)
-    for form in conventions.FORMS:
-        back = conventions.to_score(conventions.from_score(s, form, X, SIGMA), form, X, SIGMA)
-        assert torch.allclose(back, s, rtol=1e-12, atol=1e-12)
-    with pytest.raises(ValueError, match="sigma must be > 0"):
-        conventions.to_score(s, "denoiser", X, 0.0)

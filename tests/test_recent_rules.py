@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate
 
-from sandbox import ClassConditionalGMM, conventions, methods, zoo
+from sandbox import ClassConditionalGMM, conventions, frames, methods, zoo
 from sandbox.experiments import metrics
 from sandbox.experiments.verification import relative_error
 from sandbox.methods.guidance import SCHEDULES, class_moments, guidance_weight
@@ -76,24 +76,37 @@ def test_icgs_gap_to_cfg_is_zero_exactly_when_the_unconditional_score_is_the_pri
 
 @PROPERTY
 @given(case=cases(min_dim=2), phi=st.floats(0.0, 1.0))
-def test_guidance_rescale_is_diffusers_rule_on_noise_predictions(case, phi):
+def test_guidance_rescale_is_diffusers_rule_on_the_models_predictions(case, phi):
     gmm, c, x, s, w = case
-    # as diffusers writes it: eps = -sigma s, guidance_scale = 1 + w, std over the sample's coordinates (ddof = 1)
-    eps_c = conventions.from_score(gmm.score(x, s, c), "epsilon", x, s).numpy()
-    eps_u = conventions.from_score(gmm.score(x, s), "epsilon", x, s).numpy()
-    noise_cfg = eps_u + conventions.from_w(w, "s") * (eps_c - eps_u)
-    rescaled = noise_cfg * eps_c.std(axis=1, ddof=1, keepdims=True) / noise_cfg.std(axis=1, ddof=1, keepdims=True)
-    final = phi * rescaled + (1.0 - phi) * noise_cfg
-    expected = conventions.to_score(torch.from_numpy(final), "epsilon", x, s)
-    got = methods.field("cfg-rescale", gmm, c, w=w, phi=phi)(x, s)
-    assert relative_error(got, expected) <= 1e-10
+    # as diffusers writes it, on whatever the model predicts: its paper's v (v = alpha_t eps - sigma_t x0, written
+    # here from alpha_t = 1 / sqrt(1 + sigma^2), sigma_t = sigma alpha_t) and the noise eps = -sigma s;
+    # guidance_scale = 1 + w, std over the sample's coordinates (ddof = 1)
+    sigma = s[:, None]
+    alpha_t = 1.0 / torch.sqrt(1.0 + sigma**2)
+    eps_of = {"eps": lambda score: -sigma * score,
+              "v": lambda score: alpha_t * (-sigma * score) - sigma * alpha_t * (x + sigma**2 * score)}
+    score_of = {"eps": lambda pred: -pred / sigma,
+                "v": lambda pred: (pred / (sigma * alpha_t) + x) / -(1.0 + sigma**2)}
+    for frame in ("v", "eps"):
+        pred_c, pred_u = (eps_of[frame](gmm.score(x, s, k)).numpy() for k in (c, None))
+        noise_cfg = pred_u + conventions.from_w(w, "s") * (pred_c - pred_u)
+        rescaled = noise_cfg * pred_c.std(axis=1, ddof=1, keepdims=True) / noise_cfg.std(axis=1, ddof=1,
+                                                                                          keepdims=True)
+        expected = score_of[frame](torch.from_numpy(phi * rescaled + (1.0 - phi) * noise_cfg))
+        got = methods.field("cfg-rescale", gmm, c, w=w, phi=phi, **({} if frame == "v" else {"frame": frame}))(x, s)
+        assert relative_error(got, expected) <= 1e-9, frame
 
 
 def test_rescale_matches_the_conditional_spread_and_phi_zero_is_cfg():
     gmm, x = zoo.get("crowded_4d"), points(zoo.get("crowded_4d"), 1.0, 64, 3)
     s = torch.full((64,), 1.0, dtype=D)
+    # phi = 1 matches the std of the prediction it rescales, row by row: v (its paper's) or the score itself
+    v = frames.get("v")
     full = methods.field("cfg-rescale", gmm, 1, w=4.0, phi=1.0)(x, s)
-    torch.testing.assert_close(full.std(dim=1), gmm.score(x, s, 1).std(dim=1), rtol=1e-12, atol=0)
+    torch.testing.assert_close(v.predict(full, x, s).std(dim=1), v.predict(gmm.score(x, s, 1), x, s).std(dim=1),
+                               rtol=1e-12, atol=0)
+    on_scores = methods.field("cfg-rescale", gmm, 1, w=4.0, phi=1.0, frame="score")(x, s)
+    torch.testing.assert_close(on_scores.std(dim=1), gmm.score(x, s, 1).std(dim=1), rtol=1e-12, atol=0)
     assert relative_error(methods.field("cfg-rescale", gmm, 1, w=4.0, phi=0.0)(x, s), gmm.cfg_score(x, s, 1, 4.0)) \
         <= 1e-12
     with pytest.raises(ValueError, match="needs data of dimension >= 2, got d = 1"):

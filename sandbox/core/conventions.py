@@ -1,4 +1,4 @@
-"""Guidance scales and field forms, converted in one place (docs/theory.md, section 11).
+"""Guidance scales, converted in one place (docs/theory.md, section 11).
 
 Every scale below names the same guided score ``s_u + gamma (s_c - s_u)`` with ``gamma = 1 + w``:
 
@@ -7,26 +7,14 @@ Every scale below names the same guided score ``s_u + gamma (s_c - s_u)`` with `
     beta   GFT's temperature in (0, 1]: s_u + (s_c - s_u) / beta, 1 = unguided                    w = 1/beta - 1
     w_mg   model guidance's scale in [0, 1): fixed point s_u + (s_c - s_u) / (1 - w_mg)            w = w_mg / (1 - w_mg)
 
-A field at noise sigma (VE frame, ``x = x0 + sigma eps``) has four common forms, all affine in the score ``s``:
-
-    score      s
-    denoiser   D = x + sigma^2 s              (Tweedie)
-    epsilon    eps_hat = -sigma s             (the noise prediction)
-    velocity   dx/dsigma = -sigma s = (x - D) / sigma   (the probability-flow ODE)
-
-A rule applied linearly (CFG) is the same in every form; a rule with norms or projections (APG, CFG-Zero*) is not,
-so such a rule says which form it uses.
+A field in another frame (denoiser, noise, v or flow prediction) is converted by ``frames``.
 """
 
 from __future__ import annotations
 
-import torch
+from .validation import as_number
 
-from .validation import as_batch_scalar, as_number
-
-Tensor = torch.Tensor
 SCALES = ("w", "s", "beta", "w_mg")
-FORMS = ("score", "denoiser", "epsilon", "velocity")
 
 
 def to_w(value: float, scale: str) -> float:
@@ -62,38 +50,3 @@ def from_w(w: float, scale: str) -> float:
 def convert(value: float, source: str, target: str) -> float:
     """A guidance scale written in ``source`` written in ``target``, e.g. ``convert(0.5, "beta", "s") == 2``."""
     return from_w(to_w(value, source), target)
-
-
-def to_score(value: Tensor, form: str, x: Tensor, sigma: float | Tensor) -> Tensor:
-    """A field's value in ``form`` (``FORMS``) as a score. ``value, x: (N, d)``, ``sigma``: float or ``(N,)``, > 0."""
-    s = _sigma(x, sigma)
-    if form == "score":
-        return value
-    if form == "denoiser":
-        return (value - x) / (s * s)
-    if form == "epsilon":
-        return -value / s
-    if form == "velocity":
-        return -value / s
-    raise ValueError(f"form must be one of {FORMS}, got {form!r}")
-
-
-def from_score(score: Tensor, form: str, x: Tensor, sigma: float | Tensor) -> Tensor:
-    """A score as the same field in ``form`` (inverse of ``to_score``)."""
-    s = _sigma(x, sigma)
-    if form == "score":
-        return score
-    if form == "denoiser":
-        return x + s * s * score
-    if form in ("epsilon", "velocity"):
-        return -s * score
-    raise ValueError(f"form must be one of {FORMS}, got {form!r}")
-
-
-def _sigma(x: Tensor, sigma: float | Tensor) -> Tensor:
-    if not isinstance(x, Tensor) or x.ndim != 2:
-        raise ValueError(f"x must be a tensor of shape (N, d), got {getattr(x, 'shape', type(x).__name__)}")
-    s = as_batch_scalar(sigma, x.shape[0], x.dtype, x.device, "sigma")
-    if bool((s <= 0).any()):
-        raise ValueError("sigma must be > 0 to change the form of a field (the forms coincide at sigma = 0)")
-    return s[:, None]

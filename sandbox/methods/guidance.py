@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import torch
 
+from ..core import frames
 from ..core.fields import Field, conditional
 from ..core.mixtures import ClassConditionalGMM
 from ..core.validation import as_count, as_number
@@ -18,7 +19,7 @@ from . import theory
 Tensor = torch.Tensor
 __all__ = ["APG", "CFG", "SCHEDULES", "WINDOW", "CFGZeroStar", "ClassifierGuidance", "FeedbackGuidance", "LinearCFG",
            "Optimum", "RescaledCFG", "ScheduledCFG", "class_moments", "conditional", "exact_cfg", "guidance_weight",
-           "model_guidance_iterates"]
+           "model_guidance_iterates", "predictions"]
 
 
 class CFG:
@@ -105,53 +106,60 @@ class ClassifierGuidance:
 
 
 class APG:
-    """Adaptive projected guidance (Sadat et al. 2024), applied in denoiser form ``D = x + sigma^2 s``:
+    """Adaptive projected guidance (Sadat et al. 2024), on the predictions ``p`` of ``frame`` (its paper's: the
+    denoised prediction ``D = x + sigma^2 s``, ``frames``):
 
-        Delta = D_c - D_u;  Delta <- Delta + momentum Delta_prev  (the previous call's; momentum < 0 in the paper);
+        Delta = p_c - p_u;  Delta <- Delta + momentum Delta_prev  (the previous call's; momentum < 0 in the paper);
         Delta <- Delta min(1, r / ||Delta||)  (r = 0: no rescaling);
-        Delta_par = (<Delta, D_c> / ||D_c||^2) D_c,  Delta_orth = Delta - Delta_par;
-        D = D_c + w (Delta_orth + eta Delta_par),  returned as the score (D - x) / sigma^2.
+        Delta_par = (<Delta, p_c> / ||p_c||^2) p_c,  Delta_orth = Delta - Delta_par;
+        p = p_c + w (Delta_orth + eta Delta_par),  returned as its score.
 
     Norms are per row. The momentum makes it stateful: build one per sampling run (``methods.field`` does).
-    ``eta = 1, r = 0, momentum = 0`` is CFG."""
+    ``eta = 1, r = 0, momentum = 0`` is CFG (in every frame)."""
 
     def __init__(self, cond: Field, uncond: Field, w: float, eta: float = 0.0, r: float = 0.0,
-                 momentum: float = 0.0) -> None:
-        self.cond, self.uncond = cond, uncond
+                 momentum: float = 0.0, frame: str = "x0") -> None:
+        self.cond, self.uncond, self.frame = cond, uncond, frames.get(frame)
         self.w, self.eta = as_number(w, "w", minimum=0.0), as_number(eta, "eta", minimum=0.0, maximum=1.0)
         self.r, self.momentum = as_number(r, "r", minimum=0.0), as_number(momentum, "momentum", -1.0, 1.0)
         self._previous: Tensor | None = None
 
     def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
-        s2 = (sigma * sigma)[:, None]
-        d_c = x + s2 * self.cond(x, sigma)
-        delta = d_c - (x + s2 * self.uncond(x, sigma))
+        p_c, p_u = predictions(self.frame, self.cond, self.uncond, x, sigma)
+        delta = p_c - p_u
         if self.momentum != 0.0 and self._previous is not None and self._previous.shape == delta.shape:
             delta = delta + self.momentum * self._previous
         self._previous = delta
         if self.r > 0:
             delta = delta * torch.clamp(self.r / delta.norm(dim=1, keepdim=True).clamp_min(1e-300), max=1.0)
-        par = (delta * d_c).sum(1, keepdim=True) / d_c.square().sum(1, keepdim=True).clamp_min(1e-300) * d_c
-        guided = d_c + self.w * (delta - par + self.eta * par)
-        return (guided - x) / s2
+        par = (delta * p_c).sum(1, keepdim=True) / p_c.square().sum(1, keepdim=True).clamp_min(1e-300) * p_c
+        return self.frame.score(p_c + self.w * (delta - par + self.eta * par), x, sigma)
+
+
+def predictions(frame: frames.Frame, cond: Field, uncond: Field, x: Tensor, sigma: Tensor) -> tuple[Tensor, Tensor]:
+    """The conditional and unconditional predictions of ``frame`` at VE state ``x: (N, d)``: where a rule with a
+    nonlinear step works."""
+    return frame.predict(cond(x, sigma), x, sigma), frame.predict(uncond(x, sigma), x, sigma)
 
 
 class CFGZeroStar:
-    """CFG-Zero* (Fan et al. 2025) in velocity form ``v = -sigma s``: per row ``alpha = <v_c, v_u> / ||v_u||^2``,
-    ``v = alpha v_u + (1 + w) (v_c - alpha v_u)``, and zero velocity for ``sigma >= sigma_zero`` (its zeroed first
-    steps; ``sigma_zero = 0``: none). ``alpha`` is scale-free, so the same rule holds for scores."""
+    """CFG-Zero* (Fan et al. 2025) on the predictions ``v`` of ``frame`` (its paper's: rectified-flow velocities
+    ``v = eps - x0``, ``frames``): per row ``alpha = <v_c, v_u> / ||v_u||^2``, ``v = alpha v_u + (1 + w) (v_c -
+    alpha v_u)``, and zero-init: a zero prediction for ``sigma >= sigma_zero`` (its zeroed first steps;
+    ``sigma_zero = 0``: none). In the flow frame a zero velocity holds ``x_t`` fixed, the VE score
+    ``-y / (sigma (1 + sigma))``; in the score frame it is ``s = 0``."""
 
-    def __init__(self, cond: Field, uncond: Field, w: float, sigma_zero: float = 0.0) -> None:
-        self.cond, self.uncond = cond, uncond
+    def __init__(self, cond: Field, uncond: Field, w: float, sigma_zero: float = 0.0, frame: str = "flow") -> None:
+        self.cond, self.uncond, self.frame = cond, uncond, frames.get(frame)
         self.w, self.sigma_zero = as_number(w, "w", minimum=0.0), as_number(sigma_zero, "sigma_zero", minimum=0.0)
 
     def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
-        s_c, s_u = self.cond(x, sigma), self.uncond(x, sigma)
-        alpha = (s_c * s_u).sum(1, keepdim=True) / s_u.square().sum(1, keepdim=True).clamp_min(1e-300)
-        guided = alpha * s_u + (1.0 + self.w) * (s_c - alpha * s_u)
+        v_c, v_u = predictions(self.frame, self.cond, self.uncond, x, sigma)
+        alpha = (v_c * v_u).sum(1, keepdim=True) / v_u.square().sum(1, keepdim=True).clamp_min(1e-300)
+        guided = alpha * v_u + (1.0 + self.w) * (v_c - alpha * v_u)
         if self.sigma_zero > 0:
             guided = torch.where((sigma >= self.sigma_zero)[:, None], torch.zeros_like(guided), guided)
-        return guided
+        return self.frame.score(guided, x, sigma)
 
 
 def model_guidance_iterates(s_c: Tensor, s_u: Tensor, w_mg: float, rounds: int) -> list[Tensor]:
@@ -167,27 +175,28 @@ def model_guidance_iterates(s_c: Tensor, s_u: Tensor, w_mg: float, rounds: int) 
 
 # ---------------------------------------------------------------------------------------------- the 2024-2026 rules
 class RescaledCFG:
-    """CFG with ``guidance_rescale`` phi (Lin et al. 2024), per row: the guided prediction's standard deviation over
-    its ``d`` coordinates (``d - 1`` degrees of freedom, as ``torch.std``) matched to the conditional one's, blended:
+    """CFG with ``guidance_rescale`` phi (Lin et al. 2024) on the predictions ``p`` of ``frame`` (its paper's:
+    v-prediction; diffusers applies it to whatever its model predicts): per row, the guided prediction's standard
+    deviation over its ``d`` coordinates (``d - 1`` degrees of freedom, as ``torch.std``) matched to the conditional
+    one's, blended:
 
-        g = s_c + w (s_c - s_u);   s = phi g std(s_c) / std(g) + (1 - phi) g.
+        g = p_c + w (p_c - p_u);   p = phi g std(p_c) / std(g) + (1 - phi) g.
 
-    Written for the noise prediction ``eps = -sigma s``; the ratio of standard deviations is scale-free, so the rule
-    is the same on scores. A row with ``std(g) = 0`` is left unrescaled. Needs ``d >= 2``."""
+    A row with ``std(g) = 0`` is left unrescaled. Needs ``d >= 2``."""
 
-    def __init__(self, cond: Field, uncond: Field, w: float, phi: float = 0.7) -> None:
-        self.cond, self.uncond = cond, uncond
+    def __init__(self, cond: Field, uncond: Field, w: float, phi: float = 0.7, frame: str = "v") -> None:
+        self.cond, self.uncond, self.frame = cond, uncond, frames.get(frame)
         self.w, self.phi = as_number(w, "w", minimum=0.0), as_number(phi, "phi", minimum=0.0, maximum=1.0)
 
     def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
         if x.shape[1] < 2:
             raise ValueError(f"guidance_rescale needs d >= 2 (a standard deviation over a row's coordinates), got "
                              f"d = {x.shape[1]}")
-        s_c = self.cond(x, sigma)
-        guided = s_c + self.w * (s_c - self.uncond(x, sigma))
+        p_c, p_u = predictions(self.frame, self.cond, self.uncond, x, sigma)
+        guided = p_c + self.w * (p_c - p_u)
         spread = guided.std(dim=1, keepdim=True)
-        ratio = torch.where(spread > 0, s_c.std(dim=1, keepdim=True) / torch.where(spread > 0, spread, 1.0), 1.0)
-        return self.phi * guided * ratio + (1.0 - self.phi) * guided
+        ratio = torch.where(spread > 0, p_c.std(dim=1, keepdim=True) / torch.where(spread > 0, spread, 1.0), 1.0)
+        return self.frame.score(self.phi * guided * ratio + (1.0 - self.phi) * guided, x, sigma)
 
 
 SCHEDULES = ("constant", "linear", "cosine", "exponential", "window")

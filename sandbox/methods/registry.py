@@ -32,6 +32,11 @@ A method is also everything the tools ask of it, so no other list repeats its na
     scale        the guidance scale its paper writes the strength in (``conventions.SCALES``: ``"s"`` when the paper's
                  1 is unguided); ``conventions.to_w(value, scale)`` is this project's ``w``
     paper_names  each other parameter's name in its paper, where it differs (e.g. ``phi`` is ``guidance_rescale``)
+    cite         the paper (or code) that defines it
+    frame        the frame its paper defines it in (``frames.NAMES``: ``"score"``, ``"x0"``, ``"eps"``, ``"v"``,
+                 ``"flow"``). A rule with a nonlinear step (a projection, a norm, a zero prediction) depends on the
+                 frame: it takes a ``frame`` parameter (a choice among ``frames.NAMES``) whose default is this one,
+                 and applies its nonlinear step there; a rule linear in the predictions is the same in every frame
     min_dim      the least data dimension it is defined for (experiments leave it out below)
     sweep        the variants of its other parameters the full atlas tries: each a partial set of parameters, the
                  rest at their defaults (``({"eta": 0.5}, {"schedule": "window", "w_out": -1.0})``)
@@ -49,7 +54,7 @@ from numbers import Integral
 
 import torch
 
-from ..core import plugins, provenance
+from ..core import frames, plugins, provenance
 from ..core.conventions import SCALES, from_w
 from ..core.fields import Batched, Field, conditional
 from ..core.mixtures import ClassConditionalGMM
@@ -114,6 +119,8 @@ class Method:
     paper_names: Mapping[str, str] = dataclasses.field(default_factory=dict)
     min_dim: int = 1
     sweep: tuple[Mapping[str, float | str], ...] = ()
+    cite: str = ""
+    frame: str = "score"
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or self.name != self.name.strip():
@@ -144,6 +151,12 @@ class Method:
                 raise ValueError(f"each variant of sweep must set parameters other than the strength among "
                                  f"{sorted(self.params)}, got {dict(variant)}")
             self.bind(**variant)
+        if self.frame not in frames.NAMES:
+            raise ValueError(f"frame must be one of {list(frames.NAMES)}, got {self.frame!r}")
+        if "frame" in self.params and (self.params["frame"] != self.frame
+                                       or tuple(self.choices.get("frame", ())) != frames.NAMES):
+            raise ValueError(f"a frame parameter is a choice among {list(frames.NAMES)} whose default is the "
+                             f"paper's frame {self.frame!r}, got {self.params['frame']!r}")
         if set(self.paper_names) - set(self.params):
             raise ValueError(f"paper_names must name parameters among {sorted(self.params)}, got "
                              f"{sorted(self.paper_names)}")
@@ -350,10 +363,12 @@ W = {"w": 0.0}
 FINE_TUNE = ("init",)
 register(Method(
     "dsm", "objective", "DSM", "denoising score matching: the conditional score s_c (unguided)", None,
-    exact=lambda gmm, c, p: exact_cfg(gmm, c, 0.0), nets=_own_net("dsm"), loss=_dsm_rows))
+    exact=lambda gmm, c, p: exact_cfg(gmm, c, 0.0), nets=_own_net("dsm"), loss=_dsm_rows,
+    cite="Vincent 2011; Song et al. 2021 (with the label dropout of Ho and Salimans 2022)"))
 register(Method(
     "cfg", "guidance", "CFG", "classifier-free guidance s_c + w (s_c - s_u)", "w", params=W,
-    exact=lambda gmm, c, p: exact_cfg(gmm, c, p["w"]), nets=_net_cfg, experiments=("separation", "atlas")))
+    exact=lambda gmm, c, p: exact_cfg(gmm, c, p["w"]), nets=_net_cfg, experiments=("separation", "atlas"),
+    cite="Ho and Salimans 2022 (arXiv 2207.12598)", frame="eps"))
 
 
 # ---------------------------------------------------------------------------------------------- inference-time rules
@@ -375,36 +390,41 @@ register(Method(
     limits={"sigma_lo": NONNEGATIVE, "sigma_hi": Limit(lo=0.0, open=True, infinite=True)},
     order=(("sigma_lo", "sigma_hi"),),
     exact=lambda gmm, c, p: exact_cfg(gmm, c, p["w"], p["sigma_lo"], p["sigma_hi"]), nets=_net_cfg,
-    experiments=("atlas",), scale="s"))
+    experiments=("atlas",), scale="s", cite="Kynkaanniemi et al. 2024 (arXiv 2404.07724), EDM2's sigma", frame="x0"))
 register(Method(
     "classifier-guidance", "guidance", "classifier guidance",
     "s_u + (1 + w) grad log p_sigma(c|x) by autograd of the noisy classifier (exact: equals CFG)", "w", params=W,
     exact=lambda gmm, c, p: ClassifierGuidance(_exact_pair(gmm, c)[1], gmm.log_class_posterior, c, p["w"]),
     nets=lambda nets, c, p: ClassifierGuidance(_net_pair(nets, c)[1], _net_log_posterior(nets), c, p["w"]),
-    experiments=("atlas",), same_as="cfg", scale="s"))
+    experiments=("atlas",), same_as="cfg", scale="s", cite="Dhariwal and Nichol 2021 (arXiv 2105.05233)",
+    frame="eps"))
 register(Method(
     "autoguidance", "guidance", "autoguidance",
     "s_c + w (s_c - s~_c), s~_c the class score of a degraded model: the mixture with covariances + kappa^2 I "
     "(Karras et al. 2024)", "w", params={"w": 0.0, "kappa": 0.5}, limits={"kappa": POSITIVE},
     exact=lambda gmm, c, p: CFG(_exact_pair(gmm, c)[0], _inflated(gmm, c, p["kappa"]), p["w"]),
-    experiments=("atlas",), scale="s", sweep=({"kappa": 0.25}, {"kappa": 1.0}, {"kappa": 2.0})))
+    experiments=("atlas",), scale="s", sweep=({"kappa": 0.25}, {"kappa": 1.0}, {"kappa": 2.0}),
+    cite="Karras et al. 2024 (arXiv 2406.02507)", frame="x0"))
 register(Method(
     "apg", "guidance", "APG",
     "adaptive projected guidance in denoiser form: parallel part weighted by eta, rescaling to r, momentum "
-    "(Sadat et al. 2024)", "w", params={"w": 0.0, "eta": 0.0, "r": 0.0, "momentum": 0.0},
-    limits={"eta": UNIT, "r": NONNEGATIVE, "momentum": Limit(lo=-1.0, hi=1.0)},
-    exact=lambda gmm, c, p: APG(*_exact_pair(gmm, c), p["w"], p["eta"], p["r"], p["momentum"]),
-    nets=lambda nets, c, p: APG(*_net_pair(nets, c), p["w"], p["eta"], p["r"], p["momentum"]),
+    "(Sadat et al. 2024)", "w", params={"w": 0.0, "eta": 0.0, "r": 0.0, "momentum": 0.0, "frame": "x0"},
+    limits={"eta": UNIT, "r": NONNEGATIVE, "momentum": Limit(lo=-1.0, hi=1.0)}, choices={"frame": frames.NAMES},
+    exact=lambda gmm, c, p: APG(*_exact_pair(gmm, c), **p),
+    nets=lambda nets, c, p: APG(*_net_pair(nets, c), **p),
     experiments=("atlas",), scale="s", paper_names={"momentum": "beta"},
-    sweep=({"eta": 0.5}, {"eta": 1.0}, {"r": 0.5}, {"r": 2.0}, {"momentum": -0.5})))
+    sweep=({"eta": 0.5}, {"eta": 1.0}, {"r": 0.5}, {"r": 2.0}, {"momentum": -0.5}, {"frame": "eps"}),
+    cite="Sadat et al. 2024, APG (arXiv 2410.02416): on the denoised prediction", frame="x0"))
 register(Method(
     "cfg-zero-star", "guidance", "CFG-Zero*",
     "optimised scale alpha of the unconditional velocity, zero velocity for sigma >= sigma_zero (Fan et al. 2025)",
-    "w", params={"w": 0.0, "sigma_zero": 0.0}, limits={"sigma_zero": NONNEGATIVE},
-    exact=lambda gmm, c, p: CFGZeroStar(*_exact_pair(gmm, c), p["w"], p["sigma_zero"]),
-    nets=lambda nets, c, p: CFGZeroStar(*_net_pair(nets, c), p["w"], p["sigma_zero"]), experiments=("atlas",),
+    "w", params={"w": 0.0, "sigma_zero": 0.0, "frame": "flow"}, limits={"sigma_zero": NONNEGATIVE},
+    choices={"frame": frames.NAMES},
+    exact=lambda gmm, c, p: CFGZeroStar(*_exact_pair(gmm, c), **p),
+    nets=lambda nets, c, p: CFGZeroStar(*_net_pair(nets, c), **p), experiments=("atlas",),
     scale="s", paper_names={"sigma_zero": "K (zeroed steps), as the sigma where they end"},
-    sweep=({"sigma_zero": 40.0}, {"sigma_zero": 10.0}, {"sigma_zero": 2.0})))
+    sweep=({"sigma_zero": 40.0}, {"sigma_zero": 10.0}, {"sigma_zero": 2.0}, {"frame": "score"}),
+    cite="Fan et al. 2025, CFG-Zero* (arXiv 2503.18886): on flow-matching velocities", frame="flow"))
 
 
 
@@ -421,14 +441,16 @@ register(Method(
     "independent condition guidance (Sadat et al. 2024): s_c + w (s_c - s_k), k an independent random label; "
     "exactly s_c + w (s_c - sum_k pi_k s_k)", "w", params=W,
     exact=lambda gmm, c, p: CFG(_exact_pair(gmm, c)[0], _prior_guide(gmm), p["w"]), experiments=("atlas",),
-    scale="s"))
+    scale="s", cite="Sadat et al. 2024, ICG (arXiv 2407.02687)", frame="eps"))
 register(Method(
     "cfg-rescale", "guidance", "CFG + rescale",
     "CFG with guidance_rescale phi (Lin et al. 2024): the guided prediction's per-sample std matched to the "
-    "conditional one's, blended by phi", "w", params={"w": 0.0, "phi": 0.7}, limits={"phi": UNIT},
-    exact=lambda gmm, c, p: RescaledCFG(*_exact_pair(gmm, c), p["w"], p["phi"]),
-    nets=lambda nets, c, p: RescaledCFG(*_net_pair(nets, c), p["w"], p["phi"]), experiments=("atlas",),
-    scale="s", paper_names={"phi": "guidance_rescale"}, min_dim=2, sweep=({"phi": 0.3}, {"phi": 1.0})))
+    "conditional one's, blended by phi", "w", params={"w": 0.0, "phi": 0.7, "frame": "v"}, limits={"phi": UNIT},
+    choices={"frame": frames.NAMES}, exact=lambda gmm, c, p: RescaledCFG(*_exact_pair(gmm, c), **p),
+    nets=lambda nets, c, p: RescaledCFG(*_net_pair(nets, c), **p), experiments=("atlas",),
+    scale="s", paper_names={"phi": "guidance_rescale"}, min_dim=2,
+    sweep=({"phi": 0.3}, {"phi": 1.0}, {"frame": "eps"}),
+    cite="Lin et al. 2024 (arXiv 2305.08891): on v-predictions", frame="v"))
 register(Method(
     "cfg-schedule", "guidance", "CFG, scheduled w",
     "CFG with a scale w(sigma): constant, linear or cosine (rising toward low noise, mean w; Wang et al. 2024), "
@@ -443,7 +465,8 @@ register(Method(
     nets=lambda nets, c, p: ScheduledCFG(*_net_pair(nets, c), **p), experiments=("atlas",), scale="s",
     sweep=({"schedule": "constant"}, {"schedule": "cosine"}, {"schedule": "exponential"},
            {"schedule": "exponential", "decay": 4.0}, {"schedule": "window", "w_out": 0.0},
-           {"schedule": "window", "w_out": -0.5}, {"schedule": "window", "w_out": -1.0})))
+           {"schedule": "window", "w_out": -0.5}, {"schedule": "window", "w_out": -1.0}),
+    cite="Wang et al. 2024 (arXiv 2404.13040); Ventura et al. 2026", frame="eps"))
 register(Method(
     "fbg", "guidance", "FBG",
     "feedback guidance (Koulischer et al. 2025) with the exact posterior: per-state scale R/(R - (1 - pi)) - 1 with "
@@ -452,12 +475,14 @@ register(Method(
     exact=lambda gmm, c, p: FeedbackGuidance(*_exact_pair(gmm, c), gmm.log_class_posterior, c,
                                              math.log(float(gmm.class_probs[c])), p["w"], p["pi"]),
     experiments=("atlas",), scale="s", paper_names={"w": "lambda_max (as 1 + w)"},
-    sweep=({"pi": 0.5}, {"pi": 0.75})))
+    sweep=({"pi": 0.5}, {"pi": 0.75}),
+    cite="Koulischer et al. 2025 (code: FelixKoulischer/FBG_using_edm2)", frame="x0"))
 register(Method(
     "linear-cfg", "guidance", "linear CFG",
     "the linear approximation of CFG (Li, Wang and Qu 2025): s_c + w times the guidance term of Gaussian "
     "approximations of the class and the data (mean shift + positive and negative contrastive terms)", "w",
-    params=W, exact=lambda gmm, c, p: LinearCFG(_exact_pair(gmm, c)[0], gmm, c, p["w"]), experiments=("atlas",)))
+    params=W, exact=lambda gmm, c, p: LinearCFG(_exact_pair(gmm, c)[0], gmm, c, p["w"]), experiments=("atlas",),
+    cite="Li, Wang and Qu 2025 (arXiv 2505.19210)"))
 def _gibbs(gmm: ClassConditionalGMM, c: int, p: Params, x: Tensor, sigmas: Tensor, seed: int) -> Tensor:
     """Conditional samples (the exact conditional ODE from ``x``), then the Gibbs-like rounds of exact CFG."""
     start = samplers.heun_ode(exact_cfg(gmm, c, 0.0), x, sigmas)
@@ -470,7 +495,8 @@ register(Method(
     "CFG++ (Chung et al. 2024): DDIM-type steps that denoise with D_u + w (D_c - D_u) and renoise with the "
     "unconditional noise prediction; w is the paper's lambda (0: unconditional sampling, 1: conditional denoiser)",
     "w", params=W, sample=lambda gmm, c, p, x, sigmas, seed: samplers.cfg_pp(
-        *_exact_pair(gmm, c), p["w"], x, sigmas), experiments=("atlas",), paper_names={"w": "lambda"}))
+        *_exact_pair(gmm, c), p["w"], x, sigmas), experiments=("atlas",), paper_names={"w": "lambda"},
+    cite="Chung et al. 2024, CFG++ (arXiv 2406.08070): DDIM steps", frame="eps"))
 register(Method(
     "gibbs-guidance", "guidance", "Gibbs-like guidance",
     "classifier-free Gibbs-like guidance (2025): conditional samples, then rounds of noising to sigma_star and the "
@@ -479,7 +505,8 @@ register(Method(
     limits={"sigma_star": POSITIVE, "rounds": Limit(lo=0, whole=True), "steps": COUNT},
     sample=lambda gmm, c, p, x, sigmas, seed: _gibbs(gmm, c, p, x, sigmas, seed), experiments=("atlas",),
     paper_names={"sigma_star": "the renoising level", "rounds": "Gibbs iterations"},
-    sweep=({"sigma_star": 0.2}, {"sigma_star": 1.0}, {"rounds": 1.0}, {"rounds": 8.0})))
+    sweep=({"sigma_star": 0.2}, {"sigma_star": 1.0}, {"rounds": 1.0}, {"rounds": 8.0}),
+    cite="classifier-free Gibbs-like guidance, 2025 (arXiv 2505.21101)", frame="x0"))
 
 # ---------------------------------------------------------------------------------------------- training-time methods
 def _gft_optimum(gmm: ClassConditionalGMM, c: int, p: Params) -> Field:
@@ -500,7 +527,8 @@ register(Method(
     "weighted-mclr", "objective", "weighted MCLR",
     "sample-adaptive weighted MCLR with exact posterior weights; optimum = CFG (the theorem)", "w", params=W,
     exact=lambda gmm, c, p: Optimum(gmm, c, "weighted-mclr", w=p["w"]), nets=_own_net("weighted-mclr"),
-    loss=_weighted_mclr_rows, needs=FINE_TUNE, experiments=("separation", "atlas", "atlas-nets"), same_as="cfg"))
+    loss=_weighted_mclr_rows, needs=FINE_TUNE, experiments=("separation", "atlas", "atlas-nets"), same_as="cfg",
+    cite="this project's theorem (docs/theory.md, section 4)"))
 register(Method(
     "weighted-mclr-classifier", "objective", "weighted MCLR, learned classifier",
     "weighted MCLR with weights from a learned noisy classifier (exact source: the exact classifier)", "w", params=W,
@@ -509,12 +537,13 @@ register(Method(
 register(Method(
     "gft", "objective", "GFT", "guidance-free training (Chen et al. 2025): its exact optimum at beta = 1/(1 + w)",
     "w", params=W, exact=_gft_optimum, nets=_own_net("gft"), loss=_gft_rows, needs=FINE_TUNE,
-    experiments=("atlas", "atlas-nets"), same_as="cfg", scale="beta"))
+    experiments=("atlas", "atlas-nets"), same_as="cfg", scale="beta", cite="Chen et al. 2025 (arXiv 2501.15420)"))
 register(Method(
     "model-guidance", "objective", "model guidance",
     "model guidance (Tang et al. 2025): the fixed point of its self-referential target at w_mg = w/(1 + w)", "w",
     params=W, exact=_model_guidance_optimum, nets=_own_net("model-guidance"), loss=_model_guidance_rows,
-    needs=FINE_TUNE, experiments=("atlas", "atlas-nets"), same_as="cfg", scale="w_mg"))
+    needs=FINE_TUNE, experiments=("atlas", "atlas-nets"), same_as="cfg", scale="w_mg",
+    cite="Tang et al. 2025 (arXiv 2502.12154)"))
 register(Method(
     "mclr", "objective", "unweighted MCLR",
     "unweighted MCLR, strength lam; optimum where A(x) > 0, s_c elsewhere (nets: negatives capped)", "lam",

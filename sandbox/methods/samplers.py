@@ -5,7 +5,7 @@ with the wrappers in ``sandbox.guidance``. A k-diffusion-style denoiser ``D(x, s
 ``lambda x, s: net(x, s, c)``) drives them through ``fields.from_denoiser(D)``. ``sigmas`` is a decreasing 1-D
 tensor, usually ending at 0 (``schedules.edm_sigmas``); ``x_init`` should be a draw of ``p_{sigmas[0]}``.
 
-    probability-flow ODE   dx/dsigma = -sigma s(x, sigma)
+    probability-flow ODE   dx/dsigma = -sigma s(x, sigma)   (Euler, Heun; ``flow_euler``: Euler in the flow frame)
     reverse SDE (VE)       x_{i+1} = x_i + (sigma_i^2 - sigma_{i+1}^2) s(x_i, sigma_i)
                                      + sqrt(sigma_i^2 - sigma_{i+1}^2) z,   z ~ N(0, I)
     predictor-corrector    an Euler ODE step of one field, then Langevin steps of another at sigma_{i+1},
@@ -32,6 +32,7 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
+from ..core import frames
 from ..core.fields import Field
 from ..core.schedules import edm_sigmas
 from ..core.validation import as_callable, as_generator, as_int, as_number
@@ -49,6 +50,24 @@ def heun_ode(score: Field, x: Tensor, sigmas: Tensor, trajectory: list[Tensor] |
              progress: bool = False) -> Tensor:
     """Heun (EDM Algorithm 1, deterministic): Euler predictor, trapezoidal corrector except into sigma = 0."""
     return _ode(score, x, sigmas, trajectory, progress, heun=True)
+
+
+def flow_euler(score: Field, x: Tensor, sigmas: Tensor, trajectory: list[Tensor] | None = None,
+               progress: bool = False) -> Tensor:
+    """Euler steps in the rectified-flow frame, as the SD3 and Flux pipelines step (``frames``): with
+    ``t = sigma / (1 + sigma)`` and ``x_t = x / (1 + sigma)``, ``x_t += (t_{i+1} - t_i) v(x_t, t_i)``,
+    ``v = -x - sigma (1 + sigma) s(x, sigma)``. States in and out (and in ``trajectory``) are VE states, as every
+    sampler's. (Deterministic DDIM is ``euler_ode``: its step ``D + sigma_{i+1} eps_hat`` is the Euler step in
+    ``x / alpha_t`` and ``sigma``, Karras et al. 2022.)"""
+    sigmas = _check(x, sigmas, trajectory, score=score)
+    flow = frames.get("flow")
+    _record(trajectory, x)
+    for i in tqdm(range(len(sigmas) - 1), desc="flow euler", disable=not progress, leave=False):
+        s, s_next = sigmas[i], sigmas[i + 1]
+        v = flow.predict(_evaluate(score, x, s), x, s)
+        x = (x / (1 + s) + (s_next / (1 + s_next) - s / (1 + s)) * v) * (1 + s_next)
+        _record(trajectory, x)
+    return x
 
 
 def euler_maruyama(score: Field, x: Tensor, sigmas: Tensor, generator: torch.Generator | int | None = None,
