@@ -293,17 +293,20 @@ def _claims(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     verdicts = claims.run(tuple(args.only) if args.only else None, fast=args.fast,
                           announce=lambda line: print(f"mclr-sandbox claims: {line}", file=sys.stderr),
-                          changes=_changes(args.changes))
-    failed = [name for name, v in verdicts.items() if v.verdict == claims.FAILS]
-    lines = [f"{len(verdicts) - len(failed)} of {len(verdicts)} claims hold (with or without a caveat)"
-             + (f"; failing: {', '.join(failed)}" if failed else "")]
+                          changes=_changes(args.changes), seed=args.seed, replicates=args.replicates)
+    by = {v: [name for name, verdict in verdicts.items() if verdict.verdict == v] for v in claims.VERDICTS}
+    lines = [f"{len(by[claims.HOLDS]) + len(by[claims.CAVEAT])} of {len(verdicts)} claims hold (with or without a "
+             f"caveat)" + "".join(f"; {label}: {', '.join(by[v])}" for v, label in
+                                  ((claims.FAILS, "failing"), (claims.UNDECIDED, "undecided")) if by[v])
+             + (f"; each under {args.replicates} seeds" if args.replicates > 1 else "")]
     if args.counterexamples is not None:
         found = claims.counterexamples(verdicts)
         for name, gmm in found.items():
             gmm.save(Path(args.counterexamples) / f"{name}.json")
         lines.append(f"wrote {len(found)} counterexample mixture file(s) to {args.counterexamples}"
                      + (f": {', '.join(found)}" if found else ""))
-    _report(claims.table(verdicts), lines, t0, args, {"only": args.only, "fast": args.fast, "set": args.changes},
+    _report(claims.table(verdicts), lines, t0, args, {"only": args.only, "fast": args.fast, "set": args.changes,
+                                                      "seed": args.seed, "replicates": args.replicates},
             None, lambda: claims.as_json(verdicts))
     return 0
 
@@ -648,6 +651,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="change one setting of a claim's config, e.g. monotone-over-mixtures.count=10000 or "
                         "fades-in-high-d.phase_dims=2,4,8,16; repeatable (the settings of a claim: its JSON's "
                         "config)")
+    p.add_argument("--seed", type=_typed(SEED, "--seed"), metavar="S",
+                   help="every claim's seed (an int >= 0; default: each claim's own): redraws every sample")
+    p.add_argument("--replicates", type=_typed(COUNT, "--replicates"), default=1, metavar="R",
+                   help="measure each claim under R seeds (its seed, then steps of 1000) and show how many agree; "
+                        "a claim whose seeds disagree is undecided (default 1)")
     _sweeps(p)
 
     p = _command(sub, "train", "train a small MLP denoiser (DSM) or fine-tune one with MCLR", _train,

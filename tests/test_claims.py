@@ -96,7 +96,8 @@ def test_counterexamples_are_written_as_mixture_files(tmp_path, monkeypatch, cap
     found = claims.counterexamples({"monotone-over-mixtures": verdict})
     assert list(found) == ["monotone-over-mixtures-7"]
     assert found["monotone-over-mixtures-7"].fingerprint == gmm.fingerprint
-    monkeypatch.setattr(claims, "run", lambda names, fast, announce, changes: {"monotone-over-mixtures": verdict})
+    monkeypatch.setattr(claims, "run", lambda names, fast, announce, changes, seed, replicates:
+                        {"monotone-over-mixtures": verdict})
     out = tmp_path / "cex"
     assert cli.main(["claims", "--quiet", "--counterexamples", str(out)]) == 0
     assert "wrote 1 counterexample mixture file(s)" in capsys.readouterr().out
@@ -126,6 +127,7 @@ def _toy(name: str, depends: tuple[str, ...] = (), seen: list | None = None) -> 
     @dataclass(frozen=True)
     class Config:
         n: int = 1
+        seed: int = 0
 
     def measure(config, needs):
         if seen is not None:
@@ -174,7 +176,7 @@ def test_a_new_claim_module_is_one_file(tmp_path):
     (copy / "sandbox" / "experiments" / "claims" / "a_new_claim.py").write_text(
         "from dataclasses import dataclass\n"
         "from .registry import Claim, decide, register\n\n\n"
-        "@dataclass(frozen=True)\nclass Config:\n    n: int = 1\n\n\n"
+        "@dataclass(frozen=True)\nclass Config:\n    n: int = 1\n    seed: int = 0\n\n\n"
         "register(Claim('a-new-claim', 'me', 'one file', lambda config, needs: decide(True, True, 'ok', {}),\n"
         "               full=Config(), fast=Config()))\n")
     out = subprocess.run([sys.executable, "-c", "from sandbox import claims; print(*claims.names())"],
@@ -190,7 +192,7 @@ def test_set_changes_a_claims_config_and_the_json_names_the_setting(tmp_path, ca
     assert cli.main(["claims", "--fast", "--only", "monotone-over-mixtures", "--set", "monotone-over-mixtures.count=3",
                      "--set", "monotone-over-mixtures.ws=0,4", "--json", str(out)]) == 0
     result = json.loads(out.read_text())["results"]["monotone-over-mixtures"]
-    assert result["config"] == {"count": 3, "n": 200, "steps": 12, "ws": [0.0, 4.0]}
+    assert result["config"] == {"count": 3, "n": 200, "steps": 12, "ws": [0.0, 4.0], "seed": 0}
     assert result["numbers"]["mixtures"] == 3 and "w = 0, 4:" in result["reason"]
     # a setting read as its field's type; a wrong name, value or shape is one line naming what was expected
     assert claims.configure("fades-in-high-d", changes={"phase_dims": "2,4"}).phase_dims == (2, 4)

@@ -84,6 +84,7 @@ def test_a_plugin_that_loads_nothing_is_an_error(make, words, tmp_path, monkeypa
 @dataclass(frozen=True)
 class _Config:
     n: int = 1
+    seed: int = 0
 
 
 def test_a_claim_whose_measure_returns_the_wrong_thing_is_named():

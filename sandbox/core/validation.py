@@ -365,8 +365,9 @@ def setting(default: object, limit: Limit) -> Any:
 
 
 def limit(f: dataclasses.Field, default: object) -> Limit:
-    """The limit of config field ``f``: declared (``setting``) or implied by its ``default`` (``limit_of``)."""
-    return f.metadata.get("limit") or limit_of(default)
+    """The limit of config field ``f``: declared (``setting``), a seed's (a field named ``seed``: an int >= 0), or
+    implied by its ``default`` (``limit_of``)."""
+    return f.metadata.get("limit") or (SEED if f.name == "seed" else limit_of(default))
 
 
 def check_config(config: Any, owner: str) -> Any:

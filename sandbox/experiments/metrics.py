@@ -333,6 +333,23 @@ def normal_mean(values: Tensor, level: float = LEVEL, method: str = "normal") ->
     return Estimate(m, m - half, m + half, method, level)
 
 
+def ratio_of_means(values: Tensor, level: float = LEVEL) -> Estimate:
+    """``mean(a) / mean(b)`` of ``values: (N, 2)`` (columns ``a``, ``b``; ``mean(b) > 0``) with the delta-method
+    normal interval, ``var(r) = (var(a) - 2 r cov(a, b) + r^2 var(b)) / (N mean(b)^2)``: accurate at any level,
+    where a percentile bootstrap of 200 resamples cannot resolve a tail of 1e-3 (simultaneous intervals)."""
+    if not isinstance(values, Tensor) or values.ndim != 2 or values.shape[1] != 2 or values.shape[0] < 2:
+        raise ValueError(f"values must be a tensor of shape (N >= 2, 2), got {getattr(values, 'shape', values)}")
+    n = values.shape[0]
+    mean = values.mean(0)
+    if not float(mean[1]) > 0:
+        raise ValueError("the denominator's mean must be > 0")
+    r = float(mean[0] / mean[1])
+    cov = torch.cov(values.T)
+    var = float(cov[0, 0] - 2 * r * cov[0, 1] + r * r * cov[1, 1]) / (n * float(mean[1]) ** 2)
+    half = float(stats.norm.ppf(0.5 + 0.5 * _check_level(level))) * math.sqrt(max(var, 0.0))
+    return Estimate(r, r - half, r + half, "delta method", level)
+
+
 def bootstrap_curve(values: Tensor, stat: Callable[[Tensor], Tensor], level: float = LEVEL,
                     seed: int = 0) -> Estimate:
     """``stat`` of the mean curve of ``values: (N, m)`` (one curve per sample), with a percentile bootstrap

@@ -1,8 +1,9 @@
 """Published claims about guidance, each measured against exact answers and given a verdict (``mclr-sandbox claims``).
 
 A claim is a paper reference, the precise statement this project tests (its reading of the paper, docs/theory.md,
-section 13), and a measurement on exact mixtures that returns a ``Verdict``: ``holds``, ``fails`` or ``holds with a
-caveat``, with the numbers (and their intervals) that decided it. Verdicts are computed, never written by hand.
+section 13), and a measurement on exact mixtures that returns a ``Verdict``: ``holds``, ``fails``, ``holds with a
+caveat`` or ``undecided`` (the deciding interval contains its threshold), with the numbers (and their intervals)
+that decided it. Verdicts are computed, never written by hand.
 The machinery (``Claim``, ``Verdict``, ``run``, ``decide``) is in ``registry``; each claim is one module here, with
 its configs, measurement and panel, registered on import (a plug-in registers its own the same way). Every module
 of this package is imported: the eight below in this order (the order of tables and figures), then any other in
@@ -39,20 +40,31 @@ from .registry import (
     CAVEAT,
     FAILS,
     HOLDS,
+    LEVEL,
     REGISTRY,
+    UNDECIDED,
     VERDICTS,
     WINDOW,
     Claim,
+    Judgement,
     Verdict,
+    above,
     as_json,
+    below,
     cfg_samples,
     configure,
     counterexamples,
     decide,
+    every,
+    less,
     names,
+    refined,
     register,
     run,
+    simultaneous,
+    some,
     table,
+    within,
 )
 
 # one module per claim, imported (so registered) in this order, then every other module of the package
@@ -70,8 +82,9 @@ from .monotone_over_mixtures import monotone_in_w  # noqa: E402
 from .pushes_to_far_edge import projected_quantiles  # noqa: E402
 from .sde_differs_from_ode import predictor_corrector_gap  # noqa: E402
 
-__all__ = ["CAVEAT", "FAILS", "HOLDS", "MODULES", "ORDER", "REGISTRY", "VERDICTS", "WINDOW", "Claim", "Verdict",
-           "as_json", "cfg_distortion", "cfg_samples", "conditional_entropy", "conditional_entropy_samples",
-           "configure", "counterexamples", "decide", "diagonals", "monotone_in_w", "names", "phase_diagram",
-           "predictor_corrector_gap", "projected_quantiles", "register", "run", "sphere_classes", "steepest_sigma",
-           "table", "window_name"]
+__all__ = ["CAVEAT", "FAILS", "HOLDS", "LEVEL", "MODULES", "ORDER", "REGISTRY", "UNDECIDED", "VERDICTS", "WINDOW",
+           "Claim", "Judgement", "Verdict", "above", "as_json", "below", "cfg_distortion", "cfg_samples",
+           "conditional_entropy", "conditional_entropy_samples", "configure", "counterexamples", "decide",
+           "diagonals", "every", "less", "monotone_in_w", "names", "phase_diagram", "predictor_corrector_gap",
+           "projected_quantiles", "refined", "register", "run", "simultaneous", "some", "sphere_classes",
+           "steepest_sigma", "table", "window_name", "within"]

@@ -13,14 +13,16 @@ from torch import Tensor
 
 from ...core import zoo
 from ...core.mixtures import ClassConditionalGMM
+from ...core.validation import SEED, setting
 from .. import metrics
-from .registry import WINDOW, Claim, Verdict, decide, register
+from .registry import WINDOW, Claim, Verdict, decide, every, register, within
 
 
 @dataclass(frozen=True)
 class Config:
     n: int = 40000     # joint draws (x0, c, eps), the same along sigma
     points: int = 97   # sigma grid, log-spaced on [1e-2, 1e2]
+    seed: int = setting(0, SEED)
 
 
 def conditional_entropy(gmm: ClassConditionalGMM, sigmas: Tensor, n: int, seed: int = 0) -> Tensor:
@@ -66,22 +68,21 @@ def measure(config: Config, needs: dict[str, Verdict]) -> Verdict:
     best_window = (best["lo"], math.inf if best["hi"] is None else best["hi"])
     mixtures, inside, interior = [], [], []
     for gmm in (zoo.overlap_2d(), zoo.crowded_4d()):
-        per_draw = conditional_entropy_samples(gmm, sigmas, config.n)
+        per_draw = conditional_entropy_samples(gmm, sigmas, config.n, seed=config.seed)
         h = per_draw.mean(0)
         rate = torch.diff(h) / torch.diff(sigmas.log())
-        peak = metrics.bootstrap_curve(per_draw, steepest_sigma(sigmas))
+        peak = metrics.bootstrap_curve(per_draw, steepest_sigma(sigmas), seed=config.seed)
         mixtures.append({"name": gmm.name, "peak_sigma": peak, "rate_at_peak": float(rate.max()),
                          "sigmas": sigmas.tolist(), "H": h.tolist()})
         interior.append(0 < int(rate.argmax()) < len(rate) - 1)
-        inside.append(WINDOW[0] <= peak.lo and peak.hi <= WINDOW[1])
-    crowded = mixtures[-1]["peak_sigma"]
-    in_best = best_window[0] <= crowded.lo and crowded.hi <= best_window[1]
+        inside.append(within(peak, *WINDOW))
+    in_best = within(mixtures[-1]["peak_sigma"], *best_window)
     peaks = ", ".join(f"{m['name']} {m['peak_sigma']}" for m in mixtures)
     reason = (f"dH(c|x_sigma)/dlog sigma peaks at sigma = {peaks} (bootstrap 95% intervals over {config.n} joint "
               f"draws; grid step x{float(sigmas[1] / sigmas[0]):.3f}, refined by a parabola); intervals inside the "
-              f"guidance window [{WINDOW[0]}, {WINDOW[1]}]: {all(inside)}; crowded_4d's inside the window "
+              f"guidance window [{WINDOW[0]}, {WINDOW[1]}]: {every(inside)}; crowded_4d's inside the window "
               f"high-noise-hurts found best there ({best['name']}): {in_best}")
-    return decide(all(interior), all(inside) and in_best,
+    return decide(all(interior), every([*inside, in_best]),
                   reason + ("" if all(interior) else "; the peak is at the grid's end"),
                   {"window": list(WINDOW), "mixtures": mixtures,
                    "best_window": {"name": best["name"], "lo": best["lo"], "hi": best["hi"],

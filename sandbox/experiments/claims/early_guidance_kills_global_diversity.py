@@ -16,7 +16,7 @@ from ...core.schedules import edm_sigmas
 from ...core.validation import NONNEGATIVE, POSITIVE, SEED, setting
 from ...methods import samplers
 from .. import metrics
-from .registry import Claim, Verdict, decide, register
+from .registry import Claim, Verdict, decide, every, less, register, some
 
 WINDOWS = ("none", "high", "low", "all")     # unguided, sigma >= split, sigma <= split, every sigma
 
@@ -73,8 +73,8 @@ def measure(config: Config, needs: dict[str, Verdict]) -> Verdict:
     global_ok, local_ok = [], []
     for m in config.mixtures:
         high, low = by[m, "high"], by[m, "low"]
-        global_ok.append(high["mode_coverage"].hi < low["mode_coverage"].lo)      # early guidance: fewer modes
-        local_ok.append(low["within_spread"].hi < high["within_spread"].lo)       # late guidance: tighter modes
+        global_ok.append(less(high["mode_coverage"], low["mode_coverage"]))      # early guidance: fewer modes
+        local_ok.append(less(low["within_spread"], high["within_spread"]))       # late guidance: tighter modes
     reason = (f"class 0, CFG at w = {config.w:g} on sigma >= {config.split:g} (high) or sigma <= {config.split:g} "
               f"(low); mode coverage / within-mode spread, unguided -> high -> low: "
               + "; ".join(f"{m}: coverage {by[m, 'none']['mode_coverage'].value:.3f} -> "
@@ -82,9 +82,11 @@ def measure(config: Config, needs: dict[str, Verdict]) -> Verdict:
                           f"spread {by[m, 'none']['within_spread'].value:.3f} -> "
                           f"{by[m, 'high']['within_spread'].value:.3f} -> {by[m, 'low']['within_spread'].value:.3f}"
                           for m in config.mixtures)
-              + f"; high-noise guidance costs more coverage (intervals apart) on {sum(global_ok)} of "
-              f"{len(global_ok)}, low-noise guidance more within-mode spread on {sum(local_ok)} of {len(local_ok)}")
-    return decide(all(global_ok) or all(local_ok), all(global_ok) and all(local_ok), reason, {"rows": rows})
+              + f"; high-noise guidance costs more coverage (intervals apart) on {global_ok.count(True)} of "
+              f"{len(global_ok)}, low-noise guidance more within-mode spread on {local_ok.count(True)} of "
+              f"{len(local_ok)}")
+    return decide(some([every(global_ok), every(local_ok)]), every([*global_ok, *local_ok]), reason,
+                  {"rows": rows})
 
 
 def panel(ax, numbers: dict, color: Callable[[int], str]) -> None:

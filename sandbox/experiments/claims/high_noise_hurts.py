@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from ... import methods
 from ...core import sweeps, zoo
 from ...core.schedules import edm_sigmas
-from ...core.validation import NONNEGATIVE, Limit, setting
+from ...core.validation import NONNEGATIVE, SEED, Limit, setting
 from ...methods import samplers
 from .. import metrics
 from ..metrics import Estimate
-from .registry import CAVEAT, FAILS, HOLDS, WINDOW, Claim, Verdict, register
+from .registry import WINDOW, Claim, Verdict, decide, every, less, register
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Config:
     # window ends: 0 and inf mean "from the start" and "down to 0"; every pair lo < hi is a window
     edges: tuple[float, ...] = setting((0.0, 0.1, 0.28, 0.5, 1.0, 2.0, 5.42, 10.0, math.inf),
                                        Limit(lo=0.0, infinite=True, many=True, increasing=True))
+    seed: int = setting(0, SEED)     # class c's starts: c + 100 x seed
 
 
 def window_name(lo: float, hi: float) -> str:
@@ -46,6 +47,7 @@ class Window:
     w: float
     n: int
     steps: int
+    seed: int = 0
 
 
 def window_row(unit: Window) -> dict[str, object]:
@@ -55,7 +57,7 @@ def window_row(unit: Window) -> dict[str, object]:
     for c in range(gmm.num_classes):
         # parameters are finite numbers: 1e6 stands for "no upper end" (the sampler starts at sigma = 80)
         field_c = methods.field("cfg-interval", gmm, c, w=unit.w, sigma_lo=unit.lo, sigma_hi=min(unit.hi, 1e6))
-        x = samplers.heun_ode(field_c, gmm.sample(unit.n, c=c, sigma=80.0, generator=c), grid)
+        x = samplers.heun_ode(field_c, gmm.sample(unit.n, c=c, sigma=80.0, generator=c + 100 * unit.seed), grid)
         reports.append({"mean_posterior": metrics.mean_posterior(gmm, x, c), "entropy": metrics.entropy(x),
                         "mode_coverage": metrics.mode_coverage(gmm, x, c)})
     return {"name": unit.name, "lo": unit.lo, "hi": unit.hi if unit.hi < math.inf else None,
@@ -68,20 +70,20 @@ def measure(config: Config, needs: dict[str, Verdict]) -> Verdict:
     if not set(compared) <= set(config.edges):
         raise ValueError(f"high-noise-hurts.edges must include {', '.join(f'{e:g}' for e in compared)} (the "
                          f"windows the claim compares), got {', '.join(f'{e:g}' for e in config.edges)}")
-    windows = [Window("unguided", 0.0, math.inf, 0.0, config.n, config.steps)] + [
-        Window(window_name(lo, hi), lo, hi, w, config.n, config.steps)
+    windows = [Window("unguided", 0.0, math.inf, 0.0, config.n, config.steps, config.seed)] + [
+        Window(window_name(lo, hi), lo, hi, w, config.n, config.steps, config.seed)
         for lo, hi in itertools.combinations(config.edges, 2)]
     rows = sweeps.map(window_row, windows, "high-noise-window", [u.name for u in windows], desc="high-noise-hurts")
     by_name = {r["name"]: r for r in rows}
     full, below = by_name["every sigma"], by_name[f"below {WINDOW[1]:g}"]
     keeps = below["mean_posterior"].value >= 0.95 * full["mean_posterior"].value
-    more_entropy = below["entropy"].lo > full["entropy"].hi
+    more_entropy = less(full["entropy"], below["entropy"])
     for r in rows:
         r["eligible"] = r["name"] != "unguided" and r["mean_posterior"].value >= 0.95 * full["mean_posterior"].value
     eligible = [r for r in rows if r["eligible"]]
     best = max(eligible, key=lambda r: r["mode_coverage"].value)
     ties = [r["name"] for r in eligible if r is not best and r["mode_coverage"].hi >= best["mode_coverage"].lo]
-    beats_cfg = best["mode_coverage"].lo > full["mode_coverage"].hi
+    beats_cfg = less(full["mode_coverage"], best["mode_coverage"])
     above = by_name[f"above {WINDOW[0]:g}"]
     reason = (f"crowded_4d, w = {w:g}, {len(rows) - 1} sigma windows: guiding below sigma {WINDOW[1]:g} keeps "
               f"{below['mean_posterior'].value / full['mean_posterior'].value:.1%} of CFG's mean p(c|x) with entropy "
@@ -90,8 +92,8 @@ def measure(config: Config, needs: dict[str, Verdict]) -> Verdict:
               f"{best['name']} ({best['mode_coverage']} vs {full['mode_coverage']} for every sigma, intervals apart: "
               f"{beats_cfg}; within its interval: {', '.join(ties) or 'none'}); dropping low-noise "
               f"guidance instead (above {WINDOW[0]:g}) gives entropy {above['entropy'].value:.3f}")
-    verdict = HOLDS if keeps and more_entropy and beats_cfg else (CAVEAT if keeps else FAILS)
-    return Verdict(verdict, reason, {"w": w, "windows": rows, "best": best["name"], "ties": ties})
+    return decide(keeps, every([more_entropy, beats_cfg]), reason,
+                  {"w": w, "windows": rows, "best": best["name"], "ties": ties})
 
 
 def panel(ax, numbers: dict, color: Callable[[int], str]) -> None:

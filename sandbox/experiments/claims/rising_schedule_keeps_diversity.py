@@ -82,7 +82,9 @@ def measure(config: Config, needs: dict[str, Verdict]) -> Verdict:
               + "; ".join(f"{c['schedule']} w={c['w']:g} (p={c['separation']:.3f}): {c['gap']:+.3f} "
                           f"±{c['half_width']:.2g}" for c in comparisons)
               + f"; higher beyond the intervals in {len(higher)} of {len(comparisons)}, lower in {len(lower)}")
-    return decide(bool(comparisons) and not lower and bool(higher), len(higher) == len(comparisons), reason,
+    # holds if some comparison is higher beyond its interval and none lower; undecided if none is either way
+    core = None if not comparisons else False if lower else True if higher else None
+    return decide(core, len(higher) == len(comparisons), reason,
                   {"points": points, "comparisons": comparisons})
 
 

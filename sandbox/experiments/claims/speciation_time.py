@@ -14,11 +14,11 @@ import torch
 
 from ...core import sweeps, zoo
 from ...core.mixtures import ClassConditionalGMM
-from ...core.validation import POSITIVE, Limit, setting
+from ...core.validation import POSITIVE, SEED, Limit, setting
 from ...methods.guidance import class_moments
 from .. import metrics
 from .decided_mid_noise import conditional_entropy_samples, steepest_sigma
-from .registry import Claim, Verdict, decide, register
+from .registry import Claim, Verdict, decide, every, register, within
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class Config:
     slope_tolerance: float = setting(0.1, POSITIVE)   # |slope of log sigma_s against 1/2 log Lambda - 1|
     # sigma_s / sqrt(Lambda) at the largest d
     ratio_range: tuple[float, float] = setting((0.5, 2.0), Limit(lo=0.0, open=True, many=True, increasing=True))
+    seed: int = setting(0, SEED)      # case d's draws: d + 10000 x seed
 
 
 def two_classes(d: int, signal: float) -> ClassConditionalGMM:
@@ -58,10 +59,18 @@ def decision_point(unit: Case) -> dict[str, object]:
     gmm = two_classes(unit.d, config.signal) if unit.d else zoo.get("shared_mean_2d")
     lam = largest_eigenvalue(gmm)
     sigmas = math.sqrt(lam) * torch.logspace(-2, 3, config.grid, dtype=torch.float64)
-    curves = conditional_entropy_samples(gmm, sigmas, config.n, seed=unit.d)
-    sigma_s = metrics.bootstrap_curve(curves, steepest_sigma(sigmas), seed=unit.d)
+    seed = unit.d + 10_000 * config.seed
+    curves = conditional_entropy_samples(gmm, sigmas, config.n, seed=seed)
+    sigma_s = metrics.bootstrap_curve(curves, steepest_sigma(sigmas), seed=seed)
     return {"mixture": gmm.name, "d": gmm.dim, "Lambda": lam, "sigma_s": sigma_s,
             "ratio": sigma_s.value / math.sqrt(lam)}
+
+
+def _ratio(row: dict) -> metrics.Estimate:
+    """``sigma_s / sqrt(Lambda)`` with its interval."""
+    root = math.sqrt(row["Lambda"])
+    s = row["sigma_s"]
+    return metrics.Estimate(s.value / root, s.lo / root, s.hi / root, s.method, s.level)
 
 
 def measure(config: Config, needs: dict[str, Verdict]) -> Verdict:
@@ -74,13 +83,15 @@ def measure(config: Config, needs: dict[str, Verdict]) -> Verdict:
     ys = torch.tensor([math.log(r["sigma_s"].value) for r in scaling], dtype=torch.float64)
     slope = float(((xs - xs.mean()) * (ys - ys.mean())).sum() / (xs - xs.mean()).square().sum())
     lo, hi = config.ratio_range
-    scales = abs(slope - 1.0) <= config.slope_tolerance and lo <= scaling[-1]["ratio"] <= hi
+    # the ratio at the largest d, by its interval: undecided where it straddles an end of the range
+    scales = every([abs(slope - 1.0) <= config.slope_tolerance,
+                    within(_ratio(scaling[-1]), lo, hi)])
     reason = (f"two classes N(+-m, I), |m|^2 = {config.signal:g} d: sigma_s / sqrt(Lambda) "
               + ", ".join(f"d={r['d']}: {r['ratio']:.3f}" for r in scaling)
               + f"; slope of log sigma_s on 1/2 log Lambda {slope:.3f} (1 if sigma_s^2 ~ Lambda); shared_mean_2d "
               f"(covariance-only split): sigma_s = {shared['sigma_s'].value:.3g}, sqrt(Lambda) = "
               f"{math.sqrt(shared['Lambda']):.3g}, ratio {shared['ratio']:.3f}")
-    inside = lo <= shared["ratio"] <= hi
+    inside = within(_ratio(shared), lo, hi)
     return decide(scales, inside, reason, {"rows": rows, "slope": slope})
 
 
