@@ -101,7 +101,7 @@ def _linear_rules(gmm, c: int, w: float):
     gauss = methods.field("linear-cfg", gmm, c, w=1.0)
     return {
         "cfg": ({}, [(1 + w, lambda y, s: gmm.score(y, s, c)), (-w, lambda y, s: gmm.score(y, s))]),
-        "icg": ({}, [(1 + w, lambda y, s: gmm.score(y, s, c)),
+        "icg": ({"label": "expected"}, [(1 + w, lambda y, s: gmm.score(y, s, c)),
                      (-w, lambda y, s: torch.einsum("k,nkd->nd", gmm.class_probs, gmm.class_scores(y, s)))]),
         "autoguidance": ({"kappa": 0.5}, [(1 + w, lambda y, s: gmm.score(y, s, c)),
                                           (-w, lambda y, s: gmm.score(y, torch.sqrt(s * s + 0.25), c))]),
@@ -180,3 +180,37 @@ def test_flow_euler_holds_x_t_fixed_under_zero_velocity_and_converges():
     reference = samplers.heun_ode(field, start, edm_sigmas(512))
     errors = [relative_error(samplers.flow_euler(field, start, edm_sigmas(n)), reference) for n in (32, 64, 128)]
     assert 1.6 < errors[0] / errors[1] < 2.5 and 1.6 < errors[1] / errors[2] < 2.5, errors
+
+
+def test_cfg_pp_is_its_papers_ddim_step():
+    # CFG++ (Chung et al. 2024) in DDIM's VP frame: x' = sqrt(abar') x0_lam + sqrt(1 - abar') eps_u, with
+    # x0_lam = D_u + lam (D_c - D_u) and eps_u = (x / sqrt(abar) - D_u) / sigma; the sandbox steps in VE states
+    gmm = zoo.get("overlap_2d")
+    sigma, after, lam = 1.3, 0.6, 0.4
+    y = gmm.sample(64, c=1, sigma=sigma, generator=3)
+    abar, abar_next = 1 / (1 + sigma**2), 1 / (1 + after**2)
+    d_c, d_u = gmm.denoise(y, sigma, 1), gmm.denoise(y, sigma)
+    x = math.sqrt(abar) * y                                            # the VP state
+    eps_u = (x / math.sqrt(abar) - d_u) / sigma
+    x_next = math.sqrt(abar_next) * (d_u + lam * (d_c - d_u)) + math.sqrt(1 - abar_next) * eps_u
+    got = methods.sample("cfg-pp", gmm, 1, y, torch.tensor([sigma, after], dtype=D), w=lam)
+    assert relative_error(got, x_next / math.sqrt(abar_next)) <= 1e-12
+    assert methods.get("cfg-pp").frame == "eps"
+
+
+def test_every_method_states_its_papers_frame_and_a_frame_parameter_defaults_to_it():
+    for name in methods.names():
+        method = methods.get(name)
+        assert method.frame in NAMES, name
+        if method.kind == "guidance":
+            assert method.cite, name                                   # the reference, where it is registered
+        if "frame" in method.params:
+            assert method.params["frame"] == method.frame and method.choices["frame"] == NAMES
+    base = methods.get("cfg-zero-star")
+    with pytest.raises(ValueError, match="frame must be one of"):
+        methods.Method("x", "guidance", "x", "x", "w", params={"w": 0.0}, frame="edm")
+    with pytest.raises(ValueError, match="whose default is the paper's frame 'flow'"):
+        methods.Method("x", "guidance", "x", "x", "w", params={**base.params, "frame": "score"},
+                       choices={"frame": NAMES}, frame="flow")
+    with pytest.raises(ValueError, match=r"frame of method 'apg' must be one of"):
+        methods.field("apg", zoo.get("overlap_2d"), 0, w=1.0, frame="edm")

@@ -17,7 +17,7 @@ from scipy import integrate
 from sandbox import ClassConditionalGMM, conventions, frames, methods, zoo
 from sandbox.experiments import metrics
 from sandbox.experiments.verification import relative_error
-from sandbox.methods.guidance import SCHEDULES, class_moments, guidance_weight
+from sandbox.methods.guidance import SCHEDULES, class_moments, guidance_weight, schedule_time
 
 from .strategies import mixtures, points
 
@@ -46,16 +46,32 @@ def _autograd_class_scores(gmm: ClassConditionalGMM, x: torch.Tensor, s: torch.T
 
 @PROPERTY
 @given(case=cases())
-def test_icg_guides_with_the_prior_average_of_the_class_scores(case):
+def test_icg_guides_with_a_random_label_and_its_expectation(case):
     gmm, c, x, s, w = case
     scores = _autograd_class_scores(gmm, x, s)
     s_c = scores[:, c]
-    guide = torch.einsum("k,nkd->nd", gmm.class_probs, scores)                       # sum_k pi_k s_k
-    icg = methods.field("icg", gmm, c, w=w)(x, s)
-    assert relative_error(icg, s_c + w * (s_c - guide)) <= 1e-10
-    # the random-label reading: CFG against s_k for k ~ pi, averaged over k, is the same field (it is linear in s_k)
-    averaged = sum(float(gmm.class_probs[k]) * (s_c + w * (s_c - scores[:, k])) for k in range(gmm.num_classes))
-    assert relative_error(icg, averaged) <= 1e-10
+    # the paper's rule: a label k ~ pi per row and call, drawn from the seed's stream (here redrawn independently)
+    k = torch.multinomial(gmm.class_probs, x.shape[0], replacement=True, generator=torch.Generator().manual_seed(5))
+    icg = methods.field("icg", gmm, c, w=w, seed=5)(x, s)
+    assert relative_error(icg, s_c + w * (s_c - scores[torch.arange(x.shape[0]), k])) <= 1e-10
+    # its expectation: the guide sum_k pi_k s_k
+    guide = torch.einsum("k,nkd->nd", gmm.class_probs, scores)
+    assert relative_error(methods.field("icg", gmm, c, w=w, label="expected")(x, s), s_c + w * (s_c - guide)) <= 1e-10
+
+
+def test_random_label_icg_averages_to_its_expectation():
+    # one point repeated 20,000 times: the mean of the random-label field is the expected field, to within
+    # 5 standard errors per coordinate (a bug in the labels' law moves it by O(1) standard deviations of s_k)
+    gmm = zoo.get("crowded_4d")
+    x = points(gmm, 0.7, 1, 3).repeat(20_000, 1)
+    s = torch.full((20_000,), 0.7, dtype=D)
+    draws = methods.field("icg", gmm, 0, w=2.0)(x, s)
+    expected = methods.field("icg", gmm, 0, w=2.0, label="expected")(x[:1], s[:1])[0]
+    assert bool(((draws.mean(0) - expected).abs() <= 5 * draws.std(0) / math.sqrt(20_000) + 1e-12).all())
+    # each call draws afresh; a new field (a new sampling run) starts the stream again
+    field = methods.field("icg", gmm, 0, w=2.0)
+    first, second = field(x[:64], s[:64]), field(x[:64], s[:64])
+    assert not torch.equal(first, second) and torch.equal(methods.field("icg", gmm, 0, w=2.0)(x[:64], s[:64]), first)
 
 
 def test_icgs_gap_to_cfg_is_zero_exactly_when_the_unconditional_score_is_the_prior_average():
@@ -65,11 +81,11 @@ def test_icgs_gap_to_cfg_is_zero_exactly_when_the_unconditional_score_is_the_pri
     same = [np.array([[0.0, 0.0], [1.5, 1.0]])] * 2
     alike = ClassConditionalGMM(same, [np.stack([np.eye(2), 0.3 * np.eye(2)])] * 2, [np.array([0.3, 0.7])] * 2,
                                 [0.2, 0.8])
-    gap = methods.field("icg", alike, 0, w=3.0)(x, s) - alike.cfg_score(x, s, 0, 3.0)
+    gap = methods.field("icg", alike, 0, w=3.0, label="expected")(x, s) - alike.cfg_score(x, s, 0, 3.0)
     assert float(gap.abs().max()) <= 1e-12
     # overlap_2d: the classes differ, P(k | x) is not pi_k and the gap is w (s_u - sum_k pi_k s_k), far from zero
     gmm = zoo.get("overlap_2d")
-    icg, cfg = methods.field("icg", gmm, 0, w=3.0)(x, s), gmm.cfg_score(x, s, 0, 3.0)
+    icg, cfg = methods.field("icg", gmm, 0, w=3.0, label="expected")(x, s), gmm.cfg_score(x, s, 0, 3.0)
     expected = 3.0 * (gmm.score(x, s) - torch.einsum("k,nkd->nd", gmm.class_probs, gmm.class_scores(x, s)))
     assert relative_error(icg, cfg + expected) <= 1e-12 and float((icg - cfg).norm(dim=1).max()) > 0.5
 
@@ -127,6 +143,25 @@ def test_rising_schedules_average_to_w_over_log_sigma(schedule):
     assert weight(1.0) == pytest.approx(0.0, abs=1e-12) and weight(0.0) == pytest.approx(2 * w, rel=1e-12)
 
 
+def test_schedules_run_in_their_papers_time():
+    # Wang et al. 2024 schedule over t / T, the sampler's DDPM timestep: at the i-th timestep's sigma of Stable
+    # Diffusion's scaled-linear schedule (alphas_cumprod, independently from its betas), t / T = i / 999 and the
+    # linear schedule is 2 w (1 - i / 999)
+    betas = np.linspace(0.00085**0.5, 0.012**0.5, 1000) ** 2
+    abar = np.cumprod(1 - betas)
+    i = np.array([0, 1, 250, 500, 998, 999])
+    sig = torch.from_numpy(np.sqrt((1 - abar[i]) / abar[i]))
+    torch.testing.assert_close(schedule_time("ddpm", sig), torch.from_numpy(i / 999), rtol=0, atol=1e-9)
+    torch.testing.assert_close(guidance_weight("linear", 3.0, sig, 0.002, 80.0, time="ddpm"),
+                               torch.from_numpy(6.0 * (1 - i / 999)), rtol=0, atol=1e-8)
+    assert methods.get("cfg-schedule").params["time"] == "ddpm"
+    # beyond the schedule's sigmas the time is clipped; flow time is sigma / (1 + sigma)
+    assert schedule_time("ddpm", torch.tensor([1e-4, 1e3], dtype=D)).tolist() == [0.0, 1.0]
+    torch.testing.assert_close(schedule_time("flow", sig), sig / (1 + sig), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="time must be one of"):
+        schedule_time("steps", sig)
+
+
 def test_schedule_shapes_and_the_window_with_a_negative_scale():
     lo, hi = 0.002, 80.0
     sig = torch.tensor([80.0, 10.0, 1.0, 0.1, 0.002], dtype=D)
@@ -148,7 +183,7 @@ def test_a_scheduled_field_is_cfg_at_each_rows_own_scale(case, schedule):
     field = methods.field("cfg-schedule", gmm, c, w=w, schedule=schedule)(x, s)
     p = methods.get("cfg-schedule").bind(w=w, schedule=schedule)
     scale = guidance_weight(schedule, w, s, p["sigma_min"], p["sigma_max"], p["decay"], p["sigma_lo"],
-                            p["sigma_hi"], p["w_out"])
+                            p["sigma_hi"], p["w_out"], time=p["time"])
     s_c, s_u = gmm.score(x, s, c), gmm.score(x, s)
     assert relative_error(field, s_c + scale[:, None] * (s_c - s_u)) <= 1e-12
     with pytest.raises(ValueError, match=r"schedule of method 'cfg-schedule' must be one of \['constant'"):

@@ -17,9 +17,28 @@ from ..core.validation import as_count, as_number
 from . import theory
 
 Tensor = torch.Tensor
-__all__ = ["APG", "CFG", "SCHEDULES", "WINDOW", "CFGZeroStar", "ClassifierGuidance", "FeedbackGuidance", "LinearCFG",
-           "Optimum", "RescaledCFG", "ScheduledCFG", "class_moments", "conditional", "exact_cfg", "guidance_weight",
-           "model_guidance_iterates", "predictions"]
+__all__ = [
+    "APG",
+    "CFG",
+    "SCHEDULES",
+    "TIMES",
+    "WINDOW",
+    "CFGZeroStar",
+    "ClassifierGuidance",
+    "FeedbackGuidance",
+    "IndependentConditionGuidance",
+    "LinearCFG",
+    "Optimum",
+    "RescaledCFG",
+    "ScheduledCFG",
+    "class_moments",
+    "conditional",
+    "exact_cfg",
+    "guidance_weight",
+    "model_guidance_iterates",
+    "predictions",
+    "schedule_time",
+]
 
 
 class CFG:
@@ -142,6 +161,35 @@ def predictions(frame: frames.Frame, cond: Field, uncond: Field, x: Tensor, sigm
     return frame.predict(cond(x, sigma), x, sigma), frame.predict(uncond(x, sigma), x, sigma)
 
 
+class IndependentConditionGuidance:
+    """Independent condition guidance, ICG (Sadat et al. 2024): ``s_c + w (s_c - s_k)``, the guide being the
+    conditional score at a label ``k ~ pi`` drawn independently of the data. ``label="random"`` draws ``k`` afresh
+    for every row at every call, as the paper samples it (from ``seed``: build one per sampling run, as
+    ``methods.field`` does); ``label="expected"`` uses its expectation ``sum_k pi_k s_k``. ``score(x, sigma, c)`` is
+    a labelled field (``c: (N,)``), ``prior: (K,)`` the labels' law."""
+
+    def __init__(self, score: Callable[[Tensor, Tensor, Tensor], Tensor], c: int, prior: Tensor, w: float,
+                 label: str = "random", seed: int = 0) -> None:
+        if label not in ("random", "expected"):
+            raise ValueError(f"label must be 'random' or 'expected', got {label!r}")
+        self.score, self.c, self.prior, self.label = score, int(c), prior, label
+        self.w = as_number(w, "w", minimum=0.0)
+        self.generator = torch.Generator().manual_seed(int(seed))
+
+    def guide(self, x: Tensor, sigma: Tensor) -> Tensor:
+        """The guide ``s_k`` (one random ``k`` per row) or its expectation: ``(N, d)``."""
+        n, prior = x.shape[0], self.prior.to(torch.float64).cpu()
+        if self.label == "random":
+            k = torch.multinomial(prior, n, replacement=True, generator=self.generator).to(x.device)
+            return self.score(x, sigma, k)
+        return sum(float(p) * self.score(x, sigma, torch.full((n,), k, device=x.device))
+                   for k, p in enumerate(prior))
+
+    def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
+        s_c = self.score(x, sigma, torch.full((x.shape[0],), self.c, device=x.device))
+        return s_c + self.w * (s_c - self.guide(x, sigma))
+
+
 class CFGZeroStar:
     """CFG-Zero* (Fan et al. 2025) on the predictions ``v`` of ``frame`` (its paper's: rectified-flow velocities
     ``v = eps - x0``, ``frames``): per row ``alpha = <v_c, v_u> / ||v_u||^2``, ``v = alpha v_u + (1 + w) (v_c -
@@ -200,16 +248,45 @@ class RescaledCFG:
 
 
 SCHEDULES = ("constant", "linear", "cosine", "exponential", "window")
+TIMES = ("ddpm", "log-sigma", "flow")
 
 
 WINDOW = (0.28, 5.42)     # the sigma interval where interval guidance applies CFG (Kynkaanniemi et al. 2024, EDM2)
 
 
+def _ddpm_log_sigmas() -> Tensor:
+    """``log sigma`` of the 1000 timesteps of Stable Diffusion's scaled-linear schedule (``frames``), increasing."""
+    return frames.timestep_sigmas(frames.alphas_cumprod("scaled_linear", 1000)).log()
+
+
+def schedule_time(time: str, sigma: Tensor, sigma_min: float = 0.002, sigma_max: float = 80.0) -> Tensor:
+    """The time a guidance schedule runs in, 1 at the start of sampling and 0 at its end, clipped to ``[0, 1]``;
+    ``sigma: (N,)`` -> ``(N,)``:
+
+        ddpm        t / T, the DDPM timestep of sigma in Stable Diffusion's scaled-linear schedule (T = 1000 steps;
+                    t / T = i / 999 at the i-th timestep's sigma, linear in log sigma between them): the sampler's
+                    time of the models Wang et al. 2024 schedule
+        log-sigma   log(sigma / sigma_min) / log(sigma_max / sigma_min)
+        flow        sigma / (1 + sigma), rectified flow's t"""
+    if time not in TIMES:
+        raise ValueError(f"time must be one of {TIMES}, got {time!r}")
+    if time == "flow":
+        return sigma / (1.0 + sigma)
+    if time == "log-sigma":
+        return (torch.log(sigma / sigma_min) / math.log(sigma_max / sigma_min)).clamp(0.0, 1.0)
+    grid = _ddpm_log_sigmas().to(sigma)
+    position = torch.searchsorted(grid, sigma.log().clamp(float(grid[0]), float(grid[-1])).contiguous())
+    i = position.clamp(1, grid.numel() - 1)
+    lo, hi = grid[i - 1], grid[i]
+    fraction = ((sigma.log().clamp(float(grid[0]), float(grid[-1])) - lo) / (hi - lo)).clamp(0.0, 1.0)
+    return ((i - 1).to(sigma.dtype) + fraction) / (grid.numel() - 1)
+
+
 def guidance_weight(schedule: str, w: float, sigma: Tensor, sigma_min: float, sigma_max: float,
                     decay: float = 2.0, sigma_lo: float = WINDOW[0], sigma_hi: float = WINDOW[1],
-                    w_out: float = -0.5) -> Tensor:
-    """``w(sigma)`` of a guidance schedule, with ``t = log(sigma / sigma_min) / log(sigma_max / sigma_min)`` clipped
-    to ``[0, 1]`` (1 at the start of sampling, 0 at its end). ``sigma: (N,)`` -> ``(N,)``.
+                    w_out: float = -0.5, time: str = "log-sigma") -> Tensor:
+    """``w(sigma)`` of a guidance schedule over the time ``t = schedule_time(time, sigma, sigma_min, sigma_max)``
+    (1 at the start of sampling, 0 at its end). ``sigma: (N,)`` -> ``(N,)``.
 
         constant      w
         linear        2 w (1 - t)                rising toward low noise, mean w over t (Wang et al. 2024)
@@ -218,7 +295,7 @@ def guidance_weight(schedule: str, w: float, sigma: Tensor, sigma_min: float, si
         window        w for sigma in [sigma_lo, sigma_hi], w_out (may be negative) outside (Ventura et al. 2026)"""
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-    t = (torch.log(sigma / sigma_min) / math.log(sigma_max / sigma_min)).clamp(0.0, 1.0)
+    t = schedule_time(time, sigma, sigma_min, sigma_max)
     if schedule == "constant":
         return torch.full_like(sigma, w)
     if schedule == "linear":
@@ -232,29 +309,21 @@ def guidance_weight(schedule: str, w: float, sigma: Tensor, sigma_min: float, si
 
 
 class ScheduledCFG:
-    """``s_c + w(sigma) (s_c - s_u)`` with ``w(sigma)`` from ``guidance_weight`` (its parameters as keywords)."""
+    """``s_c + w(sigma) (s_c - s_u)`` with ``w(sigma)`` from ``guidance_weight`` over ``schedule_time(time, ...)``
+    (its other parameters as keywords; the method's declared limits check them, ``methods.field``)."""
 
-    def __init__(self, cond: Field, uncond: Field, w: float, schedule: str = "linear", sigma_min: float = 0.002,
-                 sigma_max: float = 80.0, **shape: float) -> None:
-        self.cond, self.uncond, self.schedule, self.shape = cond, uncond, schedule, shape
+    def __init__(self, cond: Field, uncond: Field, w: float, schedule: str = "linear", time: str = "ddpm",
+                 sigma_min: float = 0.002, sigma_max: float = 80.0, **shape: float) -> None:
+        self.cond, self.uncond, self.schedule, self.time, self.shape = cond, uncond, schedule, time, shape
         self.w = as_number(w, "w", minimum=0.0)
-        self.sigma_min = as_number(sigma_min, "sigma_min", minimum=0.0, strict=True)
-        self.sigma_max = as_number(sigma_max, "sigma_max", minimum=self.sigma_min, strict=True)
-        limits = {"decay": (0.0, True), "sigma_lo": (0.0, False), "sigma_hi": (0.0, True), "w_out": (None, False)}
-        unknown = sorted(set(shape) - set(limits))
-        if unknown:
-            raise ValueError(f"a guidance schedule takes {sorted(limits)} beyond w, sigma_min and sigma_max, got "
-                             f"{unknown}")
-        for name, value in shape.items():
-            shape[name] = as_number(value, name, minimum=limits[name][0], strict=limits[name][1])
-        lo, hi = shape.get("sigma_lo", WINDOW[0]), shape.get("sigma_hi", WINDOW[1])
-        if lo >= hi:
-            raise ValueError(f"sigma_lo must be below sigma_hi, got {lo} and {hi}")
-        guidance_weight(schedule, self.w, torch.ones(1, dtype=torch.float64), self.sigma_min, self.sigma_max, **shape)
+        self.sigma_min, self.sigma_max = sigma_min, sigma_max
+        guidance_weight(schedule, self.w, torch.ones(1, dtype=torch.float64), sigma_min, sigma_max, time=time,
+                        **shape)
 
     def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
         s_c = self.cond(x, sigma)
-        w = guidance_weight(self.schedule, self.w, sigma, self.sigma_min, self.sigma_max, **self.shape)
+        w = guidance_weight(self.schedule, self.w, sigma, self.sigma_min, self.sigma_max, time=self.time,
+                            **self.shape)
         return s_c + w.to(x.dtype)[:, None] * (s_c - self.uncond(x, sigma))
 
 

@@ -64,10 +64,12 @@ from .guidance import (
     APG,
     CFG,
     SCHEDULES,
+    TIMES,
     WINDOW,
     CFGZeroStar,
     ClassifierGuidance,
     FeedbackGuidance,
+    IndependentConditionGuidance,
     LinearCFG,
     Optimum,
     RescaledCFG,
@@ -404,6 +406,8 @@ register(Method(
     "(Karras et al. 2024)", "w", params={"w": 0.0, "kappa": 0.5}, limits={"kappa": POSITIVE},
     exact=lambda gmm, c, p: CFG(_exact_pair(gmm, c)[0], _inflated(gmm, c, p["kappa"]), p["w"]),
     experiments=("atlas",), scale="s", sweep=({"kappa": 0.25}, {"kappa": 1.0}, {"kappa": 2.0}),
+    paper_names={"kappa": "none: the paper's degraded model is a smaller, shorter-trained net; here the mixture "
+                          "with covariances + kappa^2 I"},
     cite="Karras et al. 2024 (arXiv 2406.02507)", frame="x0"))
 register(Method(
     "apg", "guidance", "APG",
@@ -429,19 +433,16 @@ register(Method(
 
 
 # the 2024-2026 rules (parameter names as in their papers; Method.paper_names maps the others)
-def _prior_guide(gmm: ClassConditionalGMM) -> Field:
-    """ICG's guide: the conditional score at an independent random label, in expectation ``sum_k pi_k s_k``."""
-    return lambda x, sigma: torch.einsum("k,nkd->nd", gmm.class_probs.to(x), gmm.class_scores(x, sigma))
-
-
-
-
 register(Method(
     "icg", "guidance", "ICG",
-    "independent condition guidance (Sadat et al. 2024): s_c + w (s_c - s_k), k an independent random label; "
-    "exactly s_c + w (s_c - sum_k pi_k s_k)", "w", params=W,
-    exact=lambda gmm, c, p: CFG(_exact_pair(gmm, c)[0], _prior_guide(gmm), p["w"]), experiments=("atlas",),
-    scale="s", cite="Sadat et al. 2024, ICG (arXiv 2407.02687)", frame="eps"))
+    "independent condition guidance (Sadat et al. 2024): s_c + w (s_c - s_k), k ~ pi an independent random label "
+    "per sample and step (label='random', the paper's); or its expectation s_c + w (s_c - sum_k pi_k s_k) "
+    "(label='expected')", "w", params={"w": 0.0, "label": "random", "seed": 0.0},
+    choices={"label": ("random", "expected")}, limits={"seed": Limit(lo=0, whole=True)},
+    exact=lambda gmm, c, p: IndependentConditionGuidance(gmm.score, c, gmm.class_probs, p["w"], p["label"],
+                                                         int(p["seed"])),
+    experiments=("atlas",), scale="s", sweep=({"label": "expected"},),
+    cite="Sadat et al. 2024, ICG (arXiv 2407.02687)", frame="eps"))
 register(Method(
     "cfg-rescale", "guidance", "CFG + rescale",
     "CFG with guidance_rescale phi (Lin et al. 2024): the guided prediction's per-sample std matched to the "
@@ -453,11 +454,12 @@ register(Method(
     cite="Lin et al. 2024 (arXiv 2305.08891): on v-predictions", frame="v"))
 register(Method(
     "cfg-schedule", "guidance", "CFG, scheduled w",
-    "CFG with a scale w(sigma): constant, linear or cosine (rising toward low noise, mean w; Wang et al. 2024), "
+    "CFG with a scale w(t): constant, linear or cosine (rising toward low noise, mean w; Wang et al. 2024, in their "
+    "sampler's time t / T), "
     "exponential (decaying, C^2FG-style), window (w inside [sigma_lo, sigma_hi], w_out outside; Ventura et al. 2026)",
-    "w", params={"w": 0.0, "schedule": "linear", "sigma_min": 0.002, "sigma_max": 80.0, "decay": 2.0,
-                 "sigma_lo": WINDOW[0], "sigma_hi": WINDOW[1], "w_out": -0.5},
-    choices={"schedule": SCHEDULES},
+    "w", params={"w": 0.0, "schedule": "linear", "time": "ddpm", "sigma_min": 0.002, "sigma_max": 80.0,
+                 "decay": 2.0, "sigma_lo": WINDOW[0], "sigma_hi": WINDOW[1], "w_out": -0.5},
+    choices={"schedule": SCHEDULES, "time": TIMES},
     limits={"sigma_min": POSITIVE, "sigma_max": POSITIVE, "decay": POSITIVE, "sigma_lo": NONNEGATIVE,
             "sigma_hi": POSITIVE},
     order=(("sigma_min", "sigma_max"), ("sigma_lo", "sigma_hi")),
@@ -465,7 +467,8 @@ register(Method(
     nets=lambda nets, c, p: ScheduledCFG(*_net_pair(nets, c), **p), experiments=("atlas",), scale="s",
     sweep=({"schedule": "constant"}, {"schedule": "cosine"}, {"schedule": "exponential"},
            {"schedule": "exponential", "decay": 4.0}, {"schedule": "window", "w_out": 0.0},
-           {"schedule": "window", "w_out": -0.5}, {"schedule": "window", "w_out": -1.0}),
+           {"schedule": "window", "w_out": -0.5}, {"schedule": "window", "w_out": -1.0}, {"time": "log-sigma"},
+           {"time": "flow"}), paper_names={"time": "t / T, the sampler's DDPM timestep (schedule_time)"},
     cite="Wang et al. 2024 (arXiv 2404.13040); Ventura et al. 2026", frame="eps"))
 register(Method(
     "fbg", "guidance", "FBG",
