@@ -208,6 +208,7 @@ def _separation(args: argparse.Namespace) -> int:
     config = SweepConfig(mixture=args.mixture, seed=args.seed)
     config = replace(config, methods=tuple(args.methods)) if args.methods else config
     config = config.fast() if args.fast else config
+    config = replace(config, method_params=_method_params(args.params)) if args.params else config
     rows = sweep(config, progress=_progress(args))
     gmm = config.mixture
     print(f"{gmm.name} ({gmm.fingerprint}): n = {config.n} per class, Heun {config.steps} steps, metrics averaged "
@@ -245,6 +246,8 @@ def _atlas_one(spec: str, args: argparse.Namespace) -> tuple[str, list[str], dic
         config, nets = _atlas_parts(args.methods, config, nets, args.exact_only)
     elif args.exact_only:
         nets = None
+    if args.params and config is not None:
+        config = replace(config, method_params=_method_params(args.params))
     gmm = (config or nets).mixture
     text, lines, results = [], [], {}
     if config is not None:
@@ -311,16 +314,37 @@ def _claims(args: argparse.Namespace) -> int:
     return 0
 
 
-def _changes(items: list[str]) -> dict[str, dict[str, str]]:
-    """``--set CLAIM.SETTING=VALUE`` items as ``{claim: {setting: text}}``."""
+def _changes(items: list[str], flag: str = "--set", form: str = "CLAIM.SETTING=VALUE",
+             example: str = "monotone-over-mixtures.count=1000") -> dict[str, dict[str, str]]:
+    """``--set CLAIM.SETTING=VALUE`` items (or another ``flag`` of the same ``form``) as ``{claim: {setting:
+    text}}``."""
     out: dict[str, dict[str, str]] = {}
     for item in items:
         target, eq, value = item.partition("=")
         claim, dot, setting = target.strip().rpartition(".")
         if not eq or not dot or not claim or not setting:
-            raise ValueError(f"--set takes CLAIM.SETTING=VALUE, e.g. monotone-over-mixtures.count=1000; got {item!r}")
+            raise ValueError(f"{flag} takes {form}, e.g. {example}; got {item!r}")
         out.setdefault(claim, {})[setting] = value
     return out
+
+
+def _method_params(items: list[str]) -> tuple[tuple[str, str, float | str], ...]:
+    """``--param METHOD.NAME=VALUE`` items as ``(method, name, value)``: a choice as text, anything else a number
+    (checked against the method's declared limit by the sweep's config)."""
+    from . import methods
+
+    out = []
+    for method, params in _changes(items, "--param", "METHOD.NAME=VALUE", "cfg-zero-star.frame=score").items():
+        declared = methods.get(method)
+        for name, text in params.items():
+            value: float | str = text.strip()
+            if name not in declared.choices:
+                try:
+                    value = float(text)
+                except ValueError:
+                    raise ValueError(f"--param {method}.{name} must be a number, got {text!r}") from None
+            out.append((method, name, value))
+    return tuple(out)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -519,6 +543,12 @@ def _command(sub: argparse._SubParsersAction, name: str, help_: str, run: Callab
     return p
 
 
+def _param(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--param", action="append", default=[], metavar="METHOD.NAME=VALUE", dest="params",
+                   help="set a parameter of a method for its rows, e.g. cfg-zero-star.frame=score (its paper's frame "
+                        "is the default) or apg.eta=0.5; repeatable (exact rows)")
+
+
 def _sweeps(p: argparse.ArgumentParser) -> None:
     """The flags of commands that run sweeps: where their independent units run (``sandbox.core.sweeps``)."""
     where = p.add_mutually_exclusive_group()
@@ -624,6 +654,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="methods with an exact field or exact draws, plug-ins' included (default: "
                         f"{' '.join(methods.names(experiment='separation'))})")
     p.add_argument("--seed", type=_typed(SEED, "--seed"), default=0, help="seed of every draw (default 0)")
+    _param(p)
     _sweeps(p)
 
     p = _command(sub, "atlas", "every guidance rule and training-time optimum against exact CFG and q_0", _atlas,
@@ -636,6 +667,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="methods of sandbox.methods with an exact field or exact draws, and training-time methods "
                         "to train (default: all of the atlas's)")
     p.add_argument("--seed", type=_typed(SEED, "--seed"), default=0, help="seed of the exact sweep's draws (default 0)")
+    _param(p)
     p.add_argument("--exact-only", action="store_true", help="exact sources only: train no nets")
     p.add_argument("--seeds", type=_typed(SEED, "--seeds"), nargs="+", metavar="SEED",
                    help="seeds of the trained nets, each an int >= 0 (default 0 1 2; with --fast, 0)")

@@ -214,3 +214,18 @@ def test_every_method_states_its_papers_frame_and_a_frame_parameter_defaults_to_
                        choices={"frame": NAMES}, frame="flow")
     with pytest.raises(ValueError, match=r"frame of method 'apg' must be one of"):
         methods.field("apg", zoo.get("overlap_2d"), 0, w=1.0, frame="edm")
+
+
+def test_the_command_line_applies_a_rule_in_another_frame(tmp_path):
+    from sandbox import cli
+    out = tmp_path / "score.json"
+    assert cli.main(["separation", "--fast", "--mixture", "overlap_2d", "--methods", "cfg-zero-star", "--quiet",
+                     "--param", "cfg-zero-star.frame=score", "--param", "cfg-zero-star.sigma_zero=0",
+                     "--json", str(out)]) == 0
+    import json
+    config = json.loads(out.read_text())["config"]
+    assert [list(p) for p in config["method_params"]] == [["cfg-zero-star", "frame", "score"],
+                                                           ["cfg-zero-star", "sigma_zero", 0.0]]
+    assert cli.main(["separation", "--fast", "--methods", "cfg-zero-star", "--param", "cfg-zero-star.frame=edm"]) == 2
+    assert cli.main(["separation", "--fast", "--methods", "apg", "--param", "apg.eta=x"]) == 2
+    assert cli.main(["separation", "--fast", "--methods", "apg", "--param", "apg=0.5"]) == 2
