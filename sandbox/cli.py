@@ -208,7 +208,7 @@ def _separation(args: argparse.Namespace) -> int:
     config = SweepConfig(mixture=args.mixture, seed=args.seed)
     config = replace(config, methods=tuple(args.methods)) if args.methods else config
     config = config.fast() if args.fast else config
-    config = replace(config, method_params=_method_params(args.params)) if args.params else config
+    config = replace(config, method_params=_method_params(args.params), sampler=args.sampler)
     rows = sweep(config, progress=_progress(args))
     gmm = config.mixture
     print(f"{gmm.name} ({gmm.fingerprint}): n = {config.n} per class, Heun {config.steps} steps, metrics averaged "
@@ -246,8 +246,8 @@ def _atlas_one(spec: str, args: argparse.Namespace) -> tuple[str, list[str], dic
         config, nets = _atlas_parts(args.methods, config, nets, args.exact_only)
     elif args.exact_only:
         nets = None
-    if args.params and config is not None:
-        config = replace(config, method_params=_method_params(args.params))
+    if config is not None:
+        config = replace(config, method_params=_method_params(args.params), sampler=args.sampler)
     gmm = (config or nets).mixture
     text, lines, results = [], [], {}
     if config is not None:
@@ -544,9 +544,13 @@ def _command(sub: argparse._SubParsersAction, name: str, help_: str, run: Callab
 
 
 def _param(p: argparse.ArgumentParser) -> None:
+    """The options that choose how a sweep's rules are applied: their parameters and their sampler."""
     p.add_argument("--param", action="append", default=[], metavar="METHOD.NAME=VALUE", dest="params",
                    help="set a parameter of a method for its rows, e.g. cfg-zero-star.frame=score (its paper's frame "
                         "is the default) or apg.eta=0.5; repeatable (exact rows)")
+    p.add_argument("--sampler", choices=("heun", "paper"), default="heun",
+                   help="sample every rule by EDM's Heun (default) or each by its paper's frame's sampler: DDIM for "
+                        "VP rules, flow-matching Euler for rectified-flow ones (exact rows)")
 
 
 def _sweeps(p: argparse.ArgumentParser) -> None:

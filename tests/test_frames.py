@@ -229,3 +229,21 @@ def test_the_command_line_applies_a_rule_in_another_frame(tmp_path):
     assert cli.main(["separation", "--fast", "--methods", "cfg-zero-star", "--param", "cfg-zero-star.frame=edm"]) == 2
     assert cli.main(["separation", "--fast", "--methods", "apg", "--param", "apg.eta=x"]) == 2
     assert cli.main(["separation", "--fast", "--methods", "apg", "--param", "apg=0.5"]) == 2
+
+
+def test_a_sweep_samples_each_rule_with_its_papers_sampler():
+    from dataclasses import replace
+
+    from sandbox.experiments import separation
+    assert samplers.native("flow") is samplers.flow_euler and samplers.native("eps") is samplers.euler_ode
+    assert samplers.native("x0") is samplers.heun_ode
+    base = separation.SweepConfig(mixture="overlap_2d", methods=("cfg-zero-star", "apg"), ws=(2.0,), lams=(0.5,),
+                                  n=64, steps=8, fidelity=False)
+    heun = {r.method: r for r in separation.sweep(base)}
+    paper = {r.method: r for r in separation.sweep(replace(base, sampler="paper"))}
+    # CFG-Zero*'s paper steps rectified flow: another sampler, other samples; APG's (EDM) is Heun: the same
+    key = "mean_posterior"
+    assert paper["cfg-zero-star"].metrics[key].value != heun["cfg-zero-star"].metrics[key].value
+    assert paper["apg"].metrics[key].value == heun["apg"].metrics[key].value
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        replace(base, sampler="dpm")

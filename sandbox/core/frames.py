@@ -39,7 +39,8 @@ Coefficient = Callable[[Tensor], Tensor]
 @dataclass(frozen=True)
 class Frame:
     """One frame (module docstring): ``a``, ``b`` and ``scale`` are functions of ``sigma: (N, 1)``; ``time`` maps
-    sigma to the frame's time and ``sigma_of`` back."""
+    sigma to the frame's time and ``sigma_of`` back; ``sampler`` names the deterministic sampler its models are run
+    with (``methods.samplers.NATIVE``: ``heun`` for EDM, ``ddim`` for VP models, ``flow-euler`` for rectified flow)."""
 
     name: str
     prediction: str
@@ -49,6 +50,7 @@ class Frame:
     scale: Coefficient
     time: Coefficient
     sigma_of: Coefficient
+    sampler: str
 
     def predict(self, score: Tensor, y: Tensor, sigma: Tensor | float) -> Tensor:
         """The prediction of a field whose score at VE state ``y: (N, d)`` is ``score: (N, d)``."""
@@ -95,18 +97,20 @@ def _vp_scale(sigma: Tensor) -> Tensor:
 
 REGISTRY: dict[str, Frame] = {f.name: f for f in (
     Frame("score", "score s (EDM)", "Song et al. 2021; Karras et al. 2022",
-          a=_one, b=torch.zeros_like, scale=_one, time=lambda s: s, sigma_of=lambda s: s),
+          a=_one, b=torch.zeros_like, scale=_one, time=lambda s: s, sigma_of=lambda s: s, sampler="heun"),
     Frame("x0", "denoiser D = E[x0 | x] (EDM)", "Karras et al. 2022",
-          a=lambda s: s * s, b=_one, scale=_one, time=lambda s: s, sigma_of=lambda s: s),
+          a=lambda s: s * s, b=_one, scale=_one, time=lambda s: s, sigma_of=lambda s: s, sampler="heun"),
     Frame("eps", "noise prediction eps (DDPM, DDIM, Stable Diffusion)", "Ho et al. 2020",
           a=lambda s: -s, b=torch.zeros_like, scale=_vp_scale,
-          time=lambda s: 1.0 / (1.0 + s * s), sigma_of=lambda abar: torch.sqrt((1.0 - abar) / abar)),
+          time=lambda s: 1.0 / (1.0 + s * s), sigma_of=lambda abar: torch.sqrt((1.0 - abar) / abar),
+          sampler="ddim"),
     Frame("v", "v-prediction alpha eps - sigma_t x0", "Salimans and Ho 2022",
           a=lambda s: -s * torch.sqrt(1.0 + s * s), b=lambda s: -s * _vp_scale(s), scale=_vp_scale,
-          time=lambda s: 1.0 / (1.0 + s * s), sigma_of=lambda abar: torch.sqrt((1.0 - abar) / abar)),
+          time=lambda s: 1.0 / (1.0 + s * s), sigma_of=lambda abar: torch.sqrt((1.0 - abar) / abar),
+          sampler="ddim"),
     Frame("flow", "velocity eps - x0 (rectified flow: SD3, Flux)", "Liu et al. 2023; Esser et al. 2024",
           a=lambda s: -s * (1.0 + s), b=lambda s: -torch.ones_like(s), scale=lambda s: 1.0 / (1.0 + s),
-          time=lambda s: s / (1.0 + s), sigma_of=lambda t: t / (1.0 - t)),
+          time=lambda s: s / (1.0 + s), sigma_of=lambda t: t / (1.0 - t), sampler="flow-euler"),
 )}
 NAMES = tuple(REGISTRY)
 

@@ -56,6 +56,9 @@ COLUMNS = {   # report key -> table heading (the README's)
 OVERSHOOT_PATHS = 200     # paths per class on which the atlas measures the x0 overshoot
 
 
+SAMPLERS = ("heun", "paper")
+
+
 @dataclass(frozen=True)
 class SweepConfig:
     """Settings of a separation sweep (``n`` samples per class and method; ``methods``: names of
@@ -75,6 +78,9 @@ class SweepConfig:
     to_cfg: bool = False           # also: energy and score distance to exact CFG at the same w, wall time
     # more rows: a method (of strength w) with other parameters, over ws: (("apg", (("eta", 0.5),)), ...)
     variants: tuple[tuple[str, tuple[tuple[str, float | str], ...]], ...] = ()
+    # how a field is sampled: "heun" (EDM's Heun for every rule) or "paper" (each rule with the sampler of its
+    # paper's frame, samplers.native: DDIM for VP rules, flow-matching Euler for rectified-flow ones)
+    sampler: str = "heun"
 
     def fast(self) -> SweepConfig:
         """Small sizes, same code path (tests, ``--fast``)."""
@@ -112,6 +118,8 @@ class SweepConfig:
             if method not in self.methods or methods.get(method).strength != "w":
                 raise ValueError(f"variants name {method!r}: it must be among methods {self.methods}, of strength w")
             methods.get(method).bind(**dict(params))
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if not as_number(self.sigma_min, "sigma_min", 0.0, strict=True) < as_number(self.sigma_max, "sigma_max"):
             raise ValueError(f"need sigma_min < sigma_max, got {self.sigma_min} and {self.sigma_max}")
 
@@ -243,7 +251,8 @@ def setting_row(unit: Setting, cfg_x: list[Tensor] | None) -> Row:
         else:
             score = methods.field(method, gmm, c, w=w, lam=lam, **extra)
             paths: list[Tensor] | None = [] if config.to_cfg else None
-            x = samplers.heun_ode(score, _start(config, c), sigmas, trajectory=paths)
+            run = samplers.heun_ode if config.sampler == "heun" else samplers.native(spec.frame)
+            x = run(score, _start(config, c), sigmas, trajectory=paths)
             fractions.append(getattr(score, "ill_posed_fraction", None))
         seconds = time.perf_counter() - t0
         report = metrics.separation_report(gmm, x, c, seed=config.seed)

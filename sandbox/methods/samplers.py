@@ -5,7 +5,8 @@ with the wrappers in ``sandbox.guidance``. A k-diffusion-style denoiser ``D(x, s
 ``lambda x, s: net(x, s, c)``) drives them through ``fields.from_denoiser(D)``. ``sigmas`` is a decreasing 1-D
 tensor, usually ending at 0 (``schedules.edm_sigmas``); ``x_init`` should be a draw of ``p_{sigmas[0]}``.
 
-    probability-flow ODE   dx/dsigma = -sigma s(x, sigma)   (Euler, Heun; ``flow_euler``: Euler in the flow frame)
+    probability-flow ODE   dx/dsigma = -sigma s(x, sigma)   (Euler, Heun; ``flow_euler``: Euler in the flow frame;
+                           ``native(frame)``: the one a frame's models are run with)
     reverse SDE (VE)       x_{i+1} = x_i + (sigma_i^2 - sigma_{i+1}^2) s(x_i, sigma_i)
                                      + sqrt(sigma_i^2 - sigma_{i+1}^2) z,   z ~ N(0, I)
     predictor-corrector    an Euler ODE step of one field, then Langevin steps of another at sigma_{i+1},
@@ -28,6 +29,8 @@ Pass a list as ``trajectory`` to record every iterate (``x_init`` first).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from tqdm.auto import tqdm
@@ -68,6 +71,15 @@ def flow_euler(score: Field, x: Tensor, sigmas: Tensor, trajectory: list[Tensor]
         x = (x / (1 + s) + (s_next / (1 + s_next) - s / (1 + s)) * v) * (1 + s_next)
         _record(trajectory, x)
     return x
+
+
+NATIVE = {"heun": heun_ode, "ddim": euler_ode, "flow-euler": flow_euler}     # frames.Frame.sampler -> sampler
+
+
+def native(frame: str) -> Callable[..., Tensor]:
+    """The deterministic sampler models of ``frame`` are run with (``frames.Frame.sampler``): EDM's Heun for the score
+    and x0 frames, DDIM (``euler_ode``) for the VP ones, Euler in ``t`` for rectified flow."""
+    return NATIVE[frames.get(frame).sampler]
 
 
 def euler_maruyama(score: Field, x: Tensor, sigmas: Tensor, generator: torch.Generator | int | None = None,
