@@ -5,6 +5,7 @@ Each wrapper returns a sampler-ready ``Field``: ``score(x: (N, d), sigma: (N,)) 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -254,8 +255,10 @@ TIMES = ("ddpm", "log-sigma", "flow")
 WINDOW = (0.28, 5.42)     # the sigma interval where interval guidance applies CFG (Kynkaanniemi et al. 2024, EDM2)
 
 
+@functools.lru_cache(maxsize=1)
 def _ddpm_log_sigmas() -> Tensor:
-    """``log sigma`` of the 1000 timesteps of Stable Diffusion's scaled-linear schedule (``frames``), increasing."""
+    """``log sigma`` of the 1000 timesteps of Stable Diffusion's scaled-linear schedule (``frames``), increasing;
+    computed once (a schedule is evaluated at every sampler step; callers copy it with ``.to``, never write it)."""
     return frames.timestep_sigmas(frames.alphas_cumprod("scaled_linear", 1000)).log()
 
 
