@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 import torch
+from scipy import stats
 
 from sandbox import claims, cli
 from sandbox.experiments import metrics
@@ -95,19 +96,51 @@ def _seeded_toy():
     return claims.Claim("parity", "nobody", "a toy", measure, full=Config(), fast=Config())
 
 
-def test_replicates_report_agreement_and_disagreement_is_undecided(monkeypatch):
+def test_replicates_report_their_votes_and_a_split_is_undecided(monkeypatch):
     monkeypatch.setattr(claims.registry, "REGISTRY", {"parity": _seeded_toy()})
     # seeds 0, 1000, 2000: all even, all hold
     agreed = claims.run(("parity",), replicates=3)["parity"]
-    assert agreed.verdict == claims.HOLDS and agreed.agreement == "3/3"
+    assert agreed.verdict == claims.HOLDS and claims.tally(agreed) == "holds 3"
     assert agreed.replicates == {0: claims.HOLDS, 1000: claims.HOLDS, 2000: claims.HOLDS}
     # seed 1: 1, 1001 fail; the verdict is the same under both
     assert claims.run(("parity",), seed=1, replicates=2)["parity"].verdict == claims.FAILS
-    monkeypatch.setattr(claims.registry, "STRIDE", 1)
+    monkeypatch.setattr(claims.runner, "STRIDE", 1)
+    # seeds 0..3: holds 2, fails 2, and 2 of 4 is a quorum for both sides: they contradict each other
     split = claims.run(("parity",), replicates=4)["parity"]
-    assert split.verdict == claims.UNDECIDED and split.agreement == "2/4"
-    assert "holds 2, fails 2 of 4" in split.reason
-    assert "seeds agreeing" in claims.table({"parity": split}) and "2/4" in claims.table({"parity": split})
+    assert split.verdict == claims.UNDECIDED and claims.tally(split) == "holds 2, fails 2"
+    assert "seeds: holds 2, fails 2 (a verdict needs 2 of 4)" in split.reason
+    assert " seeds " in claims.table({"parity": split}).splitlines()[0] and "holds 2, fails 2" in claims.table({"parity": split})
+    # seeds 1..3 with 1 even: fails 2, holds 1 of 3; the quorum of 3 is 2: fails, with a failing seed's reason
+    voted = claims.run(("parity",), seed=1, replicates=3)["parity"]
+    assert voted.verdict == claims.FAILS and "seed 1: fails" in voted.reason
+
+
+def test_the_quorum_is_the_binomial_tail_of_wrong_seeds():
+    # alpha = 0.05. R = 1: P(X >= 1) = 0.05, k = 1. R = 2: P(X >= 1) = 1 - 0.95^2 = 0.0975, P(X >= 2) = 0.0025:
+    # k = 2. R = 3: P(X >= 1) = 0.1426, P(X >= 2) = 3 (0.05^2)(0.95) + 0.05^3 = 0.00725: k = 2. R = 10:
+    # P(X >= 2) = 1 - 0.95^10 - 10 (0.05)(0.95^9) = 1 - 0.5987 - 0.3151 = 0.0861, P(X >= 3) = 0.0861 - 45 (0.05^2)
+    # (0.95^8) = 0.0861 - 0.0746 = 0.0115: k = 3
+    assert [claims.quorum(r) for r in (1, 2, 3, 10)] == [1, 2, 2, 3]
+    H, F, C, U = claims.HOLDS, claims.FAILS, claims.CAVEAT, claims.UNDECIDED
+    assert claims.combine([H] * 9 + [U]) == H
+    assert claims.combine([H] + [F] * 9) == F               # a claim that fails in 9 seeds of 10 fails
+    assert claims.combine([C] * 9 + [U]) == C
+    assert claims.combine([H] * 8 + [F] * 2) == H           # 2 failing seeds of 10: within chance
+    assert claims.combine([H] * 7 + [F] * 3) == U           # 3 of 10 both ways: a contradiction
+    assert claims.combine([H, H, C, C] + [U] * 6) == U      # the core holds (4 >= 3), its caveat is undecided
+    assert claims.combine([U] * 10) == U and claims.combine([F]) == F and claims.combine([H, F]) == U
+
+
+@pytest.mark.parametrize("replicates", [1, 2, 3, 5, 10, 20])
+def test_the_combined_verdict_is_wrong_at_most_as_often_as_one_seed(replicates):
+    # a true claim whose every seed wrongly fails with probability 0.05 (and holds otherwise): the combined verdict
+    # fails with probability sum over f of P(Binomial = f) [combine says fails], at most 0.05; the same for a false
+    # claim that wrongly holds
+    alpha = 1 - claims.LEVEL
+    for wrong, right in ((claims.FAILS, claims.HOLDS), (claims.HOLDS, claims.FAILS)):
+        p = sum(stats.binom.pmf(f, replicates, alpha) for f in range(replicates + 1)
+                if claims.combine([wrong] * f + [right] * (replicates - f)) == wrong)
+        assert p <= alpha + 1e-12, (replicates, wrong, p)
 
 
 def test_every_claim_takes_a_seed_and_the_command_passes_it(tmp_path):

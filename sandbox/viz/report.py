@@ -131,11 +131,14 @@ REPLICATES = {False: 10, True: 3}      # seeds per claim on the full page and on
          "on the fast page)")
 def _claims(fast: bool) -> str:
     verdicts = claims.run(fast=fast, replicates=REPLICATES[fast])
-    rows = "\n".join(f"| {name} | {claims.REGISTRY[name].reference} | **{v.verdict}** | {v.agreement} | {v.reason} |"
-                     for name, v in verdicts.items())
-    return (f"Each claim measured under {REPLICATES[fast]} seeds (its own, then steps of {claims.registry.STRIDE}); "
-            f"the verdict is the first seed's when all agree, `undecided` otherwise.\n\n"
-            "| claim | reference | verdict | seeds agreeing | the numbers that decided it (first seed) |\n"
+    rows = "\n".join(f"| {name} | {claims.REGISTRY[name].reference} | **{v.verdict}** | {claims.tally(v)} | "
+                     f"{v.reason} |" for name, v in verdicts.items())
+    replicates = REPLICATES[fast]
+    return (f"Each claim measured under {replicates} seeds (its own, then steps of {claims.STRIDE}); a verdict "
+            f"stands when at least {claims.quorum(replicates)} of them say it and fewer say the opposite (one seed's "
+            f"verdict is wrong with probability at most 5%, so {claims.quorum(replicates)} or more wrong seeds of "
+            f"{replicates} have probability below 5%), `undecided` otherwise.\n\n"
+            "| claim | reference | verdict | seeds | the numbers that decided it (a seed that says the verdict) |\n"
             "|---|---|---|---|---|\n" + rows)
 
 

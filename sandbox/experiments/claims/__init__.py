@@ -4,7 +4,8 @@ A claim is a paper reference, the precise statement this project tests (its read
 section 13), and a measurement on exact mixtures that returns a ``Verdict``: ``holds``, ``fails``, ``holds with a
 caveat`` or ``undecided`` (the deciding interval contains its threshold), with the numbers (and their intervals)
 that decided it. Verdicts are computed, never written by hand.
-The machinery (``Claim``, ``Verdict``, ``run``, ``decide``) is in ``registry``; each claim is one module here, with
+The machinery is in ``registry`` (``Claim``, ``Verdict``, ``decide``: what a measurement uses) and ``runner``
+(``run``, seeds and their combination); each claim is one module here, with
 its configs, measurement and panel, registered on import (a plug-in registers its own the same way). Every module
 of this package is imported: the eight below in this order (the order of tables and figures), then any other in
 alphabetical order, so a new claim is one new file:
@@ -49,28 +50,24 @@ from .registry import (
     Judgement,
     Verdict,
     above,
-    as_json,
     below,
     cfg_samples,
-    configure,
-    counterexamples,
     decide,
     every,
     less,
     names,
     refined,
     register,
-    run,
     simultaneous,
     some,
-    table,
     within,
 )
+from .runner import STRIDE, as_json, combine, configure, counterexamples, quorum, run, table, tally
 
 # one module per claim, imported (so registered) in this order, then every other module of the package
 ORDER = ("cfg_is_not_q0", "sde_differs_from_ode", "monotone_over_mixtures", "helps_on_average", "pushes_to_far_edge",
          "decided_mid_noise", "fades_in_high_d", "high_noise_hurts")
-MODULES = (*ORDER, *sorted({m.name for m in pkgutil.iter_modules(__path__)} - {*ORDER, "registry"}))
+MODULES = (*ORDER, *sorted({m.name for m in pkgutil.iter_modules(__path__)} - {*ORDER, "registry", "runner"}))
 for _module in MODULES:
     importlib.import_module(f"{__name__}.{_module}")
 
@@ -82,9 +79,9 @@ from .monotone_over_mixtures import monotone_in_w  # noqa: E402
 from .pushes_to_far_edge import projected_quantiles  # noqa: E402
 from .sde_differs_from_ode import predictor_corrector_gap  # noqa: E402
 
-__all__ = ["CAVEAT", "FAILS", "HOLDS", "LEVEL", "MODULES", "ORDER", "REGISTRY", "UNDECIDED", "VERDICTS", "WINDOW",
-           "Claim", "Judgement", "Verdict", "above", "as_json", "below", "cfg_distortion", "cfg_samples",
-           "conditional_entropy", "conditional_entropy_samples", "configure", "counterexamples", "decide",
+__all__ = ["CAVEAT", "FAILS", "HOLDS", "LEVEL", "MODULES", "ORDER", "REGISTRY", "STRIDE", "UNDECIDED", "VERDICTS",
+           "WINDOW", "Claim", "Judgement", "Verdict", "above", "as_json", "below", "cfg_distortion", "cfg_samples",
+           "combine", "conditional_entropy", "conditional_entropy_samples", "configure", "counterexamples", "decide",
            "diagonals", "every", "less", "monotone_in_w", "names", "phase_diagram", "predictor_corrector_gap",
-           "projected_quantiles", "refined", "register", "run", "simultaneous", "some", "sphere_classes",
-           "steepest_sigma", "table", "window_name", "within"]
+           "projected_quantiles", "quorum", "refined", "register", "run", "simultaneous", "some",
+           "sphere_classes", "steepest_sigma", "table", "tally", "window_name", "within"]

@@ -1,14 +1,15 @@
 """The claims registry: a claim is data (its reference, statement, configs, dependencies and panel) plus the
-measurement that computes its verdict; verdicts are computed, never written by hand, and cached by their code.
+measurement that computes its verdict, and the vocabulary measurements judge with. Running claims (their order,
+cache and seeds) is ``runner``'s: this module is in every measurement's code fingerprint, so it holds only what a
+measurement uses.
 
 A verdict is ``holds``, ``fails``, ``holds with a caveat`` or ``undecided``: the interval that decides it contains
 its threshold, so the data do not say (never ``fails`` for an interval that straddles). Measurements judge with
 three-valued comparisons (``below``, ``above``: ``True``, ``False`` or ``None`` for undecided; ``every``, ``some``
 combine them), refine the units whose intervals straddle before they judge (``refined``: more samples, doubling up
 to a stated budget), and where a verdict needs every unit, use simultaneous intervals (``simultaneous``: the
-family-wise level of Bonferroni's bound). Every claim's config has a ``seed`` (``run(seed=)``, ``claims --seed``),
-and ``run(replicates=R)`` measures each claim under the seeds ``seed, seed + STRIDE, ...`` and reports the share
-that agree; replicates that disagree make the claim ``undecided``.
+family-wise level of Bonferroni's bound), so that a verdict is wrong with probability at most ``1 - LEVEL``. Every
+claim's config has a ``seed`` (every draw derives from it).
 
     Claim(name, reference, statement, measure, full, fast, depends=(), panel=None)
 
@@ -16,8 +17,6 @@ that agree; replicates that disagree make the claim ``undecided``.
 grids, seeds; everything that changes the result), ``needs`` the verdicts of the claims it ``depends`` on, by name
 (as plain data). ``Verdict.numbers`` is structured data (lists of records with their fields, never keys to parse
 back) that ``panel(ax, numbers, color)`` draws in the claims figure (``color(i)`` is the figure's i-th colour).
-``run`` computes each claim once, its dependencies first, each cached by its name, its config, the configs of what
-it depends on, and the code of every measurement involved (``sandbox.cache``).
 """
 
 from __future__ import annotations
@@ -33,14 +32,12 @@ from ... import methods
 from ...core import cache, plugins, provenance, sweeps
 from ...core.mixtures import ClassConditionalGMM
 from ...core.schedules import edm_sigmas
-from ...core.tables import format_table
-from ...core.validation import COUNT, check_config, register_once
+from ...core.validation import check_config, register_once
 from ...methods import samplers
 
 HOLDS, FAILS, CAVEAT, UNDECIDED = "holds", "fails", "holds with a caveat", "undecided"
 VERDICTS = (HOLDS, FAILS, CAVEAT, UNDECIDED)
 LEVEL = 0.95          # the family-wise level of every claim's intervals
-STRIDE = 1000         # replicates' seeds step by this much: a claim's own offsets (seed + 1, ...) never overlap
 # the sigma interval where interval guidance applies CFG (Kynkaanniemi et al. 2024): cfg-interval's defaults
 WINDOW = tuple(methods.get("cfg-interval").params[end] for end in ("sigma_lo", "sigma_hi"))
 
@@ -52,20 +49,14 @@ class Verdict:
     verdict: str
     reason: str
     numbers: dict[str, object] = field(default_factory=dict)
-    config: dict[str, object] | None = None       # the setting it was measured on (``run`` fills it in)
-    replicates: dict[int, str] | None = None       # seed -> verdict, when measured under several (``run``)
+    config: dict[str, object] | None = None       # the setting it was measured on (``runner.run`` fills it in)
+    replicates: dict[int, str] | None = None       # seed -> verdict, when measured under several (``runner.run``)
 
     def as_dict(self) -> dict[str, object]:
         out = {"verdict": self.verdict, "reason": self.reason, "numbers": cache.plain(self.numbers)}
         if self.replicates is not None:
             out["replicates"] = {str(seed): v for seed, v in self.replicates.items()}
         return out
-
-    @property
-    def agreement(self) -> str:
-        """``"k/R"``: how many of the replicates' verdicts are the first seed's (``"1/1"`` for one)."""
-        verdicts = list((self.replicates or {0: self.verdict}).values())
-        return f"{verdicts.count(verdicts[0])}/{len(verdicts)}"
 
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> Verdict:
@@ -125,156 +116,6 @@ def register(claim: Claim) -> Claim:
 def names() -> tuple[str, ...]:
     """Registered claims, in registration order."""
     return tuple(REGISTRY)
-
-
-def _order(wanted: tuple[str, ...]) -> list[str]:
-    """``wanted`` with every dependency before its dependants (depth first); a cycle or an unknown name is an
-    error."""
-    order: list[str] = []
-
-    def visit(name: str, path: tuple[str, ...]) -> None:
-        if name in path:
-            raise ValueError(f"claims depend on each other in a cycle: {' -> '.join((*path, name))}")
-        if name not in REGISTRY:
-            raise ValueError(f"claim {path[-1]!r} depends on {name!r}, which is not registered")
-        for dep in REGISTRY[name].depends:
-            visit(dep, (*path, name))
-        if name not in order:
-            order.append(name)
-
-    for name in wanted:
-        visit(name, ())
-    return order
-
-
-def _key(name: str, configs: Mapping[str, Any]) -> dict[str, object]:
-    """What a verdict depends on: its config and, recursively, its dependencies' keys."""
-    return {"name": name, "config": configs[name], "needs": [_key(d, configs) for d in REGISTRY[name].depends]}
-
-
-def configure(name: str, fast: bool = False, changes: Mapping[str, object] | None = None) -> Any:
-    """Claim ``name``'s config (``fast`` or full) with ``changes`` to its fields; a change given as text (the
-    command line's ``--set``) is read as the field's type: a number, or comma-separated numbers for a tuple."""
-    if name not in REGISTRY:
-        raise ValueError(f"claims must be drawn from {list(REGISTRY)}, got {name!r}")
-    config = REGISTRY[name].config(fast)
-    fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
-    typed = {}
-    for key, value in (changes or {}).items():
-        if key not in fields:
-            raise ValueError(f"claim {name} has no setting {key!r}; its settings: {', '.join(fields)}")
-        typed[key] = _as_type(value, fields[key], f"{name}.{key}") if isinstance(value, str) else value
-    return check_config(dataclasses.replace(config, **typed), name)
-
-
-def _as_type(text: str, default: object, what: str) -> object:
-    """``text`` read as the type of ``default`` (bool, int, float, str, or a tuple of the type of its items)."""
-    def one(item: str, like: object) -> object:
-        try:
-            if isinstance(like, bool):
-                if item.strip().lower() not in ("true", "false"):
-                    raise ValueError
-                return item.strip().lower() == "true"
-            return type(like)(item.strip()) if isinstance(like, (int, float, str)) else float(item)
-        except ValueError:
-            raise ValueError(f"{what} must be {type(like).__name__}, got {item!r}") from None
-
-    if isinstance(default, tuple):
-        return tuple(one(i, default[0] if default else 0.0) for i in text.split(",") if i.strip())
-    return one(text, default)
-
-
-def _code(name: str) -> list[object]:
-    claim = REGISTRY[name]
-    return [claim.measure, *(f for dep in claim.depends for f in _code(dep))]
-
-
-def run(names: tuple[str, ...] | None = None, fast: bool = False,
-        announce: Callable[[str], None] | None = None,
-        changes: Mapping[str, Mapping[str, object]] | None = None, seed: int | None = None,
-        replicates: int = 1) -> dict[str, Verdict]:
-    """The verdict of every claim in ``names`` (default: all), in registration order, each measured on its config
-    (``fast`` or full) with its ``changes`` (``configure``) and, when given, ``seed`` in place of its own. Each claim
-    is computed once, after the claims it depends on; a dependency that was not asked for is ``announce``d (one
-    line) before it runs or is read from the cache. With ``replicates`` R > 1 every claim is measured under its seed
-    and R - 1 more, ``seed + STRIDE r`` (its dependencies under the same seeds); the verdict is the first seed's if
-    all agree, else ``undecided``, and ``Verdict.replicates`` holds each seed's."""
-    names = tuple(REGISTRY) if names is None else tuple(names)
-    unknown = [n for n in (*names, *(changes or {})) if n not in REGISTRY]
-    if unknown:
-        raise ValueError(f"claims must be drawn from {list(REGISTRY)}, got {unknown}")
-    replicates = COUNT.check(replicates, "replicates")
-    order = _order(names)
-    idle = [n for n in (changes or {}) if n not in order]
-    if idle:
-        raise ValueError(f"changes name claims that this run does not measure: {', '.join(idle)} (measured: "
-                         f"{', '.join(order)})")
-    configs = {name: configure(name, fast, {**(changes or {}).get(name, {}),
-                                            **({} if seed is None else {"seed": seed})}) for name in order}
-    runs = [_verdicts(order, names, {n: dataclasses.replace(c, seed=c.seed + STRIDE * r)
-                                     for n, c in configs.items()}, announce if r == 0 else None)
-            for r in range(replicates)]
-    out = {}
-    for name in sorted(names, key=list(REGISTRY).index):
-        first = runs[0][name]
-        if replicates > 1:
-            each = {configs[name].seed + STRIDE * r: run[name].verdict for r, run in enumerate(runs)}
-            agree = len(set(each.values())) == 1
-            first = dataclasses.replace(
-                first, replicates=each, verdict=first.verdict if agree else UNDECIDED,
-                reason=first.reason if agree else
-                f"the verdict differs between seeds ({_count(each)} of {replicates}); seed {configs[name].seed}: "
-                f"{first.verdict}, {first.reason}")
-        out[name] = first
-    return out
-
-
-def _count(verdicts: Mapping[int, str]) -> str:
-    values = list(verdicts.values())
-    return ", ".join(f"{v} {values.count(v)}" for v in VERDICTS if v in values)
-
-
-def _verdicts(order: list[str], names: tuple[str, ...], configs: Mapping[str, Any],
-              announce: Callable[[str], None] | None) -> dict[str, Verdict]:
-    """Each claim of ``order`` measured (or read from the cache) on its config, dependencies first."""
-    done: dict[str, Verdict] = {}
-    for name in order:
-        claim = REGISTRY[name]
-        if name not in names and announce is not None:
-            wanted_by = [n for n in REGISTRY if name in REGISTRY[n].depends and n in (*names, *done)]
-            announce(f"claim {name} is computed first (or read from the cache): {', '.join(wanted_by)} "
-                     f"depends on its verdict")
-        needs = {dep: done[dep] for dep in claim.depends}
-        config = configs[name]
-        verdict = Verdict.from_dict(cache.cached(
-            "claim", _key(name, configs),
-            lambda claim=claim, needs=needs, config=config: _measured(claim, config, needs), code=_code(name)))
-        done[name] = dataclasses.replace(verdict, config=cache.plain(config))
-    return done
-
-
-def _measured(claim: Claim, config: Any, needs: dict[str, Verdict]) -> dict[str, object]:
-    """``claim.measure(config, needs)`` as plain data, after checking that it is a ``Verdict`` with a known verdict."""
-    verdict = claim.measure(config, needs)
-    if not isinstance(verdict, Verdict):
-        raise TypeError(f"claim {claim.name}: measure must return a Verdict(verdict, reason, numbers), got "
-                        f"{type(verdict).__name__}")
-    if verdict.verdict not in VERDICTS or not isinstance(verdict.reason, str):
-        raise ValueError(f"claim {claim.name}: its Verdict must say one of {list(VERDICTS)} with a reason (text), got "
-                         f"{verdict.verdict!r} and a {type(verdict.reason).__name__}")
-    return verdict.as_dict()
-
-
-def table(verdicts: dict[str, Verdict]) -> str:
-    several = any(v.replicates for v in verdicts.values())
-    return format_table(["claim", "reference", "verdict", *(["seeds agreeing"] if several else []), "why"],
-                        [[n, REGISTRY[n].reference, v.verdict, *([v.agreement] if several else []), v.reason]
-                         for n, v in verdicts.items()])
-
-
-def as_json(verdicts: dict[str, Verdict]) -> dict[str, object]:
-    return {n: {"reference": REGISTRY[n].reference, "statement": REGISTRY[n].statement,
-                "depends": list(REGISTRY[n].depends), **v.as_dict(), "config": v.config} for n, v in verdicts.items()}
 
 
 Judgement = bool | None        # True, False, or None: undecided (an interval contains the threshold)
@@ -346,13 +187,6 @@ def decide(core: Judgement, clean: Judgement, reason: str, numbers: dict[str, ob
     verdict = (FAILS if core is False else UNDECIDED if core is None or clean is None else HOLDS if clean
                else CAVEAT)
     return Verdict(verdict, reason, numbers)
-
-
-def counterexamples(verdicts: dict[str, Verdict]) -> dict[str, ClassConditionalGMM]:
-    """Every counterexample mixture the ``verdicts`` found (records with a ``name`` and a ``mixture`` under
-    ``numbers["counterexamples"]``), by name."""
-    return {e["name"]: ClassConditionalGMM.from_dict(e["mixture"], source=e["name"])
-            for v in verdicts.values() for e in v.numbers.get("counterexamples", [])}
 
 
 def cfg_samples(gmm: ClassConditionalGMM, c: int, w: float, n: int, steps: int, seed: int) -> Tensor:

@@ -1,0 +1,226 @@
+"""Running claims: each measured once on its config, its dependencies first, cached by its code; under several
+seeds, and the seeds' verdicts combined into one.
+
+``run(names, fast, changes, seed, replicates)`` measures each claim on its config (``fast`` or full) with the
+``changes`` to its settings (``configure``), each cached by its name, its config, the configs of what it depends on,
+and the code of every measurement involved (``sandbox.cache``). This module is not in any measurement's code: how
+seeds are combined can change without recomputing a verdict.
+
+Replicates. With ``replicates`` R, a claim is measured under the seeds ``seed + STRIDE r`` (r < R), independent
+draws. Each seed's verdict is wrong with probability at most ``alpha = 1 - LEVEL`` (its intervals' family-wise
+level), so the number of seeds that wrongly say ``fails`` of a true claim (or ``holds`` of a false one) is at most
+Binomial(R, alpha) in distribution; ``quorum(R)`` is the least k with P(Binomial(R, alpha) >= k) <= alpha (1 of 1,
+2 of 2 or 3, 3 of 10). The combined verdict (``combine``):
+
+    fails      when at least k seeds say ``fails`` and fewer than k hold (holds or holds with a caveat);
+    holds      when at least k seeds hold and fewer than k fail: ``holds`` if at least k say ``holds`` and fewer
+               than k ``holds with a caveat``, the caveat in the mirror case, else ``undecided``;
+    undecided  otherwise (neither side reaches k, or both do: the seeds contradict each other beyond chance).
+
+So the combined verdict is wrong with probability at most ``alpha`` too, and a claim that fails in 9 seeds of 10
+is ``fails``, not hidden as ``undecided``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from scipy import stats
+
+from ...core import cache
+from ...core.mixtures import ClassConditionalGMM
+from ...core.tables import format_table
+from ...core.validation import COUNT, check_config
+from . import registry
+from .registry import CAVEAT, FAILS, HOLDS, LEVEL, UNDECIDED, VERDICTS, Claim, Verdict
+
+STRIDE = 1000         # replicates' seeds step by this much: a claim's own offsets (seed + 1, ...) never overlap
+
+
+def _order(wanted: tuple[str, ...]) -> list[str]:
+    """``wanted`` with every dependency before its dependants (depth first); a cycle or an unknown name is an
+    error."""
+    order: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in path:
+            raise ValueError(f"claims depend on each other in a cycle: {' -> '.join((*path, name))}")
+        if name not in registry.REGISTRY:
+            raise ValueError(f"claim {path[-1]!r} depends on {name!r}, which is not registered")
+        for dep in registry.REGISTRY[name].depends:
+            visit(dep, (*path, name))
+        if name not in order:
+            order.append(name)
+
+    for name in wanted:
+        visit(name, ())
+    return order
+
+
+def _key(name: str, configs: Mapping[str, Any]) -> dict[str, object]:
+    """What a verdict depends on: its config and, recursively, its dependencies' keys."""
+    return {"name": name, "config": configs[name], "needs": [_key(d, configs) for d in registry.REGISTRY[name].depends]}
+
+
+def configure(name: str, fast: bool = False, changes: Mapping[str, object] | None = None) -> Any:
+    """Claim ``name``'s config (``fast`` or full) with ``changes`` to its fields; a change given as text (the
+    command line's ``--set``) is read as the field's type: a number, or comma-separated numbers for a tuple."""
+    if name not in registry.REGISTRY:
+        raise ValueError(f"claims must be drawn from {list(registry.REGISTRY)}, got {name!r}")
+    config = registry.REGISTRY[name].config(fast)
+    fields = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    typed = {}
+    for key, value in (changes or {}).items():
+        if key not in fields:
+            raise ValueError(f"claim {name} has no setting {key!r}; its settings: {', '.join(fields)}")
+        typed[key] = _as_type(value, fields[key], f"{name}.{key}") if isinstance(value, str) else value
+    return check_config(dataclasses.replace(config, **typed), name)
+
+
+def _as_type(text: str, default: object, what: str) -> object:
+    """``text`` read as the type of ``default`` (bool, int, float, str, or a tuple of the type of its items)."""
+    def one(item: str, like: object) -> object:
+        try:
+            if isinstance(like, bool):
+                if item.strip().lower() not in ("true", "false"):
+                    raise ValueError
+                return item.strip().lower() == "true"
+            return type(like)(item.strip()) if isinstance(like, (int, float, str)) else float(item)
+        except ValueError:
+            raise ValueError(f"{what} must be {type(like).__name__}, got {item!r}") from None
+
+    if isinstance(default, tuple):
+        return tuple(one(i, default[0] if default else 0.0) for i in text.split(",") if i.strip())
+    return one(text, default)
+
+
+def _code(name: str) -> list[object]:
+    claim = registry.REGISTRY[name]
+    return [claim.measure, *(f for dep in claim.depends for f in _code(dep))]
+
+
+def run(names: tuple[str, ...] | None = None, fast: bool = False,
+        announce: Callable[[str], None] | None = None,
+        changes: Mapping[str, Mapping[str, object]] | None = None, seed: int | None = None,
+        replicates: int = 1) -> dict[str, Verdict]:
+    """The verdict of every claim in ``names`` (default: all), in registration order, each measured on its config
+    (``fast`` or full) with its ``changes`` (``configure``) and, when given, ``seed`` in place of its own. Each claim
+    is computed once, after the claims it depends on; a dependency that was not asked for is ``announce``d (one
+    line) before it runs or is read from the cache. With ``replicates`` R > 1 every claim is measured under its seed
+    and R - 1 more, ``seed + STRIDE r`` (its dependencies under the same seeds); the verdict is theirs combined
+    (``combine``), its reason and numbers a seed's that says it, and ``Verdict.replicates`` holds each seed's."""
+    names = tuple(registry.REGISTRY) if names is None else tuple(names)
+    unknown = [n for n in (*names, *(changes or {})) if n not in registry.REGISTRY]
+    if unknown:
+        raise ValueError(f"claims must be drawn from {list(registry.REGISTRY)}, got {unknown}")
+    replicates = COUNT.check(replicates, "replicates")
+    order = _order(names)
+    idle = [n for n in (changes or {}) if n not in order]
+    if idle:
+        raise ValueError(f"changes name claims that this run does not measure: {', '.join(idle)} (measured: "
+                         f"{', '.join(order)})")
+    configs = {name: configure(name, fast, {**(changes or {}).get(name, {}),
+                                            **({} if seed is None else {"seed": seed})}) for name in order}
+    runs = [_verdicts(order, names, {n: dataclasses.replace(c, seed=c.seed + STRIDE * r)
+                                     for n, c in configs.items()}, announce if r == 0 else None)
+            for r in range(replicates)]
+    out = {}
+    for name in sorted(names, key=list(registry.REGISTRY).index):
+        first = runs[0][name]
+        if replicates > 1:
+            each = {configs[name].seed + STRIDE * r: run[name].verdict for r, run in enumerate(runs)}
+            verdict = combine(list(each.values()))
+            # the reason and numbers of the first seed that says the combined verdict (the first seed if none does)
+            chosen = next((run[name] for run in runs if run[name].verdict == verdict), first)
+            seed = next(s for s, r in zip(each, runs) if r[name] is chosen)
+            voted = dataclasses.replace(chosen, replicates=each, verdict=verdict)
+            first = dataclasses.replace(
+                voted, reason=f"seeds: {tally(voted)} (a verdict needs {quorum(replicates)} of {replicates}); seed "
+                              f"{seed}: {chosen.verdict}, {chosen.reason}")
+        out[name] = first
+    return out
+
+
+def _verdicts(order: list[str], names: tuple[str, ...], configs: Mapping[str, Any],
+              announce: Callable[[str], None] | None) -> dict[str, Verdict]:
+    """Each claim of ``order`` measured (or read from the cache) on its config, dependencies first."""
+    done: dict[str, Verdict] = {}
+    for name in order:
+        claim = registry.REGISTRY[name]
+        if name not in names and announce is not None:
+            wanted_by = [n for n in registry.REGISTRY if name in registry.REGISTRY[n].depends and n in (*names, *done)]
+            announce(f"claim {name} is computed first (or read from the cache): {', '.join(wanted_by)} "
+                     f"depends on its verdict")
+        needs = {dep: done[dep] for dep in claim.depends}
+        config = configs[name]
+        verdict = Verdict.from_dict(cache.cached(
+            "claim", _key(name, configs),
+            lambda claim=claim, needs=needs, config=config: _measured(claim, config, needs), code=_code(name)))
+        done[name] = dataclasses.replace(verdict, config=cache.plain(config))
+    return done
+
+
+def _measured(claim: Claim, config: Any, needs: dict[str, Verdict]) -> dict[str, object]:
+    """``claim.measure(config, needs)`` as plain data, after checking that it is a ``Verdict`` with a known verdict."""
+    verdict = claim.measure(config, needs)
+    if not isinstance(verdict, Verdict):
+        raise TypeError(f"claim {claim.name}: measure must return a Verdict(verdict, reason, numbers), got "
+                        f"{type(verdict).__name__}")
+    if verdict.verdict not in VERDICTS or not isinstance(verdict.reason, str):
+        raise ValueError(f"claim {claim.name}: its Verdict must say one of {list(VERDICTS)} with a reason (text), got "
+                         f"{verdict.verdict!r} and a {type(verdict.reason).__name__}")
+    return verdict.as_dict()
+
+
+def table(verdicts: dict[str, Verdict]) -> str:
+    several = any(v.replicates for v in verdicts.values())
+    return format_table(["claim", "reference", "verdict", *(["seeds"] if several else []), "why"],
+                        [[n, registry.REGISTRY[n].reference, v.verdict, *([tally(v)] if several else []), v.reason]
+                         for n, v in verdicts.items()])
+
+
+def as_json(verdicts: dict[str, Verdict]) -> dict[str, object]:
+    claims = registry.REGISTRY
+    return {n: {"reference": claims[n].reference, "statement": claims[n].statement,
+                "depends": list(claims[n].depends), **v.as_dict(), "config": v.config} for n, v in verdicts.items()}
+
+
+
+
+def counterexamples(verdicts: dict[str, Verdict]) -> dict[str, ClassConditionalGMM]:
+    """Every counterexample mixture the ``verdicts`` found (records with a ``name`` and a ``mixture`` under
+    ``numbers["counterexamples"]``), by name."""
+    return {e["name"]: ClassConditionalGMM.from_dict(e["mixture"], source=e["name"])
+            for v in verdicts.values() for e in v.numbers.get("counterexamples", [])}
+
+
+def quorum(replicates: int, level: float = LEVEL) -> int:
+    """The least k with P(Binomial(replicates, 1 - level) >= k) <= 1 - level: how many of ``replicates``
+    independent seeds must agree before their verdict stands (module docstring)."""
+    alpha = 1.0 - level
+    # 1e-12: P(Binomial(1, alpha) >= 1) is alpha itself, up to rounding
+    return next(k for k in range(1, replicates + 1) if stats.binom.sf(k - 1, replicates, alpha) <= alpha + 1e-12)
+
+
+def combine(verdicts: list[str], level: float = LEVEL) -> str:
+    """One verdict from independent seeds' ``verdicts`` (module docstring): the one that at least ``quorum`` seeds
+    say, with no quorum against it; else ``undecided``."""
+    k = quorum(len(verdicts), level)
+    count = {v: verdicts.count(v) for v in VERDICTS}
+    hold, fail = count[HOLDS] + count[CAVEAT], count[FAILS]
+    if fail >= k and hold < k:
+        return FAILS
+    if hold >= k and fail < k:
+        if count[HOLDS] >= k and count[CAVEAT] < k:
+            return HOLDS
+        if count[CAVEAT] >= k and count[HOLDS] < k:
+            return CAVEAT
+    return UNDECIDED
+
+
+def tally(verdict: Verdict) -> str:
+    """How the seeds of ``verdict`` voted, e.g. ``"holds 9, undecided 1"`` (its own verdict for a single seed)."""
+    values = list((verdict.replicates or {0: verdict.verdict}).values())
+    return ", ".join(f"{v} {values.count(v)}" for v in VERDICTS if v in values)
