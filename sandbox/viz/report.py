@@ -134,10 +134,11 @@ def _claims(fast: bool) -> str:
     rows = "\n".join(f"| {name} | {claims.REGISTRY[name].reference} | **{v.verdict}** | {claims.tally(v)} | "
                      f"{v.reason} |" for name, v in verdicts.items())
     replicates = REPLICATES[fast]
+    k = claims.quorum(replicates)
     return (f"Each claim measured under {replicates} seeds (its own, then steps of {claims.STRIDE}); a verdict "
-            f"stands when at least {claims.quorum(replicates)} of them say it and fewer say the opposite (one seed's "
-            f"verdict is wrong with probability at most 5%, so {claims.quorum(replicates)} or more wrong seeds of "
-            f"{replicates} have probability below 5%), `undecided` otherwise.\n\n"
+            f"stands when at least {k} of them say it and fewer than {k} say the opposite (one seed's verdict is "
+            f"wrong with probability at most 5%, so {k} or more wrong seeds of {replicates} have probability below "
+            f"5%), `undecided` otherwise.\n\n"
             "| claim | reference | verdict | seeds | the numbers that decided it (a seed that says the verdict) |\n"
             "|---|---|---|---|---|\n" + rows)
 
