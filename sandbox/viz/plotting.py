@@ -118,3 +118,18 @@ def scatter_classes(ax: Axes, x: torch.Tensor, c: torch.Tensor, size: float = 1.
 def new_figure(width: float, height: float, ncols: int = 1, nrows: int = 1, **kwargs: object):
     """A constrained-layout figure of the given size in inches (use SINGLE_COLUMN / DOUBLE_COLUMN widths)."""
     return plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", **kwargs)
+
+
+OVERLAP_EXTENT = (-2.6, 2.6, -2.2, 2.6)     # overlap_2d's classes, with a margin
+PANEL_EXTENT = (-3.0, 3.0, -2.4, 4.2)       # ... with room for guided paths
+
+
+def class_outlines(ax: Axes, gmm: ClassConditionalGMM, sigma: float,
+                    extent: tuple[float, float, float, float] = OVERLAP_EXTENT) -> None:
+    """Thin density contours of each class, in its colour, as a map for overlays."""
+    gx, gy, pts = grid_2d(extent, 120)
+    log_p = gmm.log_prob_per_class(pts, sigma).numpy()
+    for k in range(gmm.num_classes):
+        z = np.exp(log_p[:, k]).reshape(gx.shape)
+        ax.contour(gx, gy, z, levels=[0.1 * z.max()], colors=[class_color(k)], linewidths=0.8)
+

@@ -1,0 +1,112 @@
+"""The figures registry (``figure`` registers a function under its name, in order) and the builder behind
+``mclr-sandbox figures``: ``build`` writes each as vector PDF and PNG, atomically and deterministically (no
+timestamps); ``check`` regenerates them and compares each with the committed one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ...core.files import atomic_open
+from ...core.validation import as_number
+from ..plotting import plt
+
+FigureFn = Callable[[bool], "plt.Figure"]
+PNG_DPI = 200           # sharp on high-density screens; the PDFs are vector graphics
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A registered figure; ``reproducible`` says how it compares across machines (a key of ``REPRODUCIBILITY``)."""
+
+    name: str
+    fn: FigureFn
+    summary: str
+    reproducible: str
+
+
+EXACT, NEAR, TRAINED = "byte-identical", "within tolerance", "within tolerance (training noise)"
+REPRODUCIBILITY = {
+    EXACT: "byte-identical on any machine: what it draws is quantised or rounded to printed precision",
+    NEAR: "byte-identical on one machine; on another within the RMS tolerance (float64 last-bit differences move "
+          "curves and contours by a fraction of a pixel)",
+    TRAINED: "byte-identical on one machine; on another within the RMS tolerance, its numbers with intervals "
+             "(networks trained in float32: the training noise differs between CPUs)",
+}
+FIGURES: dict[str, FigureSpec] = {}
+CHECK_TOLERANCE = 6.0   # RMS over 0-255 RGB levels (matplotlib.testing.compare) for figures --check
+
+
+def figure(name: str, summary: str, reproducible: str = NEAR) -> Callable[[FigureFn], FigureFn]:
+    """Register a figure function under ``name``."""
+    def register(fn: FigureFn) -> FigureFn:
+        FIGURES[name] = FigureSpec(name, fn, summary, reproducible)
+        return fn
+    return register
+
+
+def save_figure(fig: plt.Figure, out_dir: Path, name: str) -> list[Path]:
+    """Write ``name.pdf`` and ``name.png`` atomically, without timestamps (same input, same bytes)."""
+    written = []
+    for ext, meta in (("pdf", {"CreationDate": None, "ModDate": None, "Producer": "mclr-sandbox"}),
+                      ("png", {"Software": "mclr-sandbox"})):
+        target = out_dir / f"{name}.{ext}"
+        with atomic_open(target, "wb") as fh:
+            fig.savefig(fh, format=ext, metadata=meta, dpi=PNG_DPI)
+        written.append(target)
+    return written
+
+
+def check(names: Iterable[str] | None = None, reference: str | Path = "figures", tol: float = CHECK_TOLERANCE,
+          progress: bool = True) -> list[tuple[str, float, bool, str]]:
+    """Regenerate figures into a temporary folder and compare each PNG with the one in ``reference`` by
+    matplotlib's image comparison: ``(name, RMS, passed, note)`` per figure (RMS inf: missing or resized)."""
+    import tempfile
+
+    from matplotlib.testing.compare import calculate_rms, compare_images
+    from PIL import Image
+
+    tol = as_number(tol, "tol", minimum=0.0)
+    reference = Path(reference)
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in build(names, tmp, progress=progress):
+            if path.suffix != ".png":
+                continue
+            name, committed = path.stem, reference / path.name
+            if not committed.is_file():
+                out.append((name, float("inf"), False, f"no {committed} to compare with"))
+                continue
+            old, new = (np.asarray(Image.open(p).convert("RGB")).astype(np.int16) for p in (committed, path))
+            if old.shape != new.shape:
+                out.append((name, float("inf"), False, f"size {new.shape[1]}x{new.shape[0]} px, committed "
+                                                     f"{old.shape[1]}x{old.shape[0]}"))
+                continue
+            rms = float(calculate_rms(old, new))
+            passed = compare_images(str(committed), str(path), tol) is None
+            out.append((name, rms, passed, FIGURES[name].reproducible))
+    return out
+
+
+def build(names: Iterable[str] | None = None, out_dir: str | Path = "figures", fast: bool = False,
+          progress: bool = True) -> list[Path]:
+    """Build the named figures (all when ``names`` is None) into ``out_dir``; return the files written."""
+    chosen = list(FIGURES) if names is None else list(names)
+    unknown = [n for n in chosen if n not in FIGURES]
+    if unknown:
+        raise ValueError(f"names must be figure names from {sorted(FIGURES)}, got unknown {unknown}")
+    out = Path(out_dir)
+    written: list[Path] = []
+    bar = tqdm(chosen, desc="figures", unit="fig", disable=not progress)
+    for name in bar:
+        bar.set_postfix_str(name)
+        fig = FIGURES[name].fn(fast)
+        try:
+            written += save_figure(fig, out, name)
+        finally:
+            plt.close(fig)
+    return written
