@@ -13,10 +13,10 @@ figures: $(STAMP)
 	$(VENV)/bin/mclr-sandbox claims --counterexamples figures/counterexamples
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -n 2
+	$(VENV)/bin/python -m pytest -n 2 --dist worksteal
 
 test-fast: $(STAMP)
-	$(VENV)/bin/python -m pytest -n 2 -m "not slow"
+	$(VENV)/bin/python -m pytest -n 2 --dist worksteal -m "not slow"
 
 # every bash block of README.md, as written, after the set-up and the distributed extra (the suite runs the Python
 # blocks)

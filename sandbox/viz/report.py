@@ -123,12 +123,12 @@ def _atlas_nets(fast: bool) -> str:
             + _block(trained_atlas.table(result, keys)) + "\n\n" + _lines(trained_atlas.check_lines(result)))
 
 
-REPLICATES = {False: 10, True: 3}      # seeds per claim on the full page and on the fast one
+REPLICATES = {False: 10, True: 2}      # seeds per claim on the full page and on the fast one
 
 
 @section("claims", "Claims checked",
-         "mclr-sandbox claims --replicates 10: each published claim with its computed verdict, under 10 seeds (3 "
-         "on the fast page)")
+         f"mclr-sandbox claims --replicates {REPLICATES[False]}: each published claim with its computed verdict, "
+         f"under {REPLICATES[False]} seeds ({REPLICATES[True]} on the fast page)")
 def _claims(fast: bool) -> str:
     verdicts = claims.run(fast=fast, replicates=REPLICATES[fast])
     rows = "\n".join(f"| {name} | {claims.REGISTRY[name].reference} | **{v.verdict}** | {claims.tally(v)} | "
