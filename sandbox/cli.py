@@ -40,7 +40,8 @@ EXAMPLES = {
     "verify": """\
   mclr-sandbox verify --fast                # the theorem checked six ways, quick settings (< 60 s)
   mclr-sandbox verify --json results.json   # full grid, results also as JSON; exit 1 if any check fails
-  mclr-sandbox verify --fast --mixture mine.json                  # the theorem on your own mixture""",
+  mclr-sandbox verify --fast --mixture mine.json                  # the theorem on your own mixture
+  mclr-sandbox verify --fast --only closed-form symbolic           # two of the checks""",
     "separation": """\
   mclr-sandbox separation --fast            # what CFG / MCLR / the tilted target do to each class, quick
   mclr-sandbox separation --mixture teaching_1d --json sep.json
@@ -159,9 +160,10 @@ def _verify(args: argparse.Namespace) -> int:
     from .experiments import verification
 
     t0 = time.perf_counter()
-    config = verification.VerifyConfig(tuple(args.mixture) if args.mixture else None, args.fast, args.seed)
+    config = verification.VerifyConfig(tuple(args.mixture) if args.mixture else None, args.fast, args.seed,
+                                       tuple(args.only) if args.only else None)
     results = verification.run_all(fast=args.fast, progress=_progress(args), mixtures=config.mixtures,
-                                   seed=args.seed)
+                                   seed=args.seed, checks=config.checks)
     shown = results if args.details else [r for r in results if not r.passed]
     rows = [(r.check, r.setting, f"{r.residual:.2e}", f"{r.tolerance:.2e}", r.status) for r in shown]
     failed = sum(r.status == "FAIL" for r in results)
@@ -646,6 +648,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="check these mixtures (zoo names or .json files) instead of the zoo's")
     p.add_argument("--details", action="store_true", help="print every row (setting) of every check, not only "
                                                            "the per-check summary and the failures")
+    p.add_argument("--only", nargs="+", metavar="CHECK",
+                   help="run only these checks, by the names of the summary's first column (default: every one)")
     p.add_argument("--seed", type=_typed(SEED, "--seed"), default=0,
                    help="seed of every random draw (default 0): a new one re-draws the statistical checks")
     _sweeps(p)

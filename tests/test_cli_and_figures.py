@@ -20,7 +20,7 @@ def test_help_shows_example_calls():
 @pytest.mark.parametrize("passed", [True, False])
 def test_verify_exit_code_and_json(monkeypatch, tmp_path, capsys, passed):
     fake = [verification.CheckResult("closed-form", "toy sigma=1 w=2", 1e-12 if passed else 1.0, 1e-10, passed)]
-    monkeypatch.setattr(verification, "run_all", lambda fast, progress, mixtures, seed: fake)
+    monkeypatch.setattr(verification, "run_all", lambda fast, progress, mixtures, seed, checks: fake)
     out = tmp_path / "r.json"
     code = cli.main(["verify", "--fast", "--quiet", "--json", str(out)])
     assert code == (0 if passed else 1)

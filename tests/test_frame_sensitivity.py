@@ -1,4 +1,5 @@
-"""The frame-sensitivity result: which rules it covers and what it reports (sandbox/experiments/frame_sensitivity.py)."""
+"""The frame-sensitivity result: which rules it covers and what it reports
+(sandbox/experiments/frame_sensitivity.py)."""
 
 from __future__ import annotations
 
@@ -19,5 +20,5 @@ def test_it_covers_exactly_the_rules_with_a_frame_parameter_and_measures_them():
         assert all(m == 0.0 for m in row["moved"]) if native else all(m > 1e-4 for m in row["moved"])
     text = frame_sensitivity.table(rows, config)
     assert "cfg-zero-star (flow)" in text and "sigma=0.3" in text
-    with pytest.raises(ValueError, match="frame sensitivity.n"):
+    with pytest.raises(ValueError, match=r"frame sensitivity\.n"):
         frame_sensitivity.run(frame_sensitivity.Config(n=0))

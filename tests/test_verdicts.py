@@ -109,7 +109,8 @@ def test_replicates_report_their_votes_and_a_split_is_undecided(monkeypatch):
     split = claims.run(("parity",), replicates=4)["parity"]
     assert split.verdict == claims.UNDECIDED and claims.tally(split) == "holds 2, fails 2"
     assert "seeds: holds 2, fails 2 (a verdict needs 2 of 4)" in split.reason
-    assert " seeds " in claims.table({"parity": split}).splitlines()[0] and "holds 2, fails 2" in claims.table({"parity": split})
+    table = claims.table({"parity": split})
+    assert " seeds " in table.splitlines()[0] and "holds 2, fails 2" in table
     # seeds 1..3 with 1 even: fails 2, holds 1 of 3; the quorum of 3 is 2: fails, with a failing seed's reason
     voted = claims.run(("parity",), seed=1, replicates=3)["parity"]
     assert voted.verdict == claims.FAILS and "seed 1: fails" in voted.reason

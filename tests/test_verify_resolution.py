@@ -68,7 +68,7 @@ def test_twenty_random_elongated_mixtures_all_pass(seed):
 def test_verify_reports_unresolved_with_its_own_exit_code(monkeypatch, tmp_path, capsys):
     rows = [v.CheckResult("quadrature", "mine sigma=0.01 w=2", 1e-5, 1e-8, False, {}, {}, "unresolved"),
             v.CheckResult("closed-form", "mine sigma=1 w=2", 1e-13, 1e-10, True)]
-    monkeypatch.setattr(v, "run_all", lambda fast, progress, mixtures, seed: rows)
+    monkeypatch.setattr(v, "run_all", lambda fast, progress, mixtures, seed, checks: rows)
     out = tmp_path / "r.json"
     assert cli.main(["verify", "--fast", "--quiet", "--json", str(out)]) == cli.UNRESOLVED
     text = capsys.readouterr().out
@@ -83,7 +83,7 @@ def test_verify_reports_unresolved_with_its_own_exit_code(monkeypatch, tmp_path,
 @pytest.mark.slow
 def test_verify_seed_redraws_the_statistical_checks():
     from sandbox import overlap_2d
-    fast = dict(v.FAST_SETTINGS["Monte Carlo"], sigmas=(1.0,), ws=(2.0,), n=4000)
+    fast = dict(v.FAST_SETTINGS["monte-carlo"], sigmas=(1.0,), ws=(2.0,), n=4000)
     a, b = (v.VerifyConfig((overlap_2d(),), True, seed).plan() for seed in (0, 1))
     mc = next(dict(run.keywords) for label, run in a if label == "Monte Carlo")
     assert mc["seed"] == 0 and next(dict(run.keywords) for label, run in b if label == "Monte Carlo")["seed"] == 1
