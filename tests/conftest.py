@@ -19,8 +19,14 @@ os.environ["MCLR_SANDBOX_CACHE"] = (
     if os.environ.get("PYTEST_XDIST_TESTRUNUID") else tempfile.mkdtemp(prefix="mclr-sandbox-test-cache-"))
 os.environ["MKL_NUM_THREADS"] = "1"
 
+import shutil
+from pathlib import Path
+
+import pytest
 import torch
 from hypothesis import settings
+
+import sandbox
 
 torch.set_num_threads(1)
 
@@ -52,3 +58,12 @@ def pytest_collection_modifyitems(items):
     worksteal`` (``make test``) a worker that runs out of tests takes the other's last ones, so both finish
     together."""
     items.sort(key=_rank)
+
+
+@pytest.fixture
+def package_copy(tmp_path: Path) -> Path:
+    """A copy of the package's source in ``tmp_path / "pkg"`` (the folder to put on ``PYTHONPATH``): a test adds or
+    edits a module there and runs it, leaving the real package alone."""
+    root = tmp_path / "pkg"
+    shutil.copytree(Path(sandbox.__file__).parent, root / "sandbox", ignore=shutil.ignore_patterns("__pycache__"))
+    return root

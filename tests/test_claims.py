@@ -163,16 +163,12 @@ def test_a_claim_is_data_with_frozen_configs():
         assert claim.panel is not None and claim.fast != claim.full, name
 
 
-def test_a_new_claim_module_is_one_file(tmp_path):
+def test_a_new_claim_module_is_one_file(tmp_path, package_copy):
     # a copy of the claims package with one more module: it is registered without touching any other file
-    import shutil
     import subprocess
     import sys
-    from pathlib import Path
 
-    import sandbox
-    copy = tmp_path / "pkg"
-    shutil.copytree(Path(sandbox.__file__).parent, copy / "sandbox", ignore=shutil.ignore_patterns("__pycache__"))
+    copy = package_copy
     (copy / "sandbox" / "experiments" / "claims" / "a_new_claim.py").write_text(
         "from dataclasses import dataclass\n"
         "from .registry import Claim, decide, register\n\n\n"

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-import sandbox
 from sandbox import cache, methods, plugins, provenance
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,10 +111,8 @@ print(json.dumps(out))
 
 
 @pytest.mark.slow
-def test_an_edit_recomputes_what_it_changes_and_reuses_the_rest(tmp_path, plugin):
-    package = tmp_path / "copy"
-    shutil.copytree(Path(sandbox.__file__).parent, package / "sandbox",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+def test_an_edit_recomputes_what_it_changes_and_reuses_the_rest(tmp_path, plugin, package_copy):
+    package = package_copy
     store = tmp_path / "cache"
     env = {"PYTHONPATH": str(package), "MCLR_SANDBOX_CACHE": str(store)}
 

@@ -4,14 +4,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-import sandbox
 from sandbox import cli, zoo
 from sandbox.experiments import verification as v
 
@@ -39,11 +36,10 @@ def test_the_plan_follows_each_checks_declaration():
         f"quadrature skipped for {g8.name} (tensor-product rules need d <= 2)"]
 
 
-def test_a_new_check_is_one_file_and_verify_runs_it(tmp_path):
+def test_a_new_check_is_one_file_and_verify_runs_it(tmp_path, package_copy):
     # a copy of the package with one more check module: registered, planned and reported without touching any
     # other file
-    copy = tmp_path / "pkg"
-    shutil.copytree(Path(sandbox.__file__).parent, copy / "sandbox", ignore=shutil.ignore_patterns("__pycache__"))
+    copy = package_copy
     (copy / "sandbox" / "experiments" / "verification" / "a_new_check.py").write_text(
         "from .registry import Check, CheckResult, register\n\n\n"
         "def check_one(mixtures=('teaching_1d',), n=10):\n"
