@@ -208,7 +208,7 @@ def atlas_sweeps_figure(fast: bool = False) -> plt.Figure:
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.2 * nrows, ncols=ncols, nrows=nrows, squeeze=False)
         for ax, method in zip(axes.flat, swept):
             own = [r for r in rows if r.method == method]
-            for i, (m, style) in enumerate((("cfg", "k--"), ("tilted", ":"))):
+            for i, (m, style) in enumerate((("cfg", "--"), ("tilted", ":"))):
                 ax.plot(*xy(reference[m]), style, lw=0.9, color="black" if i == 0 else "0.5",
                         label="CFG" if i == 0 else "exact $q_0$")
             beyond = [r for r in own if r.metrics["entropy"].value > ceiling]
