@@ -749,7 +749,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "docs/results-fast.md)")
     p.add_argument("--check", action="store_true", help="recompute the page and compare with PATH; exit 1 if a "
                                                           "number differs beyond its last printed digit")
-    p.add_argument("--only", nargs="+", metavar="SECTION", help="these sections only (not with --check)")
+    p.add_argument("--only", nargs="+", metavar="SECTION",
+                   help="rewrite only these sections of the page at --out, keeping the others (not with --check)")
     _sweeps(p)
 
     p = _command(sub, "explain", "write a self-contained HTML page: guided paths and the exact posterior, with "

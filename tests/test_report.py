@@ -66,3 +66,18 @@ def test_the_committed_fast_page_is_what_the_code_computes(tmp_path, capsys, mon
     assert cli.main(["report", "--fast", "--check", "--out", str(PAGE)]) == 0
     assert cli.main(["report", "--fast", "--check", "--out", str(changed)]) == 1
     assert f"line {line + 1}:" in capsys.readouterr().out
+
+
+def test_only_rewrites_its_sections_in_place_and_keeps_the_others(tmp_path):
+    page = tmp_path / "results-fast.md"
+    edited = PAGE.read_text().replace("## Claims checked\n", "## Claims checked\n\na note kept as written\n", 1)
+    page.write_text(edited)
+    # the frame-sensitivity section (a fraction of a second) recomputed: the same text, the rest untouched
+    report.write(page, fast=True, only=["frames"])
+    assert page.read_text() == edited
+    with pytest.raises(ValueError, match="not a page of full settings"):
+        report.write(page, fast=False, only=["frames"])          # a full section into the fast page
+    # no page yet: a page of that section alone, with its own table of contents
+    alone = tmp_path / "alone.md"
+    report.write(alone, fast=True, only=["frames"])
+    assert list(report.sections_of(alone.read_text())) == ["Frame sensitivity (exact fields)"]

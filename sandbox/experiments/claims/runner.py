@@ -136,9 +136,11 @@ def run(names: tuple[str, ...] | None = None, fast: bool = False,
             chosen = next((run[name] for run in runs if run[name].verdict == verdict), first)
             seed = next(s for s, r in zip(each, runs) if r[name] is chosen)
             voted = dataclasses.replace(chosen, replicates=each, verdict=verdict)
-            first = dataclasses.replace(
-                voted, reason=f"seeds: {tally(voted)} (a verdict needs {quorum(replicates)} of {replicates}); seed "
-                              f"{seed}: {chosen.verdict}, {chosen.reason}")
+            # the votes are in ``replicates`` (the tables' seeds column); an undecided split says why in its reason
+            split = "" if chosen.verdict == verdict else \
+                f"the seeds do not settle it ({tally(voted)}: a verdict needs {quorum(replicates)} of {replicates} " \
+                f"and fewer against); "
+            first = dataclasses.replace(voted, reason=f"{split}seed {seed}: {chosen.verdict}, {chosen.reason}")
         out[name] = first
     return out
 
