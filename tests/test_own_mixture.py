@@ -283,14 +283,14 @@ def test_any_mixture_in_the_checks():
 def test_verify_plans_every_check_a_mixture_allows(tmp_path):
     from sandbox import verification
     default = [label for label, _ in verification.VerifyConfig(fast=True).plan()]
-    assert default == ["closed form", "quadrature", "Monte Carlo", "learning", "symbolic", "distribution"]
+    assert default == ["closed-form", "quadrature", "monte-carlo", "learning", "symbolic", "distribution"]
     high = zoo.random_mixture(2, 2, 3, seed=1)
     config = verification.VerifyConfig((mine(), high), fast=True)
     labels = [label for label, _ in config.plan()]
-    assert labels == ["closed form", "quadrature", "Monte Carlo", "learning", "learning", "symbolic", "distribution"]
+    assert labels == ["closed-form", "quadrature", "monte-carlo", "learning", "learning", "symbolic", "distribution"]
     assert "d <= 2" in config.skipped()[0] and high.name in config.skipped()[0]
     only_high = verification.VerifyConfig((high,), fast=True)       # every check but quadrature runs in any d
-    assert [label for label, _ in only_high.plan()] == ["closed form", "Monte Carlo", "learning", "symbolic",
+    assert [label for label, _ in only_high.plan()] == ["closed-form", "monte-carlo", "learning", "symbolic",
                                                         "distribution"]
     closed = only_high.plan()[0][1]()
     assert all(r.passed and r.params["mixture"] == high.name for r in closed)

@@ -85,8 +85,8 @@ def test_verify_seed_redraws_the_statistical_checks():
     from sandbox import overlap_2d
     fast = dict(v.FAST_SETTINGS["monte-carlo"], sigmas=(1.0,), ws=(2.0,), n=4000)
     a, b = (v.VerifyConfig((overlap_2d(),), True, seed).plan() for seed in (0, 1))
-    mc = next(dict(run.keywords) for label, run in a if label == "Monte Carlo")
-    assert mc["seed"] == 0 and next(dict(run.keywords) for label, run in b if label == "Monte Carlo")["seed"] == 1
+    mc = next(dict(run.keywords) for label, run in a if label == "monte-carlo")
+    assert mc["seed"] == 0 and next(dict(run.keywords) for label, run in b if label == "monte-carlo")["seed"] == 1
     means = {seed: v.check_monte_carlo([overlap_2d()], **{**fast, "seed": seed})[0].details["mean"] for seed in (0, 1)}
     assert means[0] != means[1]
     row = v.check_monte_carlo([overlap_2d()], **fast)[0]

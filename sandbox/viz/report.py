@@ -123,17 +123,14 @@ def _atlas_nets(fast: bool) -> str:
             + _block(trained_atlas.table(result, keys)) + "\n\n" + _lines(trained_atlas.check_lines(result)))
 
 
-REPLICATES = {False: 10, True: 2}      # seeds per claim on the full page and on the fast one
-
-
 @section("claims", "Claims checked",
-         f"mclr-sandbox claims --replicates {REPLICATES[False]}: each published claim with its computed verdict, "
-         f"under {REPLICATES[False]} seeds ({REPLICATES[True]} on the fast page)")
+         f"mclr-sandbox claims --replicates {claims.runner.REPLICATES[False]}: each published claim with its computed "
+         f"verdict, under {claims.runner.REPLICATES[False]} seeds ({claims.runner.REPLICATES[True]} on the fast page)")
 def _claims(fast: bool) -> str:
-    verdicts = claims.run(fast=fast, replicates=REPLICATES[fast])
+    verdicts = claims.run(fast=fast, replicates=claims.runner.REPLICATES[fast])
     rows = "\n".join(f"| {name} | {claims.REGISTRY[name].reference} | **{v.verdict}** | {claims.tally(v)} | "
                      f"{v.reason} |" for name, v in verdicts.items())
-    replicates = REPLICATES[fast]
+    replicates = claims.runner.REPLICATES[fast]
     k = claims.quorum(replicates)
     return (f"Each claim measured under {replicates} seeds (its own, then steps of {claims.STRIDE}); a verdict "
             f"stands when at least {k} of them say it and fewer than {k} say the opposite (one seed's verdict is "

@@ -37,6 +37,7 @@ from . import registry
 from .registry import CAVEAT, FAILS, HOLDS, LEVEL, UNDECIDED, VERDICTS, Claim, Verdict
 
 STRIDE = 1000         # replicates' seeds step by this much: a claim's own offsets (seed + 1, ...) never overlap
+REPLICATES = {False: 10, True: 2}     # seeds per claim of the published results (full, fast): the page and figure
 
 
 def _order(wanted: tuple[str, ...]) -> list[str]:

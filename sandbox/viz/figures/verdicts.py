@@ -17,11 +17,13 @@ from ..plotting import plt
 from .registry import figure
 
 
-@figure("claims", "published claims about guidance, measured: one panel per registered claim with its verdict")
+@figure("claims", "published claims about guidance, measured: one panel per registered claim with its verdict under "
+                  "several seeds")
 def claims_figure(fast: bool = False) -> plt.Figure:
-    """Draws ``claims.run``'s numbers (the same cached verdicts ``mclr-sandbox claims`` reports): each claim's own
-    panel, four to a row, or its reason as text for a claim without one."""
-    verdicts = claims.run(fast=fast)
+    """Draws ``claims.run``'s numbers under the seeds of the results page (``claims.runner.REPLICATES``: the same cached
+    verdicts docs/results.md reports): each claim's own panel (the numbers of a seed that says its verdict), four to
+    a row, or its reason as text for a claim without one."""
+    verdicts = claims.run(fast=fast, replicates=claims.runner.REPLICATES[fast])
     ncols = 4
     nrows = -(-len(verdicts) // ncols)
     with P.style():
@@ -33,7 +35,9 @@ def claims_figure(fast: bool = False) -> plt.Figure:
                 ax.text(0, 1, textwrap.fill(verdict.reason, 45), va="top", fontsize=4.5, transform=ax.transAxes)
             else:
                 claim.panel(ax, verdict.numbers, P.class_color)
-            ax.set_title(f"{name}\n{verdict.verdict}", fontsize=6)
+            votes = list((verdict.replicates or {0: verdict.verdict}).values())
+            ax.set_title(f"{name}\n{verdict.verdict} ({votes.count(verdict.verdict)} of {len(votes)} seeds)",
+                         fontsize=6)
         for ax in axes.flat[len(verdicts):]:
             ax.set_axis_off()
     return fig
