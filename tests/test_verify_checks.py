@@ -15,7 +15,7 @@ from sandbox.experiments import verification as v
 
 def test_the_six_checks_are_registered_in_order_with_their_fast_settings():
     assert list(v.REGISTRY) == ["closed-form", "quadrature", "monte-carlo", "learning", "symbolic", "distribution"]
-    assert v.FAST_SETTINGS["learning"] == {"sigmas": (1.0,), "steps": 800, "batch": 2048}
+    assert dict(v.REGISTRY["learning"].fast) == {"sigmas": (1.0,), "steps": 800, "batch": 2048}
     assert {n for n, c in v.REGISTRY.items() if c.max_dim is not None} == {"quadrature"}
     with pytest.raises(ValueError, match="takes must be"):
         v.Check("x", v.check_symbolic, {}, takes="some")

@@ -83,7 +83,7 @@ def test_verify_reports_unresolved_with_its_own_exit_code(monkeypatch, tmp_path,
 @pytest.mark.slow
 def test_verify_seed_redraws_the_statistical_checks():
     from sandbox import overlap_2d
-    fast = dict(v.FAST_SETTINGS["monte-carlo"], sigmas=(1.0,), ws=(2.0,), n=4000)
+    fast = dict(v.REGISTRY["monte-carlo"].fast, sigmas=(1.0,), ws=(2.0,), n=4000)
     a, b = (v.VerifyConfig((overlap_2d(),), True, seed).plan() for seed in (0, 1))
     mc = next(dict(run.keywords) for label, run in a if label == "monte-carlo")
     assert mc["seed"] == 0 and next(dict(run.keywords) for label, run in b if label == "monte-carlo")["seed"] == 1

@@ -79,10 +79,7 @@ from .quadrature import (  # noqa: E402
 from .runner import CheckUnit, VerifyConfig, run_all, run_check, summary_table  # noqa: E402
 from .symbolic import check_symbolic, symbolic_minimiser  # noqa: E402
 
-# each check's --fast settings, by name (they live in its ``Check`` record)
-FAST_SETTINGS = {name: dict(check.fast) for name, check in REGISTRY.items()}
-
-__all__ = ["FAST_QUADRATURE_RULES", "FAST_SETTINGS", "GUIDANCE", "MAX_PANELS", "MODULES", "ORDER", "QUADRATURE_RULES",
+__all__ = ["FAST_QUADRATURE_RULES", "GUIDANCE", "MAX_PANELS", "MODULES", "ORDER", "QUADRATURE_RULES",
            "REGISTRY", "SIGMAS", "STATUSES", "VARIANTS", "ZOO_2D", "Check", "CheckResult", "CheckUnit",
            "ComponentNodes", "ConditionalField", "LearningTraceConfig", "ParabolaConfig", "ResidualsConfig",
            "VerifyConfig", "alignment_objective", "check_closed_form", "check_distribution", "check_learning",
