@@ -109,11 +109,16 @@ def test_replicates_report_their_votes_and_a_split_is_undecided(monkeypatch):
     split = claims.run(("parity",), replicates=4)["parity"]
     assert split.verdict == claims.UNDECIDED and claims.tally(split) == "holds 2, fails 2"
     assert split.reason.startswith(
-        "the seeds do not settle it (holds 2, fails 2: a verdict needs 2 of 4 and fewer against); seed 0: holds, ")
+        "the seeds do not settle it (holds 2, fails 2: a verdict needs 2 of 4 and no seed saying another); "
+        "seed 0: holds, ")
     table = claims.table({"parity": split})
     assert " seeds " in table.splitlines()[0] and "holds 2, fails 2" in table
-    # seeds 1..3 with 1 even: fails 2, holds 1 of 3; the quorum of 3 is 2: fails, with a failing seed's reason
+    # seeds 1..3 with 2 even: fails 2, holds 1 of 3; the quorum of 3 is 2, but a seed says the opposite: undecided
     voted = claims.run(("parity",), seed=1, replicates=3)["parity"]
+    assert voted.verdict == claims.UNDECIDED and claims.tally(voted) == "holds 1, fails 2"
+    # seeds 1, 3: both odd, both fail: fails, with a failing seed's reason
+    monkeypatch.setattr(claims.runner, "STRIDE", 2)
+    voted = claims.run(("parity",), seed=1, replicates=2)["parity"]
     assert voted.verdict == claims.FAILS and voted.reason.startswith("seed 1: fails, ")
 
 
@@ -124,12 +129,12 @@ def test_the_quorum_is_the_binomial_tail_of_wrong_seeds():
     # (0.95^8) = 0.0861 - 0.0746 = 0.0115: k = 3
     assert [claims.quorum(r) for r in (1, 2, 3, 10)] == [1, 2, 2, 3]
     H, F, C, U = claims.HOLDS, claims.FAILS, claims.CAVEAT, claims.UNDECIDED
-    assert claims.combine([H] * 9 + [U]) == H
-    assert claims.combine([H] + [F] * 9) == F               # a claim that fails in 9 seeds of 10 fails
+    assert claims.combine([H] * 9 + [U]) == H               # undecided seeds do not contradict
     assert claims.combine([C] * 9 + [U]) == C
-    assert claims.combine([H] * 8 + [F] * 2) == H           # 2 failing seeds of 10: within chance
-    assert claims.combine([H] * 7 + [F] * 3) == U           # 3 of 10 both ways: a contradiction
-    assert claims.combine([H, H, C, C] + [U] * 6) == U      # the core holds (4 >= 3), its caveat is undecided
+    assert claims.combine([F] * 3 + [U] * 7) == F           # 3 of 10 is a quorum
+    assert claims.combine([F] * 2 + [U] * 8) == U           # 2 of 10 is within chance
+    assert claims.combine([H] + [F] * 9) == U               # one seed says the opposite: the claim is at its threshold
+    assert claims.combine([H] * 9 + [C]) == U               # the seeds disagree about the caveat
     assert claims.combine([U] * 10) == U and claims.combine([F]) == F and claims.combine([H, F]) == U
 
 

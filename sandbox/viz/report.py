@@ -133,9 +133,9 @@ def _claims(fast: bool) -> str:
     replicates = claims.runner.REPLICATES[fast]
     k = claims.quorum(replicates)
     return (f"Each claim measured under {replicates} seeds (its own, then steps of {claims.STRIDE}); a verdict "
-            f"stands when at least {k} of them say it and fewer than {k} say the opposite (one seed's verdict is "
-            f"wrong with probability at most 5%, so {k} or more wrong seeds of {replicates} have probability below "
-            f"5%), `undecided` otherwise.\n\n"
+            f"stands when at least {k} of them say it and every other seed is undecided (one seed's verdict is wrong "
+            f"with probability at most 5%, so {k} or more wrong seeds of {replicates} have probability below 5%); "
+            f"seeds that say different verdicts make it `undecided`: the claim sits at its threshold.\n\n"
             "| claim | reference | verdict | seeds | the numbers that decided it (a seed that says the verdict) |\n"
             "|---|---|---|---|---|\n" + rows)
 

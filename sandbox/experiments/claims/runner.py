@@ -10,15 +10,15 @@ Replicates. With ``replicates`` R, a claim is measured under the seeds ``seed + 
 draws. Each seed's verdict is wrong with probability at most ``alpha = 1 - LEVEL`` (its intervals' family-wise
 level), so the number of seeds that wrongly say ``fails`` of a true claim (or ``holds`` of a false one) is at most
 Binomial(R, alpha) in distribution; ``quorum(R)`` is the least k with P(Binomial(R, alpha) >= k) <= alpha (1 of 1,
-2 of 2 or 3, 3 of 10). The combined verdict (``combine``):
+2 of 2 or 3, 3 of 10). The combined verdict (``combine``) is the one that at least k seeds say while every other
+seed is ``undecided``; when any seed says another verdict (``fails`` beside ``holds``, or ``holds`` beside ``holds
+with a caveat``), or no verdict reaches k, it is ``undecided``.
 
-    fails      when at least k seeds say ``fails`` and fewer than k hold (holds or holds with a caveat);
-    holds      when at least k seeds hold and fewer than k fail: ``holds`` if at least k say ``holds`` and fewer
-               than k ``holds with a caveat``, the caveat in the mirror case, else ``undecided``;
-    undecided  otherwise (neither side reaches k, or both do: the seeds contradict each other beyond chance).
-
-So the combined verdict is wrong with probability at most ``alpha`` too, and a claim that fails in 9 seeds of 10
-is ``fails``, not hidden as ``undecided``.
+So the combined verdict is wrong with probability at most ``alpha`` too (k seeds must be wrong), and it is the same
+under every seed that decides. A seed's verdict on the wrong side of its threshold is only likely when the measured
+quantity sits at the threshold (5% is the worst case, met there); far from it, a contradiction is vanishingly
+rare. Seeds that contradict each other therefore say that the claim is at its threshold, and ``undecided`` is the
+true answer there; the table shows the votes (``tally``), e.g. ``fails 9, holds 1``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from ...core.mixtures import ClassConditionalGMM
 from ...core.tables import format_table
 from ...core.validation import COUNT, check_config
 from . import registry
-from .registry import CAVEAT, FAILS, HOLDS, LEVEL, UNDECIDED, VERDICTS, Claim, Verdict
+from .registry import LEVEL, UNDECIDED, VERDICTS, Claim, Verdict
 
 STRIDE = 1000         # replicates' seeds step by this much: a claim's own offsets (seed + 1, ...) never overlap
 REPLICATES = {False: 10, True: 2}     # seeds per claim of the published results (full, fast): the page and figure
@@ -140,7 +140,7 @@ def run(names: tuple[str, ...] | None = None, fast: bool = False,
             # the votes are in ``replicates`` (the tables' seeds column); an undecided split says why in its reason
             split = "" if chosen.verdict == verdict else \
                 f"the seeds do not settle it ({tally(voted)}: a verdict needs {quorum(replicates)} of {replicates} " \
-                f"and fewer against); "
+                f"and no seed saying another); "
             first = dataclasses.replace(voted, reason=f"{split}seed {seed}: {chosen.verdict}, {chosen.reason}")
         out[name] = first
     return out
@@ -209,17 +209,12 @@ def quorum(replicates: int, level: float = LEVEL) -> int:
 
 def combine(verdicts: list[str], level: float = LEVEL) -> str:
     """One verdict from independent seeds' ``verdicts`` (module docstring): the one that at least ``quorum`` seeds
-    say, with no quorum against it; else ``undecided``."""
-    k = quorum(len(verdicts), level)
-    count = {v: verdicts.count(v) for v in VERDICTS}
-    hold, fail = count[HOLDS] + count[CAVEAT], count[FAILS]
-    if fail >= k and hold < k:
-        return FAILS
-    if hold >= k and fail < k:
-        if count[HOLDS] >= k and count[CAVEAT] < k:
-            return HOLDS
-        if count[CAVEAT] >= k and count[HOLDS] < k:
-            return CAVEAT
+    say while the others are ``undecided``; else ``undecided``."""
+    decided = {v for v in verdicts if v != UNDECIDED}
+    if len(decided) == 1:
+        (verdict,) = decided
+        if verdicts.count(verdict) >= quorum(len(verdicts), level):
+            return verdict
     return UNDECIDED
 
 

@@ -36,8 +36,11 @@ def claims_figure(fast: bool = False) -> plt.Figure:
             else:
                 claim.panel(ax, verdict.numbers, P.class_color)
             votes = list((verdict.replicates or {0: verdict.verdict}).values())
-            ax.set_title(f"{name}\n{verdict.verdict} ({votes.count(verdict.verdict)} of {len(votes)} seeds)",
-                         fontsize=6)
+            # a split shows its votes (the seeds contradict each other); else how many seeds say the verdict
+            split = verdict.verdict == claims.UNDECIDED and votes.count(claims.UNDECIDED) < len(votes)
+            seeds = f"seeds: {claims.tally(verdict)}" if split else \
+                f"{votes.count(verdict.verdict)} of {len(votes)} seeds"
+            ax.set_title(f"{name}\n{verdict.verdict} ({seeds})", fontsize=6)
         for ax in axes.flat[len(verdicts):]:
             ax.set_axis_off()
     return fig
