@@ -40,23 +40,31 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 # the longest tests (seconds on 2 quiet cores, last measured): they start first, so that no worker is left with one
 # of them at the end while the other idles
 LONGEST = ("test_report.py::test_the_committed_fast_page_is_what_the_code_computes",         # 236
-           "test_theory.py::test_learning_reaches_cfg_score_and_dsm_reaches_conditional_score",  # 95
+           "test_theory.py::test_learning_reaches_cfg_score_and_dsm_reaches_conditional_score",  # 60
            "test_verify_resolution.py::test_the_issues_2d_mixture_passes_verify_fast",          # 61
            "test_sweeps_distributed.py::test_a_cluster_by_address_gives_the_serial_results")    # 58, 37
 
 
+# the notebooks draw what the fast results page computes (claims, atlas, nets): run after the page's test (the
+# first of ``LONGEST``), they read its results from the run's shared cache (measured: 07_claims 54 s -> 12 s,
+# 06_guidance_atlas 40 s -> 9 s)
+LAST = ("test_notebooks.py::",)
+
+
 def _rank(item) -> tuple[int, int]:
-    """0: one of the ``LONGEST`` (in their order), 1: slow, 2: the rest."""
+    """0: one of the ``LONGEST`` (in their order), 1: slow, 2: the rest, 3: ``LAST``."""
     for i, name in enumerate(LONGEST):
         if name in item.nodeid:
             return (0, i)
+    if any(name in item.nodeid for name in LAST):
+        return (3, 0)
     return (1, 0) if item.get_closest_marker("slow") else (2, 0)
 
 
 def pytest_collection_modifyitems(items):
-    """The longest tests first, then the other slow ones (in their own order), then the rest: with ``--dist
-    worksteal`` (``make test``) a worker that runs out of tests takes the other's last ones, so both finish
-    together."""
+    """The longest tests first, then the other slow ones (in their own order), then the rest, the notebooks last:
+    with ``--dist worksteal`` (``make test``) a worker that runs out of tests takes the other's last ones, so both
+    finish together."""
     items.sort(key=_rank)
 
 
