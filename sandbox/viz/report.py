@@ -34,9 +34,9 @@ from .. import __version__
 from ..core.files import atomic_open
 from ..core.tables import FLOOR
 from ..experiments import claims, comparison, frame_sensitivity, separation, trained_atlas, verification
+from . import printed
 
 TIME = "time: "
-NUMBER = re.compile(r"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")
 
 
 @dataclass(frozen=True)
@@ -206,26 +206,6 @@ def write(path: str | Path, fast: bool = False, only: list[str] | None = None) -
     return path
 
 
-def _same_number(committed: str, fresh: str) -> bool:
-    """``committed`` within one unit of ``fresh``'s last printed digit, or both rounding noise (module docstring)."""
-    a, b = float(committed), float(fresh)
-    if abs(a) < FLOOR and abs(b) < FLOOR:
-        return True
-    if b == 0.0:                 # printed 0: an exact zero or noise below the floor, both below it
-        return False
-    mantissa, _, exponent = fresh.lower().partition("e")
-    decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
-    unit = 10.0 ** (int(exponent or 0) - decimals)
-    return abs(a - b) <= 1.0001 * unit
-
-
-def _same_text(committed: str, fresh: str) -> bool:
-    """The same words, and space at the same ends (padding may differ in width, not in presence)."""
-    def ends(t: str) -> tuple[bool, bool]:
-        return t[:1].isspace(), t[-1:].isspace()
-    return committed.split() == fresh.split() and ends(committed) == ends(fresh)
-
-
 def differences(committed: str, fresh: str) -> list[str]:
     """Where ``fresh`` differs from ``committed`` beyond the module docstring's tolerance: one line each."""
     old, new = committed.splitlines(), fresh.splitlines()
@@ -235,11 +215,7 @@ def differences(committed: str, fresh: str) -> list[str]:
     for i, (a, b) in enumerate(zip(old, new), 1):
         if a == b:
             continue
-        pa, pb = NUMBER.split(a), NUMBER.split(b)
-        timing = a.lstrip("- ").startswith(TIME)
-        same = len(pa) == len(pb) and all(_same_text(x, y) if k % 2 == 0 else (timing or _same_number(x, y))
-                                          for k, (x, y) in enumerate(zip(pa, pb)))
-        if not same:
+        if not printed.same_line(a, b, numbers=not a.lstrip("- ").startswith(TIME)):
             out.append(f"line {i}: committed {a.strip()[:100]!r}, computed {b.strip()[:100]!r}")
     return out
 

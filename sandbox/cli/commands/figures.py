@@ -18,7 +18,7 @@ EXAMPLES = """\
   mclr-sandbox figures --fast               # small sizes, quick look, into build/figures-fast/
   mclr-sandbox figures --only zoo           # one figure
   mclr-sandbox figures --list               # the figure names
-  mclr-sandbox figures --check              # regenerate and compare with figures/ (RMS per figure)"""
+  mclr-sandbox figures --check              # regenerate and compare with figures/ (numbers drawn, then pixels)"""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,19 +38,21 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--check compares with the committed full-size figures; it takes no --fast")
         tol = CHECK_TOLERANCE if args.tol is None else args.tol
         results = check(args.only, args.out, tol, progress=progress(args))
-        print(format_table(("figure", "RMS", "tolerance", "status", "across machines"),
+        print(format_table(("figure", "RMS", "tolerance", "status", "what differs (else: across machines)"),
                            [(name, f"{rms:.3g}", f"{tol:g}", "ok" if ok else "DIFFERS", note)
                             for name, rms, ok, note in results]))
         bad = sum(not ok for *_, ok, _ in results)
-        print(f"{len(results) - bad}/{len(results)} figures match {args.out}/ within RMS {tol:g}")
+        print(f"{len(results) - bad}/{len(results)} figures match {args.out}/: what they draw within its tolerance, "
+              f"pixels within RMS {tol:g}")
         return 0 if bad == 0 else 1
     check_writable(args.out, "--out", folder=True)
     t0 = time.perf_counter()
     written = build(args.only, args.out, fast=args.fast, progress=progress(args))
     for path in written:
         print(f"wrote {path}")
-    count = len(written) // 2
-    print(f"{len(written)} files for {count} figure{'s' if count != 1 else ''} in {time.perf_counter() - t0:.1f} s")
+    count = len({path.stem for path in written})
+    print(f"{len(written)} files (PDF, PNG and what it draws, JSON) for {count} figure{'s' if count != 1 else ''} "
+          f"in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
@@ -61,7 +63,8 @@ def options(p: argparse.ArgumentParser) -> None:
                         "figures never overwrite the committed ones); with --check, the folder to compare with")
     p.add_argument("--list", action="store_true", help="list the figure names and exit")
     p.add_argument("--check", action="store_true",
-                   help="regenerate into a temporary folder and compare each PNG with the one in --out (RMS)")
+                   help="regenerate into a temporary folder and compare each figure with the one in --out: what it "
+                        "draws (NAME.json) within its tolerance, and its PNG within an RMS")
     p.add_argument("--tol", type=typed(NONNEGATIVE, "--tol"), metavar="RMS",
                    help="with --check: largest RMS difference (0-255 levels) that passes (default 6)")
 
