@@ -88,6 +88,8 @@ CLI = [
     (["atlas", "--fast", "--methods", "nope"], "nope"),
     (["atlas", "--fast", "--mixture", "nope"], "nope"),
     (["separation", "--fast", "--methods", "cfg-pp-typo"], "cfg-pp-typo"),
+    (["separation", "--fast", "--param", "cfg.w=1"], "cfg's strength"),        # was a TypeError per unit, mid-run
+    (["atlas", "--fast", "--exact-only", "--param", "apg.w=1"], "apg.w"),
     (["train", "--fast", "--objective", "dsm", "--out", "n.pt", "--steps", "0"], "--steps"),
     (["train", "--fast", "--objective", "dsm", "--out", "n.pt", "--w", "inf"], "--w"),
     (["train", "--fast", "--objective", "gft", "--out", "n.pt", "--ws", "1", "-2"], "--ws"),

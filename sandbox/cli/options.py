@@ -84,6 +84,10 @@ def method_params(items: list[str]) -> tuple[tuple[str, str, float | str], ...]:
     for method, params in changes(items, "--param", "METHOD.NAME=VALUE", "cfg-zero-star.frame=score").items():
         declared = methods.get(method)
         for name, text in params.items():
+            if name == declared.strength:     # the sweep sets it row by row
+                raise ValueError(f"--param {method}.{name}: {name} is {method}'s strength, which the sweep sets for "
+                                 f"each row (its w or lambda values); --param sets its other parameters "
+                                 f"({', '.join(p for p in declared.params if p != name) or 'it has none'})")
             value: float | str = text.strip()
             if name not in declared.choices:
                 try:
