@@ -15,18 +15,15 @@ The package is layered, data flowing one way: ``core`` (mixtures, schedules, zoo
 ``methods`` (guidance rules, objectives, exact optima, samplers) -> ``learn`` (models, training, checkpoints) ->
 ``experiments`` (metrics, verification, separation, comparison, atlas, claims) -> ``viz`` (figures) -> ``cli``.
 Users extend the registries (methods, claims) from their own files or installed modules: ``plugins``.
-Every module is also reachable by its short name, imported on first use: ``from sandbox import claims, metrics``.
+Every module of a layer's folder is also reachable by its short name, imported on first use: ``from sandbox import
+claims, metrics`` (names are unique across layers).
 """
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("mclr-sandbox")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+unknown"
+from pathlib import Path
 
 from .core import provenance
+from .core.version import __version__
 
 provenance.snapshot()   # the package's source as imported: what cache keys fingerprint (core/provenance.py)
 
@@ -39,17 +36,22 @@ from .core.zoo import branching_2d, gaussian_classes, overlap_2d, random_mixture
 threads.use()      # one torch thread unless told otherwise: robust when other work holds a core (core/threads.py)
 allocator.use()    # freed memory kept for reuse: no page faults at every sampler step (core/allocator.py)
 
-# short name -> layer: ``sandbox.<name>`` is imported lazily (``import sandbox`` stays light: no scipy, no figures)
-MODULES = {
-    **dict.fromkeys(("allocator", "cache", "files", "mixtures", "plugins", "posterior", "provenance", "quadrature",
-                     "sweeps", "tables", "threads", "validation"), "core"),
-    **dict.fromkeys(("gaussian_flow", "guidance", "objectives", "samplers", "theory", "tilted"), "methods"),
-    **dict.fromkeys(("checkpoints", "models", "training"), "learn"),
-    **dict.fromkeys(("claims", "comparison", "evaluation", "metrics", "separation", "trained_atlas", "verification"),
-                    "experiments"),
-    **dict.fromkeys(("figures", "plotting"), "viz"),
-    "cli": None,
-}
+LAYERS = ("core", "methods", "learn", "experiments", "viz")
+
+
+def _short_names() -> dict[str, str | None]:
+    """Short name -> layer, by one rule: every module or package directly in a layer's folder, and ``cli``
+    (``sandbox.<name>`` is imported lazily: ``import sandbox`` stays light, no scipy, no figures)."""
+    here = Path(__file__).parent
+    names: dict[str, str | None] = {}
+    for layer in LAYERS:
+        for path in sorted((here / layer).iterdir()):
+            if not path.name.startswith("_") and (path.suffix == ".py" or (path / "__init__.py").is_file()):
+                names[path.stem] = layer
+    return {**names, "cli": None}
+
+
+MODULES = _short_names()
 
 
 def __getattr__(name: str) -> object:

@@ -29,8 +29,8 @@ def _imports(source: str, here: tuple[str, ...]) -> list[tuple[str, int]]:
             target = (*here[: len(here) - (node.level - 1)], *(node.module.split(".") if node.module else ()))
             if target:
                 out.append((".".join(target), _layer(target)))
-            else:        # `from .. import name`: a layer's package, or the package's __version__ (set before imports)
-                out += [(a.name, RANK.get(a.name, 0 if a.name == "__version__" else TOP)) for a in node.names]
+            else:        # `from .. import name`: a layer's package, or anything else of the top package
+                out += [(a.name, RANK.get(a.name, TOP)) for a in node.names]
     return out
 
 
@@ -46,6 +46,22 @@ def test_the_check_sees_an_upward_import():
     assert ("experiments.claims", 3) in _imports("from ..experiments.claims import Claim\n", ("core",))
     assert ("viz", 4) in _imports("from .. import viz\n", ("core",))
     assert _imports("from .mixtures import ClassConditionalGMM\n", ("core",)) == [("core.mixtures", 0)]
+
+
+def test_the_version_is_read_from_core_not_from_the_package_above():
+    # the package's face is above every layer: `from .. import __version__` in core was an arrow running up
+    assert ("__version__", TOP) in _imports("from .. import __version__\n", ("core",))
+    assert sandbox.__version__ is importlib.import_module("sandbox.core.version").__version__
+
+
+def test_every_module_of_a_layer_has_a_short_name_and_no_two_share_one():
+    # the rule: every module or package directly in a layer's folder; a second module of the same name in another
+    # layer would hide the first
+    found = [(p.stem, layer) for layer in RANK for p in sorted((PACKAGE / layer).iterdir())
+             if not p.name.startswith("_") and (p.suffix == ".py" or (p / "__init__.py").is_file())]
+    names = [name for name, _ in found]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    assert {name: layer for name, layer in found} == {k: v for k, v in sandbox.MODULES.items() if v is not None}
 
 
 def test_every_short_name_reaches_its_module():

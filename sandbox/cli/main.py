@@ -12,8 +12,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from .. import __version__
 from ..core.files import check_distinct, check_suffix, check_writable
+from ..core.version import __version__
 from . import commands  # noqa: F401  (registers the package's commands, in the order of the command list)
 from .options import progress, shared_flags, sweep_flags
 from .registry import FOLDER, REGISTRY, Command

@@ -6,8 +6,8 @@ import argparse
 import time
 from collections.abc import Callable
 
-from .. import __version__
 from ..core.mixtures import ClassConditionalGMM
+from ..core.version import __version__
 
 
 def emit(text: str, lines: list[str], t0: float, args: argparse.Namespace, config: object,

@@ -30,10 +30,10 @@ from typing import Any, Protocol, TypeVar
 
 import torch
 
-from .. import __version__
 from .files import atomic_open
 from .mixtures import ClassConditionalGMM
 from .provenance import fingerprint
+from .version import __version__
 
 T = TypeVar("T")
 OFF = ("off", "0", "false", "none")

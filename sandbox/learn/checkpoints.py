@@ -35,7 +35,7 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 def payload(result: TrainResult) -> dict[str, object]:
     """``result`` as plain data (what ``save`` writes and the cache stores)."""
-    from .. import __version__
+    from ..core.version import __version__
 
     kind = next((name for name, cls in KINDS.items() if isinstance(result.model, cls)), None)
     if kind is None:

@@ -30,9 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import __version__
 from ..core.files import atomic_open
 from ..core.tables import FLOOR
+from ..core.version import __version__
 from ..experiments import claims, comparison, frame_sensitivity, separation, trained_atlas, verification
 from . import printed
 
