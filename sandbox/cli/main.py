@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..core.files import check_distinct, check_suffix, check_writable
 from ..core.version import __version__
-from . import commands  # noqa: F401  (registers the package's commands, in the order of the command list)
+from . import commands  # registers the package's commands, in the order of the command list
 from .options import progress, shared_flags, sweep_flags
 from .registry import FOLDER, REGISTRY, Command
 
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mclr-sandbox {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.experiments.register_all()         # the experiments plug-ins registered since
     for command in REGISTRY.values():
         p = sub.add_parser(command.name, help=command.help, description=command.description,
                            epilog=_epilog(command), formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -1,5 +1,5 @@
-"""The command line's shared flags and how their text is read: numbers checked against their declared limits,
-``--set``-style ``TARGET.NAME=VALUE`` items, and whether progress bars show."""
+"""The command line's shared flags and how their text is read: numbers checked against their declared limits, an
+experiment's options as arguments, and whether progress bars show."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from collections.abc import Callable
 
 from ..core.plugins import GROUP as PLUGIN_GROUP
 from ..core.validation import COUNT, Limit
-
-MIXTURE_HELP = "zoo name or mixture .json file (ClassConditionalGMM.save) (default: overlap_2d)"
+from ..experiments.experiment import PARAM, SAMPLER, Option
 
 
 def typed(limit: Limit, flag: str) -> Callable[[str], object]:
@@ -53,49 +52,28 @@ def sweep_flags(p: argparse.ArgumentParser) -> None:
 
 def param_flags(p: argparse.ArgumentParser) -> None:
     """The options that choose how a sweep's rules are applied: their parameters and their sampler."""
-    p.add_argument("--param", action="append", default=[], metavar="METHOD.NAME=VALUE", dest="params",
-                   help="set a parameter of a method for its rows, e.g. cfg-zero-star.frame=score (its paper's frame "
-                        "is the default) or apg.eta=0.5; repeatable (exact rows)")
-    p.add_argument("--sampler", choices=("heun", "paper"), default="heun",
-                   help="sample every rule by EDM's Heun (default) or each by its paper's frame's sampler: DDIM for "
-                        "VP rules, flow-matching Euler for rectified-flow ones (exact rows)")
+    for option in (PARAM, SAMPLER):
+        add_option(p, option)
 
 
-def changes(items: list[str], flag: str = "--set", form: str = "CLAIM.SETTING=VALUE",
-             example: str = "monotone-over-mixtures.count=1000") -> dict[str, dict[str, str]]:
-    """``--set CLAIM.SETTING=VALUE`` items (or another ``flag`` of the same ``form``) as ``{claim: {setting:
-    text}}``."""
-    out: dict[str, dict[str, str]] = {}
-    for item in items:
-        target, eq, value = item.partition("=")
-        claim, dot, setting = target.strip().rpartition(".")
-        if not eq or not dot or not claim or not setting:
-            raise ValueError(f"{flag} takes {form}, e.g. {example}; got {item!r}")
-        out.setdefault(claim, {})[setting] = value
-    return out
-
-
-def method_params(items: list[str]) -> tuple[tuple[str, str, float | str], ...]:
-    """``--param METHOD.NAME=VALUE`` items as ``(method, name, value)``: a choice as text, anything else a number
-    (checked against the method's declared limit by the sweep's config)."""
-    from .. import methods
-
-    out = []
-    for method, params in changes(items, "--param", "METHOD.NAME=VALUE", "cfg-zero-star.frame=score").items():
-        declared = methods.get(method)
-        for name, text in params.items():
-            if name == declared.strength:     # the sweep sets it row by row
-                raise ValueError(f"--param {method}.{name}: {name} is {method}'s strength, which the sweep sets for "
-                                 f"each row (its w or lambda values); --param sets its other parameters "
-                                 f"({', '.join(p for p in declared.params if p != name) or 'it has none'})")
-            value: float | str = text.strip()
-            if name not in declared.choices:
-                try:
-                    value = float(text)
-                except ValueError:
-                    raise ValueError(f"--param {method}.{name} must be a number, got {text!r}") from None
-            out.append((method, name, value))
-    return tuple(out)
+def add_option(p: argparse.ArgumentParser, option: Option) -> None:
+    """``option`` (an experiment's flag, ``experiments.experiment.Option``) as an argparse argument whose ``dest``
+    is its field (dots as underscores)."""
+    kwargs: dict = {"dest": option.dest, "help": option.help() if callable(option.help) else option.help}
+    if option.metavar is not None:
+        kwargs["metavar"] = option.metavar
+    if option.repeat:
+        kwargs.update(action="append", default=[])
+    else:
+        if option.limit is not None:
+            kwargs["type"] = typed(option.limit, option.flag)
+        if option.many:
+            kwargs["nargs"] = "+"
+        if option.choices is not None:
+            kwargs["choices"] = option.choices
+        if option.default is not None:
+            kwargs["default"] = option.default
+    p.add_argument(option.flag, **kwargs)
 
 
 def progress(args: argparse.Namespace) -> bool:

@@ -1,8 +1,9 @@
-"""Plug-ins: a user's methods and claims in their own Python file or installed module.
+"""Plug-ins: a user's methods, claims, experiments and commands in their own Python file or installed module.
 
 A plug-in is a module that registers what it defines when imported: ``methods.register(Method(...))`` for a
-guidance rule or a training objective (with its ``loss``), ``claims.register(Claim(...))`` for a claim. It is
-loaded from
+guidance rule or a training objective (with its ``loss``), ``claims.register(Claim(...))`` for a claim,
+``experiment.register(Experiment(...))`` for an experiment (its command and results-page sections), and
+``cli.register(Command(...))`` for a command of its own. It is loaded from
 
     a file        ``load("my_rules.py")``, or ``--plugin my_rules.py`` on every command
     a module      ``load("my_package.rules")`` (importable from ``sys.path``)
@@ -94,8 +95,8 @@ def load(spec: str | Path) -> ModuleType:
     if all(len(registry) == len(before) for registry, before in snapshots):
         sys.modules.pop(name, None)
         provenance.PLUGINS.discard(name)
-        raise ValueError(f"plug-in {where} registered nothing: a plug-in calls methods.register or claims.register "
-                         f"(see sandbox.core.plugins)")
+        raise ValueError(f"plug-in {where} registered nothing: a plug-in calls methods.register, claims.register, "
+                         f"experiment.register or cli.register (see sandbox.core.plugins)")
     LOADED[name] = where
     return module
 

@@ -4,8 +4,9 @@ results (cached like everything else) into one page, and ``--check`` recomputes 
     docs/results.md        the full settings (what the README links to)
     docs/results-fast.md   the same page with ``--fast`` settings (what the test suite checks)
 
-A section is registered once (``section``), like a figure: its name, title and a function ``render(fast) -> str``
-(Markdown). Tables are fixed-width text.
+Its sections are the registered experiments' (``experiments.experiment``: one module of ``experiments/catalog``
+each, a plug-in's the same way), in registration order: each a name, a title and ``render(fast) -> str`` (Markdown).
+Tables are fixed-width text.
 
 ``--check`` compares the committed page with a fresh one line by line, numbers as numbers and the text between
 them as words (runs of spaces are column padding, which moves with the width of a neighbouring number). The
@@ -26,148 +27,35 @@ So ``0.8255`` rewritten as ``1e+00``, or ``13.85`` as ``1e+01``, differs: the fr
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.files import atomic_open
 from ..core.tables import FLOOR
 from ..core.version import __version__
-from ..experiments import claims, comparison, frame_sensitivity, separation, trained_atlas, verification
+from ..experiments import catalog, experiment  # noqa: F401  (catalog registers the package's experiments)
+from ..experiments.experiment import TIME
 from . import printed
-
-TIME = "time: "
-
-
-@dataclass(frozen=True)
-class Section:
-    name: str
-    title: str
-    summary: str
-    render: Callable[[bool], str]
-
-
-SECTIONS: dict[str, Section] = {}
-
-
-def section(name: str, title: str, summary: str) -> Callable[[Callable[[bool], str]], Callable[[bool], str]]:
-    """Register ``render(fast) -> str`` as the section ``name`` of the results page."""
-    def register(render: Callable[[bool], str]) -> Callable[[bool], str]:
-        if name in SECTIONS:
-            raise ValueError(f"report section {name!r} is registered already")
-        SECTIONS[name] = Section(name, title, summary, render)
-        return render
-    return register
-
-
-def _block(text: str) -> str:
-    return f"```text\n{text}\n```"
-
-
-def _lines(lines: list[str]) -> str:
-    return "\n".join(f"- {line}" for line in lines)
-
-
-@section("verify", "The theorem, checked six ways", "mclr-sandbox verify: every check on the zoo's mixtures")
-def _verify(fast: bool) -> str:
-    results = verification.run_all(fast=fast, progress=False)
-    passed = sum(r.passed for r in results)
-    return _block(verification.summary_table(results)) + f"\n\n{passed}/{len(results)} checks passed."
-
-
-@section("separation", "Separation and diversity on overlap_2d",
-         "mclr-sandbox separation: CFG, the MCLR optima and exact q_0 over w and lambda, class-averaged, 95% intervals")
-def _separation(fast: bool) -> str:
-    config = separation.SweepConfig()
-    config = config.fast() if fast else config
-    rows = separation.sweep(config, progress=False)
-    return (f"n = {config.n} per class, Heun {config.steps} steps.\n\n"
-            + _block(separation.table(rows, tuple(k for k in separation.COLUMNS if k != "seconds_per_1000")))
-            + "\n\n" + _lines(separation.trend_summary(rows)))
-
-
-@section("atlas", "The guidance atlas, exact fields (crowded_4d)",
-         "mclr-sandbox atlas --exact-only: every rule and training-time optimum of the atlas, sampled from its exact "
-         "field, against exact CFG and exact q_0")
-def _atlas(fast: bool) -> str:
-    config = separation.SweepConfig.atlas(fast=fast)
-    rows = separation.sweep(config, progress=False)
-    columns = tuple(k for k in separation.ATLAS_COLUMNS if k != "seconds_per_1000")
-    times = ", ".join(f"{r.method} {r.metrics['seconds_per_1000'].value:.3g} s" for r in separation.defaults(rows)
-                      if "seconds_per_1000" in r.metrics and r.w == config.ws[-1])
-    swept = f" Then each rule's parameter sweep ({len(config.variants)} variants)." if config.variants else ""
-    return (f"n = {config.n} per class, Heun {config.steps} steps, w in {list(config.ws)}.{swept}\n\n"
-            + _block(separation.table(rows, columns)) + f"\n\n{TIME}seconds per 1000 samples at w = "
-            f"{config.ws[-1]:g}: {times}")
-
-
-@section("frames", "Frame sensitivity (exact fields)",
-         "each rule with a nonlinear step applied in every standard frame: E|s_F - s_paper| / E|s_paper| over "
-         "x ~ p_sigma(.|c=0), w = 2 (linear rules: 0 in every frame, tests/test_frames.py)")
-def _frames(fast: bool) -> str:
-    config = frame_sensitivity.Config()
-    config = config.fast() if fast else config
-    return (f"{config.n} points per sigma, class 0; the paper's frame is 0 by definition.\n\n"
-            + _block(frame_sensitivity.table(frame_sensitivity.run(config), config)))
-
-
-@section("atlas-nets", "The guidance atlas, trained nets (crowded_4d)",
-         "mclr-sandbox atlas: each training-time method as a fine-tune of the DSM net (one net for every w), against "
-         "its own exact optimum and exact CFG and q_0; mean and 95% t-interval over seeds")
-def _atlas_nets(fast: bool) -> str:
-    config = trained_atlas.NetsConfig()
-    config = config.fast() if fast else config
-    result = trained_atlas.run(config, progress=False)
-    keys = tuple(k for k in trained_atlas.MEASURES if k != "seconds_per_1000")
-    return (f"{len(config.seeds)} seed(s), fine-tunes of {config.tune_steps} steps, n = {config.n} per class.\n\n"
-            + _block(trained_atlas.table(result, keys)) + "\n\n" + _lines(trained_atlas.check_lines(result)))
-
-
-@section("claims", "Claims checked",
-         f"mclr-sandbox claims --replicates {claims.runner.REPLICATES[False]}: each published claim with its computed "
-         f"verdict, under {claims.runner.REPLICATES[False]} seeds ({claims.runner.REPLICATES[True]} on the fast page)")
-def _claims(fast: bool) -> str:
-    verdicts = claims.run(fast=fast, replicates=claims.runner.REPLICATES[fast])
-    rows = "\n".join(f"| {name} | {claims.REGISTRY[name].reference} | **{v.verdict}** | {claims.tally(v)} | "
-                     f"{v.reason} |" for name, v in verdicts.items())
-    replicates = claims.runner.REPLICATES[fast]
-    k = claims.quorum(replicates)
-    return (f"Each claim measured under {replicates} seeds (its own, then steps of {claims.STRIDE}); a verdict "
-            f"stands when at least {k} of them say it and every other seed is undecided (one seed's verdict is wrong "
-            f"with probability at most 5%, so {k} or more wrong seeds of {replicates} have probability below 5%); "
-            f"seeds that say different verdicts make it `undecided`: the claim sits at its threshold.\n\n"
-            "| claim | reference | verdict | seeds | the numbers that decided it (a seed that says the verdict) |\n"
-            "|---|---|---|---|---|\n" + rows)
-
-
-@section("compare", "DSM vs MCLR nets (overlap_2d)",
-         "mclr-sandbox compare: a DSM net and its MCLR fine-tunes against the exact conditional and CFG answers")
-def _compare(fast: bool) -> str:
-    config = comparison.CompareConfig()
-    config = config.fast() if fast else config
-    result = comparison.compare(config, progress=False)
-    return (f"w = {config.w:g}, seeds {list(config.seeds)}.\n\n" + _block(comparison.table(result)) + "\n\n"
-            + _lines(comparison.acceptance_lines(result)))
 
 
 def build(fast: bool = False, only: list[str] | None = None, kept: dict[str, str] | None = None) -> str:
     """The page: a header saying how it was made, then every section (or those in ``only``); ``kept``: sections
     already written (title -> text), used as they are for the sections not in ``only``."""
-    names = list(SECTIONS) if not only else only
-    unknown = [n for n in names if n not in SECTIONS]
+    sections = experiment.sections()
+    names = list(sections) if not only else only
+    unknown = [n for n in names if n not in sections]
     if unknown:
-        raise ValueError(f"report sections must be drawn from {list(SECTIONS)}, got {unknown}")
+        raise ValueError(f"report sections must be drawn from {list(sections)}, got {unknown}")
     kept = kept or {}
-    shown = [n for n in SECTIONS if n in names or SECTIONS[n].title in kept]
+    shown = [n for n in sections if n in names or sections[n].title in kept]
     head = [_heading(fast), "",
             f"Generated by `mclr-sandbox report{' --fast' if fast else ''}` (mclr-sandbox {__version__}) from the "
             "experiments' results; do not edit by hand: `mclr-sandbox report --check` recomputes the page and fails "
             "on any number that differs by more than one unit of the last digit the code prints for it (numbers "
             f"below {FLOOR:g} are rounding noise of an exact zero; lines starting with `time:` are wall times, not "
             "compared).", ""]
-    head += [f"- [{SECTIONS[n].title}](#{_anchor(SECTIONS[n].title)})" for n in shown]
-    body = [f"## {SECTIONS[n].title}\n\n*{SECTIONS[n].summary}.*\n\n{SECTIONS[n].render(fast)}" if n in names
-            else kept[SECTIONS[n].title] for n in shown]
+    head += [f"- [{sections[n].title}](#{_anchor(sections[n].title)})" for n in shown]
+    body = [f"## {sections[n].title}\n\n*{sections[n].summary}.*\n\n{sections[n].render(fast)}" if n in names
+            else kept[sections[n].title] for n in shown]
     return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n"
 
 
@@ -228,5 +116,4 @@ def check(path: str | Path, fast: bool = False) -> list[str]:
     return differences(path.read_text(), build(fast))
 
 
-__all__ = ["SECTIONS", "Section", "build", "check", "default_path", "differences", "section", "sections_of",
-           "write"]
+__all__ = ["build", "check", "default_path", "differences", "sections_of", "write"]

@@ -8,7 +8,8 @@ from dataclasses import replace
 
 from ...core.mixtures import ClassConditionalGMM
 from ...core.validation import SEED
-from ..options import method_params, param_flags, progress, typed
+from ...experiments.experiment import PARAM
+from ..options import param_flags, progress, typed
 from ..output import emit
 from ..registry import Command, register
 
@@ -50,7 +51,7 @@ def _atlas_one(spec: str, args: argparse.Namespace) -> tuple[str, list[str], dic
     elif args.exact_only:
         nets = None
     if config is not None:
-        config = replace(config, method_params=method_params(args.params), sampler=args.sampler)
+        config = replace(config, method_params=PARAM.value(args.method_params), sampler=args.sampler)
     gmm = (config or nets).mixture
     text, lines, results = [], [], {}
     if config is not None:

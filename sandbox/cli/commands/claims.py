@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from ...core.validation import COUNT, SEED
-from ..options import changes, typed
+from ...experiments.experiment import assignments
+from ..options import typed
 from ..output import emit
 from ..registry import Command, register
 
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     verdicts = claims.run(tuple(args.only) if args.only else None, fast=args.fast,
                           announce=lambda line: print(f"mclr-sandbox claims: {line}", file=sys.stderr),
-                          changes=changes(args.changes), seed=args.seed, replicates=args.replicates)
+                          changes=assignments(args.changes), seed=args.seed, replicates=args.replicates)
     by = {v: [name for name, verdict in verdicts.items() if verdict.verdict == v] for v in claims.VERDICTS}
     lines = [f"{len(by[claims.HOLDS]) + len(by[claims.CAVEAT])} of {len(verdicts)} claims hold (with or without a "
              f"caveat)" + "".join(f"; {label}: {', '.join(by[v])}" for v, label in

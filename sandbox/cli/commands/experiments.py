@@ -1,0 +1,54 @@
+"""One command per registered experiment with a ``run`` (``experiments.experiment``), all with one handler: the
+experiment's config for ``--fast`` or the full settings, its options applied field by field, its run, then its
+header, table, summary lines and JSON report."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+from ...experiments import catalog  # noqa: F401  (registers the package's experiments)
+from ...experiments.experiment import EXPERIMENTS, Experiment, configure
+from ..options import add_option, progress
+from ..output import emit
+from ..registry import Command, register
+
+
+def handler(experiment: Experiment) -> Callable[[argparse.Namespace], int]:
+    """The command of ``experiment``: run it on the config its flags describe and report the result."""
+    def run(args: argparse.Namespace) -> int:
+        t0 = time.perf_counter()
+        values = {option.field: option.value(getattr(args, option.dest)) for option in experiment.options}
+        config = configure(experiment.name, args.fast, {k: v for k, v in values.items() if v is not None})
+        result = experiment.run(config, progress(args))
+        print(experiment.header(config))
+        emit(experiment.table(result), experiment.lines(result), t0, args, config, experiment.mixture(config),
+             lambda: experiment.as_json(result))
+        return 0
+    return run
+
+
+def command(experiment: Experiment) -> Command:
+    """``experiment`` as a subcommand of ``mclr-sandbox``."""
+    def options(p: argparse.ArgumentParser) -> None:
+        for option in experiment.options:
+            add_option(p, option)
+    return Command(experiment.name, experiment.summary, experiment.description, experiment.examples,
+                   handler(experiment), options=options, fast=experiment.fast, json=experiment.json,
+                   sweeps=experiment.sweeps)
+
+
+_COMMANDS: set[str] = set()     # experiments already given their command
+
+
+def register_all() -> None:
+    """A command for every registered experiment with a ``run`` (plug-ins' included: ``main.build_parser`` calls
+    this after loading them); a name another command has is an error, as for any command."""
+    for experiment in EXPERIMENTS.values():
+        if experiment.run is not None and experiment.name not in _COMMANDS:
+            register(command(experiment))
+            _COMMANDS.add(experiment.name)
+
+
+register_all()

@@ -1,0 +1,22 @@
+"""The guidance atlas, trained nets (crowded_4d): its section of the results page."""
+
+from __future__ import annotations
+
+from .. import trained_atlas
+from ..experiment import Experiment, Section, block, bullets, register
+
+
+def _page(fast: bool) -> str:
+    config = trained_atlas.NetsConfig()
+    config = config.fast() if fast else config
+    result = trained_atlas.run(config, progress=False)
+    keys = tuple(k for k in trained_atlas.MEASURES if k != "seconds_per_1000")
+    return (f"{len(config.seeds)} seed(s), fine-tunes of {config.tune_steps} steps, n = {config.n} per class.\n\n"
+            + block(trained_atlas.table(result, keys)) + "\n\n" + bullets(trained_atlas.checkbullets(result)))
+
+
+register(Experiment("atlas-nets", sections=(Section(
+    "atlas-nets", "The guidance atlas, trained nets (crowded_4d)",
+    "mclr-sandbox atlas: each training-time method as a fine-tune of the DSM net (one net for every w), against "
+    "its own exact optimum and exact CFG and q_0; mean and 95% t-interval over seeds",
+    _page),)))

@@ -1,0 +1,105 @@
+"""Experiments are records (sandbox/experiments/experiment.py), one module each in sandbox/experiments/catalog: the
+results page's sections and the experiment commands are built from the registry, so a new experiment is one new
+file, found by the command line, the report and its JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from sandbox import cli
+from sandbox.experiments import catalog, experiment
+from sandbox.viz import report
+
+TOY = '''
+"""A toy experiment: the mean of n draws."""
+
+from dataclasses import dataclass, replace
+
+import torch
+
+from ..experiment import Experiment, Option, Section, block, register
+from ...core.validation import COUNT
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    n: int = 1000
+    seed: int = 0
+
+
+def _config(fast):
+    return replace(ToyConfig(), n=10) if fast else ToyConfig()
+
+
+def _run(config, progress):
+    x = torch.randn(config.n, generator=torch.Generator().manual_seed(config.seed), dtype=torch.float64)
+    return {"n": config.n, "mean": float(x.mean())}
+
+
+def _page(fast):
+    result = _run(_config(fast), False)
+    return block(f"n = {result['n']}: mean {result['mean']:.4f}")
+
+
+register(Experiment(
+    "toy", sections=(Section("toy", "A toy mean", "mclr-sandbox toy: the mean of n draws", _page),),
+    summary="the mean of n draws", description="Draw n normal numbers and print their mean.",
+    examples="  mclr-sandbox toy --fast", config=_config, run=_run,
+    header=lambda config: f"{config.n} draws", table=lambda r: f"mean {r['mean']:.4f}",
+    as_json=lambda r: r, options=(Option("--n", "n", "how many draws", limit=COUNT),), sweeps=False))
+'''
+
+
+def test_the_page_is_the_experiments_sections_in_order():
+    assert list(catalog.MODULES[:len(catalog.ORDER)]) == list(catalog.ORDER)
+    assert list(experiment.sections()) == ["verify", "separation", "atlas", "frames", "atlas-nets", "claims",
+                                           "compare"]
+    # the experiments with a run have a command each, with their options as flags
+    assert {"separation", "compare"} <= set(cli.REGISTRY)
+    with pytest.raises(ValueError, match="registered already"):
+        experiment.register(experiment.EXPERIMENTS["compare"])
+    with pytest.raises(ValueError, match="needs config, run, header, table and as_json together"):
+        experiment.Experiment("half", run=lambda c, p: None)
+    with pytest.raises(ValueError, match="neither page sections nor a run"):
+        experiment.Experiment("empty")
+
+
+def test_options_set_fields_of_the_config_nested_ones_included():
+    config = experiment.configure("compare", True, {"train.mixture": "teaching_1d", "seeds": (4, 5)})
+    assert config.train.mixture.name == "teaching_1d" and config.seeds == (4, 5)
+    assert config.train.steps == experiment.configure("compare", True, {}).train.steps     # fast as before
+    assert report.differences(report.build(True, only=["frames"]), report.build(True, only=["frames"])) == []
+
+
+def test_a_new_experiment_is_one_file_found_by_the_command_line_the_report_and_its_json(tmp_path, package_copy):
+    (package_copy / "sandbox" / "experiments" / "catalog" / "toy.py").write_text(TOY)
+    env = {"PYTHONPATH": str(package_copy), "PATH": "", "MCLR_SANDBOX_CACHE": "off", "OMP_NUM_THREADS": "1"}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "sandbox", *args], capture_output=True, text=True, cwd=tmp_path,
+                              env=env, timeout=600)
+
+    out = tmp_path / "toy.json"
+    done = run("toy", "--fast", "--n", "25", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("25 draws\nmean ")
+    report_json = json.loads(out.read_text())
+    assert report_json["command"] == "toy" and report_json["config"]["n"] == 25 and report_json["results"]["n"] == 25
+    assert run("toy", "--n", "0").returncode == 2                  # the option's declared limit
+    page = tmp_path / "page.md"
+    assert run("report", "--fast", "--only", "toy", "--out", str(page)).returncode == 0
+    assert "## A toy mean" in page.read_text() and "n = 10: mean" in page.read_text()
+    assert "toy" in run("--help").stdout
+
+
+def test_an_experiment_from_a_plugin_gets_its_command(tmp_path):
+    plugin = tmp_path / "toy_plugin.py"
+    plugin.write_text(TOY.replace("from ..experiment", "from sandbox.experiments.experiment")
+                      .replace("from ...core.validation", "from sandbox.core.validation"))
+    done = subprocess.run([sys.executable, "-m", "sandbox", "toy", "--fast", "--plugin", str(plugin)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert done.returncode == 0 and done.stdout.startswith("10 draws\n"), done.stderr
