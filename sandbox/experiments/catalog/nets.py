@@ -12,7 +12,7 @@ def _page(fast: bool) -> str:
     result = trained_atlas.run(config, progress=False)
     keys = tuple(k for k in trained_atlas.MEASURES if k != "seconds_per_1000")
     return (f"{len(config.seeds)} seed(s), fine-tunes of {config.tune_steps} steps, n = {config.n} per class.\n\n"
-            + block(trained_atlas.table(result, keys)) + "\n\n" + bullets(trained_atlas.checkbullets(result)))
+            + block(trained_atlas.table(result, keys)) + "\n\n" + bullets(trained_atlas.check_lines(result)))
 
 
 register(Experiment("atlas-nets", sections=(Section(
