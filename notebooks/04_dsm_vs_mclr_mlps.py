@@ -57,7 +57,7 @@ figures.mlp_comparison_figure(fast=FAST);
 # ## The comparison table
 # Class-averaged, with 95% intervals (one seed). `model_log_ratio` is the inter-class log-likelihood ratio of the
 # *model*: its own probability-flow-ODE log-likelihoods of its samples under their class minus under the other
-# classes — the quantity MCLR maximises. `ed_to_cfg` is the energy distance to exact CFG samples.
+# classes — the quantity MCLR maximises. `energy_distance_cfg` is the energy distance to exact CFG samples.
 
 # %%
 results = comparison.evaluate(config, nets, seed=0, progress=not FAST)

@@ -36,15 +36,12 @@ from ..core.validation import as_int, as_number, as_seeds
 from ..learn.checkpoints import cached_training
 from ..learn.training import TrainConfig, TrainResult, train, train_classifier
 from ..methods import samplers
-from . import evaluation, metrics
+from . import evaluation, measures, metrics
 
 TUNES = ("weighted-mclr", "weighted-mclr-classifier", "mclr")
 ROWS = (("dsm", "exact"), ("cfg", "exact"), ("dsm", "nets"), ("cfg", "nets"), *((t, "nets") for t in TUNES))
-HEADINGS = {   # measure key -> table heading (the README's)
-    "bayes_accuracy": "Bayes accuracy", "leakage": "leakage", "log_ratio": "log-ratio (exact)",
-    "entropy": "entropy", "model_log_ratio": "model log-ratio", "score_error_cfg": "score error vs CFG",
-    "score_error_cond": "score error vs s_c", "ed_to_cfg": "energy distance to exact CFG",
-}
+HEADINGS = measures.headings(("bayes_accuracy", "leakage", "log_ratio", "entropy", "model_log_ratio",
+                              "score_error_cfg", "score_error_cond", "energy_distance_cfg"))
 KEYS = tuple(HEADINGS)
 
 
@@ -134,7 +131,7 @@ def evaluate(config: CompareConfig, nets: dict[str, TrainResult], seed: int,
                 "log_ratio": metrics.log_ratio(gmm, x, c),
                 "entropy": metrics.entropy(x),
                 "model_log_ratio": metrics.normal_mean((own[:, None] - others).mean(1)),
-                "ed_to_cfg": metrics.energy_distance(x, reference[c], seed=seed),
+                "energy_distance_cfg": metrics.energy_distance(x, reference[c], seed=seed),
             })
         summary = {key: metrics.Estimate.mean([p[key] for p in per_class]) for key in per_class[0]}
         field = labelled(make)
@@ -153,7 +150,8 @@ def acceptance(results: dict[str, dict[str, metrics.Estimate]]) -> dict[str, dic
         r = results[row_name(name, "nets")]
         out[name] = {
             "gap_closed": (r["bayes_accuracy"].value - dsm0["bayes_accuracy"].value) / gap if gap > 0 else float("nan"),
-            "ed_to_cfg": r["ed_to_cfg"].value, "ed_to_cfg_dsm": dsm0["ed_to_cfg"].value,
+            "energy_distance_cfg": r["energy_distance_cfg"].value,
+            "energy_distance_cfg_dsm": dsm0["energy_distance_cfg"].value,
             "score_error_ratio": r["score_error_cfg"].value / dsm0["score_error_cfg"].value,
         }
     return out
@@ -239,7 +237,7 @@ def acceptance_lines(result: dict[str, object]) -> list[str]:
     for name in TUNES:
         per = [a[name] for a in result["acceptance"]]
         gap = [p["gap_closed"] for p in per]
-        closer = sum(p["ed_to_cfg"] < p["ed_to_cfg_dsm"] for p in per)
+        closer = sum(p["energy_distance_cfg"] < p["energy_distance_cfg_dsm"] for p in per)
         ratio = [p["score_error_ratio"] for p in per]
         text = (f"{name}: closes {_fmt(gap)} of the Bayes-accuracy gap (DSM w=0 -> DSM CFG); closer to exact CFG "
                 f"samples than DSM w=0 in {closer}/{len(per)} seeds; score error vs exact CFG = {_fmt(ratio)} x DSM's")

@@ -33,26 +33,14 @@ from ..core.tables import estimate, format_table
 from ..core.validation import as_int, as_number, as_scales
 from ..methods import samplers
 from ..methods.tilted import TiltedTarget
-from . import evaluation, metrics
+from . import evaluation, measures, metrics
 from .metrics import Estimate
 
 Tensor = torch.Tensor
-COLUMNS = {   # report key -> table heading (the README's)
-    "bayes_accuracy": "Bayes accuracy",
-    "mean_posterior": "mean p(c|x)",
-    "log_ratio_mean": "log-ratio",
-    "log_ratio_min": "min log-ratio",
-    "leakage": "leakage",
-    "mode_coverage": "mode coverage",
-    "entropy": "entropy (nats)",
-    "covariance_trace": "covariance trace",
-    "energy_distance": "energy distance to q_0",
-    "ks_to_q0": "KS distance to q_0",
-    "energy_distance_cfg": "energy distance to CFG",
-    "score_distance_cfg": "score distance to CFG",
-    "x0_overshoot": "x0 overshoot (posterior sds)",
-    "seconds_per_1000": "s per 1000 samples",
-}
+COLUMNS = measures.headings((   # report key -> table heading
+    "bayes_accuracy", "mean_posterior", "log_ratio_mean", "log_ratio_min", "leakage", "mode_coverage", "entropy",
+    "covariance_trace", "energy_distance", "ks_to_q0", "energy_distance_cfg", "score_distance_cfg", "x0_overshoot",
+    "seconds_per_1000"))
 OVERSHOOT_PATHS = 200     # paths per class on which the atlas measures the x0 overshoot
 
 

@@ -39,24 +39,15 @@ from ..learn.checkpoints import cached_training
 from ..learn.training import TrainConfig, TrainResult, train, train_classifier
 from ..methods import samplers
 from ..methods.tilted import TiltedTarget
-from . import evaluation, metrics
+from . import evaluation, measures, metrics
 from .metrics import Estimate
 
 Tensor = torch.Tensor
 UNGUIDED = ("dsm", "mclr")        # rows without a strength: measured against each w's references
 SIGMA_MAX, SIGMA_MIN = 80.0, 0.002
-MEASURES = {   # key -> table heading
-    "score_error": "score error to own optimum",
-    "dsm_error": "DSM net's error to it",
-    "bayes_accuracy": "Bayes accuracy",
-    "mean_posterior": "mean p(c|x)",
-    "entropy": "entropy (nats)",
-    "mode_coverage": "mode coverage",
-    "energy_distance_cfg": "energy distance to CFG",
-    "energy_distance": "energy distance to q_0",
-    "passes": "net passes per sample",
-    "seconds_per_1000": "s per 1000 samples",
-}
+MEASURES = measures.headings(("score_error", "dsm_error", "bayes_accuracy", "mean_posterior", "entropy",
+                               "mode_coverage", "energy_distance_cfg", "energy_distance", "passes",
+                               "seconds_per_1000"))   # key -> table heading
 RATIO = 0.3          # expected: score error to the own optimum at most this share of the DSM net's
 ED_FACTOR = 2.0      # expected: weighted MCLR and GFT, unguided, within this factor of DSM + CFG's distance to CFG
 

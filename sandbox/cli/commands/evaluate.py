@@ -17,7 +17,7 @@ EXAMPLES = """\
 
 
 def run(args: argparse.Namespace) -> int:
-    from ...experiments import net_evaluation
+    from ...experiments import measures, net_evaluation
     from ...learn import checkpoints
 
     t0 = time.perf_counter()
@@ -32,9 +32,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         keys = ("score_error", "score_error_cfg", "bayes_accuracy", "mean_posterior", "entropy", "mode_coverage",
                 "energy_distance_cfg")
-        heads = ("score error to own optimum", "to exact CFG", "Bayes accuracy", "mean p(c|x)", "entropy (nats)",
-                 "mode coverage", "energy distance to CFG")
-        text = format_table(("w", *heads), [(f"{r['w']:g}", *(str(r[k]) for k in keys)) for r in measured["rows"]])
+        text = format_table(("w", *(measures.heading(k) for k in keys)),
+                            [(f"{r['w']:g}", *(str(r[k]) for k in keys)) for r in measured["rows"]])
     print(f"{args.checkpoint}: a {measured['objective']} net on {gmm.name} ({gmm.fingerprint}); 95% intervals")
     emit(text, [], t0, args, {"checkpoint": str(args.checkpoint), "evaluate": config}, gmm,
             lambda: {**measured, "rows": [_plain_row(r) for r in measured["rows"]]})
