@@ -25,6 +25,7 @@ from ..core.fields import Field, LabelledField
 from ..core.mixtures import ClassConditionalGMM
 from ..core.schedules import edm_sigmas
 from ..core.validation import as_int, as_number
+from ..methods import samplers
 from .metrics import LEVEL, Estimate, normal_mean
 
 Tensor = torch.Tensor
@@ -67,22 +68,17 @@ def rms(squares: Tensor, level: float = LEVEL) -> Estimate:
 def model_log_prob(score: Field, gmm: ClassConditionalGMM, x0: Tensor, c: int,
                    steps: int = 128, sigma_min: float = 0.002, sigma_max: float = 80.0) -> Tensor:
     """``log p(x0 | c)`` of the model whose score (bound to class ``c``) is ``score``, by the probability-flow ODE
-    run forward from ``sigma_min`` (Heun on the augmented state ``(x, int div f)``). ``x0: (N, d)`` -> ``(N,)``."""
+    run forward from ``sigma_min``: the samplers' Heun steps (``samplers.integrate``) on the augmented state
+    ``(x, int div f)``, ``f = -sigma s``. ``x0: (N, d)`` -> ``(N,)``."""
     sigmas = edm_sigmas(steps, sigma_min, sigma_max, append_zero=False).flip(0)     # increasing
-    x, acc = x0.detach().clone(), torch.zeros(x0.shape[0], dtype=x0.dtype)
+    d = x0.shape[1]
 
-    def drift_div(x: Tensor, sig: Tensor) -> tuple[Tensor, Tensor]:
-        x = x.detach().requires_grad_(True)
+    def drift(state: Tensor, sig: Tensor) -> Tensor:
+        x = state[:, :d].detach().requires_grad_(True)
         s = score(x, sig.expand(x.shape[0])).to(x.dtype)
-        trace = sum(torch.autograd.grad(s[:, i].sum(), x, retain_graph=i < x.shape[1] - 1)[0][:, i]
-                    for i in range(x.shape[1]))
-        return (-sig * s).detach(), (-sig * trace).detach()
+        trace = sum(torch.autograd.grad(s[:, i].sum(), x, retain_graph=i < d - 1)[0][:, i] for i in range(d))
+        return torch.cat([-sig * s, (-sig * trace)[:, None]], 1).detach()
 
-    for i in range(len(sigmas) - 1):
-        s0, s1 = sigmas[i], sigmas[i + 1]
-        f0, div0 = drift_div(x, s0)
-        x_pred = x + (s1 - s0) * f0
-        f1, div1 = drift_div(x_pred, s1)
-        x = x + 0.5 * (s1 - s0) * (f0 + f1)
-        acc = acc + 0.5 * (s1 - s0) * (div0 + div1)
-    return gmm.log_prob(x, sigma_max, c) + acc
+    start = torch.cat([x0.detach(), torch.zeros(x0.shape[0], 1, dtype=x0.dtype)], 1)
+    end = samplers.integrate(drift, start, sigmas)
+    return gmm.log_prob(end[:, :d], sigma_max, c) + end[:, d]

@@ -159,12 +159,35 @@ def gibbs(score: Field, x: Tensor, sigma_star: float, steps: int, rounds: int,
 def _ode(score: Field, x: Tensor, sigmas: Tensor, trajectory: list[Tensor] | None, progress: bool,
          heun: bool) -> Tensor:
     sigmas = _check(x, sigmas, trajectory, score=score)
+    return _steps(lambda y, s: _drift(score, y, s), x, sigmas, trajectory, progress, heun)
+
+
+def integrate(drift: Callable[[Tensor, Tensor], Tensor], x: Tensor, sigmas: Tensor, heun: bool = True,
+              trajectory: list[Tensor] | None = None, progress: bool = False) -> Tensor:
+    """Euler or Heun (EDM Algorithm 1) steps of ``dx/dsigma = drift(x, sigma)`` along ``sigmas``, decreasing to
+    sample or increasing to run the flow forward (a likelihood's augmented state ``(x, int div f)``); Heun's
+    corrector is skipped into sigma = 0. ``x: (N, k)``, ``drift(x, sigma: scalar) -> (N, k)``. The samplers' ODE
+    steps are this loop with the drift ``-sigma s(x, sigma)``."""
+    as_callable(drift, "drift", "drift(x: (N, k), sigma) -> (N, k)")
+    if not isinstance(sigmas, Tensor) or sigmas.ndim != 1 or sigmas.numel() < 2:
+        raise ValueError("sigmas must be a 1-D tensor with at least 2 noise levels")
+    steps = sigmas.diff()
+    if not bool(torch.isfinite(sigmas).all()) or bool((sigmas < 0).any()) or not (
+            bool((steps < 0).all()) or bool((steps > 0).all())):
+        raise ValueError("sigmas must be finite, >= 0 and strictly monotone")
+    _check(x, sigmas if bool((steps < 0).all()) else sigmas.flip(0), trajectory)
+    return _steps(drift, x, sigmas.to(dtype=x.dtype, device=x.device), trajectory, progress, heun)
+
+
+def _steps(drift: Callable[[Tensor, Tensor], Tensor], x: Tensor, sigmas: Tensor,
+           trajectory: list[Tensor] | None, progress: bool, heun: bool) -> Tensor:
+    """The one loop of the ODE steps (``integrate``), on a checked state and grid."""
     _record(trajectory, x)
     for i in tqdm(range(len(sigmas) - 1), desc="heun" if heun else "euler", disable=not progress, leave=False):
         s, s_next = sigmas[i], sigmas[i + 1]
-        d = _drift(score, x, s)
+        d = drift(x, s)
         if heun and s_next > 0:
-            d = 0.5 * (d + _drift(score, x + (s_next - s) * d, s_next))
+            d = 0.5 * (d + drift(x + (s_next - s) * d, s_next))
         x = x + (s_next - s) * d
         _record(trajectory, x)
     return x
