@@ -101,8 +101,8 @@ class Experiment:
     json: str = "also write every number (with intervals) as JSON"
 
     def __post_init__(self) -> None:
-        parts = (self.config, self.run, self.header, self.table, self.as_json)
-        if any(p is not None for p in parts) and any(p is None for p in parts):
+        parts = (self.run, self.header, self.table, self.as_json)
+        if any(p is not None for p in parts) and (any(p is None for p in parts) or self.config is None):
             raise ValueError(f"experiment {self.name!r}: a command needs config, run, header, table and as_json "
                              f"together (or none of them, for an experiment that only writes page sections)")
         if not self.sections and self.run is None:
@@ -126,6 +126,15 @@ def register(experiment: Experiment) -> Experiment:
     return experiment
 
 
+def config(name: str, fast: bool = False) -> Any:
+    """The config of experiment ``name`` for the full or the ``--fast`` settings: what its section, its command and
+    its figures run."""
+    if name not in EXPERIMENTS or EXPERIMENTS[name].config is None:
+        raise ValueError(f"experiments with a config are {[n for n, e in EXPERIMENTS.items() if e.config]}, got "
+                         f"{name!r}")
+    return EXPERIMENTS[name].config(fast)
+
+
 def sections() -> dict[str, Section]:
     """Every registered section by name, in page order."""
     return {s.name: s for e in EXPERIMENTS.values() for s in e.sections}
@@ -133,10 +142,10 @@ def sections() -> dict[str, Section]:
 
 def configure(name: str, fast: bool, values: Mapping[str, Any]) -> Any:
     """Experiment ``name``'s config (``fast`` or full) with ``values`` by field (dotted: a nested config's)."""
-    config = EXPERIMENTS[name].config(fast)
+    out = config(name, fast)
     for path, value in values.items():
-        config = _replace(config, path.split("."), value)
-    return config
+        out = _replace(out, path.split("."), value)
+    return out
 
 
 def _replace(config: Any, path: list[str], value: Any) -> Any:

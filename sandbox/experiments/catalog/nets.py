@@ -6,9 +6,13 @@ from .. import trained_atlas
 from ..experiment import Experiment, Section, block, bullets, register
 
 
-def _page(fast: bool) -> str:
+def _config(fast: bool) -> trained_atlas.NetsConfig:
     config = trained_atlas.NetsConfig()
-    config = config.fast() if fast else config
+    return config.fast() if fast else config
+
+
+def _page(fast: bool) -> str:
+    config = _config(fast)
     result = trained_atlas.run(config, progress=False)
     keys = tuple(k for k in trained_atlas.MEASURES if k != "seconds_per_1000")
     return (f"{len(config.seeds)} seed(s), fine-tunes of {config.tune_steps} steps, n = {config.n} per class.\n\n"
@@ -19,4 +23,4 @@ register(Experiment("atlas-nets", sections=(Section(
     "atlas-nets", "The guidance atlas, trained nets (crowded_4d)",
     "mclr-sandbox atlas: each training-time method as a fine-tune of the DSM net (one net for every w), against "
     "its own exact optimum and exact CFG and q_0; mean and 95% t-interval over seeds",
-    _page),)))
+    _page),), config=_config))

@@ -12,7 +12,7 @@ from matplotlib.lines import Line2D
 
 from ... import methods
 from ...core import cache, zoo
-from ...experiments import separation, trained_atlas
+from ...experiments import catalog, experiment, separation, trained_atlas  # noqa: F401  (catalog registers)
 from ...experiments.separation import SampleConfig
 from ...methods.tilted import TiltedTarget
 from .. import plotting as P
@@ -240,8 +240,7 @@ def atlas_sweeps_figure(fast: bool = False) -> plt.Figure:
         "exact optimum per sigma, against the DSM net's", TRAINED)
 def atlas_nets_figure(fast: bool = False) -> plt.Figure:
     """Draws ``trained_atlas.run``'s data (the nets and numbers ``mclr-sandbox atlas`` reports)."""
-    config = trained_atlas.NetsConfig()
-    config = config.fast() if fast else config
+    config = experiment.config("atlas-nets", fast)
     result = trained_atlas.run(config, progress=False)
     sigmas = np.array(result["sigmas"])
     names = config.methods
