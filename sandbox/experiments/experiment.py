@@ -52,6 +52,7 @@ class Option:
     many: bool = False
     repeat: bool = False
     choices: tuple[str, ...] | None = None
+    required: bool = False
     default: object = None
     metavar: str | None = None
     read: Callable[[Any], Any] | None = None
@@ -74,14 +75,15 @@ def _nothing(result: Any) -> list[str]:
     return []
 
 
-def _no_mixture(config: Any) -> ClassConditionalGMM | None:
+def _no_mixture(config: Any, result: Any) -> ClassConditionalGMM | None:
     return None
 
 
 @dataclass(frozen=True)
 class Experiment:
     """One experiment (module docstring). ``summary``/``description``/``examples``: its command's help;
-    ``fast``/``json``: what ``--fast`` does and ``--json`` writes."""
+    ``header(config, result)``: the line printed above its table; ``mixture(config, result)``: the mixture its JSON
+    report names; ``fast``/``json``: what ``--fast`` does and ``--json`` writes."""
 
     name: str
     sections: tuple[Section, ...] = ()
@@ -90,11 +92,11 @@ class Experiment:
     examples: str = ""
     config: Callable[[bool], Any] | None = None
     run: Callable[[Any, bool], Any] | None = None
-    header: Callable[[Any], str] | None = None
+    header: Callable[[Any, Any], str] | None = None
     table: Callable[[Any], str] | None = None
     lines: Callable[[Any], list[str]] = _nothing
     as_json: Callable[[Any], object] | None = None
-    mixture: Callable[[Any], ClassConditionalGMM | None] = _no_mixture
+    mixture: Callable[[Any, Any], ClassConditionalGMM | None] = _no_mixture
     options: tuple[Option, ...] = ()
     sweeps: bool = True               # its command takes --workers / --scheduler
     fast: str = "small sizes (same code path)"

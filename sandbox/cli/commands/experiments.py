@@ -22,8 +22,8 @@ def handler(experiment: Experiment) -> Callable[[argparse.Namespace], int]:
         values = {option.field: option.value(getattr(args, option.dest)) for option in experiment.options}
         config = configure(experiment.name, args.fast, {k: v for k, v in values.items() if v is not None})
         result = experiment.run(config, progress(args))
-        print(experiment.header(config))
-        emit(experiment.table(result), experiment.lines(result), t0, args, config, experiment.mixture(config),
+        print(experiment.header(config, result))
+        emit(experiment.table(result), experiment.lines(result), t0, args, config, experiment.mixture(config, result),
              lambda: experiment.as_json(result))
         return 0
     return run

@@ -19,7 +19,7 @@ def _page(fast: bool) -> str:
             + bullets(comparison.acceptance_lines(result)))
 
 
-def _header(config: comparison.CompareConfig) -> str:
+def _header(config: comparison.CompareConfig, result: dict) -> str:
     gmm = config.train.mixture
     return (f"{gmm.name} ({gmm.fingerprint}), w = {config.w:g}, seeds {list(config.seeds)}: mean ±sd over seeds "
             f"(one seed: 95% interval)")
@@ -43,7 +43,7 @@ register(Experiment(
     table=comparison.table,
     lines=comparison.acceptance_lines,
     as_json=comparison.as_json,
-    mixture=lambda config: config.train.mixture,
+    mixture=lambda config, result: config.train.mixture,
     # given seeds are used as given, with --fast too
     options=(Option("--seeds", "seeds", "training seeds, each an int >= 0 (default 0 1 2; with --fast, 0)",
                     limit=SEED, many=True),

@@ -20,7 +20,7 @@ def _page(fast: bool) -> str:
             + "\n\n" + bullets(separation.trend_summary(rows)))
 
 
-def _header(config: separation.SweepConfig) -> str:
+def _header(config: separation.SweepConfig, rows: list) -> str:
     gmm = config.mixture
     return (f"{gmm.name} ({gmm.fingerprint}): n = {config.n} per class, Heun {config.steps} steps, metrics averaged "
             f"over classes, 95% intervals")
@@ -51,7 +51,7 @@ register(Experiment(
     table=separation.table,
     lines=separation.trend_summary,
     as_json=separation.as_json,
-    mixture=lambda config: config.mixture,
+    mixture=lambda config, rows: config.mixture,
     options=(Option("--mixture", "mixture", MIXTURE_HELP, default="overlap_2d", metavar="NAME_OR_FILE"),
              Option("--methods", "methods", _methods_help, many=True, metavar="NAME"),
              Option("--seed", "seed", "seed of every draw (default 0)", limit=SEED, default=0),
