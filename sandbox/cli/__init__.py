@@ -5,7 +5,7 @@ registers its own the same way); ``main`` builds the parser from the registry in
 every failure one line.
 """
 
-from .commands.verify import UNRESOLVED
+from ..experiments.catalog.verify import UNRESOLVED
 from .main import build_parser, main
 from .registry import FOLDER, REGISTRY, Command, register
 

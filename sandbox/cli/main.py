@@ -85,11 +85,11 @@ def guard_paths(args: argparse.Namespace) -> None:
     output file whose ending is not what is written there. ``--check`` reads ``--out`` (the page or the folder it
     compares with) instead of writing it."""
     inputs = []
-    for flag in READS:
-        given = getattr(args, flag, None)
-        for path in given if isinstance(given, list) else [given]:
+    for dest, flag in (*((name, f"--{name}") for name in READS), *REGISTRY[args.command].reads):
+        given = getattr(args, dest, None)
+        for path in given if isinstance(given, (list, tuple)) else [given]:
             if path is not None and Path(str(path)).expanduser().is_file():
-                inputs.append((f"--{flag}", path))
+                inputs.append((flag, path))
     writes = dict(WRITES)
     out = REGISTRY[args.command].out
     if out is not None and not getattr(args, "check", False):

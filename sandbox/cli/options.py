@@ -60,12 +60,15 @@ def add_option(p: argparse.ArgumentParser, option: Option) -> None:
     """``option`` (an experiment's flag, ``experiments.experiment.Option``) as an argparse argument whose ``dest``
     is its field (dots as underscores)."""
     kwargs: dict = {"dest": option.dest, "help": option.help() if callable(option.help) else option.help}
+    if option.required:
+        kwargs["required"] = True
+    if option.switch:
+        p.add_argument(option.flag, action="store_true", **kwargs)
+        return
     if option.metavar is not None:
         kwargs["metavar"] = option.metavar
     elif option.choices is None:        # named for the flag, as argparse names it when dest is the flag's
         kwargs["metavar"] = option.flag.lstrip("-").upper().replace("-", "_")
-    if option.required:
-        kwargs["required"] = True
     if option.repeat:
         kwargs.update(action="append", default=[])
     else:

@@ -42,8 +42,11 @@ class Section:
 class Option:
     """A command-line flag of an experiment, setting one field of its config (``"train.mixture"``: a field of a
     nested config). ``limit``: a number checked by it (else text); ``many``: one or more values, a tuple;
-    ``repeat``: a flag given any number of times, its items read by ``read``; ``choices``: the allowed values.
-    A ``default`` is shown and always applied; without one, the config's own value stands unless the flag is given."""
+    ``repeat``: a flag given any number of times, its items read by ``read``; ``choices``: the allowed values;
+    ``switch``: a flag without a value (True when given); ``reads``: its values name files the command reads (so
+    that no output may replace them). A ``default`` is shown and always applied; without one,
+    the config's own value stands unless the flag is given. A ``view`` option changes only what is shown: its value
+    goes to the experiment's ``table`` and ``lines`` as the keyword ``field``, not into the config."""
 
     flag: str
     field: str
@@ -52,6 +55,9 @@ class Option:
     many: bool = False
     repeat: bool = False
     choices: tuple[str, ...] | None = None
+    switch: bool = False
+    view: bool = False
+    reads: bool = False
     required: bool = False
     default: object = None
     metavar: str | None = None
@@ -71,8 +77,12 @@ class Option:
         return tuple(given) if self.many else given
 
 
-def _nothing(result: Any) -> list[str]:
+def _nothing(result: Any, **view: Any) -> list[str]:
     return []
+
+
+def _success(result: Any) -> int:
+    return 0
 
 
 def _no_mixture(config: Any, result: Any) -> ClassConditionalGMM | None:
@@ -82,8 +92,10 @@ def _no_mixture(config: Any, result: Any) -> ClassConditionalGMM | None:
 @dataclass(frozen=True)
 class Experiment:
     """One experiment (module docstring). ``summary``/``description``/``examples``: its command's help;
-    ``header(config, result)``: the line printed above its table; ``mixture(config, result)``: the mixture its JSON
-    report names; ``fast``/``json``: what ``--fast`` does and ``--json`` writes."""
+    ``header(config, result)``: the line printed above its table (None: none); ``table(result, **view)`` and
+    ``lines(result, **view)``: what it prints (``view``: its view options' values); ``status(result)``: its exit
+    code; ``mixture(config, result)``: the mixture its JSON report names; ``fast``/``json``: what ``--fast`` does and
+    ``--json`` writes."""
 
     name: str
     sections: tuple[Section, ...] = ()
@@ -93,8 +105,9 @@ class Experiment:
     config: Callable[[bool], Any] | None = None
     run: Callable[[Any, bool], Any] | None = None
     header: Callable[[Any, Any], str] | None = None
-    table: Callable[[Any], str] | None = None
-    lines: Callable[[Any], list[str]] = _nothing
+    table: Callable[..., str] | None = None
+    lines: Callable[..., list[str]] = _nothing
+    status: Callable[[Any], int] = _success
     as_json: Callable[[Any], object] | None = None
     mixture: Callable[[Any, Any], ClassConditionalGMM | None] = _no_mixture
     options: tuple[Option, ...] = ()
@@ -103,10 +116,10 @@ class Experiment:
     json: str = "also write every number (with intervals) as JSON"
 
     def __post_init__(self) -> None:
-        parts = (self.run, self.header, self.table, self.as_json)
+        parts = (self.run, self.table, self.as_json)
         if any(p is not None for p in parts) and (any(p is None for p in parts) or self.config is None):
-            raise ValueError(f"experiment {self.name!r}: a command needs config, run, header, table and as_json "
-                             f"together (or none of them, for an experiment that only writes page sections)")
+            raise ValueError(f"experiment {self.name!r}: a command needs config, run, table and as_json together "
+                             f"(or none of them, for an experiment that only writes page sections)")
         if not self.sections and self.run is None:
             raise ValueError(f"experiment {self.name!r} has neither page sections nor a run")
 

@@ -19,13 +19,16 @@ def handler(experiment: Experiment) -> Callable[[argparse.Namespace], int]:
     """The command of ``experiment``: run it on the config its flags describe and report the result."""
     def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
-        values = {option.field: option.value(getattr(args, option.dest)) for option in experiment.options}
-        config = configure(experiment.name, args.fast, {k: v for k, v in values.items() if v is not None})
+        given = {option: option.value(getattr(args, option.dest)) for option in experiment.options}
+        view = {option.field: value for option, value in given.items() if option.view}
+        config = configure(experiment.name, args.fast,
+                           {o.field: v for o, v in given.items() if not o.view and v is not None})
         result = experiment.run(config, progress(args))
-        print(experiment.header(config, result))
-        emit(experiment.table(result), experiment.lines(result), t0, args, config, experiment.mixture(config, result),
-             lambda: experiment.as_json(result))
-        return 0
+        if experiment.header is not None:
+            print(experiment.header(config, result))
+        emit(experiment.table(result, **view), experiment.lines(result, **view), t0, args, config,
+             experiment.mixture(config, result), lambda: experiment.as_json(result))
+        return experiment.status(result)
     return run
 
 
@@ -36,7 +39,7 @@ def command(experiment: Experiment) -> Command:
             add_option(p, option)
     return Command(experiment.name, experiment.summary, experiment.description, experiment.examples,
                    handler(experiment), options=options, fast=experiment.fast, json=experiment.json,
-                   sweeps=experiment.sweeps)
+                   sweeps=experiment.sweeps, reads=tuple((o.dest, o.flag) for o in experiment.options if o.reads))
 
 
 _COMMANDS: set[str] = set()     # experiments already given their command

@@ -47,7 +47,8 @@ register(Experiment(
     # given seeds are used as given, with --fast too
     options=(Option("--seeds", "seeds", "training seeds, each an int >= 0 (default 0 1 2; with --fast, 0)",
                     limit=SEED, many=True),
-             Option("--mixture", "train.mixture", MIXTURE_HELP, default="overlap_2d", metavar="NAME_OR_FILE")),
+             Option("--mixture", "train.mixture", MIXTURE_HELP, default="overlap_2d", metavar="NAME_OR_FILE",
+                    reads=True)),
     sweeps=False,
     fast="tiny training, one seed (seconds, same code path)",
     json="also write every number (per seed, with intervals) as JSON"))

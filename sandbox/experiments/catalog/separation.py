@@ -52,7 +52,7 @@ register(Experiment(
     lines=separation.trend_summary,
     as_json=separation.as_json,
     mixture=lambda config, rows: config.mixture,
-    options=(Option("--mixture", "mixture", MIXTURE_HELP, default="overlap_2d", metavar="NAME_OR_FILE"),
+    options=(Option("--mixture", "mixture", MIXTURE_HELP, default="overlap_2d", metavar="NAME_OR_FILE", reads=True),
              Option("--methods", "methods", _methods_help, many=True, metavar="NAME"),
              Option("--seed", "seed", "seed of every draw (default 0)", limit=SEED, default=0),
              PARAM, SAMPLER),
