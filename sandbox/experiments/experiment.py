@@ -93,9 +93,10 @@ def _no_mixture(config: Any, result: Any) -> ClassConditionalGMM | None:
 class Experiment:
     """One experiment (module docstring). ``summary``/``description``/``examples``: its command's help;
     ``header(config, result)``: the line printed above its table (None: none); ``table(result, **view)`` and
-    ``lines(result, **view)``: what it prints (``view``: its view options' values); ``status(result)``: its exit
-    code; ``mixture(config, result)``: the mixture its JSON report names; ``fast``/``json``: what ``--fast`` does and
-    ``--json`` writes."""
+    ``lines(result, **view)``: what it prints (``view``: its view options' values); ``after(result, **view)``:
+    what it writes besides its report (files named by view options), as lines to print; ``status(result)``: its
+    exit code; ``mixture(config, result)``: the mixture its JSON report names; ``fast``/``json``: what ``--fast``
+    does and ``--json`` writes."""
 
     name: str
     sections: tuple[Section, ...] = ()
@@ -107,6 +108,7 @@ class Experiment:
     header: Callable[[Any, Any], str] | None = None
     table: Callable[..., str] | None = None
     lines: Callable[..., list[str]] = _nothing
+    after: Callable[..., list[str]] = _nothing
     status: Callable[[Any], int] = _success
     as_json: Callable[[Any], object] | None = None
     mixture: Callable[[Any, Any], ClassConditionalGMM | None] = _no_mixture

@@ -26,7 +26,8 @@ def handler(experiment: Experiment) -> Callable[[argparse.Namespace], int]:
         result = experiment.run(config, progress(args))
         if experiment.header is not None:
             print(experiment.header(config, result))
-        emit(experiment.table(result, **view), experiment.lines(result, **view), t0, args, config,
+        lines = [*experiment.lines(result, **view), *experiment.after(result, **view)]
+        emit(experiment.table(result, **view), lines, t0, args, config,
              experiment.mixture(config, result), lambda: experiment.as_json(result))
         return experiment.status(result)
     return run
