@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from ..core.plugins import GROUP as PLUGIN_GROUP
 from ..core.validation import COUNT, Limit
-from ..experiments.experiment import PARAM, SAMPLER, Option
+from ..experiments.experiment import Option
 
 
 def typed(limit: Limit, flag: str) -> Callable[[str], object]:
@@ -48,12 +48,6 @@ def sweep_flags(p: argparse.ArgumentParser) -> None:
     where.add_argument("--scheduler", metavar="ADDRESS",
                        help="run them on an existing Dask cluster (e.g. tcp://host:8786) whose workers share the "
                             "cache folder (MCLR_SANDBOX_CACHE)")
-
-
-def param_flags(p: argparse.ArgumentParser) -> None:
-    """The options that choose how a sweep's rules are applied: their parameters and their sampler."""
-    for option in (PARAM, SAMPLER):
-        add_option(p, option)
 
 
 def add_option(p: argparse.ArgumentParser, option: Option) -> None:

@@ -109,6 +109,7 @@ class Experiment:
     table: Callable[..., str] | None = None
     lines: Callable[..., list[str]] = _nothing
     after: Callable[..., list[str]] = _nothing
+    record: Callable[[Any, Any], Any] | None = None     # what its JSON report gives as its config (None: the config)
     status: Callable[[Any], int] = _success
     as_json: Callable[[Any], object] | None = None
     mixture: Callable[[Any, Any], ClassConditionalGMM | None] = _no_mixture

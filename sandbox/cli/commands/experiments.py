@@ -19,15 +19,15 @@ def handler(experiment: Experiment) -> Callable[[argparse.Namespace], int]:
     """The command of ``experiment``: run it on the config its flags describe and report the result."""
     def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
-        given = {option: option.value(getattr(args, option.dest)) for option in experiment.options}
-        view = {option.field: value for option, value in given.items() if option.view}
-        config = configure(experiment.name, args.fast,
-                           {o.field: v for o, v in given.items() if not o.view and v is not None})
+        given = [(option, option.value(getattr(args, option.dest))) for option in experiment.options]
+        view = {option.field: value for option, value in given if option.view}
+        config = configure(experiment.name, args.fast, {o.field: v for o, v in given if not o.view and v is not None})
         result = experiment.run(config, progress(args))
         if experiment.header is not None:
             print(experiment.header(config, result))
         lines = [*experiment.lines(result, **view), *experiment.after(result, **view)]
-        emit(experiment.table(result, **view), lines, t0, args, config,
+        recorded = config if experiment.record is None else experiment.record(config, result)
+        emit(experiment.table(result, **view), lines, t0, args, recorded,
              experiment.mixture(config, result), lambda: experiment.as_json(result))
         return experiment.status(result)
     return run
