@@ -60,8 +60,13 @@ def test_the_page_is_the_experiments_sections_in_order():
                                            "compare"]
     # the experiments with a run have a command each, with their options as flags
     assert {"separation", "compare"} <= set(cli.REGISTRY)
-    with pytest.raises(ValueError, match="registered already"):
+    with pytest.raises(ValueError, match="experiment 'compare' is registered already"):
         experiment.register(experiment.EXPERIMENTS["compare"])
+    section = experiment.EXPERIMENTS["compare"].sections[0]
+    with pytest.raises(ValueError, match=r"page sections \['compare'\] are registered already"):
+        experiment.register(experiment.Experiment("compare-again", sections=(section,)))
+    with pytest.raises(TypeError, match="register takes an Experiment"):
+        experiment.register("compare")
     with pytest.raises(ValueError, match="needs config, run, table and as_json together"):
         experiment.Experiment("half", run=lambda c, p: None)
     with pytest.raises(ValueError, match="neither page sections nor a run"):

@@ -47,9 +47,4 @@ REGISTRY: dict[str, Command] = plugins.track({})     # a plug-in that fails to l
 
 def register(command: Command) -> Command:
     """Add ``command`` (its name must be new)."""
-    if not isinstance(command, Command):
-        raise TypeError(f"register takes a Command, got {type(command).__name__}")
-    if command.name in REGISTRY:
-        raise ValueError(f"command {command.name!r} is registered already")
-    REGISTRY[command.name] = command
-    return command
+    return plugins.add(REGISTRY, getattr(command, "name", None), command, Command, "command")

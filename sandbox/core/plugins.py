@@ -42,6 +42,18 @@ def track(registry: dict) -> dict:
     return registry
 
 
+def add(registry: dict, name: str, item: object, kind: type, what: str) -> object:
+    """Put ``item``, a ``kind``, under a new ``name`` in ``registry`` (a registry's ``register``; ``what`` names
+    the kind of thing in the error). -> ``item``."""
+    if not isinstance(item, kind):
+        article = "an" if kind.__name__[0] in "AEIOU" else "a"
+        raise TypeError(f"register takes {article} {kind.__name__}, got {type(item).__name__}")
+    if name in registry:
+        raise ValueError(f"{what} {name!r} is registered already")
+    registry[name] = item
+    return item
+
+
 def _is_file(spec: str) -> bool:
     return spec.endswith(".py") or "/" in spec or "\\" in spec or Path(spec).exists()
 

@@ -132,16 +132,12 @@ EXPERIMENTS: dict[str, Experiment] = plugins.track({})
 
 def register(experiment: Experiment) -> Experiment:
     """Add ``experiment``: its name and its sections' names must be new."""
-    if not isinstance(experiment, Experiment):
-        raise TypeError(f"register takes an Experiment, got {type(experiment).__name__}")
-    if experiment.name in EXPERIMENTS:
-        raise ValueError(f"experiment {experiment.name!r} is registered already")
-    taken = {s.name for e in EXPERIMENTS.values() for s in e.sections}
-    clash = [s.name for s in experiment.sections if s.name in taken]
-    if clash:
-        raise ValueError(f"experiment {experiment.name!r}: page sections {clash} are registered already")
-    EXPERIMENTS[experiment.name] = experiment
-    return experiment
+    if isinstance(experiment, Experiment) and experiment.name not in EXPERIMENTS:
+        taken = {s.name for e in EXPERIMENTS.values() for s in e.sections}
+        clash = [s.name for s in experiment.sections if s.name in taken]
+        if clash:
+            raise ValueError(f"experiment {experiment.name!r}: page sections {clash} are registered already")
+    return plugins.add(EXPERIMENTS, getattr(experiment, "name", None), experiment, Experiment, "experiment")
 
 
 def config(name: str, fast: bool = False) -> Any:

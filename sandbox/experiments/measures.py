@@ -31,12 +31,7 @@ MEASURES: dict[str, Measure] = plugins.track({})
 
 def register(measure: Measure) -> Measure:
     """Add ``measure`` (its key must be new)."""
-    if not isinstance(measure, Measure):
-        raise TypeError(f"register takes a Measure, got {type(measure).__name__}")
-    if measure.key in MEASURES:
-        raise ValueError(f"measure {measure.key!r} is registered already")
-    MEASURES[measure.key] = measure
-    return measure
+    return plugins.add(MEASURES, getattr(measure, "key", None), measure, Measure, "measure")
 
 
 def heading(key: str) -> str:
