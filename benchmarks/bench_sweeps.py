@@ -27,8 +27,8 @@ SWEEPS = {
 
 
 def trained_atlas(workers: int) -> None:
-    from sandbox.core import sweeps
-    from sandbox.experiments import trained_atlas as atlas
+    from sandbox import sweeps
+    from sandbox import trained_atlas as atlas
 
     with sweeps.local(workers) if workers else contextlib.nullcontext():
         atlas.run(atlas.NetsConfig(), progress=False)

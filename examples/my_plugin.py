@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sandbox import claims, edm_sigmas, methods, metrics, samplers, zoo
+from sandbox import claims, edm_sigmas, methods, metrics, objectives, samplers, zoo
 from sandbox.experiments.claims import Claim, decide
-from sandbox.methods import Method, objectives
+from sandbox.methods import Method
 from sandbox.methods.guidance import exact_cfg
 
 RISE = 1.0     # the noise level at which cfg-rising applies half of w

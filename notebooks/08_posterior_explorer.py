@@ -42,7 +42,7 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from sandbox.core import zoo
+from sandbox import zoo
 from sandbox.core.mixtures import ClassConditionalGMM
 from sandbox.experiments.explainer import guided_path
 from sandbox.viz.explain import LESSONS

@@ -8,8 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from sandbox import checkpoints, cli, training
-from sandbox.experiments import net_evaluation
+from sandbox import checkpoints, cli, net_evaluation, training
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,8 @@ import dataclasses
 
 import pytest
 
-from sandbox import cli, methods
+from sandbox import claims, cli, methods
 from sandbox.core.validation import COUNT, Limit, check_config, limit
-from sandbox.experiments import claims
 
 
 def _text(value: object) -> str:

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from sandbox import cli
-from sandbox.core import plugins, sweeps
-from sandbox.experiments import claims
+from sandbox import claims, cli, plugins, sweeps
 
 
 @contextlib.contextmanager

@@ -10,9 +10,7 @@ import sys
 
 import pytest
 
-from sandbox import cli
-from sandbox.experiments import catalog, experiment
-from sandbox.viz import report
+from sandbox import catalog, cli, experiment, report
 
 TOY = '''
 """A toy experiment: the mean of n draws."""

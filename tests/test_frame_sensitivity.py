@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox import frames, methods
-from sandbox.experiments import frame_sensitivity
+from sandbox import frame_sensitivity, frames, methods
 
 
 def test_it_covers_exactly_the_rules_with_a_frame_parameter_and_measures_them():

@@ -10,10 +10,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sandbox import frames, methods, zoo
+from sandbox import frames, methods, samplers, zoo
 from sandbox.core.schedules import edm_sigmas
 from sandbox.experiments.verification import relative_error
-from sandbox.methods import samplers
 
 from .strategies import mixtures, points
 
@@ -234,7 +233,7 @@ def test_the_command_line_applies_a_rule_in_another_frame(tmp_path):
 def test_a_sweep_samples_each_rule_with_its_papers_sampler():
     from dataclasses import replace
 
-    from sandbox.experiments import separation
+    from sandbox import separation
     assert samplers.native("flow") is samplers.flow_euler and samplers.native("eps") is samplers.euler_ode
     assert samplers.native("x0") is samplers.heun_ode
     base = separation.SweepConfig(mixture="overlap_2d", methods=("cfg-zero-star", "apg"), ws=(2.0,), lams=(0.5,),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,16 @@ def test_every_short_name_reaches_its_module():
         assert module is importlib.import_module(f"sandbox.{name}" if layer is None else f"sandbox.{layer}.{name}")
     with pytest.raises(AttributeError, match="no attribute 'no_such_module'"):
         sandbox.no_such_module   # noqa: B018
+
+
+def test_code_outside_the_package_imports_modules_by_their_short_name():
+    # one address per module: `from sandbox import separation`, never `from sandbox.experiments import separation`
+    # (names inside a module keep their full path: `from sandbox.methods.tilted import TiltedTarget`)
+    root = PACKAGE.parent
+    files = [*root.glob("tests/*.py"), *root.glob("notebooks/*.py"), *root.glob("examples/*.py"),
+             *root.glob("benchmarks/*.py")]
+    layered = re.compile(r"^\s*from sandbox\.(?:core|methods|learn|experiments|viz) import ([\w, ]+)$", re.M)
+    assert layered.findall("from sandbox.experiments import separation, metrics\n") == ["separation, metrics"]
+    found = [(path.name, name) for path in files for names in layered.findall(path.read_text())
+             for name in (n.strip().split()[0] for n in names.split(",")) if name in sandbox.MODULES]
+    assert not found, found

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.experiments import comparison, measures, separation, trained_atlas
+from sandbox import comparison, measures, separation, trained_atlas
 
 
 def test_every_reported_column_is_a_registered_measure_with_its_heading():
@@ -27,7 +27,7 @@ def test_a_measure_is_registered_once_and_an_unknown_key_is_named():
 
 
 def test_each_measure_names_the_metrics_function_that_computes_it():
-    from sandbox.experiments import metrics
+    from sandbox import metrics
 
     for measure in measures.MEASURES.values():
         assert not measure.compute or callable(getattr(metrics, measure.compute, None)), measure.key

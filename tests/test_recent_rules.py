@@ -14,8 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate
 
-from sandbox import ClassConditionalGMM, conventions, frames, methods, zoo
-from sandbox.experiments import metrics
+from sandbox import ClassConditionalGMM, conventions, frames, methods, metrics, zoo
 from sandbox.experiments.verification import relative_error
 from sandbox.methods.guidance import SCHEDULES, class_moments, guidance_weight, schedule_time
 
@@ -287,7 +286,7 @@ def test_x0_overshoot_is_zero_for_the_class_denoiser_and_the_closed_form_for_cfg
 
 
 def test_cfg_pp_is_a_cfg_step_at_a_step_dependent_scale_and_euler_with_one_class():
-    from sandbox.methods import samplers
+    from sandbox import samplers
     gmm = zoo.get("overlap_2d")
     x = points(gmm, 2.0, 40, 1)
     sigmas = torch.tensor([2.0, 1.2], dtype=D)
@@ -307,8 +306,8 @@ def test_cfg_pp_is_a_cfg_step_at_a_step_dependent_scale_and_euler_with_one_class
 
 
 def test_gibbs_guidance_is_its_rounds_by_hand_and_keeps_the_class_law_at_w_zero():
+    from sandbox import samplers
     from sandbox.core.schedules import edm_sigmas
-    from sandbox.methods import samplers
     from sandbox.methods.tilted import TiltedTarget
     gmm = zoo.get("teaching_1d")
     start = gmm.sample(500, c=1, sigma=80.0, generator=3)
@@ -335,7 +334,7 @@ def test_gibbs_guidance_is_its_rounds_by_hand_and_keeps_the_class_law_at_w_zero(
 
 
 def test_atlas_variants_are_rows_of_their_own_and_a_default_variant_is_the_default_row():
-    from sandbox.experiments import separation
+    from sandbox import separation
     base = separation.SweepConfig(mixture="overlap_2d", methods=("cfg", "apg", "cfg-schedule"), ws=(2.0,), n=200,
                                   steps=8, fidelity=False, to_cfg=True,
                                   variants=(("apg", (("eta", 0.0),)), ("apg", (("eta", 1.0),)),
@@ -361,7 +360,7 @@ def test_atlas_variants_are_rows_of_their_own_and_a_default_variant_is_the_defau
 
 
 def test_the_full_atlas_sweeps_every_rules_declared_variants_and_the_best_trade_off_is_the_pareto_front():
-    from sandbox.experiments import separation
+    from sandbox import separation
     from sandbox.viz.figures import pareto
     full, fast = separation.SweepConfig.atlas(), separation.SweepConfig.atlas(fast=True)
     declared = [(m, tuple(v.items())) for m in full.methods for v in methods.get(m).sweep]

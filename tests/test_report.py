@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import cli
-from sandbox.viz import report
+from sandbox import cli, report
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "results-fast.md"
 

@@ -12,8 +12,7 @@ import pytest
 import torch
 from scipy import stats
 
-from sandbox import claims, cli
-from sandbox.experiments import metrics
+from sandbox import claims, cli, metrics
 
 D = torch.float64
 

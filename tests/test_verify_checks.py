@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from sandbox import cli, zoo
-from sandbox.experiments import verification as v
+from sandbox import verification as v
 
 
 def test_the_six_checks_are_registered_in_order_with_their_fast_settings():

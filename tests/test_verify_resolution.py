@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from sandbox import ClassConditionalGMM, cli
-from sandbox.experiments import verification as v
+from sandbox import verification as v
 
 D = torch.float64
 
