@@ -118,3 +118,14 @@ def test_an_experiments_input_file_is_never_its_output(tmp_path, capsys, command
     # compare's --mixture sets a nested field (train.mixture): the guard still knows it for an input
     assert cli.main([command, "--fast", "--quiet", "--mixture", str(mixture), "--json", str(mixture)]) == 2
     assert "--mixture" in capsys.readouterr().err and mixture.read_bytes() == before
+
+
+def test_an_experiment_named_like_a_command_is_one_line_naming_its_plugin(tmp_path):
+    plugin = tmp_path / "clash.py"
+    plugin.write_text("from sandbox.experiments.experiment import Experiment, register\n"
+                      "register(Experiment('zoo', summary='x', config=lambda fast: None, run=lambda c, p: 1, "
+                      "table=str, as_json=str))\n")
+    done = subprocess.run([sys.executable, "-m", "sandbox", "zoo", "--plugin", str(plugin)], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=600)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert f"experiment 'zoo' (from {plugin}) cannot be a command: command 'zoo' is registered already" in done.stderr

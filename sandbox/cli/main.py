@@ -119,7 +119,8 @@ def _terminate(signum: int, frame: object) -> None:
 
 def _load_plugins(argv: list[str]) -> int | None:
     """Load the installed plug-ins and every ``--plugin`` before the parser is built, so their names are choices
-    like the package's own. -> an exit code if one fails to load (one line; a traceback with ``--debug``)."""
+    like the package's own, and give their experiments commands. -> an exit code if one fails to load or an
+    experiment's name is taken by a command (one line; a traceback with ``--debug``)."""
     from ..core import plugins
 
     pre = argparse.ArgumentParser(add_help=False)
@@ -130,6 +131,7 @@ def _load_plugins(argv: list[str]) -> int | None:
         plugins.load_installed()
         for spec in known.plugin:
             plugins.load(spec)
+        commands.experiments.register_all()         # a command for each experiment they registered
     except (ValueError, TypeError) as err:
         if known.debug:
             raise

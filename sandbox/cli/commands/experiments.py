@@ -8,6 +8,7 @@ import argparse
 import time
 from collections.abc import Callable
 
+from ...core import plugins
 from ...experiments import catalog  # noqa: F401  (registers the package's experiments)
 from ...experiments.experiment import EXPERIMENTS, Experiment, configure
 from ..options import add_option, progress
@@ -51,7 +52,12 @@ def register_all() -> None:
     this after loading them); a name another command has is an error, as for any command."""
     for experiment in EXPERIMENTS.values():
         if experiment.run is not None and experiment.name not in _COMMANDS:
-            register(command(experiment))
+            try:
+                register(command(experiment))
+            except ValueError as err:
+                origin = plugins.LOADED.get(getattr(experiment.run, "__module__", ""), "the package")
+                raise ValueError(f"experiment {experiment.name!r} (from {origin}) cannot be a command: {err}") \
+                    from None
             _COMMANDS.add(experiment.name)
 
 
