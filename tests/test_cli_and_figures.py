@@ -120,6 +120,17 @@ def test_figures_check_compares_what_is_drawn_as_numbers(tmp_path):
     def retitle(d: dict) -> None:
         d["axes"][titled]["texts"][0] += " 1.5"
     assert any("text" in line for line in moved(retitle))
+    # a damaged record fails its figure, naming the file, and the check goes on
+    fast_zoo = figures.FIGURES["zoo"]
+    try:
+        figures.FIGURES["zoo"] = figures.FigureSpec("zoo", lambda fast: fast_zoo.fn(True), fast_zoo.summary,
+                                                    fast_zoo.reproducible)
+        for damage in ("{bad", '{"texts": []}'):
+            (reference / "zoo.json").write_text(damage)
+            [(_, _, ok, note)] = figures.check(["zoo"], reference, progress=False)
+            assert not ok and note.startswith(f"{reference / 'zoo.json'} is not a record of a drawn figure")
+    finally:
+        figures.FIGURES["zoo"] = fast_zoo
 
 
 def test_what_a_figure_draws_is_read_in_its_axes_frame():

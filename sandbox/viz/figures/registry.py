@@ -99,9 +99,14 @@ def check(names: Iterable[str] | None = None, reference: str | Path = "figures",
             if missing:
                 out.append((name, float("inf"), False, f"no {missing[0]} to compare with"))
                 continue
-            moved = drawn.differences(json.loads(numbers.read_text()), json.loads(path.with_suffix(".json")
-                                                                                  .read_text()),
-                                      DRAWN_TOLERANCE[FIGURES[name].reproducible])
+            try:
+                moved = drawn.differences(json.loads(numbers.read_text()),
+                                          json.loads(path.with_suffix(".json").read_text()),
+                                          DRAWN_TOLERANCE[FIGURES[name].reproducible])
+            except (ValueError, KeyError, TypeError, IndexError) as err:     # not what ``figures`` writes
+                out.append((name, float("inf"), False, f"{numbers} is not a record of a drawn figure "
+                                                       f"({type(err).__name__}: {err})"))
+                continue
             old, new = (np.asarray(Image.open(p).convert("RGB")).astype(np.int16) for p in (committed, path))
             if old.shape != new.shape:
                 out.append((name, float("inf"), False, f"size {new.shape[1]}x{new.shape[0]} px, committed "
