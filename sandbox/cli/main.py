@@ -18,10 +18,10 @@ from . import commands  # registers the package's commands, in the order of the 
 from .options import progress, shared_flags, sweep_flags
 from .registry import FOLDER, REGISTRY, Command
 
-# the flags that name files a command reads, and those that name files it writes with the endings they must have
-# (None: a folder), besides each command's declared --out: checked before any work, so that no output replaces an
-# input (``guard_paths``)
-READS = ("checkpoint", "init", "classifier", "mixture", "plugin")
+# the shared flags that name files every command reads, and those that name files it writes with the endings they
+# must have (None: a folder), besides each command's declared ``reads`` and ``out``: checked before any work, so that
+# no output replaces an input (``guard_paths``)
+READS = (("plugin", "--plugin"),)
 WRITES = {"json": (".json",), "counterexamples": None}
 
 
@@ -85,7 +85,7 @@ def guard_paths(args: argparse.Namespace) -> None:
     output file whose ending is not what is written there. ``--check`` reads ``--out`` (the page or the folder it
     compares with) instead of writing it."""
     inputs = []
-    for dest, flag in (*((name, f"--{name}") for name in READS), *REGISTRY[args.command].reads):
+    for dest, flag in (*READS, *REGISTRY[args.command].reads):
         given = getattr(args, dest, None)
         for path in given if isinstance(given, (list, tuple)) else [given]:
             if path is not None and Path(str(path)).expanduser().is_file():

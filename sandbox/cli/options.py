@@ -34,7 +34,8 @@ def shared_flags(p: argparse.ArgumentParser) -> None:
                    help="torch threads (default 1, or MCLR_SANDBOX_THREADS: one thread stays fast when other work "
                         "holds a core; more help only large mixtures on an idle machine)")
     p.add_argument("--plugin", action="append", default=[], metavar="PATH_OR_MODULE",
-                   help="load a plug-in (a .py file or a module name) that registers methods or claims; repeatable "
+                   help="load a plug-in (a .py file or a module name) that registers methods, claims, experiments or "
+                        "commands; repeatable "
                         f"(installed plug-ins, entry-point group {PLUGIN_GROUP}, load by themselves)")
     p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
 

@@ -39,7 +39,7 @@ class Command:
     sweeps: bool = False              # runs sweeps: takes --workers / --scheduler
     progress: bool = True             # shows progress bars: takes --quiet
     out: tuple[str, ...] | str | None = None     # what --out writes: its file endings, FOLDER, or None (no --out)
-    reads: tuple[tuple[str, str], ...] = ()    # (dest, flag) of its own flags that name files it reads
+    reads: tuple[tuple[str, str], ...] = ()    # (dest, flag) of each of its flags that name files it reads
 
 
 REGISTRY: dict[str, Command] = plugins.track({})     # a plug-in that fails to load takes its commands back

@@ -168,7 +168,7 @@ def _replace(config: Any, path: list[str], value: Any) -> Any:
 
 
 def assignments(items: list[str], flag: str = "--set", form: str = "CLAIM.SETTING=VALUE",
-             example: str = "monotone-over-mixtures.count=1000") -> dict[str, dict[str, str]]:
+                example: str = "monotone-over-mixtures.count=1000") -> dict[str, dict[str, str]]:
     """``--set CLAIM.SETTING=VALUE`` items (or another ``flag`` of the same ``form``) as ``{claim: {setting:
     text}}``."""
     out: dict[str, dict[str, str]] = {}
@@ -183,17 +183,13 @@ def assignments(items: list[str], flag: str = "--set", form: str = "CLAIM.SETTIN
 
 def method_params(items: list[str]) -> tuple[tuple[str, str, float | str], ...]:
     """``--param METHOD.NAME=VALUE`` items as ``(method, name, value)``: a choice as text, anything else a number
-    (checked against the method's declared limit by the sweep's config)."""
+    (checked by the sweep's config: the method's declared limit, and never its strength)."""
     from .. import methods
 
     out = []
     for method, params in assignments(items, "--param", "METHOD.NAME=VALUE", "cfg-zero-star.frame=score").items():
         declared = methods.get(method)
         for name, text in params.items():
-            if name == declared.strength:     # the sweep sets it row by row
-                raise ValueError(f"--param {method}.{name}: {name} is {method}'s strength, which the sweep sets for "
-                                 f"each row (its w or lambda values); --param sets its other parameters "
-                                 f"({', '.join(p for p in declared.params if p != name) or 'it has none'})")
             value: float | str = text.strip()
             if name not in declared.choices:
                 try:

@@ -101,7 +101,12 @@ class SweepConfig:
         for method, name, value in self.method_params:
             if method not in self.methods:
                 raise ValueError(f"method_params names {method!r}, which is not among methods {self.methods}")
-            methods.get(method).bind(**{name: value})
+            declared = methods.get(method)
+            if name == declared.strength:     # the sweep sets it row by row
+                others = ", ".join(p for p in declared.params if p != name) or "it has none"
+                raise ValueError(f"method_params sets {method}.{name}, {method}'s strength, which the sweep sets for "
+                                 f"each row (its ws or lams); set its other parameters ({others})")
+            declared.bind(**{name: value})
         for method, params in self.variants:
             if method not in self.methods or methods.get(method).strength != "w":
                 raise ValueError(f"variants name {method!r}: it must be among methods {self.methods}, of strength w")

@@ -45,4 +45,5 @@ register(Command(
      "mixture."),
     EXAMPLES, run,
     options=options,
-    out=(".html", ".htm")))
+    out=(".html", ".htm"),
+    reads=(("mixture", "--mixture"),)))

@@ -57,4 +57,5 @@ register(Command(
      "Heun ODE, and write them with their classes as .npz or .csv."),
     EXAMPLES, run,
     options=options,
-    out=(".npz", ".csv")))
+    out=(".npz", ".csv"),
+    reads=(("checkpoint", "--checkpoint"),)))

@@ -108,4 +108,5 @@ register(Command(
     EXAMPLES, run,
     options=options,
     fast="300 small steps (seconds)",
-    out=(".pt",)))
+    out=(".pt",),
+    reads=(("init", "--init"), ("classifier", "--classifier"), ("mixture", "--mixture"))))
