@@ -79,7 +79,7 @@ def _artist(a, ax: plt.Axes) -> dict | None:
     elif isinstance(a, Collection):
         body = _collection(a, ax)
     elif isinstance(a, Patch):
-        body = {"points": _points((a.get_transform() - ax.transAxes).transform(a.get_path().vertices))}
+        body = {"points": _points(_to_axes(a, ax).transform(a.get_path().vertices))}
     elif isinstance(a, AxesImage):
         body = {"values": _fractions(a.norm, a.get_array())}
     else:
@@ -88,8 +88,9 @@ def _artist(a, ax: plt.Axes) -> dict | None:
     return {"kind": kind, "label": "" if label.startswith("_") else label, **body}
 
 
-def _texts(texts) -> list[str]:
-    return [t.get_text() for t in texts if t.get_visible() and t.get_text().strip()]
+def _texts(titles: list[str], texts) -> list[str]:
+    """The non-empty ``titles`` and the visible non-empty ``texts`` (Text artists), in order."""
+    return [t for t in (*titles, *(t.get_text() for t in texts if t.get_visible())) if t.strip()]
 
 
 def drawn(fig: plt.Figure) -> dict:
@@ -106,10 +107,11 @@ def drawn(fig: plt.Figure) -> dict:
                     artists.append(record)
         axes.append({"visible": ax.axison, "xscale": ax.get_xscale(), "yscale": ax.get_yscale(),
                      "xlim": list(map(float, ax.get_xlim())), "ylim": list(map(float, ax.get_ylim())),
-                     "texts": _texts((ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label,
-                                      *ax.texts, *(legend.get_texts() if legend is not None else ()))),
+                     "texts": _texts([ax.get_title(loc) for loc in ("center", "left", "right")],
+                                     (ax.xaxis.label, ax.yaxis.label, *ax.texts,
+                                      *(legend.get_texts() if legend is not None else ()))),
                      "artists": artists})
-    return {"texts": _texts((*([fig._suptitle] if fig._suptitle is not None else []), *fig.texts)), "axes": axes}
+    return {"texts": _texts([fig.get_suptitle()], fig.texts), "axes": axes}
 
 
 def dumps(record: dict) -> str:
