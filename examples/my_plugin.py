@@ -15,29 +15,32 @@ those results (and only those).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from sandbox import claims, edm_sigmas, methods, metrics, objectives, samplers, zoo
+from sandbox.core.validation import NONNEGATIVE, POSITIVE, declared
 from sandbox.experiments.claims import Claim, decide
 from sandbox.methods import Method
 from sandbox.methods.guidance import exact_cfg
 
-RISE = 1.0     # the noise level at which cfg-rising applies half of w
 
-
-def rising_cfg(gmm, c, p):
-    """CFG whose scale rises toward low noise: ``w(sigma) = w / (1 + sigma / RISE)``."""
+@declared()
+def rising_cfg(gmm, c, w: Annotated[float, NONNEGATIVE] = 0.0, rise: Annotated[float, POSITIVE] = 1.0):
+    """CFG whose scale rises toward low noise: ``w(sigma) = w / (1 + sigma / rise)``. Its signature is its schema:
+    each parameter's default and limit, checked on every call and read by ``methods.rule``."""
     s_c, s_u = exact_cfg(gmm, c, 0.0), (lambda x, sigma: gmm.score(x, sigma))
 
     def field(x, sigma):
         cond = s_c(x, sigma)
-        scale = p["w"] / (1.0 + sigma / RISE)
+        scale = w / (1.0 + sigma / rise)
         return cond + scale[:, None] * (cond - s_u(x, sigma))
     return field
 
 
 methods.register(Method(
-    "cfg-rising", "guidance", "CFG, rising scale", "CFG with w(sigma) = w / (1 + sigma): guidance rises toward low "
-    "noise (an example plug-in)", "w", params={"w": 0.0}, exact=rising_cfg, experiments=("atlas",)))
+    "cfg-rising", "guidance", "CFG, rising scale", "CFG with w(sigma) = w / (1 + sigma / rise): guidance rises toward "
+    "low noise (an example plug-in)", "w", **methods.rule(rising_cfg, exact=lambda gmm, c: (gmm, c), nets=None),
+    experiments=("atlas",)))
 
 
 def unconditional_negatives(b: objectives.TrainingBatch):

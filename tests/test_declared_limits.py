@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 
 import pytest
+import torch
 
-from sandbox import claims, cli, methods
+from sandbox import claims, cli, guidance, methods, zoo
 from sandbox.core.validation import COUNT, Limit, check_config, limit
 
 
@@ -75,3 +77,59 @@ def test_every_numeric_option_is_declared_and_refuses_its_bad_values():
             with pytest.raises(argparse.ArgumentTypeError):
                 parse(_text(bad))
     assert COUNT.check(3, "n") == 3
+
+
+def _declared_rules() -> list:
+    """Every rule of ``guidance`` declared by its signature (``validation.declared``)."""
+    return [rule for rule in vars(guidance).values() if callable(rule) and hasattr(rule, "limits")
+            and hasattr(rule, "order")]
+
+
+def test_every_declared_rule_refuses_what_its_declaration_refuses_when_built_directly():
+    rules = _declared_rules()
+    assert {guidance.APG, guidance.CFG, guidance.ScheduledCFG, guidance.autoguidance} <= set(rules)
+    for rule in rules:
+        target = rule.__init__ if isinstance(rule, type) else rule
+        # the inputs it combines (fields, a mixture, a class) come first, without defaults; None stands for them,
+        # since the declared arguments are checked before the rule runs
+        inputs = [None] * sum(p.default is inspect.Parameter.empty and p.name != "self"
+                              for p in inspect.signature(target).parameters.values())
+        assert rule.limits and set(rule.defaults) == set(rule.limits), rule
+        for param, declared in rule.limits.items():
+            for bad in declared.invalid():
+                with pytest.raises((ValueError, TypeError), match=param):
+                    rule(*inputs, **{param: bad})
+        for lo, hi in rule.order:               # equal ends: each admitted alone, the pair is not
+            with pytest.raises(ValueError, match=f"{lo} must be below {hi}"):
+                rule(*inputs, **{lo: 1.0, hi: 1.0})
+
+
+class _ExactNet(torch.nn.Module):
+    """The mixture presented as a trained net: its class scores, the null class ``None`` being the unconditional
+    score, and its exact noisy classifier as logits."""
+
+    def __init__(self, gmm):
+        super().__init__()
+        self.gmm = gmm
+
+    def score(self, x, sigma, c=None):
+        return self.gmm.score(x, sigma, c)
+
+    def logits(self, x, sigma):
+        return self.gmm.log_class_posterior(x, sigma)
+
+
+@pytest.mark.parametrize("name", [n for n in methods.names("guidance")
+                                  if methods.get(n).exact is not None and methods.get(n).nets is not None])
+def test_a_rule_with_nets_exact_builds_the_field_of_its_exact_version(name):
+    # one declaration builds both versions: given nets that are the exact scores, the nets' field is the exact one,
+    # at the defaults and at every variant the atlas sweeps
+    gmm = zoo.get("overlap_2d")
+    nets = {"dsm": _ExactNet(gmm), "classifier": _ExactNet(gmm)}
+    method = methods.get(name)
+    x = torch.randn(64, gmm.dim, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 2.0
+    sigma = torch.logspace(-2, 1.5, 64, dtype=torch.float64)
+    for variant in ({}, *method.sweep):
+        params = {method.strength: 2.0, **variant}
+        exact, from_nets = methods.field(name, gmm, 1, **params), methods.field(name, nets, 1, **params)
+        torch.testing.assert_close(from_nets(x, sigma), exact(x, sigma), rtol=1e-10, atol=1e-10, msg=str(variant))

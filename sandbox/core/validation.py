@@ -7,11 +7,15 @@ parameter and what was expected, so bad input never turns into a silent NaN down
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import itertools
 import math
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import numpy as np
 import torch
@@ -389,3 +393,49 @@ SCALES = Limit(lo=0.0, many=True)                             # guidance scales 
 RISING_SCALES = Limit(lo=0.0, many=True, increasing=True)
 SIGMAS = Limit(lo=0.0, open=True, many=True)
 RISING_COUNTS = Limit(lo=1, whole=True, many=True, increasing=True)   # step counts, coarse to fine
+
+
+def declared(*order: tuple[str, str]) -> Callable[[T], T]:
+    """A rule (a class or a function) whose signature is its schema: each parameter annotated
+    ``Annotated[type, Limit]`` with its default is declared, e.g. ``eta: Annotated[float, UNIT] = 0.0``. The decorated
+    rule checks those arguments against their limits, then each pair of ``order`` (``lo < hi``), on every call (a
+    class: on construction), and carries its schema for whoever builds it (``methods.registry``):
+
+        rule.defaults   name -> default, in signature order
+        rule.limits     name -> Limit
+        rule.order      the pairs that must increase"""
+    def decorate(rule: T) -> T:
+        target = rule.__init__ if isinstance(rule, type) else rule
+        signature = inspect.signature(target)
+        hints = typing.get_type_hints(target, include_extras=True)
+        limits = {name: next(m for m in hints[name].__metadata__ if isinstance(m, Limit))
+                  for name in signature.parameters
+                  if typing.get_origin(hints.get(name)) is Annotated
+                  and any(isinstance(m, Limit) for m in hints[name].__metadata__)}
+        missing = [name for name in limits if signature.parameters[name].default is inspect.Parameter.empty]
+        names = {name for pair in order for name in pair}
+        if missing or names - set(limits):
+            raise TypeError(f"a declared rule's limited parameters need defaults ({missing}) and order must pair "
+                            f"them ({sorted(names - set(limits))})")
+
+        @functools.wraps(target)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            values = bound.arguments
+            for name, limit_ in limits.items():
+                values[name] = limit_.check(values[name], name)
+            for lo, hi in order:
+                if not values[lo] < values[hi]:
+                    raise ValueError(f"{lo} must be below {hi}, got {values[lo]!r} and {values[hi]!r}")
+            return target(*bound.args, **bound.kwargs)
+
+        if isinstance(rule, type):
+            rule.__init__ = checked
+            out = rule
+        else:
+            out = checked
+        out.defaults = {name: signature.parameters[name].default for name in limits}
+        out.limits, out.order = limits, tuple(order)
+        return out
+    return decorate

@@ -1,6 +1,9 @@
 """Guidance as wrappers around fields (not flags inside samplers).
 
 Each wrapper returns a sampler-ready ``Field``: ``score(x: (N, d), sigma: (N,)) -> (N, d)`` (``sandbox.fields``).
+A rule's signature is its schema (``validation.declared``): after the fields it combines, each parameter with its
+limit and default, checked on construction; the method registry builds its exact and its nets' versions from the
+same declaration.
 """
 
 from __future__ import annotations
@@ -8,13 +11,14 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from typing import Annotated
 
 import torch
 
 from ..core import frames
 from ..core.fields import Field, conditional
 from ..core.mixtures import ClassConditionalGMM
-from ..core.validation import as_count, as_number
+from ..core.validation import NONNEGATIVE, POSITIVE, REAL, SEED, UNIT, Limit, as_count, as_number, declared
 from . import theory
 
 Tensor = torch.Tensor
@@ -32,28 +36,31 @@ __all__ = [
     "Optimum",
     "RescaledCFG",
     "ScheduledCFG",
+    "autoguidance",
     "class_moments",
     "conditional",
     "exact_cfg",
     "guidance_weight",
+    "inflated",
     "model_guidance_iterates",
     "predictions",
     "schedule_time",
 ]
 
 
+OPEN_END = Limit(lo=0.0, open=True, infinite=True)     # a window's upper end: positive, or inf for none
+
+
+@declared(("sigma_lo", "sigma_hi"))
 class CFG:
     """``s_w = s_cond + w (s_cond - s_uncond)``, optionally only for sigma in ``[sigma_lo, sigma_hi]``
     (guidance in a limited interval; elsewhere the conditional score is returned)."""
 
-    def __init__(self, cond: Field, uncond: Field, w: float, sigma_lo: float = 0.0,
-                 sigma_hi: float = float("inf")) -> None:
+    def __init__(self, cond: Field, uncond: Field, w: Annotated[float, NONNEGATIVE] = 0.0,
+                 sigma_lo: Annotated[float, NONNEGATIVE] = 0.0, sigma_hi: Annotated[float, OPEN_END] = math.inf
+                 ) -> None:
         if not callable(cond) or not callable(uncond):
             raise TypeError("cond and uncond must be fields: callables (x, sigma) -> score")
-        w = as_number(w, "w", minimum=0.0)
-        sigma_lo = as_number(sigma_lo, "sigma_lo", minimum=0.0)
-        if isinstance(sigma_hi, bool) or not isinstance(sigma_hi, (int, float)) or not sigma_hi >= sigma_lo:
-            raise ValueError(f"sigma_hi must be a number >= sigma_lo = {sigma_lo}, got {sigma_hi!r}")
         self.cond, self.uncond, self.w, self.sigma_lo, self.sigma_hi = cond, uncond, w, sigma_lo, sigma_hi
 
     def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
@@ -71,6 +78,20 @@ def exact_cfg(gmm: ClassConditionalGMM, c: int, w: float, sigma_lo: float = 0.0,
     if sigma_lo > 0 or sigma_hi < float("inf"):
         return guided
     return lambda x, sigma: gmm.cfg_score(x, sigma, c, w)
+
+
+def inflated(gmm: ClassConditionalGMM, c: int, kappa: float) -> Field:
+    """Class ``c``'s score of the same mixture with every covariance inflated by ``kappa^2 I``: at noise sigma, the
+    class score at ``sqrt(sigma^2 + kappa^2)`` (an exactly known 'degraded model' for autoguidance)."""
+    return lambda x, sigma: gmm.score(x, torch.sqrt(sigma * sigma + kappa * kappa), c)
+
+
+@declared()
+def autoguidance(gmm: ClassConditionalGMM, c: int, w: Annotated[float, NONNEGATIVE] = 0.0,
+                 kappa: Annotated[float, POSITIVE] = 0.5) -> Field:
+    """Autoguidance (Karras et al. 2024) on the exact mixture: ``s_c + w (s_c - s~_c)``, the degraded model's class
+    score ``s~_c`` being the mixture's with covariances + ``kappa^2 I`` (``inflated``)."""
+    return CFG(conditional(gmm.score, c), inflated(gmm, c, kappa), w)
 
 
 class Optimum:
@@ -109,14 +130,15 @@ class Optimum:
         return torch.where(bad[:, None], self.gmm.score(x, sigma, self.c), q.minimiser)
 
 
+@declared()
 class ClassifierGuidance:
     """``s_u + (1 + w) grad_x log p_sigma(c | x)`` (Dhariwal & Nichol 2021, in this project's ``w``), the gradient by
     autograd of ``log_posterior(x, sigma) -> (N, K)``. With the exact noisy classifier it is the CFG score
     (``grad log p_sigma(c|x) = s_c - s_u``); with a learned one it is not."""
 
-    def __init__(self, uncond: Field, log_posterior: Callable[[Tensor, Tensor], Tensor], c: int, w: float) -> None:
-        self.uncond, self.log_posterior, self.c = uncond, log_posterior, int(c)
-        self.w = as_number(w, "w", minimum=0.0)
+    def __init__(self, uncond: Field, log_posterior: Callable[[Tensor, Tensor], Tensor], c: int,
+                 w: Annotated[float, NONNEGATIVE] = 0.0) -> None:
+        self.uncond, self.log_posterior, self.c, self.w = uncond, log_posterior, int(c), w
 
     def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
         with torch.enable_grad():
@@ -125,6 +147,10 @@ class ClassifierGuidance:
         return self.uncond(x, sigma) + (1.0 + self.w) * grad.to(x.dtype)
 
 
+FRAME = Limit(choices=frames.NAMES)      # where a rule with a nonlinear step applies it
+
+
+@declared()
 class APG:
     """Adaptive projected guidance (Sadat et al. 2024), on the predictions ``p`` of ``frame`` (its paper's: the
     denoised prediction ``D = x + sigma^2 s``, ``frames``):
@@ -137,11 +163,11 @@ class APG:
     Norms are per row. The momentum makes it stateful: build one per sampling run (``methods.field`` does).
     ``eta = 1, r = 0, momentum = 0`` is CFG (in every frame)."""
 
-    def __init__(self, cond: Field, uncond: Field, w: float, eta: float = 0.0, r: float = 0.0,
-                 momentum: float = 0.0, frame: str = "x0") -> None:
+    def __init__(self, cond: Field, uncond: Field, w: Annotated[float, NONNEGATIVE] = 0.0,
+                 eta: Annotated[float, UNIT] = 0.0, r: Annotated[float, NONNEGATIVE] = 0.0,
+                 momentum: Annotated[float, Limit(lo=-1.0, hi=1.0)] = 0.0, frame: Annotated[str, FRAME] = "x0") -> None:
         self.cond, self.uncond, self.frame = cond, uncond, frames.get(frame)
-        self.w, self.eta = as_number(w, "w", minimum=0.0), as_number(eta, "eta", minimum=0.0, maximum=1.0)
-        self.r, self.momentum = as_number(r, "r", minimum=0.0), as_number(momentum, "momentum", -1.0, 1.0)
+        self.w, self.eta, self.r, self.momentum = w, eta, r, momentum
         self._previous: Tensor | None = None
 
     def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
@@ -162,6 +188,7 @@ def predictions(frame: frames.Frame, cond: Field, uncond: Field, x: Tensor, sigm
     return frame.predict(cond(x, sigma), x, sigma), frame.predict(uncond(x, sigma), x, sigma)
 
 
+@declared()
 class IndependentConditionGuidance:
     """Independent condition guidance, ICG (Sadat et al. 2024): ``s_c + w (s_c - s_k)``, the guide being the
     conditional score at a label ``k ~ pi`` drawn independently of the data. ``label="random"`` draws ``k`` afresh
@@ -169,12 +196,11 @@ class IndependentConditionGuidance:
     ``methods.field`` does); ``label="expected"`` uses its expectation ``sum_k pi_k s_k``. ``score(x, sigma, c)`` is
     a labelled field (``c: (N,)``), ``prior: (K,)`` the labels' law."""
 
-    def __init__(self, score: Callable[[Tensor, Tensor, Tensor], Tensor], c: int, prior: Tensor, w: float,
-                 label: str = "random", seed: int = 0) -> None:
-        if label not in ("random", "expected"):
-            raise ValueError(f"label must be 'random' or 'expected', got {label!r}")
-        self.score, self.c, self.prior, self.label = score, int(c), prior, label
-        self.w = as_number(w, "w", minimum=0.0)
+    def __init__(self, score: Callable[[Tensor, Tensor, Tensor], Tensor], c: int, prior: Tensor,
+                 w: Annotated[float, NONNEGATIVE] = 0.0,
+                 label: Annotated[str, Limit(choices=("random", "expected"))] = "random",
+                 seed: Annotated[float, SEED] = 0.0) -> None:
+        self.score, self.c, self.prior, self.label, self.w = score, int(c), prior, label, w
         self.generator = torch.Generator().manual_seed(int(seed))
 
     def guide(self, x: Tensor, sigma: Tensor) -> Tensor:
@@ -191,6 +217,7 @@ class IndependentConditionGuidance:
         return s_c + self.w * (s_c - self.guide(x, sigma))
 
 
+@declared()
 class CFGZeroStar:
     """CFG-Zero* (Fan et al. 2025) on the predictions ``v`` of ``frame`` (its paper's: rectified-flow velocities
     ``v = eps - x0``, ``frames``): per row ``alpha = <v_c, v_u> / ||v_u||^2``, ``v = alpha v_u + (1 + w) (v_c -
@@ -198,9 +225,10 @@ class CFGZeroStar:
     ``sigma_zero = 0``: none). In the flow frame a zero velocity holds ``x_t`` fixed, the VE score
     ``-y / (sigma (1 + sigma))``; in the score frame it is ``s = 0``."""
 
-    def __init__(self, cond: Field, uncond: Field, w: float, sigma_zero: float = 0.0, frame: str = "flow") -> None:
+    def __init__(self, cond: Field, uncond: Field, w: Annotated[float, NONNEGATIVE] = 0.0,
+                 sigma_zero: Annotated[float, NONNEGATIVE] = 0.0, frame: Annotated[str, FRAME] = "flow") -> None:
         self.cond, self.uncond, self.frame = cond, uncond, frames.get(frame)
-        self.w, self.sigma_zero = as_number(w, "w", minimum=0.0), as_number(sigma_zero, "sigma_zero", minimum=0.0)
+        self.w, self.sigma_zero = w, sigma_zero
 
     def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
         v_c, v_u = predictions(self.frame, self.cond, self.uncond, x, sigma)
@@ -223,6 +251,7 @@ def model_guidance_iterates(s_c: Tensor, s_u: Tensor, w_mg: float, rounds: int) 
 
 
 # ---------------------------------------------------------------------------------------------- the 2024-2026 rules
+@declared()
 class RescaledCFG:
     """CFG with ``guidance_rescale`` phi (Lin et al. 2024) on the predictions ``p`` of ``frame`` (its paper's:
     v-prediction; diffusers applies it to whatever its model predicts): per row, the guided prediction's standard
@@ -233,9 +262,9 @@ class RescaledCFG:
 
     A row with ``std(g) = 0`` is left unrescaled. Needs ``d >= 2``."""
 
-    def __init__(self, cond: Field, uncond: Field, w: float, phi: float = 0.7, frame: str = "v") -> None:
-        self.cond, self.uncond, self.frame = cond, uncond, frames.get(frame)
-        self.w, self.phi = as_number(w, "w", minimum=0.0), as_number(phi, "phi", minimum=0.0, maximum=1.0)
+    def __init__(self, cond: Field, uncond: Field, w: Annotated[float, NONNEGATIVE] = 0.0,
+                 phi: Annotated[float, UNIT] = 0.7, frame: Annotated[str, FRAME] = "v") -> None:
+        self.cond, self.uncond, self.frame, self.w, self.phi = cond, uncond, frames.get(frame), w, phi
 
     def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
         if x.shape[1] < 2:
@@ -311,17 +340,21 @@ def guidance_weight(schedule: str, w: float, sigma: Tensor, sigma_min: float, si
     return torch.where(inside, torch.full_like(sigma, w), torch.full_like(sigma, w_out))
 
 
+@declared(("sigma_min", "sigma_max"), ("sigma_lo", "sigma_hi"))
 class ScheduledCFG:
     """``s_c + w(sigma) (s_c - s_u)`` with ``w(sigma)`` from ``guidance_weight`` over ``schedule_time(time, ...)``
-    (its other parameters as keywords; the method's declared limits check them, ``methods.field``)."""
+    (``sigma_min``, ``sigma_max`` span the log-sigma time; ``decay`` shapes the exponential schedule, ``sigma_lo``,
+    ``sigma_hi`` and ``w_out`` the window)."""
 
-    def __init__(self, cond: Field, uncond: Field, w: float, schedule: str = "linear", time: str = "ddpm",
-                 sigma_min: float = 0.002, sigma_max: float = 80.0, **shape: float) -> None:
-        self.cond, self.uncond, self.schedule, self.time, self.shape = cond, uncond, schedule, time, shape
-        self.w = as_number(w, "w", minimum=0.0)
+    def __init__(self, cond: Field, uncond: Field, w: Annotated[float, NONNEGATIVE] = 0.0,
+                 schedule: Annotated[str, Limit(choices=SCHEDULES)] = "linear",
+                 time: Annotated[str, Limit(choices=TIMES)] = "ddpm", sigma_min: Annotated[float, POSITIVE] = 0.002,
+                 sigma_max: Annotated[float, POSITIVE] = 80.0, decay: Annotated[float, POSITIVE] = 2.0,
+                 sigma_lo: Annotated[float, NONNEGATIVE] = WINDOW[0], sigma_hi: Annotated[float, POSITIVE] = WINDOW[1],
+                 w_out: Annotated[float, REAL] = -0.5) -> None:
+        self.cond, self.uncond, self.schedule, self.time, self.w = cond, uncond, schedule, time, w
         self.sigma_min, self.sigma_max = sigma_min, sigma_max
-        guidance_weight(schedule, self.w, torch.ones(1, dtype=torch.float64), sigma_min, sigma_max, time=time,
-                        **shape)
+        self.shape = {"decay": decay, "sigma_lo": sigma_lo, "sigma_hi": sigma_hi, "w_out": w_out}
 
     def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
         s_c = self.cond(x, sigma)
@@ -330,6 +363,7 @@ class ScheduledCFG:
         return s_c + w.to(x.dtype)[:, None] * (s_c - self.uncond(x, sigma))
 
 
+@declared()
 class FeedbackGuidance:
     """Feedback guidance, FBG (Koulischer et al. 2025), with the exact posterior in place of the tracked one. FBG
     reads the conditional model as corrupted additively, ``pi p(x|c) + (1 - pi) p(x)`` (``pi``: the share of the
@@ -343,11 +377,9 @@ class FeedbackGuidance:
     ``log_posterior(x, sigma) -> (N, K)``; ``log_prior``: ``log pi_c``."""
 
     def __init__(self, cond: Field, uncond: Field, log_posterior: Callable[[Tensor, Tensor], Tensor], c: int,
-                 log_prior: float, w: float, pi: float = 0.95) -> None:
+                 log_prior: float, w: Annotated[float, NONNEGATIVE] = 0.0, pi: Annotated[float, UNIT] = 0.95) -> None:
         self.cond, self.uncond, self.log_posterior, self.c = cond, uncond, log_posterior, int(c)
-        self.log_prior = float(log_prior)
-        self.w = as_number(w, "w", minimum=0.0)
-        self.pi = as_number(pi, "pi", minimum=0.0, maximum=1.0)
+        self.log_prior, self.w, self.pi = float(log_prior), w, pi
 
     def scale(self, x: Tensor, sigma: Tensor) -> Tensor:
         """``w(x, sigma)``: ``(N,)``."""
@@ -360,6 +392,7 @@ class FeedbackGuidance:
         return s_c + self.scale(x, sigma)[:, None] * (s_c - self.uncond(x, sigma))
 
 
+@declared()
 class LinearCFG:
     """The linear approximation of CFG (Li, Wang and Qu 2025): the guidance term ``s_c - s_u`` replaced by that of
     Gaussian approximations, class ``N(mu_c, S_c)`` and data ``N(mu, S)`` (the mixture's moments):
@@ -371,8 +404,8 @@ class LinearCFG:
     ``M_+ (x - mu)``, ``M_- (x - mu)`` (``M``'s eigen-directions of positive and negative eigenvalue: where the class
     is narrower than the data, guidance pulls toward its mean; where wider, it pushes out)."""
 
-    def __init__(self, cond: Field, gmm: ClassConditionalGMM, c: int, w: float) -> None:
-        self.cond, self.w = cond, as_number(w, "w", minimum=0.0)
+    def __init__(self, cond: Field, gmm: ClassConditionalGMM, c: int, w: Annotated[float, NONNEGATIVE] = 0.0) -> None:
+        self.cond, self.w = cond, w
         (self.mu_c, self.cov_c), (self.mu, self.cov) = class_moments(gmm, c), class_moments(gmm, None)
 
     def terms(self, x: Tensor, sigma: Tensor) -> tuple[Tensor, Tensor, Tensor]:

@@ -16,7 +16,10 @@ is a choice among ``choices[name]``, e.g. a guidance schedule), each checked aga
 pairs ``order`` that must increase (``("sigma_lo", "sigma_hi")``). A ``reference`` method has no field: it is sampled
 exactly (``draw``); nor has a sampler-level rule (CFG++, Gibbs-like guidance): ``sample`` runs it from starting
 points over a sigma grid (``methods.sample``). Builders receive the parameters as a dict with the defaults filled
-in.
+in. A rule declared by its signature (``validation.declared``, the classes of ``guidance``) gives a method all of
+that at once: ``**rule(APG)`` fills ``params``, ``limits``, ``choices`` and ``order`` from the declaration and builds
+the exact and the nets' fields from the same rule, applied to the exact or the DSM net's conditional and unconditional
+scores (or to the inputs ``rule`` is told to build), so a parameter, its default and its bound stand in one place.
 
 A method is also everything the tools ask of it, so no other list repeats its name:
 
@@ -40,6 +43,7 @@ A method is also everything the tools ask of it, so no other list repeats its na
     min_dim      the least data dimension it is defined for (experiments leave it out below)
     sweep        the variants of its other parameters the full atlas tries: each a partial set of parameters, the
                  rest at their defaults (``({"eta": 0.5}, {"schedule": "window", "w_out": -1.0})``)
+    rule         the declared rule its fields apply (``rule``), where it has one: part of its code
 
 To add a method: one ``register(Method(...))`` call, in the package or in a plug-in (``sandbox.core.plugins``).
 """
@@ -58,13 +62,11 @@ from ..core import frames, plugins, provenance
 from ..core.conventions import SCALES, from_w
 from ..core.fields import Batched, Field, conditional
 from ..core.mixtures import ClassConditionalGMM
-from ..core.validation import COUNT, NONNEGATIVE, POSITIVE, REAL, SEED, UNIT, Limit, as_count, register_once
+from ..core.validation import COUNT, NONNEGATIVE, POSITIVE, REAL, SEED, Limit, as_count, register_once
 from . import objectives, samplers
 from .guidance import (
     APG,
     CFG,
-    SCHEDULES,
-    TIMES,
     WINDOW,
     CFGZeroStar,
     ClassifierGuidance,
@@ -74,6 +76,7 @@ from .guidance import (
     Optimum,
     RescaledCFG,
     ScheduledCFG,
+    autoguidance,
     exact_cfg,
 )
 from .objectives import TrainingBatch
@@ -123,6 +126,7 @@ class Method:
     sweep: tuple[Mapping[str, float | str], ...] = ()
     cite: str = ""
     frame: str = "score"
+    rule: Callable[..., Field] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or self.name != self.name.strip():
@@ -168,7 +172,7 @@ class Method:
                 raise ValueError(f"{what} must be drawn from {list(allowed)}, got {unknown}")
         if self.needs and self.loss is None:
             raise ValueError(f"needs says what training needs; method {self.name!r} has no loss")
-        for callback in ("exact", "nets", "draw", "sample", "loss"):
+        for callback in ("exact", "nets", "draw", "sample", "loss", "rule"):
             if getattr(self, callback) is not None and not callable(getattr(self, callback)):
                 raise TypeError(f"{callback} must be callable or None, got {type(getattr(self, callback)).__name__}")
         if self.same_as is not None and (self.same_as == self.name or self.same_as not in REGISTRY):
@@ -213,8 +217,8 @@ class Method:
 REGISTRY: dict[str, Method] = plugins.track({})
 # what a method's name runs (its builders), for the code fingerprint of every result that names it
 provenance.add_resolver(lambda name: [f for f in (REGISTRY[name].exact, REGISTRY[name].nets, REGISTRY[name].draw,
-                                                  REGISTRY[name].sample, REGISTRY[name].loss) if f is not None]
-                        if name in REGISTRY else ())
+                                                  REGISTRY[name].sample, REGISTRY[name].loss, REGISTRY[name].rule)
+                                        if f is not None] if name in REGISTRY else ())
 
 
 def register(method: Method) -> Method:
@@ -312,8 +316,29 @@ def _exact_pair(gmm: ClassConditionalGMM, c: int) -> tuple[Field, Field]:
     return conditional(gmm.score, c), conditional(gmm.score, None)
 
 
-def _net_cfg(nets: Nets, c: int, p: Params) -> Field:
-    return CFG(*_net_pair(nets, c), p["w"], p.get("sigma_lo", 0.0), p.get("sigma_hi", math.inf))
+Inputs = Callable[[Source, int], tuple]
+
+
+def rule(declared: Callable[..., Field], exact: Inputs | None = _exact_pair, nets: Inputs | None = _net_pair,
+         **defaults: float | str) -> dict:
+    """A ``Method``'s parameters and fields from one declared rule (``validation.declared``): ``params`` (the rule's
+    defaults; ``defaults`` names those the method sets otherwise, e.g. interval guidance's window), ``limits``,
+    ``choices`` and ``order`` from its declaration; ``exact`` and ``nets`` apply it to the inputs built from the
+    mixture or the nets for class ``c`` (default: the conditional and unconditional scores; ``None``: no such
+    version)."""
+    unknown = sorted(set(defaults) - set(declared.defaults))
+    if unknown:
+        raise ValueError(f"defaults must name parameters of the rule {sorted(declared.defaults)}, got {unknown}")
+    limits = {name: lim for name, lim in declared.limits.items() if lim.choices is None and name not in STRENGTHS}
+    return {
+        "params": {**declared.defaults, **defaults},
+        "limits": limits,
+        "choices": {name: lim.choices for name, lim in declared.limits.items() if lim.choices is not None},
+        "order": declared.order,
+        "rule": declared,
+        "exact": None if exact is None else lambda gmm, c, p: declared(*exact(gmm, c), **p),
+        "nets": None if nets is None else lambda n, c, p: declared(*nets(n, c), **p),
+    }
 
 
 # ---------------------------------------------------------------------------------------------- training losses
@@ -369,7 +394,8 @@ register(Method(
     cite="Vincent 2011; Song et al. 2021 (with the label dropout of Ho and Salimans 2022)"))
 register(Method(
     "cfg", "guidance", "CFG", "classifier-free guidance s_c + w (s_c - s_u)", "w", params=W,
-    exact=lambda gmm, c, p: exact_cfg(gmm, c, p["w"]), nets=_net_cfg, experiments=("separation", "atlas"),
+    exact=lambda gmm, c, p: exact_cfg(gmm, c, p["w"]), nets=lambda nets, c, p: CFG(*_net_pair(nets, c), p["w"]),
+    experiments=("separation", "atlas"),
     cite="Ho and Salimans 2022 (arXiv 2207.12598)", frame="eps"))
 
 
@@ -379,32 +405,22 @@ def _net_log_posterior(nets: Nets) -> Callable[[Tensor, Tensor], Tensor]:
     return lambda x, sigma: torch.log_softmax(classifier.logits(x, sigma), dim=1)
 
 
-def _inflated(gmm: ClassConditionalGMM, c: int, kappa: float) -> Field:
-    """Class ``c``'s score of the same mixture with every covariance inflated by ``kappa^2 I``: at noise sigma, the
-    class score at ``sqrt(sigma^2 + kappa^2)`` (an exactly known 'degraded model' for autoguidance)."""
-    return lambda x, sigma: gmm.score(x, torch.sqrt(sigma * sigma + kappa * kappa), c)
-
-
 register(Method(
     "cfg-interval", "guidance", "CFG on a sigma interval",
     "CFG for sigma in [sigma_lo, sigma_hi], the conditional score outside (Kynkaanniemi et al. 2024)", "w",
-    params={"w": 0.0, "sigma_lo": WINDOW[0], "sigma_hi": WINDOW[1]},
-    limits={"sigma_lo": NONNEGATIVE, "sigma_hi": Limit(lo=0.0, open=True, infinite=True)},
-    order=(("sigma_lo", "sigma_hi"),),
-    exact=lambda gmm, c, p: exact_cfg(gmm, c, p["w"], p["sigma_lo"], p["sigma_hi"]), nets=_net_cfg,
-    experiments=("atlas",), scale="s", cite="Kynkaanniemi et al. 2024 (arXiv 2404.07724), EDM2's sigma", frame="x0"))
+    **rule(CFG, sigma_lo=WINDOW[0], sigma_hi=WINDOW[1]), experiments=("atlas",), scale="s",
+    cite="Kynkaanniemi et al. 2024 (arXiv 2404.07724), EDM2's sigma", frame="x0"))
 register(Method(
     "classifier-guidance", "guidance", "classifier guidance",
-    "s_u + (1 + w) grad log p_sigma(c|x) by autograd of the noisy classifier (exact: equals CFG)", "w", params=W,
-    exact=lambda gmm, c, p: ClassifierGuidance(_exact_pair(gmm, c)[1], gmm.log_class_posterior, c, p["w"]),
-    nets=lambda nets, c, p: ClassifierGuidance(_net_pair(nets, c)[1], _net_log_posterior(nets), c, p["w"]),
+    "s_u + (1 + w) grad log p_sigma(c|x) by autograd of the noisy classifier (exact: equals CFG)", "w",
+    **rule(ClassifierGuidance, exact=lambda gmm, c: (_exact_pair(gmm, c)[1], gmm.log_class_posterior, c),
+           nets=lambda nets, c: (_net_pair(nets, c)[1], _net_log_posterior(nets), c)),
     experiments=("atlas",), same_as="cfg", scale="s", cite="Dhariwal and Nichol 2021 (arXiv 2105.05233)",
     frame="eps"))
 register(Method(
     "autoguidance", "guidance", "autoguidance",
     "s_c + w (s_c - s~_c), s~_c the class score of a degraded model: the mixture with covariances + kappa^2 I "
-    "(Karras et al. 2024)", "w", params={"w": 0.0, "kappa": 0.5}, limits={"kappa": POSITIVE},
-    exact=lambda gmm, c, p: CFG(_exact_pair(gmm, c)[0], _inflated(gmm, c, p["kappa"]), p["w"]),
+    "(Karras et al. 2024)", "w", **rule(autoguidance, exact=lambda gmm, c: (gmm, c), nets=None),
     experiments=("atlas",), scale="s", sweep=({"kappa": 0.25}, {"kappa": 1.0}, {"kappa": 2.0}),
     paper_names={"kappa": "none: the paper's degraded model is a smaller, shorter-trained net; here the mixture "
                           "with covariances + kappa^2 I"},
@@ -412,20 +428,14 @@ register(Method(
 register(Method(
     "apg", "guidance", "APG",
     "adaptive projected guidance in denoiser form: parallel part weighted by eta, rescaling to r, momentum "
-    "(Sadat et al. 2024)", "w", params={"w": 0.0, "eta": 0.0, "r": 0.0, "momentum": 0.0, "frame": "x0"},
-    limits={"eta": UNIT, "r": NONNEGATIVE, "momentum": Limit(lo=-1.0, hi=1.0)}, choices={"frame": frames.NAMES},
-    exact=lambda gmm, c, p: APG(*_exact_pair(gmm, c), **p),
-    nets=lambda nets, c, p: APG(*_net_pair(nets, c), **p),
+    "(Sadat et al. 2024)", "w", **rule(APG),
     experiments=("atlas",), scale="s", paper_names={"momentum": "beta"},
     sweep=({"eta": 0.5}, {"eta": 1.0}, {"r": 0.5}, {"r": 2.0}, {"momentum": -0.5}, {"frame": "eps"}),
     cite="Sadat et al. 2024, APG (arXiv 2410.02416): on the denoised prediction", frame="x0"))
 register(Method(
     "cfg-zero-star", "guidance", "CFG-Zero*",
     "optimised scale alpha of the unconditional velocity, zero velocity for sigma >= sigma_zero (Fan et al. 2025)",
-    "w", params={"w": 0.0, "sigma_zero": 0.0, "frame": "flow"}, limits={"sigma_zero": NONNEGATIVE},
-    choices={"frame": frames.NAMES},
-    exact=lambda gmm, c, p: CFGZeroStar(*_exact_pair(gmm, c), **p),
-    nets=lambda nets, c, p: CFGZeroStar(*_net_pair(nets, c), **p), experiments=("atlas",),
+    "w", **rule(CFGZeroStar), experiments=("atlas",),
     scale="s", paper_names={"sigma_zero": "K (zeroed steps), as the sigma where they end"},
     sweep=({"sigma_zero": 40.0}, {"sigma_zero": 10.0}, {"sigma_zero": 2.0}, {"frame": "score"}),
     cite="Fan et al. 2025, CFG-Zero* (arXiv 2503.18886): on flow-matching velocities", frame="flow"))
@@ -437,18 +447,14 @@ register(Method(
     "icg", "guidance", "ICG",
     "independent condition guidance (Sadat et al. 2024): s_c + w (s_c - s_k), k ~ pi an independent random label "
     "per sample and step (label='random', the paper's); or its expectation s_c + w (s_c - sum_k pi_k s_k) "
-    "(label='expected')", "w", params={"w": 0.0, "label": "random", "seed": 0.0},
-    choices={"label": ("random", "expected")}, limits={"seed": Limit(lo=0, whole=True)},
-    exact=lambda gmm, c, p: IndependentConditionGuidance(gmm.score, c, gmm.class_probs, p["w"], p["label"],
-                                                         int(p["seed"])),
+    "(label='expected')", "w",
+    **rule(IndependentConditionGuidance, exact=lambda gmm, c: (gmm.score, c, gmm.class_probs), nets=None),
     experiments=("atlas",), scale="s", sweep=({"label": "expected"},),
     cite="Sadat et al. 2024, ICG (arXiv 2407.02687)", frame="eps"))
 register(Method(
     "cfg-rescale", "guidance", "CFG + rescale",
     "CFG with guidance_rescale phi (Lin et al. 2024): the guided prediction's per-sample std matched to the "
-    "conditional one's, blended by phi", "w", params={"w": 0.0, "phi": 0.7, "frame": "v"}, limits={"phi": UNIT},
-    choices={"frame": frames.NAMES}, exact=lambda gmm, c, p: RescaledCFG(*_exact_pair(gmm, c), **p),
-    nets=lambda nets, c, p: RescaledCFG(*_net_pair(nets, c), **p), experiments=("atlas",),
+    "conditional one's, blended by phi", "w", **rule(RescaledCFG), experiments=("atlas",),
     scale="s", paper_names={"phi": "guidance_rescale"}, min_dim=2,
     sweep=({"phi": 0.3}, {"phi": 1.0}, {"frame": "eps"}),
     cite="Lin et al. 2024 (arXiv 2305.08891): on v-predictions", frame="v"))
@@ -457,14 +463,7 @@ register(Method(
     "CFG with a scale w(t): constant, linear or cosine (rising toward low noise, mean w; Wang et al. 2024, in their "
     "sampler's time t / T), "
     "exponential (decaying, C^2FG-style), window (w inside [sigma_lo, sigma_hi], w_out outside; Ventura et al. 2026)",
-    "w", params={"w": 0.0, "schedule": "linear", "time": "ddpm", "sigma_min": 0.002, "sigma_max": 80.0,
-                 "decay": 2.0, "sigma_lo": WINDOW[0], "sigma_hi": WINDOW[1], "w_out": -0.5},
-    choices={"schedule": SCHEDULES, "time": TIMES},
-    limits={"sigma_min": POSITIVE, "sigma_max": POSITIVE, "decay": POSITIVE, "sigma_lo": NONNEGATIVE,
-            "sigma_hi": POSITIVE},
-    order=(("sigma_min", "sigma_max"), ("sigma_lo", "sigma_hi")),
-    exact=lambda gmm, c, p: ScheduledCFG(*_exact_pair(gmm, c), **p),
-    nets=lambda nets, c, p: ScheduledCFG(*_net_pair(nets, c), **p), experiments=("atlas",), scale="s",
+    "w", **rule(ScheduledCFG), experiments=("atlas",), scale="s",
     sweep=({"schedule": "constant"}, {"schedule": "cosine"}, {"schedule": "exponential"},
            {"schedule": "exponential", "decay": 4.0}, {"schedule": "window", "w_out": 0.0},
            {"schedule": "window", "w_out": -0.5}, {"schedule": "window", "w_out": -1.0}, {"time": "log-sigma"},
@@ -474,9 +473,8 @@ register(Method(
     "fbg", "guidance", "FBG",
     "feedback guidance (Koulischer et al. 2025) with the exact posterior: per-state scale R/(R - (1 - pi)) - 1 with "
     "R = p(x|c)/p(x), capped at w; pi is the authors' (the true conditional's share, default 0.95)", "w",
-    params={"w": 0.0, "pi": 0.95}, limits={"pi": UNIT},
-    exact=lambda gmm, c, p: FeedbackGuidance(*_exact_pair(gmm, c), gmm.log_class_posterior, c,
-                                             math.log(float(gmm.class_probs[c])), p["w"], p["pi"]),
+    **rule(FeedbackGuidance, nets=None, exact=lambda gmm, c: (*_exact_pair(gmm, c), gmm.log_class_posterior, c,
+                                                              math.log(float(gmm.class_probs[c])))),
     experiments=("atlas",), scale="s", paper_names={"w": "lambda_max (as 1 + w)"},
     sweep=({"pi": 0.5}, {"pi": 0.75}),
     cite="Koulischer et al. 2025 (code: FelixKoulischer/FBG_using_edm2)", frame="x0"))
@@ -484,7 +482,7 @@ register(Method(
     "linear-cfg", "guidance", "linear CFG",
     "the linear approximation of CFG (Li, Wang and Qu 2025): s_c + w times the guidance term of Gaussian "
     "approximations of the class and the data (mean shift + positive and negative contrastive terms)", "w",
-    params=W, exact=lambda gmm, c, p: LinearCFG(_exact_pair(gmm, c)[0], gmm, c, p["w"]), experiments=("atlas",),
+    **rule(LinearCFG, exact=lambda gmm, c: (_exact_pair(gmm, c)[0], gmm, c), nets=None), experiments=("atlas",),
     cite="Li, Wang and Qu 2025 (arXiv 2505.19210)"))
 def _gibbs(gmm: ClassConditionalGMM, c: int, p: Params, x: Tensor, sigmas: Tensor, seed: int) -> Tensor:
     """Conditional samples (the exact conditional ODE from ``x``), then the Gibbs-like rounds of exact CFG."""
