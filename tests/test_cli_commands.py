@@ -63,3 +63,16 @@ def test_register_takes_a_command_with_a_new_name():
         cli.register(cli.REGISTRY["zoo"])
     with pytest.raises(TypeError, match="register takes a Command"):
         cli.register("zoo")
+
+
+def test_building_the_command_line_runs_no_experiment_code():
+    # every command builds the parser first: the experiments' records are read, their code (scipy, sympy, the
+    # figures) is imported only when one runs (experiment.lazy); a new interpreter, so nothing is loaded before
+    code = ("import sys, types; from sandbox import cli; cli.build_parser(); "
+            "print(sorted(m for m in ('scipy', 'sympy', 'matplotlib', 'sandbox.experiments.verification', "
+            "'sandbox.experiments.metrics', 'sandbox.experiments.claims') "
+            "if type(sys.modules.get(m)) is types.ModuleType))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", (out.stdout, out.stderr)
+    # and running one loads what it needs
+    assert cli.main(["separation", "--fast", "--mixture", "teaching_1d", "--methods", "cfg"]) == 0

@@ -15,6 +15,9 @@ their configs, and this module is in no result's code fingerprint.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import sys
+import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +26,25 @@ from ..core import plugins
 from ..core.mixtures import ClassConditionalGMM
 from ..core.validation import Limit
 
+
+def lazy(name: str) -> types.ModuleType:
+    """Module ``name`` (absolute), executed on its first attribute access (``importlib.util.LazyLoader``): a catalog
+    module names the code its experiment runs without importing it, so building the command line stays light (the
+    experiments import scipy, sympy and the figures' data)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no module named {name!r}")
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    parent, _, child = name.rpartition(".")
+    setattr(sys.modules[parent], child, module)
+    return module
+
+
 TIME = "time: "     # a results-page line of wall times: not compared by ``report --check``
 MIXTURE_HELP = "zoo name or mixture .json file (ClassConditionalGMM.save) (default: overlap_2d)"
 
@@ -30,12 +52,17 @@ MIXTURE_HELP = "zoo name or mixture .json file (ClassConditionalGMM.save) (defau
 @dataclass(frozen=True)
 class Section:
     """A section of the results page: ``name`` (for ``report --only``), ``title``, a one-line ``summary`` (the
-    command that reproduces it) and ``render(fast) -> Markdown``."""
+    command that reproduces it; a callable: text that reads what the experiment's code declares, when the page is
+    written) and ``render(fast) -> Markdown``."""
 
     name: str
     title: str
-    summary: str
+    summary: str | Callable[[], str]
     render: Callable[[bool], str]
+
+    def describe(self) -> str:
+        """The summary line."""
+        return self.summary() if callable(self.summary) else self.summary
 
 
 @dataclass(frozen=True)

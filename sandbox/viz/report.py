@@ -54,7 +54,7 @@ def build(fast: bool = False, only: list[str] | None = None, kept: dict[str, str
             f"below {FLOOR:g} are rounding noise of an exact zero; lines starting with `time:` are wall times, not "
             "compared).", ""]
     head += [f"- [{sections[n].title}](#{_anchor(sections[n].title)})" for n in shown]
-    body = [f"## {sections[n].title}\n\n*{sections[n].summary}.*\n\n{sections[n].render(fast)}" if n in names
+    body = [f"## {sections[n].title}\n\n*{sections[n].describe()}.*\n\n{sections[n].render(fast)}" if n in names
             else kept[sections[n].title] for n in shown]
     return "\n".join(head) + "\n\n" + "\n\n".join(body) + "\n"
 

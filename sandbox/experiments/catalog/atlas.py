@@ -7,8 +7,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ...core.validation import SEED
-from .. import separation, trained_atlas
-from ..experiment import PARAM, SAMPLER, TIME, Experiment, Option, Section, block, register
+from ..experiment import PARAM, SAMPLER, TIME, Experiment, Option, Section, block, lazy, register
+
+separation = lazy("sandbox.experiments.separation")
+trained_atlas = lazy("sandbox.experiments.trained_atlas")
 
 
 @dataclass(frozen=True)

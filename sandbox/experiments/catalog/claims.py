@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ...core.validation import COUNT, SEED
-from .. import claims
-from ..experiment import Experiment, Option, Section, assignments, register
+from ..experiment import Experiment, Option, Section, assignments, lazy, register
+
+claims = lazy("sandbox.experiments.claims")
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,9 @@ register(Experiment(
     "claims",
     sections=(Section(
         "claims", "Claims checked",
-        f"mclr-sandbox claims --replicates {claims.runner.REPLICATES[False]}: each published claim with its computed "
-        f"verdict, under {claims.runner.REPLICATES[False]} seeds ({claims.runner.REPLICATES[True]} on the fast page)",
-        _page),),
+        lambda: f"mclr-sandbox claims --replicates {claims.runner.REPLICATES[False]}: each published claim with its "
+        f"computed verdict, under {claims.runner.REPLICATES[False]} seeds ({claims.runner.REPLICATES[True]} on the "
+        "fast page)", _page),),
     summary="published claims about guidance, each with a computed verdict",
     description="Published claims about guidance, each measured on exact mixtures: the paper, the precise statement "
                 "tested, and a verdict computed from the numbers (holds / fails / holds with a caveat).",

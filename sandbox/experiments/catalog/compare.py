@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ...core.validation import SEED
-from .. import comparison
-from ..experiment import MIXTURE_HELP, Experiment, Option, Section, block, bullets, register
+from ..experiment import MIXTURE_HELP, Experiment, Option, Section, block, bullets, lazy, register
+
+comparison = lazy("sandbox.experiments.comparison")
 
 
 def _config(fast: bool) -> comparison.CompareConfig:
@@ -40,9 +41,9 @@ register(Experiment(
     config=_config,
     run=lambda config, progress: comparison.compare(config, progress=progress),
     header=_header,
-    table=comparison.table,
-    lines=comparison.acceptance_lines,
-    as_json=comparison.as_json,
+    table=lambda result: comparison.table(result),
+    lines=lambda result: comparison.acceptance_lines(result),
+    as_json=lambda result: comparison.as_json(result),
     mixture=lambda config, result: config.train.mixture,
     # given seeds are used as given, with --fast too
     options=(Option("--seeds", "seeds", "training seeds, each an int >= 0 (default 0 1 2; with --fast, 0)",

@@ -8,8 +8,10 @@ from typing import Any
 from ...core import cache
 from ...core.tables import format_table
 from ...core.validation import SEED
-from .. import measures, net_evaluation
-from ..experiment import Experiment, Option, register
+from .. import measures
+from ..experiment import Experiment, Option, lazy, register
+
+net_evaluation = lazy("sandbox.experiments.net_evaluation")
 
 KEYS = ("score_error", "score_error_cfg", "bayes_accuracy", "mean_posterior", "entropy", "mode_coverage",
         "energy_distance_cfg")
@@ -20,7 +22,7 @@ class EvaluateRun:
     """The checkpoint to measure and the settings it is measured with."""
 
     checkpoint: str = ""
-    evaluate: net_evaluation.EvaluateConfig = field(default_factory=net_evaluation.EvaluateConfig)
+    evaluate: net_evaluation.EvaluateConfig = field(default_factory=lambda: net_evaluation.EvaluateConfig())
 
 
 def _config(fast: bool) -> EvaluateRun:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .. import frame_sensitivity
-from ..experiment import Experiment, Section, block, register
+from ..experiment import Experiment, Section, block, lazy, register
+
+frame_sensitivity = lazy("sandbox.experiments.frame_sensitivity")
 
 
 def _config(fast: bool) -> frame_sensitivity.Config:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .. import trained_atlas
-from ..experiment import Experiment, Section, block, bullets, register
+from ..experiment import Experiment, Section, block, bullets, lazy, register
+
+trained_atlas = lazy("sandbox.experiments.trained_atlas")
 
 
 def _config(fast: bool) -> trained_atlas.NetsConfig:

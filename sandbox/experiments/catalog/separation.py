@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ...core.validation import SEED
-from .. import separation
-from ..experiment import MIXTURE_HELP, PARAM, SAMPLER, Experiment, Option, Section, block, bullets, register
+from ..experiment import MIXTURE_HELP, PARAM, SAMPLER, Experiment, Option, Section, block, bullets, lazy, register
+
+separation = lazy("sandbox.experiments.separation")
 
 
 def _config(fast: bool) -> separation.SweepConfig:
@@ -48,9 +49,9 @@ register(Experiment(
     config=_config,
     run=lambda config, progress: separation.sweep(config, progress=progress),
     header=_header,
-    table=separation.table,
-    lines=separation.trend_summary,
-    as_json=separation.as_json,
+    table=lambda result: separation.table(result),
+    lines=lambda result: separation.trend_summary(result),
+    as_json=lambda result: separation.as_json(result),
     mixture=lambda config, rows: config.mixture,
     options=(Option("--mixture", "mixture", MIXTURE_HELP, default="overlap_2d", metavar="NAME_OR_FILE", reads=True),
              Option("--methods", "methods", _methods_help, many=True, metavar="NAME"),
