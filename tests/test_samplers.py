@@ -56,10 +56,11 @@ def test_cfg_wrapper_equals_closed_form_and_respects_interval():
 
 def test_trajectory_and_bad_sigmas():
     gmm = zoo.teaching_1d()
-    traj = []
-    samplers.heun_ode(guidance.conditional(gmm.score, 0), gmm.sample(10, sigma=5.0, generator=0),
-                      edm_sigmas(8, 0.01, 5.0), trajectory=traj)
-    assert len(traj) == 9              # x_init and one iterate per step (8 steps, 9 sigmas)
+    x = gmm.sample(10, sigma=5.0, generator=0)
+    traj = samplers.path(samplers.heun_ode, guidance.conditional(gmm.score, 0), x, edm_sigmas(8, 0.01, 5.0))
+    assert traj.shape == (9, 10, 1)    # x_init and one iterate per step (8 steps, 9 sigmas)
+    assert torch.equal(traj[0], x) and torch.equal(traj[-1], samplers.heun_ode(guidance.conditional(gmm.score, 0), x,
+                                                                               edm_sigmas(8, 0.01, 5.0)))
     with pytest.raises(ValueError, match="strictly decreasing"):
         samplers.heun_ode(gmm.score, torch.zeros(3, 1, dtype=torch.float64),
                           torch.tensor([1.0, 2.0], dtype=torch.float64))
@@ -123,3 +124,32 @@ def test_integrate_is_the_samplers_heun_loop_in_either_direction():
         samplers.integrate(lambda y, s: y, start, torch.tensor([1.0, 2.0, 1.5], dtype=torch.float64))
     with pytest.raises(TypeError, match="drift"):
         samplers.integrate(None, start, torch.tensor([1.0, 2.0], dtype=torch.float64))
+
+
+def test_every_sampler_reports_each_step_with_the_denoiser_it_stepped_with():
+    # k-diffusion's callback: after step i, the state reached and D = x_i + sigma_i^2 s(x_i, sigma_i) at the step's
+    # start; Heun's x_{i+1} is then x_i + (sigma_{i+1} - sigma_i) times the mean of its two slopes, Euler's uses D alone
+    gmm = zoo.overlap_2d()
+    score = guidance.exact_cfg(gmm, 0, 2.0)
+    x0, sigmas = gmm.sample(16, sigma=5.0, generator=1), edm_sigmas(6, 0.01, 5.0)
+    for sampler in (samplers.euler_ode, samplers.heun_ode, samplers.flow_euler, samplers.euler_maruyama):
+        steps = []
+        end = sampler(score, x0, sigmas, callback=steps.append)
+        assert [s.i for s in steps] == list(range(6)) and torch.equal(steps[-1].x, end), sampler.__name__
+        x = x0
+        for step, s, s_next in zip(steps, sigmas[:-1], sigmas[1:]):
+            assert float(step.sigma) == float(s) and float(step.sigma_next) == float(s_next)
+            torch.testing.assert_close(step.denoised, x + s**2 * score(x, s.expand(16)), rtol=1e-12, atol=1e-12)
+            if sampler is samplers.euler_ode:      # the Euler step is the step toward D: x + (s' - s)(x - D)/s
+                torch.testing.assert_close(step.x, x + (s_next - s) * (x - step.denoised) / s, rtol=1e-12, atol=1e-12)
+            x = step.x
+    # the general drift of integrate has no denoiser; CFG++ reports its guided one
+    steps = []
+    samplers.integrate(lambda y, s: -y, x0, sigmas.flip(0)[1:], callback=steps.append)
+    assert len(steps) == 5 and all(s.denoised is None for s in steps)
+    steps = []
+    samplers.cfg_pp(guidance.conditional(gmm.score, 0), guidance.conditional(gmm.score, None), 0.5, x0, sigmas,
+                    callback=steps.append)
+    s = sigmas[0]
+    d_c, d_u = (x0 + s**2 * gmm.score(x0, s, k) for k in (0, None))
+    torch.testing.assert_close(steps[0].denoised, d_u + 0.5 * (d_c - d_u), rtol=1e-12, atol=1e-12)

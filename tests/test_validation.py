@@ -121,7 +121,7 @@ def test_callables_and_containers_are_checked_by_name():
         (lambda: metrics.ks_distance(x[:, :1], None), "cdf must be a callable"),
         (lambda: theory.minimiser(None, x, 1.0, 0, "dsm"), "gmm must be a ClassConditionalGMM"),
         (lambda: objectives.dsm_loss(lambda x, s, c: x, x, eps, 1.0, 0, "3"), "num_classes must be an int"),
-        (lambda: samplers.heun_ode(lambda x, s: x, x, edm_sigmas(4), trajectory=()), "trajectory must be a list"),
+        (lambda: samplers.heun_ode(lambda x, s: x, x, edm_sigmas(4), callback=()), "callback must be"),
     ]
     for call, message in cases:
         with pytest.raises(TypeError, match=message):

@@ -20,7 +20,7 @@ from ..core.mixtures import ClassConditionalGMM
 from ..core.schedules import edm_sigmas
 from ..core.validation import as_generator, as_int, as_number, as_points, as_scales
 from ..methods.guidance import exact_cfg
-from ..methods.samplers import heun_ode
+from ..methods.samplers import heun_ode, path
 from .separation import SampleConfig
 
 Tensor = torch.Tensor
@@ -96,9 +96,7 @@ def guided_path(gmm: ClassConditionalGMM, x: Tensor, sigma: float, c: int, w: fl
         raise TypeError(f"x must be a point: {gmm.dim} numbers, got {x!r}") from None
     x = as_points(x, gmm.dim, gmm.dtype, gmm.device, "x")
     sigmas = edm_sigmas(as_int(steps, "steps", minimum=1), sigma_min, sigma).to(gmm.dtype)
-    states: list[Tensor] = []
-    heun_ode(exact_cfg(gmm, c, w), x, sigmas, trajectory=states)
-    return sigmas[:-1], torch.cat(states[:-1])
+    return sigmas[:-1], path(heun_ode, exact_cfg(gmm, c, w), x, sigmas)[:-1, 0]
 
 
 @dataclass(frozen=True)

@@ -243,9 +243,10 @@ def setting_row(unit: Setting, cfg_x: list[Tensor] | None) -> Row:
             x = methods.sample(method, gmm, c, _start(config, c), sigmas, seed + 3, w=w, lam=lam, **extra)
         else:
             score = methods.field(method, gmm, c, w=w, lam=lam, **extra)
-            paths: list[Tensor] | None = [] if config.to_cfg else None
             run = samplers.heun_ode if config.sampler == "heun" else samplers.native(spec.frame)
-            x = run(score, _start(config, c), sigmas, trajectory=paths)
+            # the states of every step (steps + 1, n, d) where the overshoot is measured on them
+            paths = samplers.path(run, score, _start(config, c), sigmas) if config.to_cfg else None
+            x = run(score, _start(config, c), sigmas) if paths is None else paths[-1]
             fractions.append(getattr(score, "ill_posed_fraction", None))
         seconds = time.perf_counter() - t0
         report = metrics.separation_report(gmm, x, c, seed=config.seed)
@@ -262,7 +263,7 @@ def setting_row(unit: Setting, cfg_x: list[Tensor] | None) -> Row:
                 # the rule's denoiser, a fresh field (a stateful rule's state restarts) at the first paths' states
                 fresh = methods.field(method, gmm, c, w=w, lam=lam, **extra)
                 report["x0_overshoot"] = metrics.x0_overshoot(
-                    gmm, torch.stack(paths, 1)[:OVERSHOOT_PATHS], sigmas, c,
+                    gmm, paths.transpose(0, 1).contiguous()[:OVERSHOOT_PATHS], sigmas, c,
                     lambda x, s, fresh=fresh: x + (s * s)[:, None] * fresh(x, s))
         if config.fidelity:
             q0_x = target.sample(config.n, generator=seed + 1)
@@ -317,11 +318,14 @@ class SampleConfig:
                                                **dict(self.params)))
                 out["paths"].append(torch.empty(0, self.steps + 1, gmm.dim, dtype=torch.float64))
                 continue
-            path: list[Tensor] = []
             field = methods.field(self.method, gmm, c, w=self.w, lam=self.lam, **dict(self.params))
-            out["x"].append(samplers.heun_ode(field, start, grid, trajectory=path if self.trajectories else None))
-            out["paths"].append(torch.stack([p[:self.trajectories] for p in path], 1) if self.trajectories
-                                else torch.empty(0, self.steps + 1, gmm.dim, dtype=torch.float64))
+            if not self.trajectories:
+                out["x"].append(samplers.heun_ode(field, start, grid))
+                out["paths"].append(torch.empty(0, self.steps + 1, gmm.dim, dtype=torch.float64))
+                continue
+            states = samplers.path(samplers.heun_ode, field, start, grid)          # (steps + 1, n, d)
+            out["x"].append(states[-1])
+            out["paths"].append(states[:, :self.trajectories].transpose(0, 1).contiguous())
         return out
 
 

@@ -51,8 +51,8 @@ def inflation(unit: Setting) -> dict[str, object]:
     start = gmm.sample(config.n, c=0, sigma=80.0, generator=config.seed)
     out: dict[str, object] = {"mixture": unit.mixture, "w": unit.w}
     for rule, params in (("cfg", {}), ("cfg-rescale", {"phi": config.phi})):
-        paths: list[torch.Tensor] = []
-        x = samplers.heun_ode(methods.field(rule, gmm, 0, w=unit.w, **params), start, grid, trajectory=paths)
+        paths = samplers.path(samplers.heun_ode, methods.field(rule, gmm, 0, w=unit.w, **params), start, grid)
+        x = paths[-1]
         fresh = methods.field(rule, gmm, 0, w=unit.w, **params)
         logs = []
         for state, sigma in zip(paths[:-1], grid[:-1].tolist()):

@@ -187,10 +187,9 @@ def cfg_intuition_figure(fast: bool = False, w: float = 3.0, sigma: float = 0.5)
         v = (v / v.norm(dim=1, keepdim=True).clamp_min(1e-12)).numpy()
         ax.quiver(gx, gy, v[:, 0].reshape(gx.shape), v[:, 1].reshape(gx.shape), color=P.class_color(c),
                   angles="xy", alpha=0.6, width=0.005)
-        path: list[torch.Tensor] = []
-        samplers.heun_ode(guidance.exact_cfg(g2, c, w), g2.sample(12, c=c, sigma=20.0, generator=0),
-                          edm_sigmas(16 if fast else 48, 0.002, 20.0), trajectory=path)
-        traj = torch.stack(path, 1).numpy()
+        start = g2.sample(12, c=c, sigma=20.0, generator=0)
+        traj = samplers.path(samplers.heun_ode, guidance.exact_cfg(g2, c, w), start,
+                             edm_sigmas(16 if fast else 48, 0.002, 20.0)).transpose(0, 1).numpy()
         for t in traj:
             ax.plot(t[:, 0], t[:, 1], color="k", lw=0.6, alpha=0.8)
             ax.plot(t[-1, 0], t[-1, 1], "o", color="k", ms=2)
