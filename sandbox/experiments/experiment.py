@@ -45,6 +45,12 @@ def lazy(name: str) -> types.ModuleType:
     return module
 
 
+def sized(config: Any, fast: bool) -> Any:
+    """``config`` itself (the full setting) or, with ``fast``, its ``config.fast()``: every config with a fast setting
+    declares it as that method, and this is the one switch between them."""
+    return config.fast() if fast else config
+
+
 TIME = "time: "     # a results-page line of wall times: not compared by ``report --check``
 MIXTURE_HELP = "zoo name or mixture .json file (ClassConditionalGMM.save) (default: overlap_2d)"
 

@@ -222,21 +222,6 @@ def ks_distance(x: Tensor, cdf: Callable[[np.ndarray], np.ndarray], level: float
 
 
 # ---------------------------------------------------------------------------------------------- a full report
-def separation_report(gmm: ClassConditionalGMM, x: Tensor, c: int, seed: int = 0) -> dict[str, Estimate]:
-    """The separation and diversity measures of this module for samples ``x`` of class ``c`` (fidelity to a
-    reference sample is ``energy_distance`` / ``sliced_wasserstein``, called separately: they are the costly ones)."""
-    return {
-        "bayes_accuracy": bayes_accuracy(gmm, x, c),
-        "mean_posterior": mean_posterior(gmm, x, c),
-        "log_ratio_mean": log_ratio(gmm, x, c, "mean"),
-        "log_ratio_min": log_ratio(gmm, x, c, "min"),
-        "leakage": leakage(gmm, x, c),
-        "mode_coverage": mode_coverage(gmm, x, c, seed=seed),
-        "entropy": entropy(x),
-        "covariance_trace": covariance_trace(x, seed=seed),
-    }
-
-
 def x0_overshoot(gmm: ClassConditionalGMM, states: Tensor, sigmas: Tensor, c: int,
                  denoiser: Callable[[Tensor, Tensor], Tensor], level: float = LEVEL) -> Estimate:
     """Where a rule's denoiser ``D(x, sigma)`` lands in x0 space relative to the exact posterior ``p(x0 | x, c)``,

@@ -29,7 +29,7 @@ from ..core.validation import as_int, as_number
 from ..learn.models import Denoiser, NoisyClassifier
 from ..learn.training import TrainResult
 from ..methods import samplers
-from . import evaluation, metrics
+from . import evaluation, measures, metrics
 
 Tensor = torch.Tensor
 SIGMA_MAX, SIGMA_MIN = 80.0, 0.002
@@ -122,8 +122,8 @@ def evaluate(result: TrainResult, config: EvaluateConfig = EvaluateConfig()) -> 
             with torch.no_grad():
                 x = samplers.heun_ode(net_field(result, c, w), start, grid)
             exact = samplers.heun_ode(methods.field("cfg", gmm, c, w=w), start, grid)
-            report = {k: v for k, v in metrics.separation_report(gmm, x, c, seed=config.seed).items()
-                      if k in ("bayes_accuracy", "mean_posterior", "entropy", "mode_coverage")}
+            report = measures.report(gmm, x, c, ("bayes_accuracy", "mean_posterior", "entropy", "mode_coverage"),
+                                     seed=config.seed)
             report["energy_distance_cfg"] = metrics.energy_distance(x, exact, seed=config.seed)
             reports.append(report)
         rows.append({"w": w, "score_error": own[1], "score_error_per_sigma": own[0], "score_error_cfg": to_cfg[1],

@@ -69,6 +69,8 @@ class SweepConfig:
     # how a field is sampled: "heun" (EDM's Heun for every rule) or "paper" (each rule with the sampler of its
     # paper's frame, samplers.native: DDIM for VP rules, flow-matching Euler for rectified-flow ones)
     sampler: str = "heun"
+    # the measures of each class's samples (measures.of_samples): every one registered when the config is made
+    measures: tuple[str, ...] = field(default_factory=lambda: measures.of_samples())
 
     def fast(self) -> SweepConfig:
         """Small sizes, same code path (tests, ``--fast``)."""
@@ -111,6 +113,9 @@ class SweepConfig:
             if method not in self.methods or methods.get(method).strength != "w":
                 raise ValueError(f"variants name {method!r}: it must be among methods {self.methods}, of strength w")
             methods.get(method).bind(**dict(params))
+        unknown = [key for key in self.measures if key not in measures.of_samples()]
+        if unknown:
+            raise ValueError(f"measures must be drawn from {list(measures.of_samples())}, got {unknown}")
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if not as_number(self.sigma_min, "sigma_min", 0.0, strict=True) < as_number(self.sigma_max, "sigma_max"):
@@ -249,7 +254,7 @@ def setting_row(unit: Setting, cfg_x: list[Tensor] | None) -> Row:
             x = run(score, _start(config, c), sigmas) if paths is None else paths[-1]
             fractions.append(getattr(score, "ill_posed_fraction", None))
         seconds = time.perf_counter() - t0
-        report = metrics.separation_report(gmm, x, c, seed=config.seed)
+        report = measures.report(gmm, x, c, config.measures, seed=config.seed)
         if config.to_cfg:
             report["energy_distance_cfg"] = metrics.energy_distance(x, cfg_x[c], seed=config.seed)
             if score is not None:
@@ -354,11 +359,13 @@ def trend_summary(rows: list[Row]) -> list[str]:
     return lines
 
 
-def table(rows: list[Row], columns: tuple[str, ...] | None = None) -> str:
+def table(rows: list[Row], columns: tuple[str, ...] | None = None, hide: tuple[str, ...] = ()) -> str:
     """A fixed-width table, ``value ±half-width`` per cell (``-`` where a row has no such measure); ``columns``:
-    report keys to show (default: every key of ``COLUMNS`` that some row has)."""
-    keys = [k for k in (columns or COLUMNS) if any(k in r.metrics for r in rows)]
-    header = ["method", "w", "lambda", *[COLUMNS[k] for k in keys]]
+    report keys to show (default: every key of ``COLUMNS`` that some row has, then any other measure they have, e.g.
+    a plug-in's), less those in ``hide``."""
+    found = dict.fromkeys(k for r in rows for k in r.metrics)
+    keys = [k for k in (columns or (*COLUMNS, *(k for k in found if k not in COLUMNS))) if k in found and k not in hide]
+    header = ["method", "w", "lambda", *[measures.heading(k) for k in keys]]
 
     def cell(r: Row, k: str) -> str:
         return estimate(r.metrics[k].value, r.metrics[k].half_width) if k in r.metrics else "-"

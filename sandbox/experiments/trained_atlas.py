@@ -45,6 +45,7 @@ from .metrics import Estimate
 Tensor = torch.Tensor
 UNGUIDED = ("dsm", "mclr")        # rows without a strength: measured against each w's references
 SIGMA_MAX, SIGMA_MIN = 80.0, 0.002
+SAMPLE_MEASURES = ("bayes_accuracy", "mean_posterior", "entropy", "mode_coverage")    # of each class's samples
 MEASURES = measures.headings(("score_error", "dsm_error", "bayes_accuracy", "mean_posterior", "entropy",
                                "mode_coverage", "energy_distance_cfg", "energy_distance", "passes",
                                "seconds_per_1000"))   # key -> table heading
@@ -245,16 +246,15 @@ def measure_seed(unit: Measure, models: dict[str, torch.nn.Module],
     for method, w in settings:
         xs, passes, rate = sample(method, 0.0 if w is None else w)
         for ref_w in (config.ws if w is None else (w,)):
-            measures = {"passes": Estimate.exact(passes, "counted"),
+            measured = {"passes": Estimate.exact(passes, "counted"),
                         "seconds_per_1000": Estimate.exact(rate, "measured wall time")}
             reports = []
             for c in range(k):
-                full = metrics.separation_report(gmm, xs[c], c, seed=seed)
-                report = {key: full[key] for key in ("bayes_accuracy", "mean_posterior", "entropy", "mode_coverage")}
+                report = measures.report(gmm, xs[c], c, SAMPLE_MEASURES, seed=seed)
                 report["energy_distance_cfg"] = metrics.energy_distance(xs[c], exact_cfg[c, ref_w], seed=seed)
                 report["energy_distance"] = metrics.energy_distance(xs[c], q0[c, ref_w], seed=seed)
                 reports.append(report)
-            measures |= {key: Estimate.mean([r[key] for r in reports]) for key in reports[0]}
+            measured |= {key: Estimate.mean([r[key] for r in reports]) for key in reports[0]}
             per_sigma = {}
             if method != "mclr":   # capped MCLR has no pointwise optimum where the uncapped one is ill-posed
                 # the own optimum: CFG for DSM + CFG, s_c for DSM
@@ -265,8 +265,8 @@ def measure_seed(unit: Measure, models: dict[str, torch.nn.Module],
                                for (s, _, _), v, t in zip(points, values, target)]
                     per_sigma[name] = [float(torch.cat(squares[i:i + k]).mean().sqrt())
                                        for i in range(0, len(squares), k)]
-                    measures["score_error" if name == "net" else "dsm_error"] = evaluation.rms(torch.cat(squares))
-            rows.append({"method": method, "w": ref_w, "measures": {key: e.as_dict() for key, e in measures.items()},
+                    measured["score_error" if name == "net" else "dsm_error"] = evaluation.rms(torch.cat(squares))
+            rows.append({"method": method, "w": ref_w, "measures": {key: e.as_dict() for key, e in measured.items()},
                          "per_sigma": per_sigma})
     return rows
 

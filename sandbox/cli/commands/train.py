@@ -20,6 +20,7 @@ EXAMPLES = """\
 def run(args: argparse.Namespace) -> int:
     from ... import methods
     from ...core import zoo
+    from ...experiments.experiment import sized
     from ...learn import checkpoints
     from ...learn.training import TrainConfig, train, train_classifier
 
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--classifier is only used by the objectives that need one: {', '.join(users)}")
     mixture = zoo.resolve(args.mixture or "overlap_2d", "--mixture")
     base = TrainConfig(mixture=mixture, seed=args.seed)
-    base = base.fast() if args.fast else base
+    base = sized(base, args.fast)
     shown = progress(args)
     if args.objective == "classifier":
         result = train_classifier(replace(base, **changes), progress=shown)

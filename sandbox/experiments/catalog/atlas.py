@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ...core.validation import SEED
-from ..experiment import PARAM, SAMPLER, TIME, Experiment, Option, Section, block, lazy, register
+from ..experiment import PARAM, SAMPLER, TIME, Experiment, Option, Section, block, lazy, register, sized
 
 separation = lazy("sandbox.experiments.separation")
 trained_atlas = lazy("sandbox.experiments.trained_atlas")
@@ -66,7 +66,7 @@ def _one(spec: Any, run: AtlasRun, progress: bool) -> dict[str, Any]:
     """The atlas of one mixture: its text, check lines, configs, mixture and JSON results."""
     config = replace(separation.SweepConfig.atlas(spec, fast=run.fast), seed=run.seed)
     nets = trained_atlas.NetsConfig().with_mixture(config.mixture)
-    nets = nets.fast() if run.fast else nets
+    nets = sized(nets, run.fast)
     nets = replace(nets, seeds=run.seeds) if run.seeds is not None else nets
     if run.methods:
         config, nets = _parts(run.methods, config, nets, run.exact_only)

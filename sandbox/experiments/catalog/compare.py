@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from ...core.validation import SEED
-from ..experiment import MIXTURE_HELP, Experiment, Option, Section, block, bullets, lazy, register
+from ..experiment import MIXTURE_HELP, Experiment, Option, Section, block, bullets, lazy, register, sized
 
 comparison = lazy("sandbox.experiments.comparison")
 
 
 def _config(fast: bool) -> comparison.CompareConfig:
     config = comparison.CompareConfig()
-    return config.fast() if fast else config
+    return sized(config, fast)
 
 
 def _page(fast: bool) -> str:

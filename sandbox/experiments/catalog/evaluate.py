@@ -9,7 +9,7 @@ from ...core import cache
 from ...core.tables import format_table
 from ...core.validation import SEED
 from .. import measures
-from ..experiment import Experiment, Option, lazy, register
+from ..experiment import Experiment, Option, lazy, register, sized
 
 net_evaluation = lazy("sandbox.experiments.net_evaluation")
 
@@ -27,7 +27,7 @@ class EvaluateRun:
 
 def _config(fast: bool) -> EvaluateRun:
     settings = net_evaluation.EvaluateConfig()
-    return EvaluateRun(evaluate=settings.fast() if fast else settings)
+    return EvaluateRun(evaluate=sized(settings, fast))
 
 
 def _run(config: EvaluateRun, progress: bool) -> dict[str, Any]:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from ..experiment import Experiment, Section, block, lazy, register
+from ..experiment import Experiment, Section, block, lazy, register, sized
 
 frame_sensitivity = lazy("sandbox.experiments.frame_sensitivity")
 
 
 def _config(fast: bool) -> frame_sensitivity.Config:
     config = frame_sensitivity.Config()
-    return config.fast() if fast else config
+    return sized(config, fast)
 
 
 def _page(fast: bool) -> str:

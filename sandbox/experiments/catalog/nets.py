@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from ..experiment import Experiment, Section, block, bullets, lazy, register
+from ..experiment import Experiment, Section, block, bullets, lazy, register, sized
 
 trained_atlas = lazy("sandbox.experiments.trained_atlas")
 
 
 def _config(fast: bool) -> trained_atlas.NetsConfig:
     config = trained_atlas.NetsConfig()
-    return config.fast() if fast else config
+    return sized(config, fast)
 
 
 def _page(fast: bool) -> str:

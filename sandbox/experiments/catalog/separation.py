@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 from ...core.validation import SEED
-from ..experiment import MIXTURE_HELP, PARAM, SAMPLER, Experiment, Option, Section, block, bullets, lazy, register
+from ..experiment import (
+    MIXTURE_HELP,
+    PARAM,
+    SAMPLER,
+    Experiment,
+    Option,
+    Section,
+    block,
+    bullets,
+    lazy,
+    register,
+    sized,
+)
 
 separation = lazy("sandbox.experiments.separation")
 
 
 def _config(fast: bool) -> separation.SweepConfig:
     config = separation.SweepConfig()
-    return config.fast() if fast else config
+    return sized(config, fast)
 
 
 def _page(fast: bool) -> str:
     config = _config(fast)
     rows = separation.sweep(config, progress=False)
     return (f"n = {config.n} per class, Heun {config.steps} steps.\n\n"
-            + block(separation.table(rows, tuple(k for k in separation.COLUMNS if k != "seconds_per_1000")))
+            + block(separation.table(rows, hide=("seconds_per_1000",)))
             + "\n\n" + bullets(separation.trend_summary(rows)))
 
 

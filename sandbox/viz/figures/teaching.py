@@ -9,6 +9,7 @@ import torch
 from ...core import cache, zoo
 from ...core.schedules import edm_sigmas
 from ...experiments import comparison
+from ...experiments.experiment import sized
 from ...experiments.separation import SampleConfig
 from ...methods import gaussian_flow, guidance, samplers
 from ...methods.tilted import TiltedTarget
@@ -100,7 +101,7 @@ def guided_paths_1d_figure(fast: bool = False) -> plt.Figure:
 def mlp_comparison_figure(fast: bool = False) -> plt.Figure:
     """Draws ``comparison.FigureConfig``'s data (its nets come from the cache that ``compare`` also fills)."""
     config = comparison.FigureConfig()
-    config = config.fast() if fast else config
+    config = sized(config, fast)
     data = cache.run(config)
     gmm, w = config.compare.train.mixture, config.compare.w
     show = {"dsm / nets": ("DSM net, $w=0$", P.class_color(1), "-"),

@@ -9,6 +9,7 @@ import torch
 
 from ... import methods
 from ...core import cache, zoo
+from ...experiments.experiment import sized
 from ...experiments.verification import LearningTraceConfig, ParabolaConfig, ResidualsConfig
 from ...methods import objectives, theory
 from .. import plotting as P
@@ -62,7 +63,7 @@ def theorem_residuals_figure(fast: bool = False, data: dict[str, torch.Tensor] |
     ``verification.residual_table`` of checks already run), else the cached experiment."""
     if data is None:
         config = ResidualsConfig()
-        data = cache.run(config.fast() if fast else config)
+        data = cache.run(sized(config, fast))
     colors = matplotlib.colors.ListedColormap([P.class_color(2), P.class_color(1), P.class_color(4)])
     with P.style():
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.4, ncols=2)
@@ -93,7 +94,7 @@ def theorem_residuals_figure(fast: bool = False, data: dict[str, torch.Tensor] |
 @figure("theorem_parabolas", "J_w(s_w + delta h) - J_w(s_w) against delta: parabolas with vertex at s_w", EXACT)
 def theorem_parabolas_figure(fast: bool = False) -> plt.Figure:
     config = ParabolaConfig(sigma=THEOREM_SIGMA)
-    config = config.fast() if fast else config
+    config = sized(config, fast)
     # values rounded to 8 significant digits: what is drawn must not move with last-bit differences between CPUs
     curves = {k: np.asarray([float(f"{v:.8g}") for v in t.reshape(-1).tolist()]).reshape(t.shape)
               for k, t in cache.run(config).items()}
@@ -169,7 +170,7 @@ def mclr_ill_posed_figure(fast: bool = False) -> plt.Figure:
         TRAINED)
 def learning_curves_figure(fast: bool = False) -> plt.Figure:
     config = LearningTraceConfig()
-    config = config.fast() if fast else config
+    config = sized(config, fast)
     traces = {k: v.numpy() for k, v in cache.run(config).items()}
     with P.style():
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.3, ncols=2, sharey=True)
