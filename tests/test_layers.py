@@ -32,6 +32,11 @@ def _imports(source: str, here: tuple[str, ...]) -> list[tuple[str, int]]:
                 out.append((".".join(target), _layer(target)))
             else:        # `from .. import name`: a layer's package, or anything else of the top package
                 out += [(a.name, RANK.get(a.name, TOP)) for a in node.names]
+        # a module named for loading on first use (experiment.lazy("sandbox.experiments.metrics")) is an import too
+        elif (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "lazy"
+              and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            target = tuple(node.args[0].value.split(".")[1:])
+            out.append((".".join(target), _layer(target)))
     return out
 
 
@@ -47,6 +52,7 @@ def test_the_check_sees_an_upward_import():
     assert ("experiments.claims", 3) in _imports("from ..experiments.claims import Claim\n", ("core",))
     assert ("viz", 4) in _imports("from .. import viz\n", ("core",))
     assert _imports("from .mixtures import ClassConditionalGMM\n", ("core",)) == [("core.mixtures", 0)]
+    assert ("viz.report", 4) in _imports('report = lazy("sandbox.viz.report")\n', ("experiments",))
 
 
 def test_the_version_is_read_from_core_not_from_the_package_above():
