@@ -41,8 +41,10 @@ def test_the_measures_of_samples_are_the_metrics_they_name():
     gmm = zoo.get("overlap_2d")
     x = gmm.sample(300, c=1, generator=3)
     got = measures.report(gmm, x, 1, measures.of_samples(), seed=5)
-    direct = {"bayes_accuracy": metrics.bayes_accuracy(gmm, x, 1), "mean_posterior": metrics.mean_posterior(gmm, x, 1),
-              "log_ratio_mean": metrics.log_ratio(gmm, x, 1, "mean"), "log_ratio_min": metrics.log_ratio(gmm, x, 1, "min"),
+    direct = {"bayes_accuracy": metrics.bayes_accuracy(gmm, x, 1),
+              "mean_posterior": metrics.mean_posterior(gmm, x, 1),
+              "log_ratio_mean": metrics.log_ratio(gmm, x, 1, "mean"),
+              "log_ratio_min": metrics.log_ratio(gmm, x, 1, "min"),
               "leakage": metrics.leakage(gmm, x, 1), "mode_coverage": metrics.mode_coverage(gmm, x, 1, seed=5),
               "entropy": metrics.entropy(x), "covariance_trace": metrics.covariance_trace(x, seed=5)}
     assert list(got) == list(direct) and got == direct

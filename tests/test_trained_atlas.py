@@ -99,24 +99,32 @@ def test_every_fine_tune_moves_toward_its_own_optimum(fast_result):
     assert len(trained_atlas.table(fast_result).splitlines()) == 2 + 2 * 2 + 2 * 6   # dsm, mclr x 2 w; 6 per w
 
 
-def test_the_checks_use_every_seed():
+def test_the_checks_use_every_seed_and_the_fair_yardstick():
     def row(method, w, err, dsm, ed_cfg, ed_q0=1.0):
         est = lambda v: {"value": v, "lo": v - 0.01, "hi": v + 0.01}   # noqa: E731
         return {"method": method, "w": w, "measures": {"score_error": est(err), "dsm_error": est(dsm),
                                                        "energy_distance_cfg": est(ed_cfg),
                                                        "energy_distance": est(ed_q0)}}
 
-    seed_a = {"rows": [row("cfg", 4.0, 0.5, 1.0, 0.1), row("gft", 4.0, 0.2, 1.0, 0.15),
-                       row("data-tilt", 4.0, 0.1, 1.0, 0.5, 0.1)]}
-    seed_b = {"rows": [row("cfg", 4.0, 0.5, 1.0, 0.1), row("gft", 4.0, 0.4, 1.0, 0.25),   # 0.4 > 0.3, 2.5 > 2
-                       row("data-tilt", 4.0, 0.1, 1.0, 0.5, 0.1)]}
+    common = [row("dsm", 4.0, 0.05, 0.05, 0.3), row("cfg", 4.0, 0.5, 1.0, 0.1),
+              row("data-tilt", 4.0, 0.1, 1.0, 0.5, 0.1)]
+    seed_a = {"rows": [*common, row("gft", 4.0, 0.55, 1.0, 0.105)]}
+    seed_b = {"rows": [*common, row("gft", 4.0, 0.65, 1.0, 0.125)]}     # 0.65 / 0.5 = 1.3 > 1.2
     got = {(c["method"], c["check"][:12]): c for c in trained_atlas.checks({"seeds": [seed_a, seed_b]})}
     ratio = got["gft", "score error "]
-    assert ratio["values"] == pytest.approx([0.2, 0.4]) and not ratio["holds"]
+    assert ratio["values"] == pytest.approx([1.1, 1.3]) and not ratio["holds"]
+    # from 1.0 (where the DSM net is) to 0.6 on average, of the way to DSM + CFG's 0.5: 0.4 / 0.5 = 80%
+    assert "closed 80% of the way" in ratio["why"] and "DSM + CFG at inference 0.5" in ratio["yardstick"]
+    # the floor: the DSM net's 0.05 carried through CFG at w = 4, x sqrt(25 + 16) = 6.40 -> 0.32
+    assert "x sqrt((1+w)^2 + w^2) = 0.32" in ratio["yardstick"]
     ed = got["gft", "energy dista"]
-    assert ed["values"] == pytest.approx([1.5, 2.5]) and not ed["holds"]
+    # lower ends 0.095, 0.115 against DSM + CFG's upper end 0.11: overlapping in one seed, above it in the other
+    assert ed["values"] == pytest.approx([-0.015, 0.005]) and not ed["holds"]
     gap = got["data-tilt", "energy dista"]
     assert gap["values"] == pytest.approx([0.38, 0.38]) and gap["holds"]          # (0.5 - 0.01) - (0.1 + 0.01)
+    lines = trained_atlas.check_lines({"seeds": [seed_a, seed_b]})
+    assert all(line.endswith("holds") or "FAILS: " in line for line in lines) and all("yardstick: " in line
+                                                                                      for line in lines)
 
 
 @pytest.mark.slow
@@ -125,7 +133,7 @@ def test_atlas_cli_reports_exact_and_trained_parts(tmp_path, capsys, fast_result
     assert cli.main(["atlas", "--fast", "--methods", "cfg", "gft", "--json", str(out)]) == 0
     text = capsys.readouterr().out
     assert "gft / nets" in text and "cfg / nets" in text and "energy distance to q_0" in text
-    assert "gft w=4: score error to own optimum" in text
+    assert "gft w=4: score error to exact CFG / DSM + CFG's" in text
     report = json.loads(out.read_text())
     assert report["command"] == "atlas" and set(report["results"]) == {"exact", "nets"}
     assert {r["method"] for r in report["results"]["exact"]["rows"]} == {"cfg", "gft"}

@@ -22,6 +22,7 @@ each net by its training config.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import dataclass, field, replace
@@ -49,8 +50,9 @@ SAMPLE_MEASURES = ("bayes_accuracy", "mean_posterior", "entropy", "mode_coverage
 MEASURES = measures.headings(("score_error", "dsm_error", "bayes_accuracy", "mean_posterior", "entropy",
                                "mode_coverage", "energy_distance_cfg", "energy_distance", "passes",
                                "seconds_per_1000"))   # key -> table heading
-RATIO = 0.3          # expected: score error to the own optimum at most this share of the DSM net's
-ED_FACTOR = 2.0      # expected: weighted MCLR and GFT, unguided, within this factor of DSM + CFG's distance to CFG
+# a fine-tune is taken to reach the inference-time route (the DSM net with CFG at sampling, twice the passes) when its
+# score error to exact CFG is within 20% of that route's: a stated target, not a bound the theory gives
+REACH = 1.2
 
 
 def trainable_per_w() -> tuple[str, ...]:
@@ -290,41 +292,59 @@ def summary(result: dict[str, object]) -> dict[tuple[str, float], dict[str, tupl
 
 
 def checks(result: dict[str, object]) -> list[dict[str, object]]:
-    """The expectations of the nets part, each with its numbers and whether it holds in every seed:
+    """The expectations of the nets part, each with its numbers in every seed, its yardstick, whether it holds in
+    every seed and, where it does not, why in one line (docs/theory.md, "Trained nets and their yardstick"):
 
-    1. every strength-conditioned method at every ``w``: score error to its own optimum <= ``RATIO`` x the DSM
-       net's error to that optimum;
-    2. weighted MCLR and GFT, unguided: energy distance to exact CFG <= ``ED_FACTOR`` x that of DSM net + CFG;
+    1. every fine-tune whose exact optimum is CFG (``Method.same_as``), at every ``w``: its score error to exact CFG
+       within ``REACH`` x that of the inference-time route, the same DSM net with CFG applied at sampling (two net
+       passes per step), whose error is the architecture's floor carried through CFG;
+    2. the same fine-tunes' samples no further from exact CFG's than those of DSM + CFG, at the samples' resolution
+       (energy distances whose 95% intervals overlap, or lower);
     3. the data-level tilt at the largest ``w``: closer to exact q_0 than to exact CFG, intervals apart."""
     seeds = [{(r["method"], r["w"]): r["measures"] for r in s["rows"]} for s in result["seeds"]]
     keys = seeds[0].keys()
     ws = sorted({w for _, w in keys})
     out = []
     for method, w in keys:
-        if method in UNGUIDED or method == "cfg":
+        if method in UNGUIDED or method == "cfg" or methods.get(method).same_as != "cfg":
             continue
-        ratios = [s[method, w]["score_error"]["value"] / s[method, w]["dsm_error"]["value"] for s in seeds]
-        out.append({"check": "score error to own optimum / DSM net's", "method": method, "w": w,
-                    "values": ratios, "expected": f"<= {RATIO}", "holds": max(ratios) <= RATIO})
-        if method in ("weighted-mclr", "gft"):
-            factors = [s[method, w]["energy_distance_cfg"]["value"] / s["cfg", w]["energy_distance_cfg"]["value"]
-                       for s in seeds]
-            out.append({"check": "energy distance to exact CFG / DSM + CFG's", "method": method, "w": w,
-                        "values": factors, "expected": f"<= {ED_FACTOR}", "holds": max(factors) <= ED_FACTOR})
+        own, route = ([s[m, w]["score_error"]["value"] for s in seeds] for m in (method, "cfg"))
+        start = statistics.fmean(s[method, w]["dsm_error"]["value"] for s in seeds)
+        floor = statistics.fmean(s["dsm", w]["score_error"]["value"] for s in seeds)
+        ratios = [a / b for a, b in zip(own, route)]
+        closed = (start - statistics.fmean(own)) / (start - statistics.fmean(route))
+        out.append({"check": "score error to exact CFG / DSM + CFG's", "method": method, "w": w, "values": ratios,
+                    "expected": f"<= {REACH}", "holds": max(ratios) <= REACH,
+                    "yardstick": f"DSM + CFG at inference {statistics.fmean(route):.3g} (2 passes per step); floor: "
+                                 f"the DSM net's error to s_c {floor:.3g}, x sqrt((1+w)^2 + w^2) = "
+                                 f"{floor * math.hypot(1 + w, w):.3g}",
+                    "why": f"not reached at this budget: the fine-tune starts where the DSM net is, "
+                           f"{start:.3g} from CFG, and closed {100 * closed:.0f}% of the way to DSM + CFG's "
+                           f"{statistics.fmean(route):.3g}"})
+        worse = [s[method, w]["energy_distance_cfg"]["lo"] - s["cfg", w]["energy_distance_cfg"]["hi"] for s in seeds]
+        out.append({"check": "energy distance to exact CFG: its lower end minus DSM + CFG's upper end",
+                    "method": method, "w": w, "values": worse, "expected": "<= 0", "holds": max(worse) <= 0,
+                    "yardstick": "the samples of DSM + CFG at inference (95% intervals overlap, or lower)",
+                    "why": "its samples are further from exact CFG's than the inference-time route's: as its score "
+                           "error says, the fine-tune has not reached it at this budget"})
     if ("data-tilt", ws[-1]) in keys:
         gaps = [(s["data-tilt", ws[-1]]["energy_distance_cfg"]["lo"] - s["data-tilt", ws[-1]]["energy_distance"]["hi"])
                 for s in seeds]
         out.append({"check": "energy distance to CFG minus to q_0 (interval gap: lo of one - hi of other)",
-                    "method": "data-tilt", "w": ws[-1], "values": gaps, "expected": "> 0", "holds": min(gaps) > 0})
+                    "method": "data-tilt", "w": ws[-1], "values": gaps, "expected": "> 0", "holds": min(gaps) > 0,
+                    "yardstick": "exact q_0 against exact CFG: the law its objective targets, not CFG's",
+                    "why": "its samples are not yet told apart from exact CFG's"})
     return out
 
 
 def check_lines(result: dict[str, object]) -> list[str]:
+    """One line per expectation: what it tests, against which yardstick, its numbers in every seed, and why where it
+    does not hold."""
     lines = []
     for c in checks(result):
         values = ", ".join(f"{v:.3g}" for v in c["values"])
-        lines.append(f"{c['method']} w={c['w']:g}: {c['check']} = {values} (expected {c['expected']} in every seed): "
-                     f"{'holds' if c['holds'] else 'FAILS'}")
+        lines.append(f"{c['method']} w={c['w']:g}: {c['check']} = {values} (expected {c['expected']} in every seed; "
+                     f"yardstick: {c['yardstick']}): " + ("holds" if c["holds"] else f"FAILS: {c['why']}"))
     return lines
 
 
