@@ -237,7 +237,8 @@ def atlas_sweeps_figure(fast: bool = False) -> plt.Figure:
 
 
 @figure("atlas_nets", "trained nets of every training-time method on crowded_4d: score error to the method's own "
-        "exact optimum per sigma, against the DSM net's", TRAINED)
+        "exact optimum per sigma, against the DSM net's and, where the optimum is CFG, the same net with CFG applied",
+        TRAINED)
 def atlas_nets_figure(fast: bool = False) -> plt.Figure:
     """Draws ``trained_atlas.run``'s data (the nets and numbers ``mclr-sandbox atlas`` reports)."""
     config = experiment.config("atlas-nets", fast)
@@ -246,19 +247,24 @@ def atlas_nets_figure(fast: bool = False) -> plt.Figure:
     names = config.methods
     with P.style():
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.5, ncols=len(names), sharey=True, squeeze=False)
+        def per_sigma(method: str, w: float, which: str) -> np.ndarray:
+            return np.mean([next(r for r in s["rows"] if (r["method"], r["w"]) == (method, w))["per_sigma"][which]
+                            for s in result["seeds"]], 0)
+
         for ax, method in zip(axes[0], names):
             for i, w in enumerate(config.ws):
-                per_seed = [next(r for r in s["rows"] if (r["method"], r["w"]) == (method, w))["per_sigma"]
-                            for s in result["seeds"]]
-                ax.loglog(sigmas, np.mean([p["net"] for p in per_seed], 0), "-", color=P.class_color(i), lw=1.0)
-                ax.loglog(sigmas, np.mean([p["dsm"] for p in per_seed], 0), ":", color=P.class_color(i), lw=0.9)
+                ax.loglog(sigmas, per_sigma(method, w, "net"), "-", color=P.class_color(i), lw=1.0)
+                ax.loglog(sigmas, per_sigma(method, w, "dsm"), ":", color=P.class_color(i), lw=0.9)
+                if methods.get(method).same_as == "cfg":     # the fair reference: the same net, CFG at sampling
+                    ax.loglog(sigmas, per_sigma("cfg", w, "net"), "--", color=P.class_color(i), lw=0.8)
             ax.set_title(methods.get(method).label, fontsize=7)
             ax.set_xlabel(r"$\sigma$")
         axes[0, 0].set_ylabel(r"RMS $\sigma\,\|s - s^*\|$")
         handles = [Line2D([], [], color=P.class_color(i), lw=1.0, label=rf"$w={w:g}$") for i, w in
                    enumerate(config.ws)]
         handles += [Line2D([], [], color="k", lw=1.0, label="fine-tuned net"),
-                    Line2D([], [], color="k", lw=0.9, ls=":", label="DSM net (not fine-tuned)")]
+                    Line2D([], [], color="k", lw=0.9, ls=":", label="DSM net (not fine-tuned)"),
+                    Line2D([], [], color="k", lw=0.8, ls="--", label="DSM net + CFG at sampling")]
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=6)
         seeds = len(config.seeds)
         fig.suptitle(f"{config.mixture.name}: error to each method's own exact optimum $s^*$, mean over {seeds} "
