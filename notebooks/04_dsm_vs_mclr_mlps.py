@@ -36,7 +36,7 @@
 # %%
 import os
 
-from sandbox import comparison, figures
+from sandbox import comparison, figures, yardsticks
 
 FAST = os.environ.get("SANDBOX_FAST") == "1"
 config = comparison.CompareConfig()
@@ -65,7 +65,7 @@ one = {"per_seed": [results], "acceptance": [comparison.acceptance(results)],
        "summary": {row: {k: (v[k].value, 0.0) for k in comparison.KEYS} for row, v in results.items()}}
 print(comparison.table(one))
 print()
-print("\n".join(comparison.acceptance_lines(one)))
+print("\n".join(yardsticks.compare_lines(one)))
 
 # %% [markdown]
 # **Reading it.** Unguided, the DSM net behaves like the exact conditional score (accuracy ~0.82, leakage ~0.18).

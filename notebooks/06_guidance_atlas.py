@@ -32,7 +32,7 @@ import os
 
 import torch
 
-from sandbox import conventions, figures, methods, separation, trained_atlas, zoo
+from sandbox import conventions, figures, methods, separation, trained_atlas, yardsticks, zoo
 from sandbox import plotting as P
 
 FAST = os.environ.get("SANDBOX_FAST") == "1"
@@ -107,8 +107,8 @@ figures.atlas_sweeps_figure(fast=FAST);
 nets_config = trained_atlas.NetsConfig()
 nets_config = nets_config.fast() if FAST else nets_config
 result = trained_atlas.run(nets_config, progress=not FAST)
-print(trained_atlas.table(result))
-print("\n".join(trained_atlas.check_lines(result)))
+print(yardsticks.table(result))
+print("\n".join(yardsticks.check_lines(result)))
 
 # %%
 figures.atlas_nets_figure(fast=FAST);

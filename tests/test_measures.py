@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox import comparison, measures, separation, trained_atlas
+from sandbox import comparison, measures, separation, yardsticks
 
 
 def test_every_reported_column_is_a_registered_measure_with_its_heading():
-    for table in (separation.COLUMNS, trained_atlas.MEASURES, comparison.HEADINGS):
+    for table in (separation.COLUMNS, yardsticks.MEASURES, comparison.HEADINGS):
         assert table == {key: measures.MEASURES[key].heading for key in table}
     # the same measure reads the same in every table (the comparison said "entropy" and "energy distance to exact
     # CFG" where the atlas said "entropy (nats)" and "energy distance to CFG")
     assert comparison.HEADINGS["entropy"] == separation.COLUMNS["entropy"] == "entropy (nats)"
-    assert comparison.HEADINGS["energy_distance_cfg"] == trained_atlas.MEASURES["energy_distance_cfg"]
+    assert comparison.HEADINGS["energy_distance_cfg"] == yardsticks.MEASURES["energy_distance_cfg"]
 
 
 def test_a_measure_is_registered_once_and_an_unknown_key_is_named():

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from sandbox import cli, methods, trained_atlas, zoo
+from sandbox import cli, methods, trained_atlas, yardsticks, zoo
 from sandbox.core.quadrature import quasi_normal_rule
 from sandbox.learn.models import Denoiser, ModelConfig
 from sandbox.methods.tilted import TiltedTarget
@@ -93,10 +93,10 @@ def test_every_fine_tune_moves_toward_its_own_optimum(fast_result):
     assert rows["cfg", 4.0]["passes"]["value"] == 62            # CFG: two passes per evaluation
     # the data-level tilt samples q_0, not CFG (measured 0.15 vs 0.20)
     assert rows["data-tilt", 4.0]["energy_distance"]["value"] < rows["data-tilt", 4.0]["energy_distance_cfg"]["value"]
-    names = {c["method"] for c in trained_atlas.checks(fast_result)}
+    names = {c["method"] for c in yardsticks.checks(fast_result)}
     assert names == set(trained_atlas.NetsConfig().methods)
-    assert "trained nets" not in trained_atlas.table(fast_result)      # rows are method / nets
-    assert len(trained_atlas.table(fast_result).splitlines()) == 2 + 2 * 2 + 2 * 6   # dsm, mclr x 2 w; 6 per w
+    assert "trained nets" not in yardsticks.table(fast_result)      # rows are method / nets
+    assert len(yardsticks.table(fast_result).splitlines()) == 2 + 2 * 2 + 2 * 6   # dsm, mclr x 2 w; 6 per w
 
 
 def test_the_checks_use_every_seed_and_the_fair_yardstick():
@@ -110,7 +110,7 @@ def test_the_checks_use_every_seed_and_the_fair_yardstick():
               row("data-tilt", 4.0, 0.1, 1.0, 0.5, 0.1)]
     seed_a = {"rows": [*common, row("gft", 4.0, 0.55, 1.0, 0.105)]}
     seed_b = {"rows": [*common, row("gft", 4.0, 0.65, 1.0, 0.125)]}     # 0.65 / 0.5 = 1.3 > 1.2
-    got = {(c["method"], c["check"][:12]): c for c in trained_atlas.checks({"seeds": [seed_a, seed_b]})}
+    got = {(c["method"], c["check"][:12]): c for c in yardsticks.checks({"seeds": [seed_a, seed_b]})}
     ratio = got["gft", "score error "]
     assert ratio["values"] == pytest.approx([1.1, 1.3]) and not ratio["holds"]
     # from 1.0 (where the DSM net is) to 0.6 on average, of the way to DSM + CFG's 0.5: 0.4 / 0.5 = 80%
@@ -122,7 +122,7 @@ def test_the_checks_use_every_seed_and_the_fair_yardstick():
     assert ed["values"] == pytest.approx([-0.015, 0.005]) and not ed["holds"]
     gap = got["data-tilt", "energy dista"]
     assert gap["values"] == pytest.approx([0.38, 0.38]) and gap["holds"]          # (0.5 - 0.01) - (0.1 + 0.01)
-    lines = trained_atlas.check_lines({"seeds": [seed_a, seed_b]})
+    lines = yardsticks.check_lines({"seeds": [seed_a, seed_b]})
     assert all(line.endswith("holds") or "FAILS: " in line for line in lines) and all("yardstick: " in line
                                                                                       for line in lines)
 

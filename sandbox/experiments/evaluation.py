@@ -29,10 +29,6 @@ from ..methods import samplers
 from .metrics import LEVEL, Estimate, normal_mean
 
 Tensor = torch.Tensor
-# a fine-tune whose optimum is CFG is taken to reach the inference-time route (the same DSM net with CFG applied at
-# sampling, twice the passes) when its score error to exact CFG is within 20% of that route's: a stated target, not a
-# bound the theory gives (docs/theory.md, "Trained nets and their yardstick")
-REACH = 1.2
 ERROR_SIGMAS = tuple(float(s) for s in torch.logspace(math.log10(0.02), math.log10(20.0), 10, dtype=torch.float64))
 
 

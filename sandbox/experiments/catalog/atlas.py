@@ -11,6 +11,7 @@ from ..experiment import PARAM, SAMPLER, TIME, Experiment, Option, Section, bloc
 
 separation = lazy("sandbox.experiments.separation")
 trained_atlas = lazy("sandbox.experiments.trained_atlas")
+yardsticks = lazy("sandbox.experiments.yardsticks")
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,9 @@ def _one(spec: Any, run: AtlasRun, progress: bool) -> dict[str, Any]:
         spread = (f"{len(nets.seeds)} seeds, mean ±95% t-interval" if len(nets.seeds) > 1
                   else "1 seed, ±95% half-width")
         text += ["", f"trained nets ({spread}): each method's fine-tune of the DSM net, one net for every w, sampled "
-                 f"unguided; 'cfg / nets' is the DSM net with CFG", trained_atlas.table(result)]
-        lines = trained_atlas.check_lines(result)
-        results["nets"] = trained_atlas.as_json(result)
+                 f"unguided; 'cfg / nets' is the DSM net with CFG", yardsticks.table(result)]
+        lines = yardsticks.check_lines(result)
+        results["nets"] = yardsticks.as_json(result)
     return {"text": "\n".join(text), "lines": lines, "configs": {"exact": config, "nets": nets}, "mixture": gmm,
             "results": results}
 

@@ -6,6 +6,7 @@ from ...core.validation import SEED
 from ..experiment import MIXTURE_HELP, Experiment, Option, Section, block, bullets, lazy, register, sized
 
 comparison = lazy("sandbox.experiments.comparison")
+yardsticks = lazy("sandbox.experiments.yardsticks")
 
 
 def _config(fast: bool) -> comparison.CompareConfig:
@@ -17,7 +18,7 @@ def _page(fast: bool) -> str:
     config = _config(fast)
     result = comparison.compare(config, progress=False)
     return (f"w = {config.w:g}, seeds {list(config.seeds)}.\n\n" + block(comparison.table(result)) + "\n\n"
-            + bullets(comparison.acceptance_lines(result)))
+            + bullets(yardsticks.compare_lines(result)))
 
 
 def _header(config: comparison.CompareConfig, result: dict) -> str:
@@ -42,7 +43,7 @@ register(Experiment(
     run=lambda config, progress: comparison.compare(config, progress=progress),
     header=_header,
     table=lambda result: comparison.table(result),
-    lines=lambda result: comparison.acceptance_lines(result),
+    lines=lambda result: yardsticks.compare_lines(result),
     as_json=lambda result: comparison.as_json(result),
     mixture=lambda config, result: config.train.mixture,
     # given seeds are used as given, with --fast too

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..experiment import Experiment, Section, block, bullets, lazy, register, sized
 
 trained_atlas = lazy("sandbox.experiments.trained_atlas")
+yardsticks = lazy("sandbox.experiments.yardsticks")
 
 
 def _config(fast: bool) -> trained_atlas.NetsConfig:
@@ -15,9 +16,9 @@ def _config(fast: bool) -> trained_atlas.NetsConfig:
 def _page(fast: bool) -> str:
     config = _config(fast)
     result = trained_atlas.run(config, progress=False)
-    keys = tuple(k for k in trained_atlas.MEASURES if k != "seconds_per_1000")
+    keys = tuple(k for k in yardsticks.MEASURES if k != "seconds_per_1000")
     return (f"{len(config.seeds)} seed(s), fine-tunes of {config.tune_steps} steps, n = {config.n} per class.\n\n"
-            + block(trained_atlas.table(result, keys)) + "\n\n" + bullets(trained_atlas.check_lines(result)))
+            + block(yardsticks.table(result, keys)) + "\n\n" + bullets(yardsticks.check_lines(result)))
 
 
 register(Experiment("atlas-nets", sections=(Section(
