@@ -151,3 +151,76 @@ def test_the_reference_path_is_exact_where_the_flow_is_known_in_closed_form():
     got = library_audit.reference(gmm, 0, y, 4.0)
     expected = mu + (var / (var + 16.0)).sqrt() * (y - mu)
     torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------- guiders
+@pytest.fixture
+def quiet_guiders():
+    import logging
+
+    logging.getLogger("diffusers").setLevel(logging.ERROR)      # "guiders are experimental", once per guider
+
+
+def _guider_error(guider, method, prediction, w, **params):
+    from sandbox import library_audit
+
+    return library_audit.guider_error(guider, method, GMM, 0, prediction, w, n=64, **params)
+
+
+def test_guiders_that_are_their_papers_rules_agree_to_1e_12(quiet_guiders):
+    # diffusers' guidance_scale s is this project's 1 + w (s = 1: the conditional prediction)
+    s = 4.0
+    assert _guider_error(diffusers.ClassifierFreeGuidance(guidance_scale=s), "cfg", "eps", s - 1) < 1e-12
+    assert _guider_error(diffusers.ClassifierFreeGuidance(guidance_scale=s, guidance_rescale=0.7), "cfg-rescale",
+                         "eps", s - 1, phi=0.7, frame="eps") < 1e-12
+    # APG with eta = 1 and no rescaling is CFG, in either formulation
+    apg = diffusers.AdaptiveProjectedGuidance(guidance_scale=s, eta=1.0, adaptive_projected_guidance_rescale=0.0)
+    assert _guider_error(apg, "apg", "eps", s - 1, eta=1.0, frame="eps") < 1e-12
+    # with use_original_formulation, APG's guidance_scale is the paper's s - 1 (this project's w): it agrees
+    apg = diffusers.AdaptiveProjectedGuidance(guidance_scale=s - 1, eta=0.0, adaptive_projected_guidance_rescale=2.0,
+                                              use_original_formulation=True)
+    assert _guider_error(apg, "apg", "eps", s - 1, eta=0.0, r=2.0, frame="eps") < 1e-12
+
+
+def test_apgs_default_formulation_drops_the_parallel_part_of_the_conditional(quiet_guiders):
+    # a finding: diffusers' default (use_original_formulation=False) returns p_u + s (D_orth + eta D_par); the paper
+    # (Algorithm 1 of arXiv 2410.02416) returns p_c + (s - 1)(D_orth + eta D_par) = p_u + s (D_orth + eta D_par)
+    # + (1 - eta) D_par, D = p_c - p_u projected on p_c. At the paper's eta = 0 the two differ by D_par exactly.
+    from sandbox import frames, methods
+
+    s, eps = 4.0, frames.get("eps")
+    for sigma in (0.05, 1.0, 5.0):
+        y = GMM.sample(64, c=0, sigma=sigma, generator=3)
+        t = torch.full((64,), sigma, dtype=torch.float64)
+        p_c, p_u = (eps.predict(GMM.score(y, t, k), y, t) for k in (0, None))
+        apg = diffusers.AdaptiveProjectedGuidance(guidance_scale=s, eta=0.0, adaptive_projected_guidance_rescale=0.0)
+        apg.set_state(0, 1, torch.tensor(999))
+        got = apg.forward(p_c[..., None, None], p_u[..., None, None]).pred[..., 0, 0]
+        paper = eps.predict(methods.field("apg", GMM, 0, w=s - 1, eta=0.0, frame="eps")(y, t), y, t)
+        d = p_c - p_u
+        parallel = (d * p_c).sum(1, keepdim=True) / p_c.square().sum(1, keepdim=True) * p_c
+        torch.testing.assert_close(got, paper - parallel, rtol=1e-12, atol=1e-12)
+        assert float((got - paper).abs().max() / paper.abs().max()) > 0.05      # not a rounding difference
+
+
+def test_cfg_zero_star_is_the_papers_rule_with_a_regularised_scale_in_float32(quiet_guiders):
+    # diffusers computes the optimised scale alpha = <v_c, v_u> / (||v_u||^2 + 1e-8) in float32: written out so, in
+    # float64, the rule matches it to float32's precision (measured <= 4.4e-7); against the paper's alpha (no 1e-8)
+    # it differs where ||v_u||^2 is small: measured 2.4e-4 relative at sigma = 0.5 on overlap_2d (||v_u||^2 = 1.4e-5)
+    from sandbox import frames, library_audit, methods
+
+    s, flow = 4.0, frames.get("flow")
+    worst = 0.0
+    for sigma in library_audit.SIGMAS:
+        y = GMM.sample(64, c=0, sigma=sigma, generator=1)
+        t = torch.full((64,), sigma, dtype=torch.float64)
+        v_c, v_u = (flow.predict(GMM.score(y, t, k), y, t) for k in (0, None))
+        zero_star = diffusers.ClassifierFreeZeroStarGuidance(guidance_scale=s, zero_init_steps=0)
+        zero_star.set_state(0, 1, torch.tensor(999))
+        got = zero_star.forward(v_c[..., None, None], v_u[..., None, None]).pred[..., 0, 0]
+        alpha = (v_c * v_u).sum(1, keepdim=True) / (v_u.square().sum(1, keepdim=True) + 1e-8)
+        regularised = alpha * v_u + s * (v_c - alpha * v_u)
+        assert float((got - regularised).abs().max() / regularised.abs().max()) < 1e-6
+        paper = flow.predict(methods.field("cfg-zero-star", GMM, 0, w=s - 1)(y, t), y, t)
+        worst = max(worst, float((got - paper).abs().max() / paper.abs().max()))
+    assert 1e-5 < worst < 1e-3

@@ -123,3 +123,31 @@ def convergence(make: object, gmm: ClassConditionalGMM, c: int | None, steps: tu
 def orders(runs: list[Run]) -> list[float]:
     """The empirical order between consecutive step counts: ``log(e_i / e_{i+1}) / log(n_{i+1} / n_i)``."""
     return [math.log(a.error / b.error) / math.log(b.steps / a.steps) for a, b in itertools.pairwise(runs)]
+
+
+# ---------------------------------------------------------------------------------------------- guiders
+SIGMAS = (0.05, 0.2, 0.5, 1.0, 2.0, 5.0, 14.0)      # where a guider's prediction is compared with the rule's
+
+
+def guider_error(guider: object, method: str, gmm: ClassConditionalGMM, c: int, prediction: str, w: float,
+                 sigmas: tuple[float, ...] = SIGMAS, n: int = 256, seed: int = 0, **params: float | str) -> float:
+    """The largest relative difference between ``guider``'s guided prediction and the sandbox's rule ``method`` at
+    strength ``w`` (this project's convention; ``params`` its other parameters), both as ``prediction`` (a frame's
+    name: the predictions the guider combines, e.g. ``"eps"`` for Stable Diffusion) of
+    the exact conditional and unconditional models of class ``c``: over exact states ``y ~ p_sigma(. | c)`` at each
+    of ``sigmas``, ``max |g - r| / max |r|``. The guider is told each step (``set_state``) as a pipeline would."""
+    from .. import methods
+
+    predict = frames.get(prediction)
+    worst = 0.0
+    for i, sigma in enumerate(sigmas):
+        y = gmm.sample(as_count(n, "n"), c=c, sigma=sigma, generator=as_int(seed, "seed", minimum=0) + i)
+        s = torch.full((len(y),), float(sigma), dtype=torch.float64)
+        cond, uncond = (predict.predict(gmm.score(y, s, k), y, s) for k in (c, None))
+        guider.set_state(i, len(sigmas), torch.tensor(999 - i))
+        guided = guider.forward(cond.reshape(*cond.shape, 1, 1), uncond.reshape(*uncond.shape, 1, 1)).pred
+        rule = methods.field(method, gmm, c, w=w, **params)
+        expected = predict.predict(rule(y, s), y, s)
+        worst = max(worst, float((guided.reshape(cond.shape).to(torch.float64) - expected).abs().max()
+                                 / expected.abs().max()))
+    return worst
