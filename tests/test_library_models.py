@@ -224,3 +224,35 @@ def test_cfg_zero_star_is_the_papers_rule_with_a_regularised_scale_in_float32(qu
         paper = flow.predict(methods.field("cfg-zero-star", GMM, 0, w=s - 1)(y, t), y, t)
         worst = max(worst, float((got - paper).abs().max() / paper.abs().max()))
     assert 1e-5 < worst < 1e-3
+
+
+# ---------------------------------------------------------------------------------------------- the command
+def test_audit_prints_both_tables_and_writes_every_number(tmp_path, capsys):
+    import json
+
+    from sandbox import cli
+
+    out = tmp_path / "audit.json"
+    assert cli.main(["audit", "--fast", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "DPM-Solver++ 2M" in text and "AdaptiveProjectedGuidance, eta=0" in text and "out of scope: " in text
+    results = json.loads(out.read_text())["results"]
+    heun = next(s for s in results["schedulers"] if s["name"] == "Heun")
+    assert [r["steps"] for r in heun["runs"]] == [5, 10, 20] and len(heun["orders"]) == 2
+    agree = {g["name"]: g["agrees"] for g in results["guiders"]}
+    assert agree["ClassifierFreeGuidance"] and not agree["AdaptiveProjectedGuidance, eta=0"]
+    assert cli.main(["audit", "--fast", "--steps", "10", "5"]) == 2          # step counts must increase
+
+
+def test_without_diffusers_the_audit_says_how_to_install_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['diffusers'] = None; from sandbox import cli; "
+            "sys.exit(cli.main(['audit', '--fast']))")
+    env = {"MCLR_SANDBOX_CACHE": "off", "PATH": "", **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env=env)
+    assert done.returncode == 2 and "pip install 'mclr-sandbox[diffusers]'" in done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr

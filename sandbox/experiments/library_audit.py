@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 from scipy.integrate import solve_ivp
 
-from ..core import frames
+from ..core import frames, zoo
 from ..core.mixtures import ClassConditionalGMM
-from ..core.validation import as_count, as_int
+from ..core.tables import format_table
+from ..core.validation import RISING_COUNTS, SEED, WHOLE, Limit, as_count, as_int
 from ..methods.guidance import class_moments
 from ..methods.library_models import LibraryModel, family
 
@@ -34,16 +35,33 @@ Tensor = torch.Tensor
 RTOL = 1e-11          # the reference ODE's tolerances, in units of the state (the data are O(1))
 
 
-def start(scheduler: object, y: Tensor, sigma: float) -> Tensor:
-    """The sample ``scheduler`` starts from for VE states ``y: (N, d)`` at noise level ``sigma``, in its own state
-    convention: VP states for schedulers that step them (``init_noise_sigma == 1``: DDIM, DPM-Solver, UniPC), VE
-    states for those that step ``x0 + sigma eps`` (Euler, Heun, LMS, the EDM ones), flow states for flow matching."""
+def _scale(scheduler: object, sigma: float) -> float:
+    """The factor from VE states to ``scheduler``'s samples at ``sigma``: VP states for schedulers that step them
+    (``init_noise_sigma == 1``: DDIM, DPM-Solver, UniPC), VE states for those that step ``x0 + sigma eps`` (Euler,
+    Heun, LMS, the EDM ones), flow states for flow matching."""
     kind = family(scheduler)
     if kind == "flow":
-        return y / (1.0 + sigma) if math.isfinite(sigma) else y
+        return 1.0 / (1.0 + sigma) if math.isfinite(sigma) else 1.0
     if kind == "vp" and float(scheduler.init_noise_sigma) == 1.0:
-        return y / math.sqrt(1.0 + sigma * sigma)
-    return y
+        return 1.0 / math.sqrt(1.0 + sigma * sigma)
+    return 1.0
+
+
+def start(scheduler: object, y: Tensor, sigma: float) -> Tensor:
+    """The sample ``scheduler`` starts from for VE states ``y: (N, d)`` at ``sigma`` (``inf``: ``y`` is the pure
+    noise of a flow-matching start), in its own state convention."""
+    return y * _scale(scheduler, sigma)
+
+
+def end_sigma(scheduler: object) -> float:
+    """The VE noise level ``scheduler``'s final samples are at (after ``set_timesteps``): 0 for most, the schedule's
+    first timestep's for DDIM without ``set_alpha_to_one`` (as Stable Diffusion ships it)."""
+    final = getattr(scheduler, "final_alpha_cumprod", None)
+    if final is not None:
+        abar = float(final)
+        return math.sqrt((1.0 - abar) / abar)
+    last = float(scheduler.sigmas[-1])
+    return last / (1.0 - last) if family(scheduler) == "flow" else last
 
 
 def first_sigma(scheduler: object, model: LibraryModel) -> float:
@@ -61,9 +79,10 @@ def run(scheduler: object, model: LibraryModel, sample: Tensor) -> Tensor:
     return sample
 
 
-def reference(gmm: ClassConditionalGMM, c: int | None, y: Tensor, sigma: float) -> Tensor:
+def reference(gmm: ClassConditionalGMM, c: int | None, y: Tensor, sigma: float, until: float = 0.0) -> Tensor:
     """The exact probability-flow path of class ``c`` from VE states ``y: (N, d)`` at ``sigma`` (``inf``: ``y`` is
-    pure noise ``eps``) down to sigma = 0, by DOP853 in flow coordinates: ``dx/du = E[eps - x0 | x_u]``."""
+    pure noise ``eps``) down to ``until``, as VE states, by DOP853 in flow coordinates: ``dx/du = E[eps - x0 |
+    x_u]``."""
     n, d = y.shape
     flow = frames.get("flow")
     mean = class_moments(gmm, c)[0]
@@ -79,10 +98,10 @@ def reference(gmm: ClassConditionalGMM, c: int | None, y: Tensor, sigma: float) 
 
     u0 = 1.0 if not math.isfinite(sigma) else sigma / (1.0 + sigma)
     x0 = (y if not math.isfinite(sigma) else y / (1.0 + sigma)).to(torch.float64).reshape(-1).numpy()
-    solved = solve_ivp(velocity, (u0, 0.0), x0, method="DOP853", rtol=RTOL, atol=RTOL)
+    solved = solve_ivp(velocity, (u0, until / (1.0 + until)), x0, method="DOP853", rtol=RTOL, atol=RTOL)
     if not solved.success:
         raise RuntimeError(f"the reference ODE did not converge: {solved.message}")
-    return torch.from_numpy(solved.y[:, -1]).reshape(n, d)
+    return torch.from_numpy(solved.y[:, -1]).reshape(n, d) * (1.0 + until)
 
 
 def data_scale(gmm: ClassConditionalGMM, c: int | None) -> float:
@@ -114,8 +133,9 @@ def convergence(make: object, gmm: ClassConditionalGMM, c: int | None, steps: tu
         sigma = first_sigma(scheduler, model)
         y = (torch.randn(n, gmm.dim, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
              if not math.isfinite(sigma) else gmm.sample(n, c=c, sigma=sigma, generator=seed))
-        end = run(scheduler, model, start(scheduler, y, sigma)).to(torch.float64)
-        exact = reference(gmm, c, y, sigma)
+        until = end_sigma(scheduler)
+        end = run(scheduler, model, start(scheduler, y, sigma)).to(torch.float64) / _scale(scheduler, until)
+        exact = reference(gmm, c, y, sigma, until)
         out.append(Run(count, float((end - exact).square().sum(1).mean().sqrt()) / scale, sigma))
     return out
 
@@ -151,3 +171,185 @@ def guider_error(guider: object, method: str, gmm: ClassConditionalGMM, c: int, 
         worst = max(worst, float((guided.reshape(cond.shape).to(torch.float64) - expected).abs().max()
                                  / expected.abs().max()))
     return worst
+
+
+# ---------------------------------------------------------------------------------------------- the audit
+INSTALL = "the audit runs diffusers' code: install it with  pip install 'mclr-sandbox[diffusers]'"
+
+
+@dataclass(frozen=True)
+class Scheduler:
+    """A scheduler the audit runs: its diffusers class, the config it is built with, the order its method has (None:
+    not stated) and what is notable about it."""
+
+    name: str
+    cls: str
+    config: tuple[tuple[str, object], ...] = ()
+    order: int | None = None
+    note: str = ""
+
+    def make(self) -> object:
+        return getattr(_diffusers(), self.cls)(**dict(self.config))
+
+
+VP = (("beta_schedule", "scaled_linear"),)
+SCHEDULERS = (
+    Scheduler("DDIM", "DDIMScheduler", (*VP, ("clip_sample", False)), 1,
+              "clip_sample=False: the default clips x0 to [-1, 1], for images"),
+    Scheduler("Euler", "EulerDiscreteScheduler", VP, 1),
+    Scheduler("Heun", "HeunDiscreteScheduler", VP, 2),
+    Scheduler("DPM-Solver++ 2M", "DPMSolverMultistepScheduler", VP, 2),
+    Scheduler("UniPC", "UniPCMultistepScheduler", VP, None),
+    Scheduler("FlowMatchEuler", "FlowMatchEulerDiscreteScheduler", (("shift", 3.0),), 1, "shift = 3, as SD3 ships it"),
+    Scheduler("EDMEuler", "EDMEulerScheduler", (), 1),
+)
+
+
+@dataclass(frozen=True)
+class Guider:
+    """A guider compared with its paper's rule: its diffusers class and arguments at scale ``scale``, the sandbox's
+    ``method`` at strength ``w`` with ``params``, the frame of the predictions it is given, and, where the two are
+    known to differ, what each side computes (``note``)."""
+
+    name: str
+    cls: str
+    arguments: tuple[tuple[str, object], ...]
+    method: str
+    w: float
+    params: tuple[tuple[str, object], ...] = ()
+    prediction: str = "eps"
+    note: str = ""
+
+    def make(self) -> object:
+        return getattr(_diffusers(), self.cls)(**dict(self.arguments))
+
+
+S = 4.0         # the guidance scale the guiders are compared at (diffusers' s; this project's w = s - 1)
+GUIDERS = (
+    Guider("ClassifierFreeGuidance", "ClassifierFreeGuidance", (("guidance_scale", S),), "cfg", S - 1),
+    Guider("ClassifierFreeGuidance, guidance_rescale=0.7", "ClassifierFreeGuidance",
+           (("guidance_scale", S), ("guidance_rescale", 0.7)), "cfg-rescale", S - 1, (("phi", 0.7), ("frame", "eps"))),
+    Guider("AdaptiveProjectedGuidance, eta=1", "AdaptiveProjectedGuidance",
+           (("guidance_scale", S), ("eta", 1.0), ("adaptive_projected_guidance_rescale", 0.0)), "apg", S - 1,
+           (("eta", 1.0), ("frame", "eps"))),
+    Guider("AdaptiveProjectedGuidance, eta=0, r=2, original formulation", "AdaptiveProjectedGuidance",
+           (("guidance_scale", S - 1), ("eta", 0.0), ("adaptive_projected_guidance_rescale", 2.0),
+            ("use_original_formulation", True)), "apg", S - 1, (("eta", 0.0), ("r", 2.0), ("frame", "eps")),
+           note="guidance_scale is the paper's s - 1 in the original formulation"),
+    Guider("AdaptiveProjectedGuidance, eta=0", "AdaptiveProjectedGuidance",
+           (("guidance_scale", S), ("eta", 0.0), ("adaptive_projected_guidance_rescale", 0.0)), "apg", S - 1,
+           (("eta", 0.0), ("frame", "eps")),
+           note="differs: diffusers p_u + s (D_orth + eta D_par), the paper p_c + (s - 1)(D_orth + eta D_par): "
+                "(1 - eta) D_par apart"),
+    Guider("ClassifierFreeZeroStarGuidance", "ClassifierFreeZeroStarGuidance",
+           (("guidance_scale", S), ("zero_init_steps", 0)), "cfg-zero-star", S - 1, (("frame", "flow"),), "flow",
+           note="differs slightly: alpha = <v_c, v_u> / (||v_u||^2 + 1e-8) in float32, the paper without 1e-8"),
+)
+OUT_OF_SCOPE = (
+    ("PerturbedAttentionGuidance, SkipLayerGuidance, SmoothedEnergyGuidance", "they change the network's layers; "
+     "the exact model has none"),
+    ("AutoGuidance", "a second, weaker network (the sandbox's autoguidance uses an exactly known degraded mixture)"),
+    ("FrequencyDecoupledGuidance", "it filters image frequencies, which a d x 1 x 1 image does not have"),
+    ("TangentialClassifierFreeGuidance", "no rule of the sandbox implements its paper yet"),
+)
+
+
+def installed() -> str:
+    """The version of diffusers this process would audit ("" without it): part of the audit's cache key, since its
+    results are that code's."""
+    try:
+        from importlib.metadata import version
+
+        return version("diffusers")
+    except Exception:          # not installed (PackageNotFoundError), or no metadata
+        return ""
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """What the audit runs: every scheduler at each of ``steps`` from ``n`` exact states of class ``c`` of
+    ``mixture``, and every guider at ``n`` exact states per noise level (draws from ``seed``), with the installed
+    diffusers (``library``, its version)."""
+
+    mixture: zoo.MixtureSpec = "overlap_2d"
+    c: int = 0
+    steps: tuple[int, ...] = (5, 10, 20, 50, 100)
+    n: int = 256
+    seed: int = 0
+    library: str = field(default_factory=installed)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mixture", zoo.resolve(self.mixture))
+        object.__setattr__(self, "steps", RISING_COUNTS.check(self.steps, "audit.steps"))
+        for name, limit in (("c", WHOLE), ("n", Limit(lo=2, whole=True)), ("seed", SEED)):
+            limit.check(getattr(self, name), f"audit.{name}")
+        if self.c >= self.mixture.num_classes:
+            raise ValueError(f"audit.c must be a class of the mixture (0..{self.mixture.num_classes - 1}), got "
+                             f"{self.c}")
+
+    def fast(self) -> AuditConfig:
+        """Three step counts and 64 states: seconds, the same code path."""
+        return replace(self, steps=(5, 10, 20), n=64)
+
+
+def audit(config: AuditConfig) -> dict[str, object]:
+    """``{"schedulers": [{name, order, note, runs: [{steps, error, sigma_start}], orders}], "guiders": [{name, rule,
+    prediction, error, agrees, note}]}`` (cached by the config and the code)."""
+    from ..core import cache
+
+    return cache.cached("library-audit", config, lambda: _audit(config))
+
+
+def _audit(config: AuditConfig) -> dict[str, object]:
+    diffusers = _diffusers()
+    if diffusers.__version__ != config.library:
+        raise ValueError(f"audit.library names diffusers {config.library!r}, but {diffusers.__version__} is installed")
+    gmm = config.mixture
+    schedulers = []
+    for spec in SCHEDULERS:
+        runs = convergence(spec.make, gmm, config.c, config.steps, config.n, config.seed)
+        schedulers.append({"name": spec.name, "order": spec.order, "note": spec.note,
+                           "runs": [r.__dict__ for r in runs], "orders": orders(runs)})
+    guiders = []
+    for spec in GUIDERS:
+        error = guider_error(spec.make(), spec.method, gmm, config.c, spec.prediction, spec.w, n=config.n,
+                             seed=config.seed, **dict(spec.params))
+        guiders.append({"name": spec.name, "rule": spec.method, "prediction": spec.prediction, "error": error,
+                        "agrees": error <= 1e-10, "note": spec.note})
+    return {"diffusers": diffusers.__version__, "schedulers": schedulers, "guiders": guiders,
+            "out_of_scope": [{"name": name, "why": why} for name, why in OUT_OF_SCOPE]}
+
+
+def tables(result: dict[str, object]) -> str:
+    """The schedulers' errors and orders, then the guiders' agreement, as fixed-width tables."""
+    steps = [r["steps"] for r in result["schedulers"][0]["runs"]]
+    rows = [[r["name"], "-" if r["order"] is None else str(r["order"]),
+             *(f"{run['error']:.3g}" for run in r["runs"]),
+             f"{min(r['orders']):.2f}-{max(r['orders']):.2f}" if r["orders"] else "-", r["note"]]
+            for r in result["schedulers"]]
+    schedulers = format_table(["scheduler", "its order", *(f"error, {n} steps" for n in steps), "measured order",
+                               "note"], rows)
+    guiders = format_table(["guider", "rule (its frame)", "max relative difference", "agrees (1e-10)", "note"],
+                           [[g["name"], f"{g['rule']} ({g['prediction']})", f"{g['error']:.2g}",
+                             "yes" if g["agrees"] else "NO", g["note"]] for g in result["guiders"]])
+    return schedulers + "\n\n" + guiders
+
+
+def lines(result: dict[str, object]) -> list[str]:
+    """What the tables mean, and what is out of scope."""
+    out = [f"diffusers {result['diffusers']}: errors are RMS distances to the exact probability-flow path from the "
+           f"same exact states, in data standard deviations; an order is the slope of -log error over log steps"]
+    out += [f"out of scope: {o['name']}: {o['why']}" for o in result["out_of_scope"]]
+    return out
+
+
+def _diffusers() -> object:
+    """The diffusers package, or a one-line error saying how to install it."""
+    try:
+        import diffusers
+    except ImportError:
+        raise ValueError(INSTALL) from None
+    import logging
+
+    logging.getLogger("diffusers").setLevel(logging.ERROR)       # "guiders are experimental", once per guider
+    return diffusers
