@@ -256,3 +256,19 @@ def test_without_diffusers_the_audit_says_how_to_install_it(tmp_path):
                           env=env)
     assert done.returncode == 2 and "pip install 'mclr-sandbox[diffusers]'" in done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
+
+
+def test_a_figure_that_needs_an_extra_is_skipped_without_it_and_named_with_it(tmp_path):
+    from sandbox import figures
+
+    assert figures.FIGURES["library_audit"].needs == "diffusers" and figures.FIGURES["library_audit"].missing() is None
+    spec = figures.FigureSpec("needs-nothing-here", lambda fast: None, "a figure of a package that is not installed",
+                              figures.NEAR, needs="no_such_package_anywhere")
+    assert spec.missing() == ("needs-nothing-here needs no_such_package_anywhere: "
+                              "pip install 'mclr-sandbox[no_such_package_anywhere]'")
+    figures.FIGURES[spec.name] = spec
+    try:
+        with pytest.raises(ValueError, match="pip install"):          # asked for by name: an error
+            figures.build([spec.name], tmp_path, progress=False)
+    finally:
+        del figures.FIGURES[spec.name]

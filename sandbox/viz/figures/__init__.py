@@ -10,6 +10,7 @@ registered on import in this order (the order of ``mclr-sandbox figures``):
     atlas       the guidance panel, separation against diversity, the atlas (exact fields, sweeps, trained nets)
     verdicts    the claims, their counterexamples, the phase diagram, the sigma windows
     teaching    CFG against q_0, guided paths in 1D, small MLPs, CFG's intuition
+    library     diffusers' schedulers and guiders against exact answers (needs the diffusers extra)
 """
 
 import importlib
@@ -30,7 +31,7 @@ from .registry import (
 )
 
 # each topic registers its figures on import, in this order (the order of ``mclr-sandbox figures``)
-TOPICS = ("theorem", "atlas", "verdicts", "teaching")
+TOPICS = ("theorem", "atlas", "verdicts", "teaching", "library")
 for _topic in TOPICS:
     importlib.import_module(f"{__name__}.{_topic}")
 

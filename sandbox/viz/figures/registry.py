@@ -7,6 +7,7 @@ with the committed one: its numbers within their tolerance (``drawn.differences`
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +26,22 @@ PNG_DPI = 200           # sharp on high-density screens; the PDFs are vector gra
 
 @dataclass(frozen=True)
 class FigureSpec:
-    """A registered figure; ``reproducible`` says how it compares across machines (a key of ``REPRODUCIBILITY``)."""
+    """A registered figure; ``reproducible`` says how it compares across machines (a key of ``REPRODUCIBILITY``);
+    ``needs``: the optional package it draws (an extra's), without which a run of every figure skips it."""
 
     name: str
     fn: FigureFn
     summary: str
     reproducible: str
+    needs: str = ""
+
+    def missing(self) -> str | None:
+        """Why it cannot be drawn here (its package is not installed), or None."""
+        import importlib.util
+
+        if self.needs and importlib.util.find_spec(self.needs) is None:
+            return f"{self.name} needs {self.needs}: pip install 'mclr-sandbox[{self.needs}]'"
+        return None
 
 
 EXACT, NEAR, TRAINED = "byte-identical", "within tolerance", "within tolerance (training noise)"
@@ -51,10 +62,10 @@ FIGURES: dict[str, FigureSpec] = {}
 CHECK_TOLERANCE = 6.0   # RMS over 0-255 RGB levels (matplotlib.testing.compare) for figures --check
 
 
-def figure(name: str, summary: str, reproducible: str = NEAR) -> Callable[[FigureFn], FigureFn]:
-    """Register a figure function under ``name``."""
+def figure(name: str, summary: str, reproducible: str = NEAR, needs: str = "") -> Callable[[FigureFn], FigureFn]:
+    """Register a figure function under ``name`` (``needs``: ``FigureSpec.needs``)."""
     def register(fn: FigureFn) -> FigureFn:
-        FIGURES[name] = FigureSpec(name, fn, summary, reproducible)
+        FIGURES[name] = FigureSpec(name, fn, summary, reproducible, needs)
         return fn
     return register
 
@@ -122,11 +133,17 @@ def check(names: Iterable[str] | None = None, reference: str | Path = "figures",
 
 def build(names: Iterable[str] | None = None, out_dir: str | Path = "figures", fast: bool = False,
           progress: bool = True) -> list[Path]:
-    """Build the named figures (all when ``names`` is None) into ``out_dir``; return the files written."""
+    """Build the named figures (all when ``names`` is None, less those whose package is missing: a note on stderr
+    each) into ``out_dir``; return the files written. A named figure whose package is missing is an error."""
     chosen = list(FIGURES) if names is None else list(names)
     unknown = [n for n in chosen if n not in FIGURES]
     if unknown:
         raise ValueError(f"names must be figure names from {sorted(FIGURES)}, got unknown {unknown}")
+    for name in [n for n in chosen if FIGURES[n].missing()]:
+        if names is not None:
+            raise ValueError(FIGURES[name].missing())
+        tqdm.write(f"skipped {FIGURES[name].missing()}", file=sys.stderr)
+        chosen.remove(name)
     out = Path(out_dir)
     written: list[Path] = []
     bar = tqdm(chosen, desc="figures", unit="fig", disable=not progress)
