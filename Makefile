@@ -18,10 +18,10 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 2 --dist worksteal -m "not slow"
 
-# every bash block of README.md, as written, after the set-up and the distributed extra (the suite runs the Python
-# blocks)
+# every bash block of README.md, as written, after the set-up and the distributed and diffusers extras (the suite
+# runs the Python blocks)
 readme: $(STAMP)
-	$(VENV)/bin/pip install --quiet -e '.[dev,distributed]'
+	$(VENV)/bin/pip install --quiet -e '.[dev,distributed,diffusers]'
 	$(VENV)/bin/python tests/run_readme_bash.py
 
 lint: $(STAMP)

@@ -272,3 +272,14 @@ def test_a_figure_that_needs_an_extra_is_skipped_without_it_and_named_with_it(tm
             figures.build([spec.name], tmp_path, progress=False)
     finally:
         del figures.FIGURES[spec.name]
+
+
+def test_the_example_of_testing_your_own_guider_and_scheduler_passes(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).parent.parent / "examples" / "test_my_guider.py"
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(example)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert done.returncode == 0 and "2 passed" in done.stdout, done.stdout[-2000:]
