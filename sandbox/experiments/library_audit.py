@@ -25,6 +25,7 @@ import torch
 from scipy.integrate import solve_ivp
 
 from ..core import frames, zoo
+from ..core.fields import Field, conditional
 from ..core.mixtures import ClassConditionalGMM
 from ..core.tables import format_table
 from ..core.validation import RISING_COUNTS, SEED, WHOLE, Limit, as_count, as_int
@@ -33,6 +34,9 @@ from ..methods.library_models import LibraryModel, family
 
 Tensor = torch.Tensor
 RTOL = 1e-11          # the reference ODE's tolerances, in units of the state (the data are O(1))
+# the reference stops here instead of at sigma = 0 (where a rule that changes frames is not defined): the rest of the
+# path moves a state by about sigma^2 |s| / 2, below 1e-15 for data whose components are not degenerate
+SIGMA_FLOOR = 1e-9
 
 
 def _scale(scheduler: object, sigma: float) -> float:
@@ -79,13 +83,14 @@ def run(scheduler: object, model: LibraryModel, sample: Tensor) -> Tensor:
     return sample
 
 
-def reference(gmm: ClassConditionalGMM, c: int | None, y: Tensor, sigma: float, until: float = 0.0) -> Tensor:
-    """The exact probability-flow path of class ``c`` from VE states ``y: (N, d)`` at ``sigma`` (``inf``: ``y`` is
-    pure noise ``eps``) down to ``until``, as VE states, by DOP853 in flow coordinates: ``dx/du = E[eps - x0 |
-    x_u]``."""
+def reference(field: Field, y: Tensor, sigma: float, until: float = 0.0, mean: Tensor | None = None) -> Tensor:
+    """The exact probability-flow path of the VE score ``field`` from VE states ``y: (N, d)`` at ``sigma`` down to
+    ``until``, as VE states, by DOP853 in flow coordinates: ``dx/du = v(x_u, u)``, the field's flow velocity. From pure
+    noise (``sigma = inf``: ``y`` is ``eps``) the velocity at ``u = 1`` is ``x - E[x0]``: ``mean`` is ``E[x0]``."""
     n, d = y.shape
     flow = frames.get("flow")
-    mean = class_moments(gmm, c)[0]
+    if not math.isfinite(sigma) and mean is None:
+        raise ValueError("a path from pure noise (sigma = inf) needs mean, E[x0] of its law")
 
     def velocity(u: float, state: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(state).reshape(n, d)
@@ -94,14 +99,15 @@ def reference(gmm: ClassConditionalGMM, c: int | None, y: Tensor, sigma: float, 
         s = torch.full((n, 1), u / (1.0 - u), dtype=torch.float64)
         ve = x * (1.0 + s)
         # the flow frame's prediction a s + b y (frames), written out so that u = 0 (sigma = 0) is included
-        return (flow.a(s) * gmm.score(ve, s[:, 0], c) + flow.b(s) * ve).reshape(-1).numpy()
+        return (flow.a(s) * field(ve, s[:, 0]) + flow.b(s) * ve).reshape(-1).numpy()
 
     u0 = 1.0 if not math.isfinite(sigma) else sigma / (1.0 + sigma)
     x0 = (y if not math.isfinite(sigma) else y / (1.0 + sigma)).to(torch.float64).reshape(-1).numpy()
-    solved = solve_ivp(velocity, (u0, until / (1.0 + until)), x0, method="DOP853", rtol=RTOL, atol=RTOL)
+    end = max(until, SIGMA_FLOOR)
+    solved = solve_ivp(velocity, (u0, end / (1.0 + end)), x0, method="DOP853", rtol=RTOL, atol=RTOL)
     if not solved.success:
         raise RuntimeError(f"the reference ODE did not converge: {solved.message}")
-    return torch.from_numpy(solved.y[:, -1]).reshape(n, d) * (1.0 + until)
+    return torch.from_numpy(solved.y[:, -1]).reshape(n, d) * (1.0 + end)
 
 
 def data_scale(gmm: ClassConditionalGMM, c: int | None) -> float:
@@ -135,7 +141,41 @@ def convergence(make: object, gmm: ClassConditionalGMM, c: int | None, steps: tu
              if not math.isfinite(sigma) else gmm.sample(n, c=c, sigma=sigma, generator=seed))
         until = end_sigma(scheduler)
         end = run(scheduler, model, start(scheduler, y, sigma)).to(torch.float64) / _scale(scheduler, until)
-        exact = reference(gmm, c, y, sigma, until)
+        exact = reference(conditional(gmm.score, c), y, sigma, until, class_moments(gmm, c)[0])
+        out.append(Run(count, float((end - exact).square().sum(1).mean().sqrt()) / scale, sigma))
+    return out
+
+
+def guided_convergence(make: object, guider: object, method: str, w: float, gmm: ClassConditionalGMM, c: int,
+                       steps: tuple[int, ...], n: int = 256, seed: int = 0, **params: float | str) -> list[Run]:
+    """Guided sampling as a pipeline runs it: at each timestep the scheduler ``make()`` steps with ``guider``'s
+    combination of the exact conditional and unconditional models' predictions (``guider.make()`` when it is a spec,
+    else called afresh: ``guider()``), against the exact probability-flow path of the sandbox's rule ``method`` at
+    strength ``w`` (``params``: its other parameters, its ``frame`` that of the scheduler's predictions). A guider
+    that is its paper's rule converges to that path at the scheduler's order; one that is not stays apart."""
+    from .. import methods
+
+    n, seed = as_count(n, "n"), as_int(seed, "seed", minimum=0)
+    scale = data_scale(gmm, c)
+    out = []
+    for count in steps:
+        scheduler = make()
+        scheduler.set_timesteps(as_count(count, "each of steps"))
+        cond, uncond = LibraryModel(gmm, c, scheduler), LibraryModel(gmm, None, scheduler)
+        sigma, until = first_sigma(scheduler, cond), end_sigma(scheduler)
+        if not math.isfinite(sigma):
+            raise ValueError("guided sampling is audited from a finite first noise level (a VP or EDM scheduler)")
+        y = gmm.sample(n, c=c, sigma=sigma, generator=seed)
+        combine = guider()
+        sample = start(scheduler, y, sigma)
+        rescale = getattr(scheduler, "scale_model_input", None)
+        for i, t in enumerate(scheduler.timesteps):
+            model_input = sample if rescale is None else rescale(sample, t)
+            combine.set_state(i, len(scheduler.timesteps), t)
+            guided = combine.forward(cond(model_input, t), uncond(model_input, t)).pred
+            sample = scheduler.step(guided, t, sample).prev_sample
+        end = sample.to(torch.float64) / _scale(scheduler, until)
+        exact = reference(methods.field(method, gmm, c, w=w, **params), y, sigma, until)
         out.append(Run(count, float((end - exact).square().sum(1).mean().sqrt()) / scale, sigma))
     return out
 
@@ -219,6 +259,7 @@ class Guider:
     params: tuple[tuple[str, object], ...] = ()
     prediction: str = "eps"
     note: str = ""
+    sampled: bool = True      # also sampled through a scheduler (its rule's exact path can be integrated)
 
     def make(self) -> object:
         return getattr(_diffusers(), self.cls)(**dict(self.arguments))
@@ -228,7 +269,8 @@ S = 4.0         # the guidance scale the guiders are compared at (diffusers' s; 
 GUIDERS = (
     Guider("ClassifierFreeGuidance", "ClassifierFreeGuidance", (("guidance_scale", S),), "cfg", S - 1),
     Guider("ClassifierFreeGuidance, guidance_rescale=0.7", "ClassifierFreeGuidance",
-           (("guidance_scale", S), ("guidance_rescale", 0.7)), "cfg-rescale", S - 1, (("phi", 0.7), ("frame", "eps"))),
+           (("guidance_scale", S), ("guidance_rescale", 0.7)), "cfg-rescale", S - 1, (("phi", 0.7), ("frame", "eps")),
+           sampled=False),     # its std ratio over d = 2 coordinates is singular where they agree: no smooth path
     Guider("AdaptiveProjectedGuidance, eta=1", "AdaptiveProjectedGuidance",
            (("guidance_scale", S), ("eta", 1.0), ("adaptive_projected_guidance_rescale", 0.0)), "apg", S - 1,
            (("eta", 1.0), ("frame", "eps"))),
@@ -245,6 +287,7 @@ GUIDERS = (
            (("guidance_scale", S), ("zero_init_steps", 0)), "cfg-zero-star", S - 1, (("frame", "flow"),), "flow",
            note="differs slightly: alpha = <v_c, v_u> / (||v_u||^2 + 1e-8) in float32, the paper without 1e-8"),
 )
+GUIDED_SCHEDULER = SCHEDULERS[0]     # DDIM: guided sampling of the noise-prediction guiders runs with it
 OUT_OF_SCOPE = (
     ("PerturbedAttentionGuidance, SkipLayerGuidance, SmoothedEnergyGuidance", "they change the network's layers; "
      "the exact model has none"),
@@ -314,8 +357,14 @@ def _audit(config: AuditConfig) -> dict[str, object]:
     for spec in GUIDERS:
         error = guider_error(spec.make(), spec.method, gmm, config.c, spec.prediction, spec.w, n=config.n,
                              seed=config.seed, **dict(spec.params))
-        guiders.append({"name": spec.name, "rule": spec.method, "prediction": spec.prediction, "error": error,
-                        "agrees": error <= 1e-10, "note": spec.note})
+        row = {"name": spec.name, "rule": spec.method, "prediction": spec.prediction, "error": error,
+               "agrees": error <= 1e-10, "note": spec.note}
+        if spec.sampled and spec.prediction == "eps":       # sampled with DDIM, from a finite first noise level
+            runs = guided_convergence(GUIDED_SCHEDULER.make, spec.make, spec.method, spec.w, gmm, config.c,
+                                      config.steps, config.n, config.seed, **dict(spec.params))
+            row["sampled"] = {"scheduler": GUIDED_SCHEDULER.name, "runs": [r.__dict__ for r in runs],
+                              "orders": orders(runs)}
+        guiders.append(row)
     return {"diffusers": diffusers.__version__, "schedulers": schedulers, "guiders": guiders,
             "out_of_scope": [{"name": name, "why": why} for name, why in OUT_OF_SCOPE]}
 
@@ -332,13 +381,20 @@ def tables(result: dict[str, object]) -> str:
     guiders = format_table(["guider", "rule (its frame)", "max relative difference", "agrees (1e-10)", "note"],
                            [[g["name"], f"{g['rule']} ({g['prediction']})", f"{g['error']:.2g}",
                              "yes" if g["agrees"] else "NO", g["note"]] for g in result["guiders"]])
-    return schedulers + "\n\n" + guiders
+    sampled = [g for g in result["guiders"] if "sampled" in g]
+    paths = format_table(["guided sampling (DDIM)", *(f"error, {n} steps" for n in steps), "measured order"],
+                         [[g["name"], *(f"{r['error']:.3g}" for r in g["sampled"]["runs"]),
+                           f"{min(g['sampled']['orders']):.2f}-{max(g['sampled']['orders']):.2f}"] for g in sampled])
+    return schedulers + "\n\n" + guiders + "\n\n" + paths
 
 
 def lines(result: dict[str, object]) -> list[str]:
     """What the tables mean, and what is out of scope."""
     out = [f"diffusers {result['diffusers']}: errors are RMS distances to the exact probability-flow path from the "
-           f"same exact states, in data standard deviations; an order is the slope of -log error over log steps"]
+           f"same exact states, in data standard deviations; an order is the slope of -log error over log steps",
+           "guided sampling: the scheduler steps with the guider's combination of the exact models' predictions, "
+           "against the exact path of the paper's rule; a guider that is its paper's rule converges at the "
+           "scheduler's order, one that is not stays apart (order near 0)"]
     out += [f"out of scope: {o['name']}: {o['why']}" for o in result["out_of_scope"]]
     return out
 
