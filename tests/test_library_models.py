@@ -296,8 +296,11 @@ def test_guided_sampling_converges_to_the_papers_path_only_where_the_guider_is_i
     apg = {"eta": 0.0, "adaptive_projected_guidance_rescale": 0.0}
 
     def runs(guider, **params):
-        return library_audit.guided_convergence(ddim, guider, params.pop("method"), 3.0, GMM, 0, (10, 20, 40), n=32,
-                                                **params)
+        from sandbox import methods
+
+        method = params.pop("method")
+        return library_audit.convergence(ddim, GMM, 0, (10, 20, 40), n=32, guider=guider,
+                                         rule=lambda: methods.field(method, GMM, 0, w=3.0, **params))
 
     cfg = runs(lambda: diffusers.ClassifierFreeGuidance(guidance_scale=4.0), method="cfg")
     assert all(abs(o - 1.0) < 0.2 for o in library_audit.orders(cfg))

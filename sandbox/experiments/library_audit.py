@@ -73,14 +73,27 @@ def first_sigma(scheduler: object, model: LibraryModel) -> float:
     return float(model.sigma(scheduler.timesteps[0]))
 
 
-def run(scheduler: object, model: LibraryModel, sample: Tensor) -> Tensor:
-    """The samples ``scheduler`` ends at from ``sample`` (its state convention), calling ``model`` as a pipeline
-    does; ``set_timesteps`` must have been called."""
+def run(scheduler: object, model: object, sample: Tensor) -> Tensor:
+    """The samples ``scheduler`` ends at from ``sample`` (its state convention), calling ``model(model_input,
+    timestep)`` as a pipeline does; ``set_timesteps`` must have been called."""
     scale = getattr(scheduler, "scale_model_input", None)        # flow-matching schedulers have none
     for t in scheduler.timesteps:
         model_input = sample if scale is None else scale(sample, t)
         sample = scheduler.step(model(model_input, t), t, sample).prev_sample
     return sample
+
+
+class Guided:
+    """``guider``'s combination of the exact conditional and unconditional models, as one model that tells the
+    guider each step (``set_state``) as a pipeline does."""
+
+    def __init__(self, guider: object, cond: LibraryModel, uncond: LibraryModel, steps: int) -> None:
+        self.guider, self.cond, self.uncond, self.steps, self.step = guider, cond, uncond, steps, 0
+
+    def __call__(self, model_input: Tensor, timestep: Tensor) -> Tensor:
+        self.guider.set_state(self.step, self.steps, timestep)
+        self.step += 1
+        return self.guider.forward(self.cond(model_input, timestep), self.uncond(model_input, timestep)).pred
 
 
 def reference(field: Field, y: Tensor, sigma: float, until: float = 0.0, mean: Tensor | None = None) -> Tensor:
@@ -126,56 +139,31 @@ class Run:
 
 
 def convergence(make: object, gmm: ClassConditionalGMM, c: int | None, steps: tuple[int, ...], n: int = 256,
-                seed: int = 0) -> list[Run]:
+                seed: int = 0, guider: object = None, rule: object = None) -> list[Run]:
     """``make()`` -> a fresh scheduler, run at each step count of ``steps`` from exact states of class ``c``
-    (``n`` of them, drawn with ``seed``) and compared with the exact path from the same states."""
+    (``n`` of them, drawn with ``seed``) and compared with the exact path from the same states. With ``guider`` (a
+    factory: a fresh guider per run), the scheduler steps with its combination of the exact conditional and
+    unconditional predictions (``Guided``), and the exact path is that of ``rule()``, the VE score field the guider
+    should be (the paper's rule: ``methods.field``): it converges at the scheduler's order if it is that rule."""
     n, seed = as_count(n, "n"), as_int(seed, "seed", minimum=0)
+    if (guider is None) != (rule is None):
+        raise ValueError("guider and rule go together: the guided sampler and the field it should follow")
     scale = data_scale(gmm, c)
     out = []
     for count in steps:
         scheduler = make()
         scheduler.set_timesteps(as_count(count, "each of steps"))
         model = LibraryModel(gmm, c, scheduler)
-        sigma = first_sigma(scheduler, model)
+        sigma, until = first_sigma(scheduler, model), end_sigma(scheduler)
+        if guider is not None:
+            if not math.isfinite(sigma):
+                raise ValueError("guided sampling is audited from a finite first noise level (a VP or EDM scheduler)")
+            model = Guided(guider(), model, LibraryModel(gmm, None, scheduler), len(scheduler.timesteps))
         y = (torch.randn(n, gmm.dim, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
              if not math.isfinite(sigma) else gmm.sample(n, c=c, sigma=sigma, generator=seed))
-        until = end_sigma(scheduler)
         end = run(scheduler, model, start(scheduler, y, sigma)).to(torch.float64) / _scale(scheduler, until)
-        exact = reference(conditional(gmm.score, c), y, sigma, until, class_moments(gmm, c)[0])
-        out.append(Run(count, float((end - exact).square().sum(1).mean().sqrt()) / scale, sigma))
-    return out
-
-
-def guided_convergence(make: object, guider: object, method: str, w: float, gmm: ClassConditionalGMM, c: int,
-                       steps: tuple[int, ...], n: int = 256, seed: int = 0, **params: float | str) -> list[Run]:
-    """Guided sampling as a pipeline runs it: at each timestep the scheduler ``make()`` steps with ``guider``'s
-    combination of the exact conditional and unconditional models' predictions (``guider.make()`` when it is a spec,
-    else called afresh: ``guider()``), against the exact probability-flow path of the sandbox's rule ``method`` at
-    strength ``w`` (``params``: its other parameters, its ``frame`` that of the scheduler's predictions). A guider
-    that is its paper's rule converges to that path at the scheduler's order; one that is not stays apart."""
-    from .. import methods
-
-    n, seed = as_count(n, "n"), as_int(seed, "seed", minimum=0)
-    scale = data_scale(gmm, c)
-    out = []
-    for count in steps:
-        scheduler = make()
-        scheduler.set_timesteps(as_count(count, "each of steps"))
-        cond, uncond = LibraryModel(gmm, c, scheduler), LibraryModel(gmm, None, scheduler)
-        sigma, until = first_sigma(scheduler, cond), end_sigma(scheduler)
-        if not math.isfinite(sigma):
-            raise ValueError("guided sampling is audited from a finite first noise level (a VP or EDM scheduler)")
-        y = gmm.sample(n, c=c, sigma=sigma, generator=seed)
-        combine = guider()
-        sample = start(scheduler, y, sigma)
-        rescale = getattr(scheduler, "scale_model_input", None)
-        for i, t in enumerate(scheduler.timesteps):
-            model_input = sample if rescale is None else rescale(sample, t)
-            combine.set_state(i, len(scheduler.timesteps), t)
-            guided = combine.forward(cond(model_input, t), uncond(model_input, t)).pred
-            sample = scheduler.step(guided, t, sample).prev_sample
-        end = sample.to(torch.float64) / _scale(scheduler, until)
-        exact = reference(methods.field(method, gmm, c, w=w, **params), y, sigma, until)
+        field = conditional(gmm.score, c) if rule is None else rule()
+        exact = reference(field, y, sigma, until, class_moments(gmm, c)[0] if rule is None else None)
         out.append(Run(count, float((end - exact).square().sum(1).mean().sqrt()) / scale, sigma))
     return out
 
@@ -263,6 +251,12 @@ class Guider:
 
     def make(self) -> object:
         return getattr(_diffusers(), self.cls)(**dict(self.arguments))
+
+    def rule(self, gmm: ClassConditionalGMM, c: int) -> object:
+        """A factory of the paper's rule as a field (fresh per run: a rule may keep state, as APG's momentum)."""
+        from .. import methods
+
+        return lambda: methods.field(self.method, gmm, c, w=self.w, **dict(self.params))
 
 
 S = 4.0         # the guidance scale the guiders are compared at (diffusers' s; this project's w = s - 1)
@@ -360,8 +354,8 @@ def _audit(config: AuditConfig) -> dict[str, object]:
         row = {"name": spec.name, "rule": spec.method, "prediction": spec.prediction, "error": error,
                "agrees": error <= 1e-10, "note": spec.note}
         if spec.sampled and spec.prediction == "eps":       # sampled with DDIM, from a finite first noise level
-            runs = guided_convergence(GUIDED_SCHEDULER.make, spec.make, spec.method, spec.w, gmm, config.c,
-                                      config.steps, config.n, config.seed, **dict(spec.params))
+            runs = convergence(GUIDED_SCHEDULER.make, gmm, config.c, config.steps, config.n, config.seed, spec.make,
+                               spec.rule(gmm, config.c))
             row["sampled"] = {"scheduler": GUIDED_SCHEDULER.name, "runs": [r.__dict__ for r in runs],
                               "orders": orders(runs)}
         guiders.append(row)
