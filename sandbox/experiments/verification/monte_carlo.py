@@ -15,16 +15,7 @@ from ...core.quadrature import gaussian_nodes, quasi_normal_rule
 from ...core.zoo import MixtureSpec
 from ...methods import objectives
 from .quadrature import ComponentNodes, component_nodes, smooth_field
-from .registry import (
-    GUIDANCE,
-    QUADRATURE_RULES,
-    SIGMAS,
-    VARIANTS,
-    ZOO_2D,
-    Check,
-    CheckResult,
-    register,
-)
+from .registry import GUIDANCE, QUADRATURE_RULES, SIGMAS, VARIANTS, ZOO_2D, Check, CheckResult, register
 
 Tensor = torch.Tensor
 
