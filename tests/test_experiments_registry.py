@@ -129,3 +129,22 @@ def test_an_experiment_named_like_a_command_is_one_line_naming_its_plugin(tmp_pa
                           text=True, cwd=tmp_path, timeout=600)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert f"experiment 'zoo' (from {plugin}) cannot be a command: command 'zoo' is registered already" in done.stderr
+
+
+def test_set_changes_any_field_of_an_experiments_config_by_its_type(tmp_path, capsys):
+    out = tmp_path / "sep.json"
+    assert cli.main(["separation", "--fast", "--mixture", "teaching_1d", "--methods", "cfg", "--set", "n=300",
+                     "--set", "ws=0,1", "--json", str(out)]) == 0
+    config = json.loads(out.read_text())["config"]
+    assert config["n"] == 300 and config["ws"] == [0.0, 1.0]                  # an int, a tuple of floats
+    assert experiment.settings("compare", True, ["train.steps=7"]) == {"train.steps": 7}     # a nested field
+    capsys.readouterr()
+    for item, message in (("nn=3", "has no field 'nn' (its fields: mixture, ws"),
+                          ("n=many", "separation.n must be int"), ("n", "--set takes FIELD=VALUE")):
+        assert cli.main(["separation", "--fast", "--set", item]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    # claims keep their own --set CLAIM.SETTING=VALUE, the only --set of that command
+    sub = next(a for a in cli.build_parser()._actions if a.__class__.__name__ == "_SubParsersAction")
+    claims_set = [a for a in sub.choices["claims"]._actions if "--set" in a.option_strings]
+    assert len(claims_set) == 1 and claims_set[0].metavar == "CLAIM.SETTING=VALUE"

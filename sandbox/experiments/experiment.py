@@ -195,6 +195,29 @@ def configure(name: str, fast: bool, values: Mapping[str, Any]) -> Any:
     return out
 
 
+def settings(name: str, fast: bool, items: list[str]) -> dict[str, Any]:
+    """``--set FIELD=VALUE`` items (``train.steps=500``: a field of a nested config) as ``{field: value}`` for
+    ``configure``, each value read as the type of the field's value in experiment ``name``'s config
+    (``validation.from_text``); a field it does not have is an error listing those it has."""
+    from ..core.validation import from_text
+
+    base, out = config(name, fast), {}
+    for item in items:
+        path, eq, text = item.partition("=")
+        path = path.strip()
+        if not eq or not path:
+            raise ValueError(f"--set takes FIELD=VALUE, e.g. n=500 or train.steps=400; got {item!r}")
+        value = base
+        for part in path.split("."):
+            known = [f.name for f in dataclasses.fields(value)] if dataclasses.is_dataclass(value) else []
+            if part not in known:
+                raise ValueError(f"--set {path}: the config of {name} has no field {part!r}"
+                                 + (f" (its fields: {', '.join(known)})" if known else ""))
+            value = getattr(value, part)
+        out[path] = from_text(text, value, f"{name}.{path}")
+    return out
+
+
 def _replace(config: Any, path: list[str], value: Any) -> Any:
     head, *rest = path
     return dataclasses.replace(config, **{head: _replace(getattr(config, head), rest, value) if rest else value})

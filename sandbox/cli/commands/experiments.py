@@ -1,6 +1,6 @@
 """One command per registered experiment with a ``run`` (``experiments.experiment``), all with one handler: the
-experiment's config for ``--fast`` or the full settings, its options applied field by field, its run, then its
-header, table, summary lines and JSON report."""
+experiment's config for ``--fast`` or the full settings, ``--set FIELD=VALUE`` for any field, its options applied
+field by field, its run, then its header, table, summary lines and JSON report."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from ...core import plugins
 from ...experiments import catalog  # noqa: F401  (registers the package's experiments)
-from ...experiments.experiment import EXPERIMENTS, Experiment, configure
+from ...experiments.experiment import EXPERIMENTS, Experiment, configure, settings
 from ..options import add_option, progress
 from ..output import emit
 from ..registry import Command, register
@@ -22,7 +22,9 @@ def handler(experiment: Experiment) -> Callable[[argparse.Namespace], int]:
         t0 = time.perf_counter()
         given = [(option, option.value(getattr(args, option.dest))) for option in experiment.options]
         view = {option.field: value for option, value in given if option.view}
-        config = configure(experiment.name, args.fast, {o.field: v for o, v in given if not o.view and v is not None})
+        changes = settings(experiment.name, args.fast, getattr(args, "settings", None) or [])
+        config = configure(experiment.name, args.fast,
+                           {**changes, **{o.field: v for o, v in given if not o.view and v is not None}})
         result = experiment.run(config, progress(args))
         if experiment.header is not None:
             print(experiment.header(config, result))
@@ -39,6 +41,10 @@ def command(experiment: Experiment) -> Command:
     def options(p: argparse.ArgumentParser) -> None:
         for option in experiment.options:
             add_option(p, option)
+        if all(option.flag != "--set" for option in experiment.options):     # claims' --set is its claims'
+            p.add_argument("--set", dest="settings", action="append", metavar="FIELD=VALUE",
+                           help="set any field of the config (its JSON report's config shows them), e.g. n=500 or "
+                                "train.steps=400; repeatable, applied before the flags above")
     return Command(experiment.name, experiment.summary, experiment.description, experiment.examples,
                    handler(experiment), options=options, fast=experiment.fast, json=experiment.json,
                    sweeps=experiment.sweeps, reads=tuple((o.dest, o.flag) for o in experiment.options if o.reads))

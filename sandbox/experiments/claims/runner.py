@@ -32,7 +32,7 @@ from scipy import stats
 from ...core import cache
 from ...core.mixtures import ClassConditionalGMM
 from ...core.tables import format_table
-from ...core.validation import COUNT, check_config
+from ...core.validation import COUNT, check_config, from_text
 from . import registry
 from .registry import LEVEL, UNDECIDED, VERDICTS, Claim, Verdict
 
@@ -76,25 +76,8 @@ def configure(name: str, fast: bool = False, changes: Mapping[str, object] | Non
     for key, value in (changes or {}).items():
         if key not in fields:
             raise ValueError(f"claim {name} has no setting {key!r}; its settings: {', '.join(fields)}")
-        typed[key] = _as_type(value, fields[key], f"{name}.{key}") if isinstance(value, str) else value
+        typed[key] = from_text(value, fields[key], f"{name}.{key}") if isinstance(value, str) else value
     return check_config(dataclasses.replace(config, **typed), name)
-
-
-def _as_type(text: str, default: object, what: str) -> object:
-    """``text`` read as the type of ``default`` (bool, int, float, str, or a tuple of the type of its items)."""
-    def one(item: str, like: object) -> object:
-        try:
-            if isinstance(like, bool):
-                if item.strip().lower() not in ("true", "false"):
-                    raise ValueError
-                return item.strip().lower() == "true"
-            return type(like)(item.strip()) if isinstance(like, (int, float, str)) else float(item)
-        except ValueError:
-            raise ValueError(f"{what} must be {type(like).__name__}, got {item!r}") from None
-
-    if isinstance(default, tuple):
-        return tuple(one(i, default[0] if default else 0.0) for i in text.split(",") if i.strip())
-    return one(text, default)
 
 
 def _code(name: str) -> list[object]:
