@@ -58,13 +58,17 @@ def start(scheduler: object, y: Tensor, sigma: float) -> Tensor:
 
 
 def end_sigma(scheduler: object) -> float:
-    """The VE noise level ``scheduler``'s final samples are at (after ``set_timesteps``): 0 for most, the schedule's
-    first timestep's for DDIM without ``set_alpha_to_one`` (as Stable Diffusion ships it)."""
+    """The VE noise level ``scheduler``'s final samples are at (after ``set_timesteps``): its last sigma, 0 for most;
+    the schedule's first timestep's for DDIM without ``set_alpha_to_one`` (as Stable Diffusion ships it); 0 for
+    DDPM, whose last step returns its x0 prediction."""
     final = getattr(scheduler, "final_alpha_cumprod", None)
     if final is not None:
         abar = float(final)
         return math.sqrt((1.0 - abar) / abar)
-    last = float(scheduler.sigmas[-1])
+    sigmas = getattr(scheduler, "sigmas", None)
+    if sigmas is None:          # DDPM: its last step returns the x0 it predicts
+        return 0.0
+    last = float(sigmas[-1])
     return last / (1.0 - last) if family(scheduler) == "flow" else last
 
 
