@@ -12,6 +12,11 @@ sigma)``, ``x_u = y / (1 + sigma)``), where it is smooth down to the data and up
 The error is the RMS over samples of the distance to the reference, in units of the data's standard deviation (the
 root of the mean per-coordinate variance of ``p(x | c)``); the empirical order of convergence is the slope of
 ``-log error`` against ``log steps`` between consecutive step counts.
+
+A guider is compared with its paper's rule twice: pointwise, its guided prediction against the rule's at the same
+exact predictions (``guider_error``), and through sampling, a scheduler stepping with its combination of the exact
+models against the exact path of the rule (``convergence`` with ``guider`` and ``rule``). ``audit`` runs every
+scheduler of ``SCHEDULERS`` and guider of ``GUIDERS`` for ``mclr-sandbox audit``; ``tables`` and ``lines`` print it.
 """
 
 from __future__ import annotations
