@@ -75,3 +75,18 @@ def package_copy(tmp_path: Path) -> Path:
     root = tmp_path / "pkg"
     shutil.copytree(Path(sandbox.__file__).parent, root / "sandbox", ignore=shutil.ignore_patterns("__pycache__"))
     return root
+
+
+@pytest.fixture
+def copy_cli(tmp_path: Path, package_copy: Path):
+    """``run(*args)``: ``python -m sandbox ARGS`` on ``package_copy`` in ``tmp_path``, without a cache, as a new user
+    would run the copy (what a test that adds a module to the package checks it with)."""
+    import subprocess
+    import sys
+
+    env = {"PYTHONPATH": str(package_copy), "PATH": "", "MCLR_SANDBOX_CACHE": "off", "OMP_NUM_THREADS": "1"}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "sandbox", *args], capture_output=True, text=True, cwd=tmp_path,
+                              env=env, timeout=600)
+    return run

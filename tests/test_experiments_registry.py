@@ -78,13 +78,10 @@ def test_options_set_fields_of_the_config_nested_ones_included():
     assert report.differences(report.build(True, only=["frames"]), report.build(True, only=["frames"])) == []
 
 
-def test_a_new_experiment_is_one_file_found_by_the_command_line_the_report_and_its_json(tmp_path, package_copy):
+def test_a_new_experiment_is_one_file_found_by_the_command_line_the_report_and_its_json(tmp_path, package_copy,
+                                                                                       copy_cli):
     (package_copy / "sandbox" / "experiments" / "catalog" / "toy.py").write_text(TOY)
-    env = {"PYTHONPATH": str(package_copy), "PATH": "", "MCLR_SANDBOX_CACHE": "off", "OMP_NUM_THREADS": "1"}
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "sandbox", *args], capture_output=True, text=True, cwd=tmp_path,
-                              env=env, timeout=600)
+    run = copy_cli
 
     out = tmp_path / "toy.json"
     done = run("toy", "--fast", "--n", "25", "--json", str(out))

@@ -63,17 +63,12 @@ register(Measure("radius", "mean radius", "mean radius", "further out",
 '''
 
 
-def test_a_new_measure_is_one_file_found_by_the_command_line_the_report_and_its_json(tmp_path, package_copy):
+def test_a_new_measure_is_one_file_found_by_the_command_line_the_report_and_its_json(tmp_path, package_copy,
+                                                                                    copy_cli):
     import json
-    import subprocess
-    import sys
 
     (package_copy / "sandbox" / "experiments" / "measures" / "radius.py").write_text(RADIUS)
-    env = {"PYTHONPATH": str(package_copy), "PATH": "", "MCLR_SANDBOX_CACHE": "off", "OMP_NUM_THREADS": "1"}
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "sandbox", *args], capture_output=True, text=True, cwd=tmp_path,
-                              env=env, timeout=600)
+    run = copy_cli
 
     out = tmp_path / "separation.json"
     done = run("separation", "--fast", "--mixture", "teaching_1d", "--methods", "cfg", "--json", str(out))

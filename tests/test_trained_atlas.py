@@ -117,14 +117,21 @@ def test_the_checks_use_every_seed_and_the_fair_yardstick():
     assert "closed 80% of the way" in ratio["why"] and "DSM + CFG at inference 0.5" in ratio["yardstick"]
     # the floor: the DSM net's 0.05 carried through CFG at w = 4, x sqrt(25 + 16) = 6.40 -> 0.32
     assert "x sqrt((1+w)^2 + w^2) = 0.32" in ratio["yardstick"]
+    # one seed within 1.2, the other over: the seeds split, so the expectation is undecided, not failed
+    assert ratio["verdict"] == "undecided"
     ed = got["gft", "energy dista"]
     # lower ends 0.095, 0.115 against DSM + CFG's upper end 0.11: overlapping in one seed, above it in the other
-    assert ed["values"] == pytest.approx([-0.015, 0.005]) and not ed["holds"]
+    assert ed["values"] == pytest.approx([-0.015, 0.005]) and ed["verdict"] == "undecided"
     gap = got["data-tilt", "energy dista"]
     assert gap["values"] == pytest.approx([0.38, 0.38]) and gap["holds"]          # (0.5 - 0.01) - (0.1 + 0.01)
     lines = yardsticks.check_lines({"seeds": [seed_a, seed_b]})
-    assert all(line.endswith("holds") or "FAILS: " in line for line in lines) and all("yardstick: " in line
-                                                                                      for line in lines)
+    assert all(line.endswith("holds") or "FAILS: " in line or "undecided: " in line for line in lines)
+    assert all("yardstick: " in line for line in lines)
+    # every seed over the target: fails, with its reason; the tilt's intervals overlapping: undecided
+    worse = {"rows": [*common[:2], row("data-tilt", 4.0, 0.1, 1.0, 0.3, 0.3), row("gft", 4.0, 0.7, 1.0, 0.105)]}
+    got = {(c["method"], c["check"][:12]): c for c in yardsticks.checks({"seeds": [worse, worse]})}
+    assert got["gft", "score error "]["verdict"] == "fails" and "closed" in got["gft", "score error "]["why"]
+    assert got["data-tilt", "energy dista"]["verdict"] == "undecided"
 
 
 @pytest.mark.slow

@@ -41,8 +41,10 @@ def summary(result: dict[str, object]) -> dict[tuple[str, float], dict[str, tupl
 
 
 def checks(result: dict[str, object]) -> list[dict[str, object]]:
-    """The expectations of the nets part, each with its numbers in every seed, its yardstick, whether it holds in
-    every seed and, where it does not, why in one line (docs/theory.md, "Trained nets and their yardstick"):
+    """The expectations of the nets part, each with its numbers in every seed, its yardstick, its ``verdict`` and,
+    where it fails, why in one line (docs/theory.md, "Trained nets and their yardstick"). A verdict is ``holds``
+    when every seed meets it, ``fails`` when every seed decidedly does not, and ``undecided`` otherwise: seeds that
+    split, or intervals that overlap where the expectation needs them apart (``_verdict``):
 
     1. every fine-tune whose exact optimum is CFG (``Method.same_as``), at every ``w``: its score error to exact CFG
        within ``REACH`` x that of the inference-time route, the same DSM net with CFG applied at sampling
@@ -63,7 +65,7 @@ def checks(result: dict[str, object]) -> list[dict[str, object]]:
         ratios = [a / b for a, b in zip(own, route)]
         closed = (start - statistics.fmean(own)) / (start - statistics.fmean(route))
         out.append({"check": "score error to exact CFG / DSM + CFG's", "method": method, "w": w, "values": ratios,
-                    "expected": f"<= {REACH}", "holds": max(ratios) <= REACH,
+                    "expected": f"<= {REACH}", **_verdict([r <= REACH for r in ratios]),
                     "yardstick": f"DSM + CFG at inference {statistics.fmean(route):.3g} (2 passes per step); floor: "
                                  f"the DSM net's error to s_c {floor:.3g}, x sqrt((1+w)^2 + w^2) = "
                                  f"{floor * math.hypot(1 + w, w):.3g}",
@@ -72,28 +74,43 @@ def checks(result: dict[str, object]) -> list[dict[str, object]]:
                            f"{statistics.fmean(route):.3g}"})
         worse = [s[method, w]["energy_distance_cfg"]["lo"] - s["cfg", w]["energy_distance_cfg"]["hi"] for s in seeds]
         out.append({"check": "energy distance to exact CFG: its lower end minus DSM + CFG's upper end",
-                    "method": method, "w": w, "values": worse, "expected": "<= 0", "holds": max(worse) <= 0,
+                    "method": method, "w": w, "values": worse, "expected": "<= 0",
+                    **_verdict([v <= 0 for v in worse]),
                     "yardstick": "the samples of DSM + CFG at inference (95% intervals overlap, or lower)",
                     "why": "its samples are further from exact CFG's than the inference-time route's: as its score "
                            "error says, the fine-tune has not reached it at this budget"})
     if ("data-tilt", ws[-1]) in keys:
-        gaps = [(s["data-tilt", ws[-1]]["energy_distance_cfg"]["lo"] - s["data-tilt", ws[-1]]["energy_distance"]["hi"])
-                for s in seeds]
+        tilt = [s["data-tilt", ws[-1]] for s in seeds]
+        gaps = [m["energy_distance_cfg"]["lo"] - m["energy_distance"]["hi"] for m in tilt]
+        # overlapping intervals cannot tell the two laws apart: undecided, unless it is decidedly closer to CFG
+        closer_to_cfg = [m["energy_distance"]["lo"] > m["energy_distance_cfg"]["hi"] for m in tilt]
         out.append({"check": "energy distance to CFG minus to q_0 (interval gap: lo of one - hi of other)",
-                    "method": "data-tilt", "w": ws[-1], "values": gaps, "expected": "> 0", "holds": min(gaps) > 0,
+                    "method": "data-tilt", "w": ws[-1], "values": gaps, "expected": "> 0",
+                    **_verdict([True if g > 0 else False if closer else None
+                                for g, closer in zip(gaps, closer_to_cfg)]),
                     "yardstick": "exact q_0 against exact CFG: the law its objective targets, not CFG's",
-                    "why": "its samples are not yet told apart from exact CFG's"})
+                    "why": "its samples are closer to exact CFG's than to exact q_0's, intervals apart"})
     return out
 
 
+def _verdict(met: list[bool | None]) -> dict[str, object]:
+    """``{"verdict", "holds"}`` from each seed's outcome (None: that seed cannot tell): ``holds`` if every seed meets
+    it, ``fails`` if every seed decidedly does not, else ``undecided``."""
+    verdict = "holds" if all(m is True for m in met) else "fails" if all(m is False for m in met) else "undecided"
+    return {"verdict": verdict, "holds": verdict == "holds"}
+
+
 def check_lines(result: dict[str, object]) -> list[str]:
-    """One line per expectation: what it tests, against which yardstick, its numbers in every seed, and why where it
-    does not hold."""
+    """One line per expectation: what it tests, against which yardstick, its numbers in every seed, its verdict, and
+    why where it fails or is undecided."""
     lines = []
     for c in checks(result):
         values = ", ".join(f"{v:.3g}" for v in c["values"])
+        verdict = {"holds": "holds", "fails": f"FAILS: {c['why']}",
+                   "undecided": "undecided: the seeds split, or their intervals overlap where the expectation needs "
+                                "them apart"}[c["verdict"]]
         lines.append(f"{c['method']} w={c['w']:g}: {c['check']} = {values} (expected {c['expected']} in every seed; "
-                     f"yardstick: {c['yardstick']}): " + ("holds" if c["holds"] else f"FAILS: {c['why']}"))
+                     f"yardstick: {c['yardstick']}): {verdict}")
     return lines
 
 

@@ -32,6 +32,7 @@ import torch
 from ..core import frames
 from ..core.mixtures import ClassConditionalGMM
 from ..core.validation import as_batch_scalar
+from .guidance import class_moments
 
 Tensor = torch.Tensor
 FAMILIES = ("vp", "flow", "edm")
@@ -102,7 +103,7 @@ class LibraryModel:
         gmm = self.gmm
         if self.family == "flow":
             finite = torch.isfinite(sigma)
-            out = x - self._mean()                                # u = 1: x is pure noise
+            out = x - class_moments(gmm, self.c)[0]              # u = 1: x is pure noise
             if bool(finite.any()):
                 y, s = x[finite] * (1.0 + sigma[finite, None]), sigma[finite]
                 out[finite] = frames.get("flow").predict(gmm.score(y, s, self.c), y, s)
@@ -117,14 +118,6 @@ class LibraryModel:
             return (denoised - skip * y) / (sign * out)
         y = frames.get("eps").ve_state(x, sigma)                  # every VP model sees the VP state
         return frames.get(PREDICTIONS[self.prediction]).predict(gmm.score(y, sigma, self.c), y, sigma)
-
-    def _mean(self) -> Tensor:
-        """``E[x0]`` of class ``c`` (of the mixture for ``None``): ``(d,)``."""
-        gmm = self.gmm
-        classes = range(gmm.num_classes) if self.c is None else (self.c,)
-        prior = torch.stack([gmm.class_probs[k] for k in classes])
-        prior = prior / prior.sum()
-        return sum(p * (gmm.weights[k] @ gmm.means[k]) for p, k in zip(prior, classes))
 
 
 def as_image(x: Tensor) -> Tensor:
