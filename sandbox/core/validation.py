@@ -439,29 +439,3 @@ def declared(*order: tuple[str, str]) -> Callable[[T], T]:
         out.limits, out.order = limits, tuple(order)
         return out
     return decorate
-
-
-def from_text(text: str, like: object, what: str) -> object:
-    """``text`` (a command line's ``--set`` value) read as the type of the current value ``like``: true or false, an
-    int, a float, text, or comma-separated items for a tuple (``None``: a number, or text); anything else (a
-    mixture, say) stays text, for its config to read. Errors name ``what``."""
-    def one(item: str, like: object) -> object:
-        try:
-            if isinstance(like, bool):
-                if item.strip().lower() not in ("true", "false"):
-                    raise ValueError
-                return item.strip().lower() == "true"
-            return type(like)(item.strip()) if isinstance(like, (int, float, str)) else float(item)
-        except ValueError:
-            raise ValueError(f"{what} must be {type(like).__name__}, got {item!r}") from None
-
-    if isinstance(like, tuple):
-        return tuple(one(i, like[0] if like else 0.0) for i in text.split(",") if i.strip())
-    if isinstance(like, (bool, int, float, str)):
-        return one(text, like)
-    if like is None:            # an optional setting: a number where it reads as one, else text
-        try:
-            return float(text)
-        except ValueError:
-            return text.strip()
-    return text.strip()

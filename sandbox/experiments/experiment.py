@@ -15,9 +15,6 @@ their configs, and this module is in no result's code fingerprint.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
-import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,24 +22,6 @@ from typing import Any
 from ..core import plugins
 from ..core.mixtures import ClassConditionalGMM
 from ..core.validation import Limit
-
-
-def lazy(name: str) -> types.ModuleType:
-    """Module ``name`` (absolute), executed on its first attribute access (``importlib.util.LazyLoader``): a catalog
-    module names the code its experiment runs without importing it, so building the command line stays light (the
-    experiments import scipy, sympy and the figures' data)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"no module named {name!r}")
-    spec.loader = importlib.util.LazyLoader(spec.loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    parent, _, child = name.rpartition(".")
-    setattr(sys.modules[parent], child, module)
-    return module
 
 
 def sized(config: Any, fast: bool) -> Any:
@@ -195,12 +174,36 @@ def configure(name: str, fast: bool, values: Mapping[str, Any]) -> Any:
     return out
 
 
+def from_text(text: str, like: object, what: str) -> object:
+    """``text`` (a command line's ``--set`` value) read as the type of the current value ``like``: true or false, an
+    int, a float, text, or comma-separated items for a tuple (``None``: a number, or text); anything else (a
+    mixture, say) stays text, for its config to read. Errors name ``what``."""
+    def one(item: str, like: object) -> object:
+        try:
+            if isinstance(like, bool):
+                if item.strip().lower() not in ("true", "false"):
+                    raise ValueError
+                return item.strip().lower() == "true"
+            return type(like)(item.strip()) if isinstance(like, (int, float, str)) else float(item)
+        except ValueError:
+            raise ValueError(f"{what} must be {type(like).__name__}, got {item!r}") from None
+
+    if isinstance(like, tuple):
+        return tuple(one(i, like[0] if like else 0.0) for i in text.split(",") if i.strip())
+    if isinstance(like, (bool, int, float, str)):
+        return one(text, like)
+    if like is None:            # an optional setting: a number where it reads as one, else text
+        try:
+            return float(text)
+        except ValueError:
+            return text.strip()
+    return text.strip()
+
+
 def settings(name: str, fast: bool, items: list[str]) -> dict[str, Any]:
     """``--set FIELD=VALUE`` items (``train.steps=500``: a field of a nested config) as ``{field: value}`` for
     ``configure``, each value read as the type of the field's value in experiment ``name``'s config
-    (``validation.from_text``); a field it does not have is an error listing those it has."""
-    from ..core.validation import from_text
-
+    (``from_text``); a field it does not have is an error listing those it has."""
     base, out = config(name, fast), {}
     for item in items:
         path, eq, text = item.partition("=")

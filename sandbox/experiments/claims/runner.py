@@ -32,7 +32,8 @@ from scipy import stats
 from ...core import cache
 from ...core.mixtures import ClassConditionalGMM
 from ...core.tables import format_table
-from ...core.validation import COUNT, check_config, from_text
+from ...core.validation import COUNT, check_config
+from ..experiment import from_text
 from . import registry
 from .registry import LEVEL, UNDECIDED, VERDICTS, Claim, Verdict
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import torch
 
 from ...core import plugins, provenance
+from ...core.deferred import lazy
 from ...core.mixtures import ClassConditionalGMM
-from ..experiment import lazy
 
 metrics = lazy("sandbox.experiments.metrics")
 Samples = Callable[[ClassConditionalGMM, torch.Tensor, int, int], "metrics.Estimate"]
