@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ...core.deferred import lazy
 from ...core.validation import SEED
-from ..experiment import PARAM, SAMPLER, TIME, Experiment, Option, Section, block, lazy, register, sized
+from ..experiment import PARAM, SAMPLER, TIME, Experiment, Option, Section, block, register, sized
 
 separation = lazy("sandbox.experiments.separation")
 trained_atlas = lazy("sandbox.experiments.trained_atlas")

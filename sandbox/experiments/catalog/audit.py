@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ...core.deferred import lazy
 from ...core.validation import RISING_COUNTS, SEED, WHOLE
-from ..experiment import MIXTURE_HELP, Experiment, Option, Section, block, bullets, lazy, register, sized
+from ..experiment import MIXTURE_HELP, Experiment, Option, Section, block, bullets, register, sized
 
 library_audit = lazy("sandbox.experiments.library_audit")
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ...core.deferred import lazy
 from ...core.validation import COUNT, SEED
-from ..experiment import Experiment, Option, Section, assignments, lazy, register
+from ..experiment import Experiment, Option, Section, assignments, register
 
 claims = lazy("sandbox.experiments.claims")
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ...core.deferred import lazy
 from ...core.validation import SEED
-from ..experiment import MIXTURE_HELP, Experiment, Option, Section, block, bullets, lazy, register, sized
+from ..experiment import MIXTURE_HELP, Experiment, Option, Section, block, bullets, register, sized
 
 comparison = lazy("sandbox.experiments.comparison")
 yardsticks = lazy("sandbox.experiments.yardsticks")

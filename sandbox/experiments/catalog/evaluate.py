@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...core import cache
+from ...core.deferred import lazy
 from ...core.tables import format_table
 from ...core.validation import SEED
 from .. import measures
-from ..experiment import Experiment, Option, lazy, register, sized
+from ..experiment import Experiment, Option, register, sized
 
 net_evaluation = lazy("sandbox.experiments.net_evaluation")
 

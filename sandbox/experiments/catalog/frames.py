@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..experiment import Experiment, Section, block, lazy, register, sized
+from ...core.deferred import lazy
+from ..experiment import Experiment, Section, block, register, sized
 
 frame_sensitivity = lazy("sandbox.experiments.frame_sensitivity")
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..experiment import Experiment, Section, block, bullets, lazy, register, sized
+from ...core.deferred import lazy
+from ..experiment import Experiment, Section, block, bullets, register, sized
 
 trained_atlas = lazy("sandbox.experiments.trained_atlas")
 yardsticks = lazy("sandbox.experiments.yardsticks")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...core.deferred import lazy
 from ...core.validation import SEED
 from ..experiment import (
     MIXTURE_HELP,
@@ -12,7 +13,6 @@ from ..experiment import (
     Section,
     block,
     bullets,
-    lazy,
     register,
     sized,
 )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...core.deferred import lazy
 from ...core.tables import format_table
 from ...core.validation import SEED
-from ..experiment import Experiment, Option, Section, block, lazy, register
+from ..experiment import Experiment, Option, Section, block, register
 
 verification = lazy("sandbox.experiments.verification")
 
