@@ -371,3 +371,56 @@ def test_the_full_atlas_sweeps_every_rules_declared_variants_and_the_best_trade_
     assert pareto([(0.5, 3.0), (0.6, 1.5), (0.7, 2.0), (0.4, 2.5)]) == [0, 2]
     with pytest.raises(ValueError, match="each variant of sweep must set parameters other than the strength"):
         methods.Method("bad", "guidance", "bad", "", "w", params={"w": 0.0, "eta": 0.0}, sweep=({"w": 1.0},))
+
+
+@PROPERTY
+@given(case=cases(min_dim=2))
+def test_tcfg_damps_the_unconditional_prediction_to_the_first_singular_direction(case):
+    gmm, c, x, s, w = case
+    eps = frames.get("eps")
+    p_c, p_u = (eps.predict(gmm.score(x, s, k), x, s) for k in (c, None))
+    # the paper's construction, by SVD (an independent route from the rule's 2 x 2 eigenproblem)
+    v1 = torch.linalg.svd(torch.stack([p_c, p_u], 1), full_matrices=False).Vh[:, 0]          # (N, d)
+    damped = (p_u * v1).sum(1, keepdim=True) * v1
+    expected = eps.score(p_c + w * (p_c - damped), x, s)
+    got = methods.field("tcfg", gmm, c, w=w)(x, s)
+    assert relative_error(got, expected) <= 1e-9
+    # the noise prediction is -sigma times the score: one rule in both frames
+    assert relative_error(methods.field("tcfg", gmm, c, w=w, frame="score")(x, s), got) <= 1e-9
+
+
+def test_tcfg_is_cfg_where_the_two_predictions_are_parallel_and_refuses_one_dimension():
+    from sandbox.methods.guidance import TangentialCFG
+
+    # p_u = -p_c / 2 is parallel to p_c, so nothing is damped and TCFG is CFG
+    def cond(x, sigma):
+        return torch.tensor([[2.0, -4.0]], dtype=D)
+
+    def uncond(x, sigma):
+        return torch.tensor([[-1.0, 2.0]], dtype=D)
+
+    x, s = torch.zeros(1, 2, dtype=D), torch.ones(1, dtype=D)
+    got = TangentialCFG(cond, uncond, w=3.0, frame="score")(x, s)
+    # s_c + 3 (s_c - s_u) = (2, -4) + 3 (3, -6) = (11, -22)
+    torch.testing.assert_close(got, torch.tensor([[11.0, -22.0]], dtype=D), rtol=1e-14, atol=0)
+    # orthogonal predictions of different lengths: v_1 is p_c's direction, p_u' = 0, so p = (1 + w) p_c
+    ortho = TangentialCFG(lambda x, sg: torch.tensor([[3.0, 0.0]], dtype=D),
+                          lambda x, sg: torch.tensor([[0.0, 1.0]], dtype=D), w=2.0, frame="score")(x, s)
+    torch.testing.assert_close(ortho, torch.tensor([[9.0, 0.0]], dtype=D), rtol=1e-14, atol=1e-15)
+    with pytest.raises(ValueError, match="needs data of dimension >= 2"):
+        methods.field("tcfg", zoo.get("teaching_1d"), 0, w=1.0)
+
+
+@PROPERTY
+@given(case=cases())
+def test_mambo_g_damps_the_strength_by_the_relative_size_of_the_update(case):
+    gmm, c, x, s, w = case
+    flow = frames.get("flow")
+    v_c, v_u = (flow.predict(gmm.score(x, s, k), x, s).numpy() for k in (c, None))
+    # the paper's scale 1 + (s_max - 1) exp(-alpha r) on v_u + scale (v_c - v_u), s_max = 1 + w, written in numpy
+    ratio = np.linalg.norm(v_c - v_u, axis=1, keepdims=True) / np.linalg.norm(v_u, axis=1, keepdims=True)
+    guided = v_u + (1.0 + w * np.exp(-3.0 * ratio)) * (v_c - v_u)
+    got = methods.field("mambo-g", gmm, c, w=w, alpha=3.0)(x, s)
+    assert relative_error(got, flow.score(torch.from_numpy(guided), x, s)) <= 1e-9
+    # alpha = 0 leaves the scale at 1 + w: CFG, in any frame (CFG is linear)
+    assert relative_error(methods.field("mambo-g", gmm, c, w=w, alpha=0.0)(x, s), gmm.cfg_score(x, s, c, w)) <= 1e-9

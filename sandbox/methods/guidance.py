@@ -33,9 +33,11 @@ __all__ = [
     "FeedbackGuidance",
     "IndependentConditionGuidance",
     "LinearCFG",
+    "MagnitudeAwareCFG",
     "Optimum",
     "RescaledCFG",
     "ScheduledCFG",
+    "TangentialCFG",
     "autoguidance",
     "class_moments",
     "conditional",
@@ -275,6 +277,59 @@ class RescaledCFG:
         spread = guided.std(dim=1, keepdim=True)
         ratio = torch.where(spread > 0, p_c.std(dim=1, keepdim=True) / torch.where(spread > 0, spread, 1.0), 1.0)
         return self.frame.score(self.phi * guided * ratio + (1.0 - self.phi) * guided, x, sigma)
+
+
+@declared()
+class TangentialCFG:
+    """Tangential damping CFG, TCFG (Kwon et al. 2025) on the predictions ``p`` of ``frame`` (its paper's: the
+    noise prediction, which is the score times ``-sigma``, so the two frames give one rule): per row, the
+    unconditional prediction keeps only its component along ``v_1``, the first right singular vector of the
+    ``2 x d`` matrix ``[p_c; p_u]`` (the direction both predictions share; the second, "tangential" one is damped),
+    and CFG uses it:
+
+        p_u' = (p_u . v_1) v_1;   p = p_c + w (p_c - p_u').
+
+    ``v_1`` is the top eigenvector of the ``2 x 2`` Gram matrix ``G = [p_c; p_u][p_c; p_u]^T`` mapped back,
+    ``v_1 = [p_c; p_u]^T u_1 / |.|``, so ``p_u' = (p_u . a) a / |a|^2`` with ``a = u_11 p_c + u_12 p_u``: float64,
+    no SVD. Where the two singular values are equal (``p_c`` and ``p_u`` orthogonal and of one length) ``v_1`` is
+    not unique and the rule is discontinuous; any choice is the paper's."""
+
+    def __init__(self, cond: Field, uncond: Field, w: Annotated[float, NONNEGATIVE] = 0.0,
+                 frame: Annotated[str, FRAME] = "eps") -> None:
+        self.cond, self.uncond, self.frame, self.w = cond, uncond, frames.get(frame), w
+
+    def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
+        p_c, p_u = predictions(self.frame, self.cond, self.uncond, x, sigma)
+        gram = torch.stack([torch.stack([(p_c * p_c).sum(1), (p_c * p_u).sum(1)], 1),
+                            torch.stack([(p_c * p_u).sum(1), (p_u * p_u).sum(1)], 1)], 1)     # (N, 2, 2)
+        u = torch.linalg.eigh(gram).eigenvectors[..., -1]                                    # top: (N, 2)
+        a = u[:, :1] * p_c + u[:, 1:] * p_u                                                  # along v_1
+        norm2 = (a * a).sum(1, keepdim=True)
+        damped = torch.where(norm2 > 0, (p_u * a).sum(1, keepdim=True) / torch.where(norm2 > 0, norm2, 1.0), 0.0) * a
+        return self.frame.score(p_c + self.w * (p_c - damped), x, sigma)
+
+
+@declared()
+class MagnitudeAwareCFG:
+    """MAMBO-G (Zhu et al. 2025), magnitude-aware guidance, on the predictions ``p`` of ``frame`` (its paper's: the
+    flow velocity): per row, the strength is damped by the size of the guidance update relative to the
+    unconditional prediction, over the row's ``d`` coordinates,
+
+        r = |p_c - p_u| / |p_u|;   p = p_c + w exp(-alpha r) (p_c - p_u)
+
+    (the paper's scale ``1 + (s_max - 1) exp(-alpha r)`` with ``w = s_max - 1``). A row with ``p_u = 0`` gets
+    ``r = inf``: no guidance."""
+
+    def __init__(self, cond: Field, uncond: Field, w: Annotated[float, NONNEGATIVE] = 0.0,
+                 alpha: Annotated[float, NONNEGATIVE] = 8.0, frame: Annotated[str, FRAME] = "flow") -> None:
+        self.cond, self.uncond, self.frame, self.w, self.alpha = cond, uncond, frames.get(frame), w, alpha
+
+    def __call__(self, x: Tensor, sigma: Tensor) -> Tensor:
+        p_c, p_u = predictions(self.frame, self.cond, self.uncond, x, sigma)
+        shift = p_c - p_u
+        size = p_u.norm(dim=1, keepdim=True)
+        ratio = torch.where(size > 0, shift.norm(dim=1, keepdim=True) / torch.where(size > 0, size, 1.0), math.inf)
+        return self.frame.score(p_c + self.w * torch.exp(-self.alpha * ratio) * shift, x, sigma)
 
 
 SCHEDULES = ("constant", "linear", "cosine", "exponential", "window")

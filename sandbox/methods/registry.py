@@ -73,9 +73,11 @@ from .guidance import (
     FeedbackGuidance,
     IndependentConditionGuidance,
     LinearCFG,
+    MagnitudeAwareCFG,
     Optimum,
     RescaledCFG,
     ScheduledCFG,
+    TangentialCFG,
     autoguidance,
     exact_cfg,
 )
@@ -458,6 +460,18 @@ register(Method(
     scale="s", paper_names={"phi": "guidance_rescale"}, min_dim=2,
     sweep=({"phi": 0.3}, {"phi": 1.0}, {"frame": "eps"}),
     cite="Lin et al. 2024 (arXiv 2305.08891): on v-predictions", frame="v"))
+register(Method(
+    "tcfg", "guidance", "TCFG",
+    "tangential damping CFG (Kwon et al. 2025): CFG with the unconditional prediction projected, per sample, on the "
+    "first right singular vector of [p_c; p_u]", "w", **rule(TangentialCFG), scale="s", min_dim=2,
+    sweep=({"frame": "x0"},),
+    cite="Kwon et al. 2025, TCFG (arXiv 2503.18137, CVPR 2025): on noise predictions", frame="eps"))
+register(Method(
+    "mambo-g", "guidance", "MAMBO-G",
+    "magnitude-aware guidance (Zhu et al. 2025): CFG whose strength decays as exp(-alpha r), r the size of the "
+    "guidance update relative to the unconditional prediction", "w", **rule(MagnitudeAwareCFG), scale="s",
+    sweep=({"alpha": 2.0}, {"frame": "eps"}),
+    cite="Zhu et al. 2025, MAMBO-G (arXiv 2508.03442): on flow velocities", frame="flow"))
 register(Method(
     "cfg-schedule", "guidance", "CFG, scheduled w",
     "CFG with a scale w(t): constant, linear or cosine (rising toward low noise, mean w; Wang et al. 2024, in their "
