@@ -37,7 +37,7 @@ def summary(result: dict[str, object]) -> dict[tuple[str, float], dict[str, tupl
             cell = out.setdefault((row["method"], row["w"]), {})
             for key, e in row["measures"].items():
                 cell.setdefault(key, []).append(e["value"])
-    return {key: {m: _spread(v) for m, v in cell.items()} for key, cell in out.items()}
+    return {key: {m: spread(v) for m, v in cell.items()} for key, cell in out.items()}
 
 
 def checks(result: dict[str, object]) -> list[dict[str, object]]:
@@ -140,7 +140,7 @@ def as_json(result: dict[str, object]) -> dict[str, object]:
                         for (m, w), cell in summ.items()]}
 
 
-def _spread(values: list[float]) -> tuple[float, float]:
+def spread(values: list[float]) -> tuple[float, float]:
     """Mean and the half-width of its 95% Student-t interval over seeds (0 for one seed)."""
     from scipy import stats  # here, not at import: scipy costs a third of `import sandbox`
 

@@ -171,13 +171,26 @@ def strengths(config: TrainConfig, n: int, generator: torch.Generator) -> Tensor
     return torch.tensor(config.ws, dtype=torch.float64)[torch.randint(len(config.ws), (n,), generator=generator)]
 
 
+_POOLS: dict[tuple[str, int, float, int, int], Tensor] = {}     # this process's q_0 draws (read-only), by their key
+_POOLS_KEPT = 256
+
+
 def tilted_pools(config: TrainConfig) -> dict[tuple[int, float], Tensor]:
     """Exact draws of ``q_0`` for each class and strength (the data of ``data-tilt``): ``config.pool`` each, or
-    twice the rows a short run can draw from one pool if that is fewer."""
+    twice the rows a short run can draw from one pool if that is fewer. Runs that differ only in budget or width
+    draw the same pools: a process makes each once (rejection sampling is most of a short data-tilt run)."""
     gmm, ws = config.mixture, config.ws or (config.w,)
     n = min(config.pool, max(1024, 2 * config.steps * config.batch // (gmm.num_classes * len(ws))))
-    return {(c, w): TiltedTarget(gmm, c, w).sample(n, generator=config.seed * 7919 + 97 * c + i)
-            for i, w in enumerate(ws) for c in range(gmm.num_classes)}
+    pools = {}
+    for i, w in enumerate(ws):
+        for c in range(gmm.num_classes):
+            key = (gmm.fingerprint, c, w, n, config.seed * 7919 + 97 * c + i)
+            if key not in _POOLS:
+                if len(_POOLS) >= _POOLS_KEPT:
+                    _POOLS.clear()
+                _POOLS[key] = TiltedTarget(gmm, c, w).sample(n, generator=key[-1])
+            pools[c, w] = _POOLS[key]
+    return pools
 
 
 def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyClassifier | None = None,

@@ -1,0 +1,249 @@
+"""Learning curves of the trained fine-tunes: how close each objective's net gets to its exact optimum and to exact
+CFG as its training budget and its width grow, against what the same architecture reaches by the inference route.
+
+For each mixture, width and seed the recipe is the trained atlas's (``trained_atlas.NetsConfig``, its DSM net and
+strength-conditioned fine-tunes, the same training loop), with the width and the fine-tune's steps (its budget)
+changed: every point of a curve is a run of its own, with its own cosine schedule, so a budget is what a user who
+trains that long gets (a snapshot of one longer run would not be). At ``width`` and budget ``B`` every net is
+measured as the atlas measures it, the RMS over ``x ~ p_sigma(. | c)`` of ``sigma |s_net - s*|`` (every class,
+sigma on ``evaluation.ERROR_SIGMAS``):
+
+    own     s* the objective's exact pointwise optimum at ``w`` (``methods.field``: CFG for weighted MCLR, GFT and
+            model guidance; the noised tilted ``q_0`` for the data tilt)
+    cfg     s* exact CFG at ``w``
+    dsm     the DSM net's conditional score against ``s_c`` (the architecture's floor at that width)
+    dsm+cfg the DSM net with CFG at inference against exact CFG: the yardstick (``yardsticks``)
+
+Seeds are summarised by their mean and its 95% Student-t interval (``yardsticks.spread``). Over the budgets a power
+law ``error ~ a B^(-b)`` is fitted to the seeds' mean error to CFG by least squares in log-log (``rate`` is ``b``),
+and the budget at which it meets the DSM + CFG error of the same width is read off: measured (inside the budgets), or
+extrapolated along the fit (said so), or never (the fit does not fall). Nets are cached by their training config
+(shared with the trained atlas where the recipe is the same), the measurements by the whole config.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from .. import methods
+from ..core import cache, sweeps, zoo
+from ..core.mixtures import ClassConditionalGMM
+from ..core.tables import format_table
+from ..core.validation import RISING_COUNTS
+from .trained_atlas import Net, NetsConfig, error_points, optima, train_net
+from .yardsticks import spread
+
+Tensor = torch.Tensor
+
+
+def curve_methods() -> tuple[str, ...]:
+    """The fine-tunes the curves follow: the trained atlas's, but those that need a learned classifier (a second
+    net whose own curve would confound the first)."""
+    return tuple(m for m in methods.names(experiment="atlas-nets") if "classifier" not in methods.get(m).needs)
+
+
+@dataclass(frozen=True)
+class CurvesConfig:
+    """``nets``: the recipe (the trained atlas's: its DSM training, strengths ``ws``, seeds, measurement sizes);
+    ``mixtures``; ``budgets``: fine-tune steps, increasing; ``widths``: hidden widths, increasing."""
+
+    nets: NetsConfig = field(default_factory=lambda: NetsConfig(methods=curve_methods()))
+    mixtures: tuple[zoo.MixtureSpec, ...] = ("crowded_4d", "overlap_2d")
+    budgets: tuple[int, ...] = (500, 1500, 4500)
+    widths: tuple[int, ...] = (32, 64, 128)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.nets, NetsConfig):
+            raise TypeError(f"curves.nets must be a NetsConfig, got {type(self.nets).__name__}")
+        if not self.mixtures:
+            raise ValueError("curves.mixtures must name at least one mixture")
+        object.__setattr__(self, "mixtures", tuple(zoo.resolve(m) for m in self.mixtures))
+        object.__setattr__(self, "budgets", RISING_COUNTS.check(self.budgets, "curves.budgets"))
+        object.__setattr__(self, "widths", RISING_COUNTS.check(self.widths, "curves.widths"))
+        if len(self.budgets) < 2:
+            raise ValueError(f"curves.budgets needs at least two budgets for a rate, got {self.budgets}")
+
+    def fast(self) -> CurvesConfig:
+        """One mixture, one seed, tiny budgets and widths: tests and ``--fast`` (same code path)."""
+        nets = replace(self.nets.fast(), train=replace(self.nets.train, steps=200, batch=256))
+        return replace(self, nets=nets, mixtures=self.mixtures[:1], budgets=(10, 20, 40), widths=(8, 16, 32))
+
+    def recipe(self, mixture: ClassConditionalGMM, width: int, budget: int) -> NetsConfig:
+        """The atlas recipe at this mixture, width and fine-tune budget."""
+        return replace(self.nets, train=replace(self.nets.train, mixture=mixture, width=width), tune_steps=budget)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One measurement unit: every net of one mixture, width and seed (all budgets)."""
+
+    config: CurvesConfig
+    mixture: ClassConditionalGMM
+    width: int
+    seed: int
+
+
+def run(config: CurvesConfig, progress: bool = True) -> dict[str, object]:
+    """Train and measure every point (cached by the whole config; nets by their training configs): ``{"rows": [{
+    "mixture", "width", "seed", "method", "budget", "w", "own", "cfg"}]}``, with ``method`` ``"dsm"`` (``own``: to
+    ``s_c``) and ``"dsm+cfg"`` (to exact CFG) at ``budget`` None."""
+    return cache.cached("learning-curves", config, lambda: _compute(config, progress))
+
+
+def _compute(config: CurvesConfig, progress: bool) -> dict[str, object]:
+    seeds, names = config.nets.seeds, config.nets.methods
+    bases = [Net(config.recipe(m, width, config.budgets[0]), seed, "dsm")
+             for m in config.mixtures for width in config.widths for seed in seeds]
+    dsm = sweeps.map(train_net, bases, None, [_label(u) for u in bases], "curves: DSM nets",
+                     cost=[u.config.train.width for u in bases], progress=progress)
+    by_base = {(u.config.mixture.fingerprint, u.config.train.width, u.seed): r for u, r in zip(bases, dsm)}
+    tunes = [Net(config.recipe(m, width, budget), seed, name) for m in config.mixtures for width in config.widths
+             for seed in seeds for budget in config.budgets for name in names]
+    tuned = sweeps.map(train_net, tunes, None, [_label(u) for u in tunes], "curves: fine-tunes",
+                       cost=[u.config.tune_steps * u.config.train.width for u in tunes],
+                       inputs=[(by_base[u.config.mixture.fingerprint, u.config.train.width, u.seed], None)
+                               for u in tunes], progress=progress)
+    models: dict[tuple, torch.nn.Module] = {}
+    for u, r in zip(tunes, tuned):
+        models[u.config.mixture.fingerprint, u.config.train.width, u.seed, u.name, u.config.tune_steps] = r.model
+    targets = {m.fingerprint: optima(config.recipe(m, config.widths[0], config.budgets[0]), progress)
+               for m in config.mixtures}
+    units = [Point(config, m, width, seed) for m in config.mixtures for width in config.widths for seed in seeds]
+    rows = sweeps.map(measure, units, "curves-measure", [f"{u.mixture.name}, width {u.width}, seed {u.seed}"
+                                                         for u in units], "curves: measures",
+                      inputs=[(by_base[u.mixture.fingerprint, u.width, u.seed].model,
+                               {(n, b): models[u.mixture.fingerprint, u.width, u.seed, n, b]
+                                for n in names for b in config.budgets}, targets[u.mixture.fingerprint])
+                              for u in units], progress=progress)
+    return {"rows": [row for point in rows for row in point]}
+
+
+def _label(unit: Net) -> str:
+    c = unit.config
+    steps = "" if unit.name == "dsm" else f", {c.tune_steps} steps"
+    return f"{c.mixture.name}, width {c.train.width}, seed {unit.seed}, {unit.name}{steps}"
+
+
+def measure(unit: Point, dsm: torch.nn.Module, tuned: dict[tuple[str, int], torch.nn.Module],
+            target: dict[tuple[str, float], list[Tensor]]) -> list[dict[str, object]]:
+    """The rows of one point: the DSM net against ``s_c``, DSM + CFG against CFG at every ``w``, and every fine-tune
+    at every budget and ``w`` against its own optimum and against CFG."""
+    config, gmm = unit.config, unit.mixture
+    points = error_points(gmm, config.nets.n_error)
+    key = {"mixture": gmm.name, "width": unit.width, "seed": unit.seed}
+
+    def error(models: dict[str, torch.nn.Module], method: str, w: float, optimum: list[Tensor]) -> float:
+        fields = [methods.field(method, models, c, w=w) for c in range(gmm.num_classes)]
+        with torch.no_grad():
+            squares = [s * s * (fields[c](x, torch.full((len(x),), s, dtype=x.dtype)).to(t) - t).square().sum(1)
+                       for (s, c, x), t in zip(points, optimum)]
+        return float(torch.cat(squares).mean().sqrt())
+
+    floor = error({"dsm": dsm}, "dsm", 0.0, target["cfg", 0.0])
+    rows = [key | {"method": "dsm", "budget": None, "w": None, "own": floor, "cfg": None}]
+    for w in config.nets.ws:
+        inference = error({"dsm": dsm}, "cfg", w, target["cfg", w])
+        rows.append(key | {"method": "dsm+cfg", "budget": None, "w": w, "own": inference, "cfg": inference})
+        for (name, budget), model in tuned.items():
+            nets = {"dsm": dsm, name: model}
+            own = error(nets, name, w, target[name, w])
+            to_cfg = own if methods.get(name).same_as == "cfg" else error(nets, name, w, target["cfg", w])
+            rows.append(key | {"method": name, "budget": budget, "w": w, "own": own, "cfg": to_cfg})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------- summaries
+def summary(result: dict[str, object]) -> dict[tuple, dict[str, tuple[float, float]]]:
+    """``(mixture, method, width, budget, w) -> {"own"|"cfg": (mean, half-width)}`` over seeds."""
+    cells: dict[tuple, dict[str, list[float]]] = {}
+    for r in result["rows"]:
+        cell = cells.setdefault((r["mixture"], r["method"], r["width"], r["budget"], r["w"]), {"own": [], "cfg": []})
+        for part in ("own", "cfg"):
+            if r[part] is not None:
+                cell[part].append(r[part])
+    return {k: {part: spread(v) for part, v in cell.items() if v} for k, cell in cells.items()}
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A power law ``error ~ a B^(-rate)`` over the budgets, and where it meets the yardstick ``reference``:
+    ``reach`` the budget (None: never, the fit does not fall), ``how`` ``"measured"`` or ``"extrapolated"``."""
+
+    rate: float
+    reference: float
+    reach: float | None
+    how: str
+
+
+def fit(budgets: list[int], errors: list[float], reference: float) -> Fit:
+    """Least squares of ``log error`` on ``log budget``; the budget where the line meets ``reference`` (a measured
+    error at or below it: the first such budget, measured)."""
+    slope, intercept = np.polyfit(np.log(budgets), np.log(errors), 1)
+    below = [b for b, e in zip(budgets, errors) if e <= reference]
+    if below:
+        return Fit(float(-slope), reference, float(below[0]), "measured")
+    if slope >= 0:
+        return Fit(float(-slope), reference, None, "never")
+    return Fit(float(-slope), reference, float(math.exp((math.log(reference) - intercept) / slope)), "extrapolated")
+
+
+def fits(result: dict[str, object]) -> dict[tuple, Fit]:
+    """``(mixture, method, width, w) -> Fit`` of each fine-tune's error to exact CFG against the DSM + CFG error of
+    the same width."""
+    summ = summary(result)
+    budgets = sorted({k[3] for k in summ if k[3] is not None})
+    out = {}
+    for mixture, method, width, budget, w in summ:
+        if budget != budgets[0]:
+            continue
+        errors = [summ[mixture, method, width, b, w]["cfg"][0] for b in budgets]
+        out[mixture, method, width, w] = fit(budgets, errors, summ[mixture, "dsm+cfg", width, None, w]["cfg"][0])
+    return out
+
+
+def table(result: dict[str, object]) -> str:
+    """One row per mixture, fine-tune, ``w`` and width: the error to exact CFG at each budget (mean ± half-width
+    over seeds), the DSM + CFG yardstick, the fitted rate and the budget at which the fine-tune meets it; for
+    fine-tunes whose optimum is not CFG, the error to their own optimum at the largest budget."""
+    summ, fitted = summary(result), fits(result)
+    budgets = sorted({k[3] for k in summ if k[3] is not None})
+
+    def cell(value: tuple[float, float]) -> str:
+        return f"{value[0]:.3g} ±{value[1]:.2g}"
+
+    rows = []
+    for (mixture, method, width, w), f in fitted.items():
+        own = summ[mixture, method, width, budgets[-1], w]["own"]
+        reach = ("never" if f.reach is None else
+                 f"{f.reach:.0f}" if f.how == "measured" else f"~{f.reach:.3g} (extrapolated)")
+        rows.append([mixture, method, f"{w:g}", str(width),
+                     *(cell(summ[mixture, method, width, b, w]["cfg"]) for b in budgets),
+                     cell(summ[mixture, "dsm+cfg", width, None, w]["cfg"]), f"{f.rate:.2f}", reach,
+                     "-" if methods.get(method).same_as == "cfg" else cell(own)])
+    return format_table(["mixture", "fine-tune", "w", "width", *(f"to CFG, {b} steps" for b in budgets),
+                         "DSM + CFG", "rate", "meets DSM + CFG at", f"own optimum, {budgets[-1]} steps"], rows)
+
+
+def lines(result: dict[str, object]) -> list[str]:
+    """What the table says, per mixture and fine-tune: at the widest net, the ``w`` it meets the yardstick at."""
+    summ, fitted = summary(result), fits(result)
+    widths = sorted({k[2] for k in summ})
+    floors = {(m, wd): summ[m, "dsm", wd, None, None]["own"][0] for m, _, wd, _, _ in summ}
+    out = ["errors are RMS sigma |s_net - s*| over exact noisy points; each budget is a run of its own (cosine "
+           "schedule); DSM + CFG is the same width's DSM net with CFG at inference (two passes per step); rate b of "
+           "error ~ B^-b over the budgets",
+           "the DSM net's error to s_c (the floor of its width): " + ", ".join(
+               f"{m} width {wd}: {v:.3g}" for (m, wd), v in sorted(floors.items()))]
+    for (mixture, method, width, w), f in fitted.items():
+        if width != widths[-1]:
+            continue
+        where = ("not within reach: its error does not fall with the budget" if f.reach is None else
+                 f"meets it by {f.reach:.0f} steps" if f.how == "measured" else
+                 f"would meet it at about {f.reach:.3g} steps along its fitted rate {f.rate:.2f} (beyond the "
+                 f"measured budgets)")
+        out.append(f"{mixture}, {method}, w = {w:g}, width {width}: {where} (DSM + CFG {f.reference:.3g})")
+    return out
