@@ -7,6 +7,7 @@ from ...core.validation import RISING_COUNTS
 from ..experiment import Experiment, Option, Section, block, bullets, register, sized
 
 learning_curves = lazy("sandbox.experiments.learning_curves")
+curve_fits = lazy("sandbox.experiments.curve_fits")
 
 
 def _config(fast: bool) -> learning_curves.CurvesConfig:
@@ -18,7 +19,7 @@ def _page(fast: bool) -> str:
     result = learning_curves.run(config, progress=False)
     return (f"{len(config.nets.seeds)} seed(s) per point; budgets {', '.join(map(str, config.budgets))} fine-tune "
             f"steps; widths {', '.join(map(str, config.widths))}; the atlas's recipe otherwise.\n\n"
-            + block(learning_curves.table(result)) + "\n\n" + bullets(learning_curves.lines(result)))
+            + block(curve_fits.table(result)) + "\n\n" + bullets(curve_fits.lines(result)))
 
 
 register(Experiment(
@@ -40,8 +41,8 @@ register(Experiment(
     run=lambda config, progress: learning_curves.run(config, progress),
     header=lambda config, result: (f"{', '.join(m.name for m in config.mixtures)}; {len(config.nets.seeds)} "
                                    f"seed(s) per point"),
-    table=lambda result: learning_curves.table(result),
-    lines=lambda result: learning_curves.lines(result),
+    table=lambda result: curve_fits.table(result),
+    lines=lambda result: curve_fits.lines(result),
     as_json=lambda result: result,
     options=(Option("--budgets", "budgets", "fine-tune steps, increasing (default 500 1500 4500)",
                     limit=RISING_COUNTS, many=True, metavar="N"),

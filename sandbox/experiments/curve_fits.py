@@ -1,0 +1,109 @@
+"""What the learning curves say (``learning_curves``' results, read; outside their cached code, so editing this never
+retrains): seeds summarised by their mean and its 95% Student-t interval (``yardsticks.spread``); over the budgets a
+power law ``error ~ a B^(-b)`` fitted to the seeds' mean error to exact CFG by least squares in log-log (``rate`` is
+``b``); and the budget at which it meets the DSM + CFG error of the same width: measured (the first budget at or
+below it), extrapolated along the fit (said so), or never (the fit does not fall).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import methods
+from ..core.tables import format_table
+from .yardsticks import spread
+
+
+def summary(result: dict[str, object]) -> dict[tuple, dict[str, tuple[float, float]]]:
+    """``(mixture, method, width, budget, w) -> {"own"|"cfg": (mean, half-width)}`` over seeds."""
+    cells: dict[tuple, dict[str, list[float]]] = {}
+    for r in result["rows"]:
+        cell = cells.setdefault((r["mixture"], r["method"], r["width"], r["budget"], r["w"]), {"own": [], "cfg": []})
+        for part in ("own", "cfg"):
+            if r[part] is not None:
+                cell[part].append(r[part])
+    return {k: {part: spread(v) for part, v in cell.items() if v} for k, cell in cells.items()}
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A power law ``error ~ a B^(-rate)`` over the budgets, and where it meets the yardstick ``reference``:
+    ``reach`` the budget (None: never, the fit does not fall), ``how`` ``"measured"`` or ``"extrapolated"``."""
+
+    rate: float
+    reference: float
+    reach: float | None
+    how: str
+
+
+def fit(budgets: list[int], errors: list[float], reference: float) -> Fit:
+    """Least squares of ``log error`` on ``log budget``; the budget where the line meets ``reference`` (a measured
+    error at or below it: the first such budget, measured)."""
+    slope, intercept = np.polyfit(np.log(budgets), np.log(errors), 1)
+    below = [b for b, e in zip(budgets, errors) if e <= reference]
+    if below:
+        return Fit(float(-slope), reference, float(below[0]), "measured")
+    if slope >= 0:
+        return Fit(float(-slope), reference, None, "never")
+    return Fit(float(-slope), reference, float(math.exp((math.log(reference) - intercept) / slope)), "extrapolated")
+
+
+def fits(result: dict[str, object]) -> dict[tuple, Fit]:
+    """``(mixture, method, width, w) -> Fit`` of each fine-tune's error to exact CFG against the DSM + CFG error of
+    the same width."""
+    summ = summary(result)
+    budgets = sorted({k[3] for k in summ if k[3] is not None})
+    out = {}
+    for mixture, method, width, budget, w in summ:
+        if budget != budgets[0]:
+            continue
+        errors = [summ[mixture, method, width, b, w]["cfg"][0] for b in budgets]
+        out[mixture, method, width, w] = fit(budgets, errors, summ[mixture, "dsm+cfg", width, None, w]["cfg"][0])
+    return out
+
+
+def table(result: dict[str, object]) -> str:
+    """One row per mixture, fine-tune, ``w`` and width: the error to exact CFG at each budget (mean ± half-width
+    over seeds), the DSM + CFG yardstick, the fitted rate and the budget at which the fine-tune meets it; for
+    fine-tunes whose optimum is not CFG, the error to their own optimum at the largest budget."""
+    summ, fitted = summary(result), fits(result)
+    budgets = sorted({k[3] for k in summ if k[3] is not None})
+
+    def cell(value: tuple[float, float]) -> str:
+        return f"{value[0]:.3g} ±{value[1]:.2g}"
+
+    rows = []
+    for (mixture, method, width, w), f in fitted.items():
+        own = summ[mixture, method, width, budgets[-1], w]["own"]
+        reach = ("never" if f.reach is None else
+                 f"{f.reach:.0f}" if f.how == "measured" else f"~{f.reach:.3g} (extrapolated)")
+        rows.append([mixture, method, f"{w:g}", str(width),
+                     *(cell(summ[mixture, method, width, b, w]["cfg"]) for b in budgets),
+                     cell(summ[mixture, "dsm+cfg", width, None, w]["cfg"]), f"{f.rate:.2f}", reach,
+                     "-" if methods.get(method).same_as == "cfg" else cell(own)])
+    return format_table(["mixture", "fine-tune", "w", "width", *(f"to CFG, {b} steps" for b in budgets),
+                         "DSM + CFG", "rate", "meets DSM + CFG at", f"own optimum, {budgets[-1]} steps"], rows)
+
+
+def lines(result: dict[str, object]) -> list[str]:
+    """What the table says, per mixture and fine-tune: at the widest net, the ``w`` it meets the yardstick at."""
+    summ, fitted = summary(result), fits(result)
+    widths = sorted({k[2] for k in summ})
+    floors = {(m, wd): summ[m, "dsm", wd, None, None]["own"][0] for m, _, wd, _, _ in summ}
+    out = ["errors are RMS sigma |s_net - s*| over exact noisy points; each budget is a run of its own (cosine "
+           "schedule); DSM + CFG is the same width's DSM net with CFG at inference (two passes per step); rate b of "
+           "error ~ B^-b over the budgets",
+           "the DSM net's error to s_c (the floor of its width): " + ", ".join(
+               f"{m} width {wd}: {v:.3g}" for (m, wd), v in sorted(floors.items()))]
+    for (mixture, method, width, w), f in fitted.items():
+        if width != widths[-1]:
+            continue
+        where = ("not within reach: its error does not fall with the budget" if f.reach is None else
+                 f"meets it by {f.reach:.0f} steps" if f.how == "measured" else
+                 f"would meet it at about {f.reach:.3g} steps along its fitted rate {f.rate:.2f} (beyond the "
+                 f"measured budgets)")
+        out.append(f"{mixture}, {method}, w = {w:g}, width {width}: {where} (DSM + CFG {f.reference:.3g})")
+    return out
