@@ -7,7 +7,8 @@ itself. ``registry`` holds the registry and the builder (``build``, ``check``); 
 registered on import in this order (the order of ``mclr-sandbox figures``):
 
     theorem     the zoo, the theorem's residuals and parabolas, the MCLR weights, ill-posed MCLR, learning curves
-    atlas       the guidance panel, separation against diversity, the atlas (exact fields, sweeps, trained nets)
+    atlas       the guidance panel, separation against diversity, the atlas (exact fields, sweeps, trained nets,
+                fine-tunes against budget and width)
     verdicts    the claims, their counterexamples, the phase diagram, the sigma windows
     teaching    CFG against q_0, guided paths in 1D, small MLPs, CFG's intuition
     library     diffusers' schedulers and guiders against exact answers (needs the diffusers extra)

@@ -1,5 +1,5 @@
 """Figures of guided sampling: the guidance panel, separation against diversity, and the guidance atlas (exact
-fields, their parameter sweeps, trained nets)."""
+fields, their parameter sweeps, trained nets, the fine-tunes' learning curves)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,18 @@ from dataclasses import replace
 import numpy as np
 import torch
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullLocator
 
 from ... import methods
 from ...core import cache, zoo
-from ...experiments import catalog, experiment, separation, trained_atlas  # noqa: F401  (catalog registers)
+from ...experiments import (  # noqa: F401  (catalog registers)
+    catalog,
+    curve_fits,
+    experiment,
+    learning_curves,
+    separation,
+    trained_atlas,
+)
 from ...experiments.separation import SampleConfig
 from ...methods.tilted import TiltedTarget
 from .. import plotting as P
@@ -269,4 +277,51 @@ def atlas_nets_figure(fast: bool = False) -> plt.Figure:
         seeds = len(config.seeds)
         fig.suptitle(f"{config.mixture.name}: error to each method's own exact optimum $s^*$, mean over {seeds} "
                      f"seed{'s' * (seeds > 1)}", fontsize=8)
+    return fig
+
+
+CURVE_WS = (1.0, 4.0)       # the strengths drawn (the table on the results page has every w)
+
+
+@figure("fine_tune_curves", "each fine-tune's error to exact CFG against its training budget, per width, with the "
+        "same width's DSM net + CFG at sampling as the yardstick", TRAINED)
+def fine_tune_curves_figure(fast: bool = False) -> plt.Figure:
+    """Draws ``learning_curves.run``'s data (what ``mclr-sandbox curves`` reports), read by ``curve_fits``."""
+    config = experiment.config("curves", fast)
+    result = learning_curves.run(config, progress=False)
+    summ = curve_fits.summary(result)
+    names, budgets = config.nets.methods, np.array(config.budgets, dtype=float)
+    ws = [w for w in CURVE_WS if w in config.nets.ws] or list(config.nets.ws[:1])
+    panels = [(m, w) for m in config.mixtures for w in ws]
+    with P.style():
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 1.45 * len(panels) + 0.6, nrows=len(panels), ncols=len(names),
+                                 sharex=True, squeeze=False)
+        for row, (mixture, w) in zip(axes, panels):
+            for ax, method in zip(row, names):
+                for i, width in enumerate(config.widths):
+                    colour = P.class_color(i)
+                    mean, half = np.array([summ[mixture.name, method, width, int(b), w]["cfg"] for b in budgets]).T
+                    ax.errorbar(budgets, mean, yerr=half, fmt="o-", color=colour, lw=1.0, ms=2.5, capsize=1.5)
+                    ax.axhline(summ[mixture.name, "dsm+cfg", width, None, w]["cfg"][0], color=colour, lw=0.8,
+                               ls="--")
+                ax.set_xscale("log")
+                ax.set_yscale("log")
+                ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
+                ax.xaxis.set_minor_locator(NullLocator())
+                # ticks inside a decade: a curve often spans less than one, where a log axis would label nothing
+                ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0, 7.0), numticks=30))
+                ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+                ax.yaxis.set_minor_locator(NullLocator())
+                ax.tick_params(labelsize=5.5)
+                ax.set_title(f"{methods.get(method).label}: {mixture.name}, $w={w:g}$", fontsize=6)
+            row[0].set_ylabel(r"RMS $\sigma\,\|s - s_{\mathrm{CFG}}\|$", fontsize=6)
+        for ax in axes[-1]:
+            ax.set_xlabel("fine-tune steps")
+        handles = [Line2D([], [], color=P.class_color(i), lw=1.0, marker="o", ms=2.5, label=f"width {width}")
+                   for i, width in enumerate(config.widths)]
+        handles.append(Line2D([], [], color="k", lw=0.8, ls="--", label="DSM net + CFG at sampling (same width)"))
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=6)
+        seeds = len(config.nets.seeds)
+        fig.suptitle(f"fine-tunes against exact CFG: mean and 95% t-interval over {seeds} seed{'s' * (seeds > 1)}, "
+                     "each budget a run of its own", fontsize=8)
     return fig
