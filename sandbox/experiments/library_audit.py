@@ -299,10 +299,11 @@ def lines(result: dict[str, object]) -> list[str]:
            "guided sampling: the scheduler steps with the guider's combination of the exact models' predictions, "
            "against the exact path of the paper's rule; a guider that is its paper's rule converges at the "
            "scheduler's order, one that is not stays apart (order near 0)",
-           "from about 50 steps the second-order schedulers' errors fall slowly near 1e-3: their last step, into "
-           "sigma = 0, is an Euler step, from a noise level that shrinks only as n^(-1/2) on these linear-beta "
-           "schedules, so its error falls as 1/n and dominates (DPM-Solver++ 2M ending at sigma_min instead keeps "
-           "converging at second order); Heun's error even grows from 50 to 100 steps, not explained yet"]
+           "from about 50 steps the second-order schedulers' errors fall slowly near 1e-3: DPM-Solver++ 2M takes "
+           "its last step, into sigma = 0, at first order, from a noise level that shrinks only as n^(-1/2) on "
+           "these linear-beta schedules, so its error falls as 1/n and dominates (ending at sigma_min instead, it "
+           "keeps converging at second order); Heun's error even grows from 50 to 100 steps, not explained yet "
+           "(suspected: its evaluation at sigma = 0 is given timestep 0, which is sigma 0.029 to a VP model)"]
     out += [f"out of scope: {o['name']}: {o['why']}" for o in result["out_of_scope"]]
     return out
 
