@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_sampling.py
 	$(VENV)/bin/python benchmarks/bench_spherical.py
 	$(VENV)/bin/python benchmarks/bench_training.py
+	$(VENV)/bin/python benchmarks/bench_ensemble.py
 	$(VENV)/bin/python benchmarks/bench_load.py
 	$(VENV)/bin/python benchmarks/bench_allocator.py
 	$(VENV)/bin/pip install --quiet -e '.[dev,distributed]'

@@ -8,8 +8,7 @@ import math
 import pytest
 import torch
 
-from sandbox.experiments import curve_fits, learning_curves, trained_atlas
-from sandbox.learn import training
+from sandbox import curve_fits, learning_curves, trained_atlas, training
 
 
 def test_a_power_law_fit_reads_the_budget_where_it_meets_the_yardstick():
