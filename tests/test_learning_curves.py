@@ -21,6 +21,12 @@ def test_a_power_law_fit_reads_the_budget_where_it_meets_the_yardstick():
     # an error that grows with the budget never meets a yardstick below it
     rising = curve_fits.fit([100, 400], [0.2, 0.4], 0.1)
     assert rising.reach is None and rising.how == "never" and rising.rate == pytest.approx(-0.5)
+    # errors 0.3, 0.24, 0.25 all above 0.2395, whose least-squares line crosses it inside the budgets: in log-log
+    # the points are (0, -1.204), (1, -1.427), (2, -1.386), slope (-1.386 + 1.204) / 2 = -0.0912, intercept
+    # -1.339 + 0.0912 = -1.248, so the line is at exp(-1.430) = 0.2393 at B = e^2: read off the line, said so
+    crossing = curve_fits.fit([1, math.e, math.e ** 2], [0.3, 0.24, 0.25], 0.2395)
+    assert crossing.how == "fitted" and 1.0 < crossing.reach < math.e ** 2
+    assert f.says() == "~1.6e+03 (extrapolated)" and rising.says() == "never"
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +53,7 @@ def test_every_net_is_measured_at_every_budget_width_and_strength(fast):
                                             for wd in config.widths for w in config.nets.ws}
     assert all(half == 0.0 for cell in summary.values() for _, half in cell.values())        # one seed: no spread
     text = curve_fits.table(result)
-    assert "meets DSM + CFG at" in text and "data-tilt" in text
+    assert "meets it at" in text and "within 1.2x at" in text and "data-tilt" in text
 
 
 def test_the_dsm_error_is_the_nets_score_against_the_exact_conditional_score(fast):
@@ -85,7 +91,7 @@ def test_the_command_writes_json_and_refuses_budgets_out_of_order(tmp_path, caps
 
     out = tmp_path / "curves.json"
     assert cli.main(["curves", "--fast", "--quiet", "--json", str(out)]) == 0
-    assert "meets DSM + CFG at" in capsys.readouterr().out
+    assert "within 1.2x at" in capsys.readouterr().out
     assert len(json.loads(out.read_text())["results"]["rows"]) > 0
     assert cli.main(["curves", "--fast", "--budgets", "40", "20"]) == 2
     with pytest.raises(ValueError, match="at least two budgets"):

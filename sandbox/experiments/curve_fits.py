@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import methods
 from ..core.tables import format_table
-from .yardsticks import spread
+from .yardsticks import REACH, spread
 
 
 def summary(result: dict[str, object]) -> dict[tuple, dict[str, tuple[float, float]]]:
@@ -30,30 +30,37 @@ def summary(result: dict[str, object]) -> dict[tuple, dict[str, tuple[float, flo
 
 @dataclass(frozen=True)
 class Fit:
-    """A power law ``error ~ a B^(-rate)`` over the budgets, and where it meets the yardstick ``reference``:
-    ``reach`` the budget (None: never, the fit does not fall), ``how`` ``"measured"`` or ``"extrapolated"``."""
+    """A power law ``error ~ a B^(-rate)`` over the budgets, and where it meets ``reference``: ``reach`` the budget
+    (None: never, the fit does not fall), ``how`` ``"measured"`` (a measured error at or below it), ``"fitted"`` (the
+    line crosses it inside the budgets) or ``"extrapolated"`` (beyond them)."""
 
     rate: float
     reference: float
     reach: float | None
     how: str
 
+    def says(self) -> str:
+        """The budget, as the table prints it."""
+        if self.reach is None:
+            return "never"
+        return f"{self.reach:.0f}" if self.how == "measured" else f"~{self.reach:.3g} ({self.how})"
+
 
 def fit(budgets: list[int], errors: list[float], reference: float) -> Fit:
-    """Least squares of ``log error`` on ``log budget``; the budget where the line meets ``reference`` (a measured
-    error at or below it: the first such budget, measured)."""
+    """Least squares of ``log error`` on ``log budget``; the budget where it meets ``reference``."""
     slope, intercept = np.polyfit(np.log(budgets), np.log(errors), 1)
     below = [b for b, e in zip(budgets, errors) if e <= reference]
     if below:
         return Fit(float(-slope), reference, float(below[0]), "measured")
     if slope >= 0:
         return Fit(float(-slope), reference, None, "never")
-    return Fit(float(-slope), reference, float(math.exp((math.log(reference) - intercept) / slope)), "extrapolated")
+    reach = math.exp((math.log(reference) - intercept) / slope)
+    return Fit(float(-slope), reference, reach, "extrapolated" if reach > budgets[-1] else "fitted")
 
 
-def fits(result: dict[str, object]) -> dict[tuple, Fit]:
-    """``(mixture, method, width, w) -> Fit`` of each fine-tune's error to exact CFG against the DSM + CFG error of
-    the same width."""
+def fits(result: dict[str, object], factor: float = 1.0) -> dict[tuple, Fit]:
+    """``(mixture, method, width, w) -> Fit`` of each fine-tune's error to exact CFG against ``factor`` times the
+    DSM + CFG error of the same width (``yardsticks.REACH``: the trained atlas's expectation)."""
     summ = summary(result)
     budgets = sorted({k[3] for k in summ if k[3] is not None})
     out = {}
@@ -61,49 +68,50 @@ def fits(result: dict[str, object]) -> dict[tuple, Fit]:
         if budget != budgets[0]:
             continue
         errors = [summ[mixture, method, width, b, w]["cfg"][0] for b in budgets]
-        out[mixture, method, width, w] = fit(budgets, errors, summ[mixture, "dsm+cfg", width, None, w]["cfg"][0])
+        out[mixture, method, width, w] = fit(budgets, errors,
+                                             factor * summ[mixture, "dsm+cfg", width, None, w]["cfg"][0])
     return out
 
 
 def table(result: dict[str, object]) -> str:
     """One row per mixture, fine-tune, ``w`` and width: the error to exact CFG at each budget (mean ± half-width
-    over seeds), the DSM + CFG yardstick, the fitted rate and the budget at which the fine-tune meets it; for
-    fine-tunes whose optimum is not CFG, the error to their own optimum at the largest budget."""
-    summ, fitted = summary(result), fits(result)
+    over seeds), the DSM + CFG yardstick, the fitted rate and the budgets at which the fine-tune meets it and comes
+    within ``REACH`` of it; for fine-tunes whose optimum is not CFG, the error to their own optimum at the largest
+    budget."""
+    summ, fitted, near = summary(result), fits(result), fits(result, REACH)
     budgets = sorted({k[3] for k in summ if k[3] is not None})
 
     def cell(value: tuple[float, float]) -> str:
         return f"{value[0]:.3g} ±{value[1]:.2g}"
 
     rows = []
-    for (mixture, method, width, w), f in fitted.items():
+    for key, f in fitted.items():
+        mixture, method, width, w = key
         own = summ[mixture, method, width, budgets[-1], w]["own"]
-        reach = ("never" if f.reach is None else
-                 f"{f.reach:.0f}" if f.how == "measured" else f"~{f.reach:.3g} (extrapolated)")
         rows.append([mixture, method, f"{w:g}", str(width),
                      *(cell(summ[mixture, method, width, b, w]["cfg"]) for b in budgets),
-                     cell(summ[mixture, "dsm+cfg", width, None, w]["cfg"]), f"{f.rate:.2f}", reach,
-                     "-" if methods.get(method).same_as == "cfg" else cell(own)])
+                     cell(summ[mixture, "dsm+cfg", width, None, w]["cfg"]), f"{f.rate:.2f}", near[key].says(),
+                     f.says(), "-" if methods.get(method).same_as == "cfg" else cell(own)])
     return format_table(["mixture", "fine-tune", "w", "width", *(f"to CFG, {b} steps" for b in budgets),
-                         "DSM + CFG", "rate", "meets DSM + CFG at", f"own optimum, {budgets[-1]} steps"], rows)
+                         "DSM + CFG", "rate", f"within {REACH}x at", "meets it at",
+                         f"own optimum, {budgets[-1]} steps"], rows)
 
 
 def lines(result: dict[str, object]) -> list[str]:
-    """What the table says, per mixture and fine-tune: at the widest net, the ``w`` it meets the yardstick at."""
-    summ, fitted = summary(result), fits(result)
+    """What the table says: the floors, and per mixture, fine-tune and ``w`` at the widest net, when it comes within
+    ``REACH`` of the yardstick and when it meets it."""
+    summ, fitted, near = summary(result), fits(result), fits(result, REACH)
     widths = sorted({k[2] for k in summ})
     floors = {(m, wd): summ[m, "dsm", wd, None, None]["own"][0] for m, _, wd, _, _ in summ}
     out = ["errors are RMS sigma |s_net - s*| over exact noisy points; each budget is a run of its own (cosine "
            "schedule); DSM + CFG is the same width's DSM net with CFG at inference (two passes per step); rate b of "
-           "error ~ B^-b over the budgets",
+           f"error ~ B^-b over the budgets; budgets with ~ are read off the fitted line; {REACH}x is the trained "
+           "atlas's expectation",
            "the DSM net's error to s_c (the floor of its width): " + ", ".join(
                f"{m} width {wd}: {v:.3g}" for (m, wd), v in sorted(floors.items()))]
-    for (mixture, method, width, w), f in fitted.items():
-        if width != widths[-1]:
-            continue
-        where = ("not within reach: its error does not fall with the budget" if f.reach is None else
-                 f"meets it by {f.reach:.0f} steps" if f.how == "measured" else
-                 f"would meet it at about {f.reach:.3g} steps along its fitted rate {f.rate:.2f} (beyond the "
-                 f"measured budgets)")
-        out.append(f"{mixture}, {method}, w = {w:g}, width {width}: {where} (DSM + CFG {f.reference:.3g})")
+    for key, f in fitted.items():
+        mixture, method, width, w = key
+        if width == widths[-1]:
+            out.append(f"{mixture}, {method}, w = {w:g}, width {width}: within {REACH}x of DSM + CFG "
+                       f"({f.reference:.3g}) at {near[key].says()} steps, level with it at {f.says()}")
     return out
