@@ -13,13 +13,14 @@ pure noise (``u = 1``). The error is the RMS over samples of the distance to the
 standard deviation (the root of the mean per-coordinate variance of ``p(x | c)``); the empirical order of
 convergence is the slope of ``-log error`` against ``log steps`` between consecutive step counts (``convergence``).
 
-A stochastic scheduler has no path to follow: its final samples are compared with exact draws of the law they
-should have, ``p_sigma_end(x | c)``, by the energy distance (with its bootstrap interval) and a permutation test of
-equal laws (scipy's ``permutation_test``): ``law``.
+What every scheduler's final samples should be is a law, ``p_sigma_end(x | c)``: they are compared with exact draws
+of it by the energy distance (with its bootstrap interval) and a permutation test of equal laws (scipy's
+``permutation_test``): ``law``. For a stochastic scheduler, which has no path to follow, that is the only test.
 """
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 from dataclasses import dataclass
@@ -87,7 +88,8 @@ def run(scheduler: object, model: object, sample: Tensor, generator: torch.Gener
     timestep)`` as a pipeline does; ``set_timesteps`` must have been called. A stochastic scheduler draws its noise
     from ``generator``."""
     scale = getattr(scheduler, "scale_model_input", None)        # flow-matching schedulers have none
-    noise = {} if generator is None else {"generator": generator}
+    takes = "generator" in inspect.signature(scheduler.step).parameters      # deterministic ones may not
+    noise = {"generator": generator} if generator is not None and takes else {}
     for t in scheduler.timesteps:
         model_input = sample if scale is None else scale(sample, t)
         sample = scheduler.step(model(model_input, t), t, sample, **noise).prev_sample
@@ -202,8 +204,9 @@ class LawRun:
 
 def law(make: object, gmm: ClassConditionalGMM, c: int | None, steps: tuple[int, ...], n: int = 512, seed: int = 0,
         resamples: int = 999, level: float = 0.01) -> list[LawRun]:
-    """``make()`` -> a fresh stochastic scheduler, run at each step count of ``steps`` from ``n`` exact states of
-    class ``c`` at its first noise level (drawn with ``seed``, its noise from ``seed + 1``), against ``n`` exact
+    """``make()`` -> a fresh scheduler (stochastic or not), run at each step count of ``steps`` from ``n`` exact
+    states of class ``c`` at its first noise level (pure noise for a flow-matching start; drawn with ``seed``, a
+    stochastic scheduler's noise from ``seed + 1``), against ``n`` exact
     draws of ``p_sigma_end(x | c)`` at the noise level it ends at (``seed + 2``): the energy distance ``2 E|X - Y| -
     E|X - X'| - E|Y - Y'|`` with its bootstrap interval (``metrics.energy_distance``), and the permutation test of
     equal laws on the same statistic (``equal_laws``: its p-value, and the distance above which it rejects at
@@ -217,9 +220,8 @@ def law(make: object, gmm: ClassConditionalGMM, c: int | None, steps: tuple[int,
         scheduler.set_timesteps(as_count(count, "each of steps"))
         model = LibraryModel(gmm, c, scheduler)
         sigma, until = first_sigma(scheduler, model), end_sigma(scheduler)
-        if not math.isfinite(sigma):
-            raise ValueError("a stochastic scheduler is audited from a finite first noise level")
-        y = gmm.sample(n, c=c, sigma=sigma, generator=seed)
+        y = (torch.randn(n, gmm.dim, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+             if not math.isfinite(sigma) else gmm.sample(n, c=c, sigma=sigma, generator=seed))
         noise = torch.Generator().manual_seed(seed + 1)
         end = run(scheduler, model, start(scheduler, y, sigma), noise).to(torch.float64) / _scale(scheduler, until)
         exact = gmm.sample(n, c=c, sigma=until, generator=seed + 2)
