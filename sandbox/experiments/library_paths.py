@@ -151,6 +151,20 @@ class Run:
     sigma_start: float
 
 
+def prepared(make: object, gmm: ClassConditionalGMM, c: int | None, steps: int, n: int, seed: int
+             ) -> tuple[object, LibraryModel, float, float, Tensor]:
+    """A fresh scheduler from ``make()`` set to ``steps``, the exact model it calls, the noise levels it starts and
+    ends at, and ``n`` exact VE states of class ``c`` at the start (pure noise from a flow-matching start), drawn with
+    ``seed``."""
+    scheduler = make()
+    scheduler.set_timesteps(as_count(steps, "each of steps"))
+    model = LibraryModel(gmm, c, scheduler)
+    sigma, until = first_sigma(scheduler, model), end_sigma(scheduler)
+    y = (torch.randn(n, gmm.dim, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+         if not math.isfinite(sigma) else gmm.sample(n, c=c, sigma=sigma, generator=seed))
+    return scheduler, model, sigma, until, y
+
+
 def convergence(make: object, gmm: ClassConditionalGMM, c: int | None, steps: tuple[int, ...], n: int = 256,
                 seed: int = 0, guider: object = None, rule: object = None) -> list[Run]:
     """``make()`` -> a fresh scheduler, run at each step count of ``steps`` from exact states of class ``c``
@@ -164,16 +178,11 @@ def convergence(make: object, gmm: ClassConditionalGMM, c: int | None, steps: tu
     scale = data_scale(gmm, c)
     out = []
     for count in steps:
-        scheduler = make()
-        scheduler.set_timesteps(as_count(count, "each of steps"))
-        model = LibraryModel(gmm, c, scheduler)
-        sigma, until = first_sigma(scheduler, model), end_sigma(scheduler)
+        scheduler, model, sigma, until, y = prepared(make, gmm, c, count, n, seed)
         if guider is not None:
             if not math.isfinite(sigma):
                 raise ValueError("guided sampling is audited from a finite first noise level (a VP or EDM scheduler)")
             model = Guided(guider(), model, LibraryModel(gmm, None, scheduler), len(scheduler.timesteps))
-        y = (torch.randn(n, gmm.dim, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
-             if not math.isfinite(sigma) else gmm.sample(n, c=c, sigma=sigma, generator=seed))
         end = run(scheduler, model, start(scheduler, y, sigma)).to(torch.float64) / _scale(scheduler, until)
         field = conditional(gmm.score, c) if rule is None else rule()
         exact = reference(field, y, sigma, until, class_moments(gmm, c)[0] if rule is None else None)
@@ -216,12 +225,7 @@ def law(make: object, gmm: ClassConditionalGMM, c: int | None, steps: tuple[int,
     resamples, level = as_int(resamples, "resamples", minimum=19), as_number(level, "level", 0.0, 1.0, True)
     out = []
     for count in steps:
-        scheduler = make()
-        scheduler.set_timesteps(as_count(count, "each of steps"))
-        model = LibraryModel(gmm, c, scheduler)
-        sigma, until = first_sigma(scheduler, model), end_sigma(scheduler)
-        y = (torch.randn(n, gmm.dim, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
-             if not math.isfinite(sigma) else gmm.sample(n, c=c, sigma=sigma, generator=seed))
+        scheduler, model, sigma, until, y = prepared(make, gmm, c, count, n, seed)
         noise = torch.Generator().manual_seed(seed + 1)
         end = run(scheduler, model, start(scheduler, y, sigma), noise).to(torch.float64) / _scale(scheduler, until)
         exact = gmm.sample(n, c=c, sigma=until, generator=seed + 2)
