@@ -19,12 +19,16 @@ def library_audit_figure(fast: bool = False) -> plt.Figure:
     config = experiment.config("audit", fast)
     result = audit(config)
     with P.style():
-        fig, (left, right) = P.new_figure(P.DOUBLE_COLUMN, 2.9, ncols=2, width_ratios=(1.0, 1.0))
+        fig, (left, right) = P.new_figure(P.DOUBLE_COLUMN, 3.6, ncols=2, width_ratios=(1.0, 1.0))
         steps = np.array([r["steps"] for r in result["schedulers"][0]["runs"]], dtype=float)
-        for i, row in enumerate(result["schedulers"]):
-            errors = [r["error"] for r in row["runs"]]
-            left.loglog(steps, errors, "o-" if row["order"] != 2 else "s-", color=P.class_color(i), lw=1.0, ms=3,
-                        label=row["name"])
+        # a scheduler's other configs ("DDIM, as ... ships it") share its colour, dashed with hollow markers
+        bases = list(dict.fromkeys(row["name"].split(",")[0] for row in result["schedulers"]))
+        for row in result["schedulers"]:
+            base = row["name"].split(",")[0]
+            variant = base != row["name"]
+            left.loglog(steps, [r["error"] for r in row["runs"]], "o" if row["order"] != 2 else "s",
+                        ls="--" if variant else "-", mfc="none" if variant else None,
+                        color=P.class_color(bases.index(base)), lw=1.0, ms=3, label=row["name"])
         top = max(r["runs"][0]["error"] for r in result["schedulers"])
         for order, ls in ((1, ":"), (2, "--")):        # reference slopes through the largest first error
             left.loglog(steps, top * (steps / steps[0]) ** -order, ls, color="0.4", lw=0.8, label=f"order {order}")
@@ -32,7 +36,7 @@ def library_audit_figure(fast: bool = False) -> plt.Figure:
         left.minorticks_off()
         left.set_xlabel("steps")
         left.set_ylabel("RMS error to the exact path (data sds)")
-        left.legend(fontsize=5.5, ncols=2)
+        fig.legend(*left.get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize=5.5)
         guiders = result["guiders"]
         floor = 1e-17        # a difference of exactly 0 drawn at the bottom of the log axis
         values = [max(g["error"], floor) for g in guiders]
