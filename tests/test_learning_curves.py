@@ -27,6 +27,9 @@ def test_a_power_law_fit_reads_the_budget_where_it_meets_the_yardstick():
     crossing = curve_fits.fit([1, math.e, math.e ** 2], [0.3, 0.24, 0.25], 0.2395)
     assert crossing.how == "fitted" and 1.0 < crossing.reach < math.e ** 2
     assert f.says() == "~1.6e+03 (extrapolated)" and rising.says() == "never"
+    # read off beyond 100x the largest budget: said to be that far, not given a number (0.4 B^-1/2 = 1e-3 at 1.6e5)
+    far = curve_fits.fit([100, 400], [0.04, 0.02], 1e-4)
+    assert far.how == "far" and far.says() == "> 100x the budgets"
 
 
 @pytest.fixture(scope="module")

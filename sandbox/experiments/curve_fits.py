@@ -28,11 +28,15 @@ def summary(result: dict[str, object]) -> dict[tuple, dict[str, tuple[float, flo
     return {k: {part: spread(v) for part, v in cell.items() if v} for k, cell in cells.items()}
 
 
+FAR = 100       # a line read off beyond this many times the largest budget says only that it is that far
+
+
 @dataclass(frozen=True)
 class Fit:
     """A power law ``error ~ a B^(-rate)`` over the budgets, and where it meets ``reference``: ``reach`` the budget
     (None: never, the fit does not fall), ``how`` ``"measured"`` (a measured error at or below it), ``"fitted"`` (the
-    line crosses it inside the budgets) or ``"extrapolated"`` (beyond them)."""
+    line crosses it inside the budgets), ``"extrapolated"`` (beyond them) or ``"far"`` (beyond ``FAR`` times the
+    largest: a number read off so far out means nothing)."""
 
     rate: float
     reference: float
@@ -43,6 +47,8 @@ class Fit:
         """The budget, as the table prints it."""
         if self.reach is None:
             return "never"
+        if self.how == "far":
+            return f"> {FAR}x the budgets"
         return f"{self.reach:.0f}" if self.how == "measured" else f"~{self.reach:.3g} ({self.how})"
 
 
@@ -55,14 +61,15 @@ def fit(budgets: list[int], errors: list[float], reference: float) -> Fit:
     if slope >= 0:
         return Fit(float(-slope), reference, None, "never")
     reach = math.exp((math.log(reference) - intercept) / slope)
-    return Fit(float(-slope), reference, reach, "extrapolated" if reach > budgets[-1] else "fitted")
+    how = "fitted" if reach <= budgets[-1] else "extrapolated" if reach <= FAR * budgets[-1] else "far"
+    return Fit(float(-slope), reference, reach, how)
 
 
 def fits(result: dict[str, object], factor: float = 1.0) -> dict[tuple, Fit]:
     """``(mixture, method, width, w) -> Fit`` of each fine-tune's error to exact CFG against ``factor`` times the
     DSM + CFG error of the same width (``yardsticks.REACH``: the trained atlas's expectation)."""
     summ = summary(result)
-    budgets = sorted({k[3] for k in summ if k[3] is not None})
+    budgets = budgets_of(summ)
     out = {}
     for mixture, method, width, budget, w in summ:
         if budget != budgets[0]:
@@ -79,7 +86,7 @@ def table(result: dict[str, object]) -> str:
     within ``REACH`` of it; for fine-tunes whose optimum is not CFG, the error to their own optimum at the largest
     budget."""
     summ, fitted, near = summary(result), fits(result), fits(result, REACH)
-    budgets = sorted({k[3] for k in summ if k[3] is not None})
+    budgets = budgets_of(summ)
 
     def cell(value: tuple[float, float]) -> str:
         return f"{value[0]:.3g} ±{value[1]:.2g}"
@@ -88,10 +95,12 @@ def table(result: dict[str, object]) -> str:
     for key, f in fitted.items():
         mixture, method, width, w = key
         own = summ[mixture, method, width, budgets[-1], w]["own"]
+        aims = methods.get(method).same_as == "cfg"        # else CFG is not its target: no budget to meet it
         rows.append([mixture, method, f"{w:g}", str(width),
                      *(cell(summ[mixture, method, width, b, w]["cfg"]) for b in budgets),
-                     cell(summ[mixture, "dsm+cfg", width, None, w]["cfg"]), f"{f.rate:.2f}", near[key].says(),
-                     f.says(), "-" if methods.get(method).same_as == "cfg" else cell(own)])
+                     cell(summ[mixture, "dsm+cfg", width, None, w]["cfg"]), f"{f.rate:.2f}",
+                     near[key].says() if aims else "not its target", f.says() if aims else "-",
+                     "-" if aims else cell(own)])
     return format_table(["mixture", "fine-tune", "w", "width", *(f"to CFG, {b} steps" for b in budgets),
                          "DSM + CFG", "rate", f"within {REACH}x at", "meets it at",
                          f"own optimum, {budgets[-1]} steps"], rows)
@@ -111,7 +120,19 @@ def lines(result: dict[str, object]) -> list[str]:
                f"{m} width {wd}: {v:.3g}" for (m, wd), v in sorted(floors.items()))]
     for key, f in fitted.items():
         mixture, method, width, w = key
-        if width == widths[-1]:
+        if width != widths[-1]:
+            continue
+        if methods.get(method).same_as == "cfg":
             out.append(f"{mixture}, {method}, w = {w:g}, width {width}: within {REACH}x of DSM + CFG "
                        f"({f.reference:.3g}) at {near[key].says()} steps, level with it at {f.says()}")
+        else:      # its optimum is not CFG: how close it gets to its own, next to the DSM net's floor
+            own = [summ[mixture, method, width, b, w]["own"][0] for b in budgets_of(summ)]
+            out.append(f"{mixture}, {method}, w = {w:g}, width {width}: its optimum is not CFG; error to its own "
+                       f"optimum " + " -> ".join(f"{e:.3g}" for e in own) + " over the budgets (DSM net's floor "
+                       f"{floors[mixture, width]:.3g})")
     return out
+
+
+def budgets_of(summ: dict[tuple, object]) -> list[int]:
+    """The budgets of a summary, increasing."""
+    return sorted({k[3] for k in summ if k[3] is not None})
