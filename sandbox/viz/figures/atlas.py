@@ -313,7 +313,8 @@ def fine_tune_curves_figure(fast: bool = False) -> plt.Figure:
                 ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
                 ax.yaxis.set_minor_locator(NullLocator())
                 ax.tick_params(labelsize=5.5)
-                ax.set_title(f"{methods.get(method).label}: {mixture.name}, $w={w:g}$", fontsize=6)
+                aim = "" if methods.get(method).same_as == "cfg" else " (optimum: not CFG)"
+                ax.set_title(f"{methods.get(method).label}{aim}: {mixture.name}, $w={w:g}$", fontsize=6)
             row[0].set_ylabel(r"RMS $\sigma\,\|s - s_{\mathrm{CFG}}\|$", fontsize=6)
         for ax in axes[-1]:
             ax.set_xlabel("fine-tune steps")
