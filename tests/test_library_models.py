@@ -254,7 +254,7 @@ def test_the_equal_laws_test_holds_its_level_and_sees_a_small_shift():
     from sandbox.experiments.library_paths import equal_laws
 
     rejections = sum(equal_laws(GMM.sample(64, c=0, generator=2 * i), GMM.sample(64, c=0, generator=2 * i + 1),
-                                resamples=99, seed=i, level=0.05)[0] < 0.05 for i in range(40))
+                                resamples=49, seed=i, level=0.05)[0] < 0.05 for i in range(40))
     assert rejections <= 6, rejections
     # power: a shift of half a data sd (0.70 for class 0) along one axis is found at 128 per side (p = 1/200, the
     # smallest of 199 relabellings)
@@ -281,6 +281,9 @@ def test_stochastic_schedulers_reach_the_exact_law_and_clipping_keeps_ddpm_off_i
     assert again[0] == clipped[0]
     with pytest.raises(ValueError, match="level"):
         law(lambda: diffusers.DDPMScheduler(**vp), GMM, 0, (10,), level=1.5)
+    # 99 relabellings give p-values of at least 1/100: such a test could never reject at 0.01
+    with pytest.raises(ValueError, match="resamples must exceed 1 / level - 1 = 99"):
+        law(lambda: diffusers.DDPMScheduler(**vp), GMM, 0, (10,), resamples=99, level=0.01)
 
 
 # ---------------------------------------------------------------------------------------------- the command
@@ -302,6 +305,7 @@ def test_audit_prints_both_tables_and_writes_every_number(tmp_path, capsys):
     shipped = next(r for r in results["laws"] if r["name"] == "DDPM, as shipped")
     assert all(run["p_value"] < results["level"] for run in shipped["runs"])
     assert cli.main(["audit", "--fast", "--steps", "10", "5"]) == 2          # step counts must increase
+    assert cli.main(["audit", "--fast", "--set", "resamples=50"]) == 2       # could never reject at level 0.01
 
 
 def test_without_diffusers_the_audit_says_how_to_install_it(tmp_path):

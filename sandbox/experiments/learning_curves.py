@@ -62,9 +62,10 @@ class CurvesConfig:
             raise ValueError(f"curves.budgets needs at least two budgets for a rate, got {self.budgets}")
 
     def fast(self) -> CurvesConfig:
-        """One mixture, one seed, tiny budgets and widths: tests and ``--fast`` (same code path)."""
-        nets = replace(self.nets.fast(), train=replace(self.nets.train, steps=200, batch=256))
-        return replace(self, nets=nets, mixtures=self.mixtures[:1], budgets=(10, 20, 40), widths=(8, 16, 32))
+        """The last mixture (overlap_2d by default: the cheapest), one seed, two tiny budgets and widths: tests and
+        ``--fast`` (same code path)."""
+        nets = replace(self.nets.fast(), train=replace(self.nets.train, steps=100, batch=256))
+        return replace(self, nets=nets, mixtures=self.mixtures[-1:], budgets=(10, 20), widths=(8, 16))
 
     def recipe(self, mixture: ClassConditionalGMM, width: int, budget: int) -> NetsConfig:
         """The atlas recipe at this mixture, width and fine-tune budget."""

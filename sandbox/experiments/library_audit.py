@@ -212,14 +212,17 @@ class AuditConfig:
                             ("law_n", Limit(lo=8, whole=True)), ("resamples", Limit(lo=19, whole=True)),
                             ("level", Limit(lo=0.0, hi=1.0, open=True))):
             limit.check(getattr(self, name), f"audit.{name}")
+        if (self.resamples + 1) * self.level <= 1.0:     # its smallest p-value, 1 / (resamples + 1), must be < level
+            raise ValueError(f"audit.resamples must exceed 1 / level - 1 = {1.0 / self.level - 1.0:g} for the test to "
+                             f"be able to reject at level {self.level:g}, got {self.resamples}")
         if self.c >= self.mixture.num_classes:
             raise ValueError(f"audit.c must be a class of the mixture (0..{self.mixture.num_classes - 1}), got "
                              f"{self.c}")
 
     def fast(self) -> AuditConfig:
-        """Three step counts, 64 states, 128 per side and 199 relabellings for the laws: seconds, the same code
+        """Three step counts, 64 states, 64 per side and 199 relabellings for the laws: seconds, the same code
         path."""
-        return replace(self, steps=(5, 10, 20), n=64, law_n=128, resamples=199)
+        return replace(self, steps=(5, 10, 20), n=64, law_n=64, resamples=199)
 
 
 def audit(config: AuditConfig) -> dict[str, object]:

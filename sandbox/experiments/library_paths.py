@@ -223,6 +223,9 @@ def law(make: object, gmm: ClassConditionalGMM, c: int | None, steps: tuple[int,
     above 0 for equal laws too."""
     n, seed = as_count(n, "n"), as_int(seed, "seed", minimum=0)
     resamples, level = as_int(resamples, "resamples", minimum=19), as_number(level, "level", 0.0, 1.0, True)
+    if (resamples + 1) * level <= 1.0:          # its smallest p-value, 1 / (resamples + 1), must be below level
+        raise ValueError(f"resamples must exceed 1 / level - 1 = {1.0 / level - 1.0:g} for the test to be able to "
+                         f"reject at level {level:g}, got {resamples}")
     out = []
     for count in steps:
         scheduler, model, sigma, until, y = prepared(make, gmm, c, count, n, seed)
