@@ -99,3 +99,23 @@ def test_the_command_writes_json_and_refuses_budgets_out_of_order(tmp_path, caps
     assert cli.main(["curves", "--fast", "--budgets", "40", "20"]) == 2
     with pytest.raises(ValueError, match="at least two budgets"):
         learning_curves.CurvesConfig(budgets=(100,))
+
+
+def test_a_users_mixture_file_gets_its_curves_and_is_never_overwritten(tmp_path, capsys):
+    import json
+
+    from sandbox import cli, zoo
+
+    path = zoo.get("overlap_2d").save(tmp_path / "mine.json")
+    before = path.read_text()
+    out = tmp_path / "curves.json"
+    args = ["curves", "--fast", "--quiet", "--mixture", str(path), "--budgets", "10", "20", "--widths", "8", "16"]
+    assert cli.main([*args, "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["mixture"]["fingerprint"] == zoo.get("overlap_2d").fingerprint
+    assert {r["width"] for r in report["results"]["rows"]} == {8, 16}
+    capsys.readouterr()
+    assert cli.main([*args, "--json", str(path)]) == 2                       # the output would overwrite an input
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and path.read_text() == before
+    assert cli.main(["curves", "--fast", "--mixture", str(tmp_path / "missing.json")]) == 2

@@ -36,15 +36,19 @@ register(Experiment(
     examples="""\
   mclr-sandbox curves --fast                           # one mixture, tiny budgets and widths (seconds)
   mclr-sandbox curves --workers 2 --json curves.json   # the full grid (tens of minutes); every number as JSON
-  mclr-sandbox curves --budgets 500 1500 --widths 64 128 --set nets.seeds=0,1""",
+  mclr-sandbox curves --budgets 500 1500 --widths 64 128 --set nets.seeds=0,1
+  mclr-sandbox curves --fast --mixture mine.json      # your own mixture""",
     config=_config,
     run=lambda config, progress: learning_curves.run(config, progress),
     header=lambda config, result: (f"{', '.join(m.name for m in config.mixtures)}; {len(config.nets.seeds)} "
                                    f"seed(s) per point"),
+    mixture=lambda config, result: config.mixtures[0] if len(config.mixtures) == 1 else None,
     table=lambda result: curve_fits.table(result),
     lines=lambda result: curve_fits.lines(result),
     as_json=lambda result: result,
-    options=(Option("--budgets", "budgets", "fine-tune steps, increasing (default 500 1500 4500)",
+    options=(Option("--mixture", "mixtures", "zoo names or mixture .json files, each a grid of its own (default: "
+                    "crowded_4d overlap_2d; with --fast the last one)", many=True, metavar="NAME_OR_FILE", reads=True),
+             Option("--budgets", "budgets", "fine-tune steps, increasing (default 500 1500 4500)",
                     limit=RISING_COUNTS, many=True, metavar="N"),
              Option("--widths", "widths", "hidden widths, increasing (default 32 64 128)", limit=RISING_COUNTS,
                     many=True, metavar="N")),
