@@ -66,11 +66,14 @@ class ClassConditionalGMM:
         class_probs: ``(K,)`` class prior ``pi``, positive, summing to 1 (default uniform).
         dtype, device: where the model computes (float64 on the CPU by default).
         name: a label for reports and figures (not part of the identity: see ``fingerprint``).
+        source: where the mixture came from, as plain JSON-ready data (e.g. ``core.fitting.fit``'s record of the
+            data set, its sizes and the fit's settings); kept in its file, not part of the identity.
         covariance_type: ``"full"`` (default), ``"diag"`` or ``"spherical"`` (scikit-learn's names): the form of
             ``covs``, and the fast path used (module docstring).
 
     Two mixtures are equal when their parameters are (``fingerprint``). ``save``/``load`` round-trip a mixture
-    through a JSON file with keys ``means``, ``covs``, ``weights``, ``class_probs`` (and optionally ``name``).
+    through a JSON file with keys ``means``, ``covs``, ``weights``, ``class_probs`` (and optionally ``name``,
+    ``covariance_type`` and ``source``).
 
     Conventions: ``x: (N, d)``; ``sigma``: a float or an ``(N,)`` tensor (per-sample noise), ``sigma >= 0``;
     ``c``: ``None`` (the unconditional mixture), an int, or an ``(N,)`` integer tensor.
@@ -86,6 +89,7 @@ class ClassConditionalGMM:
         device: torch.device | str | None = None,
         name: str | None = None,
         covariance_type: str = "full",
+        source: dict[str, object] | None = None,
     ) -> None:
         if covariance_type not in COVARIANCE_TYPES:
             raise ValueError(f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}")
@@ -95,6 +99,9 @@ class ClassConditionalGMM:
         device = as_device(device if device is not None else "cpu")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str or None, got {type(name).__name__}")
+        if source is not None and not isinstance(source, dict):
+            raise TypeError(f"source must be a dict of plain data or None, got {type(source).__name__}")
+        self.source = source
         mu, cov, phi = check_components(means, covs, weights, covariance_type)
         self._means, self._covs, self._weights = mu, cov, phi
         num_classes = len(mu)
@@ -225,7 +232,7 @@ class ClassConditionalGMM:
                 raise TypeError(f"to() takes a dtype and/or a device, got {type(arg).__name__}")
         return ClassConditionalGMM(self._means, self._covs, self._weights, self._class_probs,
                                    dtype=dtype or self.dtype, device=device or self.device, name=self.name,
-                                   covariance_type=self.covariance_type)
+                                   covariance_type=self.covariance_type, source=self.source)
 
     def __repr__(self) -> str:
         sizes = [m.shape[0] for m in self._means]
@@ -244,10 +251,12 @@ class ClassConditionalGMM:
     # ------------------------------------------------------------------ files
     def to_dict(self) -> dict[str, object]:
         """The parameters as nested lists in the constructor's layout, plus ``name`` and, unless full,
-        ``covariance_type`` (JSON-ready)."""
+        ``covariance_type``, and the ``source`` record when there is one (JSON-ready)."""
         out = {"name": self.name, "means": [m.tolist() for m in self._means], "covs": [s.tolist() for s in self._covs],
                "weights": [w.tolist() for w in self._weights], "class_probs": self._class_probs.tolist()}
-        return out if self.covariance_type == "full" else {**out, "covariance_type": self.covariance_type}
+        if self.covariance_type != "full":
+            out["covariance_type"] = self.covariance_type
+        return out if self.source is None else {**out, "source": self.source}
 
     @classmethod
     def from_dict(cls, data: object, source: str = "data", **kwargs: object) -> ClassConditionalGMM:
@@ -256,13 +265,14 @@ class ClassConditionalGMM:
             raise ValueError(f"{source} must hold a JSON object with keys {list(_FILE_KEYS)}, got "
                              f"{type(data).__name__}")
         missing = [k for k in _FILE_KEYS[:3] if k not in data]
-        unknown = sorted(set(data) - {*_FILE_KEYS, "name", "covariance_type"})
+        unknown = sorted(set(data) - {*_FILE_KEYS, "name", "covariance_type", "source"})
         if missing or unknown:
             raise ValueError(f"{source} must have keys {list(_FILE_KEYS)} (and optionally 'name', "
-                             f"'covariance_type'); missing {missing}, unknown {unknown}")
+                             f"'covariance_type', 'source'); missing {missing}, unknown {unknown}")
         try:
             return cls(data["means"], data["covs"], data["weights"], data.get("class_probs"),
-                       name=data.get("name"), covariance_type=data.get("covariance_type", "full"), **kwargs)
+                       name=data.get("name"), covariance_type=data.get("covariance_type", "full"),
+                       source=data.get("source"), **kwargs)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{source}: {err}") from None
 

@@ -8,18 +8,29 @@
 | ``two_gaussians_1d`` | 1 | 2 | one Gaussian per class: network sanity checks with a simple exact score |
 | ``crowded_4d``  | 4 | 6 | six heavily overlapping classes: exact CFG does not saturate for w up to 4 |
 | ``shared_mean_2d`` | 2 | 2 | same mean, different covariances: a class split with no mean gap (speciation) |
+| ``digits``      | 64 | 10 | scikit-learn's 8 x 8 handwritten digits, pixels in [-1, 1]: real images, exact scores |
+| ``digits_pca``  | 12 | 10 | the digits' first 12 principal components: a linear latent space (decoder in source) |
+| ``wine``        | 13 | 3 | scikit-learn's wine data, standardised: a real tabular set |
+
+The last three are fitted to data bundled with scikit-learn (``core.fitting``: one ``GaussianMixture`` per class,
+full covariances, components by BIC, a fixed seed), once per data content and fit code (the experiment cache).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from . import fitting
 from .mixtures import ClassConditionalGMM
 from .validation import as_int, as_number
+
+fit = fitting.fit           # zoo.fit(X, y, ...): a user's own data as a mixture
 
 Tensor = torch.Tensor
 
@@ -137,6 +148,75 @@ def _dirichlet(alpha: int, shape: tuple[int, ...], g: torch.Generator) -> Tensor
     return draws / draws.sum(-1, keepdim=True)
 
 
+DIGITS_PCA = 12        # principal components of digits_pca
+
+
+def _bundled(name: str) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:
+    """A data set bundled with scikit-learn as the zoo uses it: features, labels, and what was done to them."""
+    from sklearn import datasets
+
+    if name == "wine":
+        X, y = datasets.load_wine(return_X_y=True)
+        mean, scale = X.mean(0), X.std(0)
+        return (X - mean) / scale, y, {"data": "scikit-learn load_wine (178 wines, 13 chemical measurements)",
+                                       "transform": "standardised: (x - mean) / sd per feature",
+                                       "mean": mean.tolist(), "sd": scale.tolist()}
+    X, y = datasets.load_digits(return_X_y=True)
+    X = X / 8.0 - 1.0
+    about = {"data": "scikit-learn load_digits (1797 8 x 8 images of handwritten digits, grey levels 0..16)",
+             "transform": "pixels x / 8 - 1, in [-1, 1]", "image_shape": [8, 8]}
+    if name == "digits":
+        return X, y, about
+    from sklearn.decomposition import PCA
+
+    pca = PCA(DIGITS_PCA, svd_solver="full").fit(X)
+    return pca.transform(X), y, {**about, "transform": f"pixels x / 8 - 1, then the first {DIGITS_PCA} principal "
+                                 "components: z = (x - mean) @ components.T; images x = mean + z @ components",
+                                 "decoder": {"mean": pca.mean_.tolist(), "components": pca.components_.tolist()}}
+
+
+@functools.cache
+def _fitted_dict(name: str) -> dict[str, object]:
+    from . import cache
+
+    X, y, about = _bundled(name)
+    key = {"data": fitting.digest(X, y), "settings": fitting.Settings(), "name": name}
+    return cache.cached("fitted-mixture", key,
+                        lambda: fitting.fit(X, y, name=name, source=about).to_dict(), code=(fitting.fit, _bundled))
+
+
+def _fitted(name: str) -> ClassConditionalGMM:
+    return ClassConditionalGMM.from_dict(_fitted_dict(name), source=f"zoo {name}")
+
+
+def digits() -> ClassConditionalGMM:
+    """64D, 10 classes: scikit-learn's 8 x 8 handwritten digits as pixels in [-1, 1], fitted per class."""
+    return _fitted("digits")
+
+
+def digits_pca() -> ClassConditionalGMM:
+    """12D, 10 classes: the digits' first 12 principal components (images through the decoder in ``source``)."""
+    return _fitted("digits_pca")
+
+
+def wine() -> ClassConditionalGMM:
+    """13D, 3 classes: scikit-learn's wine measurements, standardised, fitted per class."""
+    return _fitted("wine")
+
+
+def image(gmm: ClassConditionalGMM, x: Tensor) -> Tensor:
+    """Points of an image mixture as images ``(N, H, W)``: pixels as they are (``digits``), or decoded from the
+    latent (``digits_pca``: ``mean + z @ components``); a mixture without ``image_shape`` in its source is refused."""
+    about = gmm.source or {}
+    if "image_shape" not in about:
+        raise ValueError(f"gmm must be an image mixture (its source has an image_shape), got {gmm.name!r}")
+    x = torch.as_tensor(x, dtype=torch.float64)
+    if "decoder" in about:
+        dec = about["decoder"]
+        x = torch.tensor(dec["mean"], dtype=torch.float64) + x @ torch.tensor(dec["components"], dtype=torch.float64)
+    return x.reshape(x.shape[0], *about["image_shape"])
+
+
 ZOO: dict[str, Callable[[], ClassConditionalGMM]] = {
     "teaching_1d": teaching_1d,
     "overlap_2d": overlap_2d,
@@ -144,6 +224,9 @@ ZOO: dict[str, Callable[[], ClassConditionalGMM]] = {
     "two_gaussians_1d": two_gaussians_1d,
     "crowded_4d": crowded_4d,
     "shared_mean_2d": shared_mean_2d,
+    "digits": digits,
+    "digits_pca": digits_pca,
+    "wine": wine,
 }
 
 

@@ -2,5 +2,5 @@
 
 # isort: off
 from . import figures, experiments, train, sample, results_page  # noqa: F401
-from . import explain, zoo  # noqa: F401
+from . import explain, zoo, fit  # noqa: F401
 # isort: on
