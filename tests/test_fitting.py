@@ -154,3 +154,32 @@ def test_the_fit_command_names_what_is_wrong(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "m.json").exists()
+
+
+def test_the_digit_pictures_are_what_the_exact_fields_give():
+    from sandbox.core.schedules import edm_sigmas
+    from sandbox.experiments.digit_pictures import DigitsConfig
+    from sandbox.methods import samplers
+
+    config = DigitsConfig().fast()
+    r = config.compute()
+    gmm, ws = config.mixture, config.ws
+    assert r["cfg"].shape == r["q0"].shape == (len(ws), 10, config.n, 64)
+    # one starting noise for every class and w: at w = 0 CFG is the conditional ODE from that noise
+    start = config.sigma_max * torch.randn(config.n, 64, dtype=torch.float64,
+                                           generator=torch.Generator().manual_seed(config.seed))
+    grid = edm_sigmas(config.steps, config.sigma_min, config.sigma_max)
+    alone = samplers.heun_ode(lambda x, s: gmm.score(x, s, 2), start, grid)
+    assert torch.allclose(r["cfg"][0, 2], alone, rtol=0, atol=1e-10)
+    # the path's denoisers by another route: D = x + sigma^2 score, D_w from the CFG score itself
+    p, c, w = r["path"], config.path_class, config.path_w
+    s2 = p["sigmas"][:, None] ** 2
+    assert torch.allclose(p["D_c"], p["x"] + s2 * gmm.score(p["x"], p["sigmas"], c), atol=1e-9)
+    assert torch.allclose(p["D_w"], p["x"] + s2 * gmm.cfg_score(p["x"], p["sigmas"], c, w), atol=1e-8)
+    assert torch.allclose(p["posterior"].sum(1), torch.ones(len(p["sigmas"]), dtype=torch.float64), atol=1e-12)
+    # the path ends in its class: the posterior of class c at the smallest shown sigma
+    assert float(p["posterior"][-1, c]) > 0.99
+    with pytest.raises(ValueError, match="image mixture"):
+        DigitsConfig(mixture="overlap_2d")
+    with pytest.raises(ValueError, match="path_class"):
+        DigitsConfig(path_class=10)

@@ -10,7 +10,7 @@ registered on import in this order (the order of ``mclr-sandbox figures``):
     atlas       the guidance panel, separation against diversity, the atlas (exact fields, sweeps, trained nets,
                 fine-tunes against budget and width)
     verdicts    the claims, their counterexamples, the phase diagram, the sigma windows
-    teaching    CFG against q_0, guided paths in 1D, small MLPs, CFG's intuition
+    teaching    CFG against q_0, guided paths in 1D, small MLPs, CFG's intuition, exact guidance on real digits
     library     diffusers' schedulers and guiders against exact answers (needs the diffusers extra)
 """
 

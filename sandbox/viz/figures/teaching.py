@@ -9,6 +9,7 @@ import torch
 from ...core import cache, zoo
 from ...core.schedules import edm_sigmas
 from ...experiments import comparison
+from ...experiments.digit_pictures import DigitsConfig
 from ...experiments.experiment import sized
 from ...experiments.separation import SampleConfig
 from ...methods import gaussian_flow, guidance, samplers
@@ -198,4 +199,79 @@ def cfg_intuition_figure(fast: bool = False, w: float = 3.0, sigma: float = 0.5)
         ax.set_ylim(*extent[2:])
         ax.set_aspect("equal")
         ax.set_title(r"overlap_2d: $s_w$ and ODE paths")
+    return fig
+
+
+def _digit(ax, gmm, x: torch.Tensor) -> None:
+    """One point of an image mixture as an image, ink dark, on the data's grey scale [-1, 1] (values beyond it
+    saturate: their size is printed beside the picture where it matters)."""
+    ax.imshow(zoo.image(gmm, x[None])[0].numpy(), cmap="gray_r", vmin=-1.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set(visible=True, lw=0.3, color="0.6")
+
+
+@figure("digits_guidance", "digits: exact CFG samples of each class over w from one starting noise, beside exact "
+        "q_0 draws and the class means")
+def digits_guidance_figure(fast: bool = False) -> plt.Figure:
+    config = sized(DigitsConfig(), fast)
+    result = cache.run(config)
+    gmm, ws = config.mixture, config.ws
+    k, cols = gmm.num_classes, 1 + 2 * len(ws)
+    with P.style():
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 0.62 * (k + 1.2), ncols=cols, nrows=k,
+                                 gridspec_kw={"wspace": 0.08, "hspace": 0.08})
+        for c in range(k):
+            _digit(axes[c, 0], gmm, result["means"][c])
+            axes[c, 0].set_ylabel(str(gmm.source["classes"][c]), rotation=0, labelpad=8, va="center")
+            for i in range(len(ws)):
+                _digit(axes[c, 1 + i], gmm, result["cfg"][i, c, 0])
+                _digit(axes[c, 1 + len(ws) + i], gmm, result["q0"][i, c, 0])
+        axes[0, 0].set_title("mean", fontsize=7)
+        for i, w in enumerate(ws):
+            axes[0, 1 + i].set_title(f"CFG\nw = {w:g}", fontsize=7)
+            axes[0, 1 + len(ws) + i].set_title(f"$q_0$\nw = {w:g}", fontsize=7)
+            # how far the pictures leave the data's grey scale [-1, 1], over every class and sample
+            for j, key in ((1 + i, "cfg"), (1 + len(ws) + i, "q0")):
+                axes[-1, j].set_xlabel(f"max |x|\n{float(result[key][i].abs().max()):.1f}", fontsize=6)
+        fig.suptitle(f"{gmm.name} (d = {gmm.dim}, a mixture fitted per class): exact CFG from one noise "
+                     r"$x_T = 80\,\epsilon$ against exact $q_0 \propto p(x|c)^{1+w}p(x)^{-w}$", fontsize=8)
+    return fig
+
+
+@figure("digits_denoisers", "digits: the three denoisers D_c, D_u, D_w and the exact class posterior along one "
+        "guided path")
+def digits_denoisers_figure(fast: bool = False) -> plt.Figure:
+    config = sized(DigitsConfig(), fast)
+    path = cache.run(config)["path"]
+    gmm, c, w = config.mixture, config.path_class, config.path_w
+    sigmas = path["sigmas"]
+    rows = (("x", r"$x_\sigma/\sqrt{1+\sigma^2}$"), ("D_c", r"$D_c$"), ("D_u", r"$D_u$"),
+            ("D_w", rf"$D_w$, $w={w:g}$"))
+    with P.style():
+        fig, axes = P.new_figure(P.DOUBLE_COLUMN, 5.0, ncols=len(sigmas), nrows=len(rows) + 1,
+                                 gridspec_kw={"hspace": 0.15, "wspace": 0.1, "height_ratios": [1] * len(rows) + [0.8]})
+        for j, sigma in enumerate(sigmas.tolist()):
+            for i, (key, label) in enumerate(rows):
+                x = path[key][j] / (1 + sigma**2) ** 0.5 if key == "x" else path[key][j]
+                _digit(axes[i, j], gmm, x)
+                if key == "D_w":
+                    axes[i, j].set_xlabel(f"max |x| {float(x.abs().max()):.1f}", fontsize=6)
+                if j == 0:
+                    axes[i, j].set_ylabel(label, fontsize=7)
+            axes[0, j].set_title(rf"$\sigma = {sigma:.2g}$", fontsize=7)
+            ax = axes[-1, j]
+            post = path["posterior"][j].numpy()
+            ax.bar(range(gmm.num_classes), post, color=[P.class_color(0) if m != c else P.class_color(1)
+                                                        for m in range(gmm.num_classes)])
+            ax.set_ylim(0, 1)
+            ax.set_xticks(range(gmm.num_classes), [str(v) for v in gmm.source["classes"]], fontsize=5)
+            ax.tick_params(axis="y", labelsize=5)
+            if j == 0:
+                ax.set_ylabel(r"$p_\sigma(c\mid x)$", fontsize=7)
+            else:
+                ax.set_yticklabels([])
+        fig.suptitle(f"{gmm.name}: one CFG path of class {gmm.source['classes'][c]} at w = {w:g} (exact scores); "
+                     r"$D_w = (1+w)D_c - wD_u$ extrapolates past $D_c$", fontsize=8)
     return fig
