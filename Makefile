@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 
 figures: $(STAMP)
 	$(VENV)/bin/mclr-sandbox figures
-	$(VENV)/bin/mclr-sandbox claims --counterexamples figures/counterexamples
+	$(VENV)/bin/mclr-sandbox claims --data none --counterexamples figures/counterexamples
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -n 2 --dist worksteal

@@ -99,7 +99,7 @@ def test_counterexamples_are_written_as_mixture_files(tmp_path, monkeypatch, cap
     monkeypatch.setattr(claims, "run", lambda names, fast, announce, changes, seed, replicates:
                         {"monotone-over-mixtures": verdict})
     out = tmp_path / "cex"
-    assert cli.main(["claims", "--quiet", "--counterexamples", str(out)]) == 0
+    assert cli.main(["claims", "--quiet", "--data", "none", "--counterexamples", str(out)]) == 0
     assert "wrote 1 counterexample mixture file(s)" in capsys.readouterr().out
     assert ClassConditionalGMM.load(out / "monotone-over-mixtures-7.json").fingerprint == gmm.fingerprint
     (tmp_path / "file").write_text("")

@@ -183,3 +183,61 @@ def test_the_digit_pictures_are_what_the_exact_fields_give():
         DigitsConfig(mixture="overlap_2d")
     with pytest.raises(ValueError, match="path_class"):
         DigitsConfig(path_class=10)
+
+
+# ---------------------------------------------------------------------------------------------- claims on real data
+def test_the_claims_about_the_data_s_geometry_are_the_four_that_take_mixtures():
+    from sandbox.experiments import claims
+
+    assert {n for n in claims.names() if claims.about_data(claims.REGISTRY[n])} == {
+        "speciation-time", "decided-mid-noise", "helps-on-average", "cfg-is-not-q0"}
+    with pytest.raises(ValueError, match="mixtures"):
+        claims.configure("speciation-time", True, {"mixtures": ("no-such-mixture",)})
+
+
+def test_speciation_time_on_digits_states_sigma_s_against_sqrt_lambda():
+    from sandbox.experiments import claims
+
+    found = claims.on_data(("speciation-time",), ("digits",), fast=True)
+    verdict = found["speciation-time"]["digits"]
+    row = verdict.numbers["mixtures"][0]
+    # Lambda by another route: the law of total covariance over classes and components, in numpy
+    g = zoo.get("digits")
+    pis, mus, covs, phis = (g.class_probs.numpy(), [m.numpy() for m in g.means], [s.numpy() for s in g.covs],
+                            [w.numpy() for w in g.weights])
+    mean = sum(p * (f[:, None] * m).sum(0) for p, m, f in zip(pis, mus, phis))
+    second = sum(p * (f[:, None, None] * (s + m[:, :, None] * m[:, None, :])).sum(0)
+                 for p, m, s, f in zip(pis, mus, covs, phis))
+    lam = float(np.linalg.eigvalsh(second - np.outer(mean, mean))[-1])
+    assert row["mixture"] == "digits" and row["d"] == 64 and row["Lambda"] == pytest.approx(lam, rel=1e-12)
+    assert f"sqrt(Lambda) = {math.sqrt(lam):.3g}" in verdict.reason and "digits (d = 64): sigma_s = " in verdict.reason
+    assert verdict.verdict in claims.VERDICTS
+
+
+def test_the_claims_command_reports_real_data_beside_the_zoo(tmp_path, capsys):
+    out = tmp_path / "c.json"
+    assert cli.main(["claims", "--fast", "--quiet", "--only", "decided-mid-noise", "--data", "wine",
+                     "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "on real data: decided-mid-noise" in text and "wine" in text
+    entry = json.loads(out.read_text())["results"]["decided-mid-noise"]
+    assert entry["on_data"]["wine"]["verdict"] in ("holds", "fails", "holds with a caveat", "undecided")
+    assert cli.main(["claims", "--fast", "--quiet", "--only", "decided-mid-noise", "--data", "none"]) == 0
+    assert "on real data" not in capsys.readouterr().out
+
+
+def test_the_two_sample_ks_distance_has_its_level_and_power():
+    from scipy import stats
+
+    from sandbox.experiments import metrics
+
+    g = torch.Generator().manual_seed(0)
+    # same law: over 200 pairs of samples (n = 500), p < 0.05 in about 5% of them: 10 expected, sd 3.1
+    same = [metrics.ks_two_sample(torch.randn(500, generator=g, dtype=torch.float64),
+                                  torch.randn(400, generator=g, dtype=torch.float64)).p_value for _ in range(200)]
+    assert 2 <= sum(p < 0.05 for p in same) <= 20
+    # a shift of 0.5 sd: the true distance is 2 Phi(0.25) - 1 = 0.197, inside the bands, and rejected
+    a, b = torch.randn(2000, generator=g, dtype=torch.float64), torch.randn(2000, generator=g, dtype=torch.float64)
+    d = metrics.ks_two_sample(a, b + 0.5)
+    truth = 2 * stats.norm.cdf(0.25) - 1
+    assert d.lo <= truth <= d.hi and d.p_value < 1e-10

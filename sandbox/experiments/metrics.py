@@ -221,6 +221,21 @@ def ks_distance(x: Tensor, cdf: Callable[[np.ndarray], np.ndarray], level: float
                     "DKW band", level, float(res.pvalue))
 
 
+def ks_two_sample(a: Tensor, b: Tensor, level: float = LEVEL) -> Estimate:
+    """Two-sample Kolmogorov-Smirnov distance ``sup |F_a - F_b|`` between the laws of two 1-D samples ``a: (N,)``,
+    ``b: (M,)``, with scipy's exact or asymptotic p-value.
+
+    Interval from two Dvoretzky-Kiefer-Wolfowitz bands, each at level ``(1 + level) / 2`` (Bonferroni):
+    ``eps = sqrt(log(4 / (1 - level)) / (2N)) + sqrt(log(4 / (1 - level)) / (2M))``.
+    """
+    level = _check_level(level)
+    x, y = (_numpy_points(t.reshape(-1, 1), name)[:, 0] for t, name in ((a, "a"), (b, "b")))
+    res = stats.ks_2samp(x, y)
+    eps = sum(math.sqrt(math.log(4.0 / (1.0 - level)) / (2 * len(v))) for v in (x, y))
+    return Estimate(float(res.statistic), max(0.0, float(res.statistic) - eps), float(res.statistic) + eps,
+                    "DKW bands", level, float(res.pvalue))
+
+
 # ---------------------------------------------------------------------------------------------- a full report
 def x0_overshoot(gmm: ClassConditionalGMM, states: Tensor, sigmas: Tensor, c: int,
                  denoiser: Callable[[Tensor, Tensor], Tensor], level: float = LEVEL) -> Estimate:

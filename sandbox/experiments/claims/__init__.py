@@ -42,6 +42,7 @@ from .registry import (
     FAILS,
     HOLDS,
     LEVEL,
+    REAL_DATA,
     REGISTRY,
     UNDECIDED,
     VERDICTS,
@@ -49,6 +50,7 @@ from .registry import (
     Claim,
     Judgement,
     Verdict,
+    about_data,
     above,
     below,
     cfg_samples,
@@ -62,7 +64,20 @@ from .registry import (
     some,
     within,
 )
-from .runner import STRIDE, as_json, combine, configure, counterexamples, quorum, run, table, tally
+from .runner import (
+    DATA_REPLICATES,
+    STRIDE,
+    as_json,
+    combine,
+    configure,
+    counterexamples,
+    data_table,
+    on_data,
+    quorum,
+    run,
+    table,
+    tally,
+)
 
 # one module per claim, imported (so registered) in this order, then every other module of the package
 ORDER = ("cfg_is_not_q0", "sde_differs_from_ode", "monotone_over_mixtures", "helps_on_average", "pushes_to_far_edge",
@@ -79,9 +94,10 @@ from .monotone_over_mixtures import monotone_in_w  # noqa: E402
 from .pushes_to_far_edge import projected_quantiles  # noqa: E402
 from .sde_differs_from_ode import predictor_corrector_gap  # noqa: E402
 
-__all__ = ["CAVEAT", "FAILS", "HOLDS", "LEVEL", "MODULES", "ORDER", "REGISTRY", "STRIDE", "UNDECIDED", "VERDICTS",
-           "WINDOW", "Claim", "Judgement", "Verdict", "above", "as_json", "below", "cfg_distortion", "cfg_samples",
-           "combine", "conditional_entropy", "conditional_entropy_samples", "configure", "counterexamples", "decide",
-           "diagonals", "every", "less", "monotone_in_w", "names", "phase_diagram", "predictor_corrector_gap",
-           "projected_quantiles", "quorum", "refined", "register", "run", "simultaneous", "some",
-           "sphere_classes", "steepest_sigma", "table", "tally", "window_name", "within"]
+__all__ = ["CAVEAT", "DATA_REPLICATES", "FAILS", "HOLDS", "LEVEL", "MODULES", "ORDER", "REAL_DATA", "REGISTRY",
+           "STRIDE", "UNDECIDED", "VERDICTS", "WINDOW", "Claim", "Judgement", "Verdict", "about_data", "above",
+           "as_json", "below", "cfg_distortion", "cfg_samples", "combine", "conditional_entropy",
+           "conditional_entropy_samples", "configure", "counterexamples", "data_table", "decide", "diagonals",
+           "every", "less", "monotone_in_w", "names", "on_data", "phase_diagram", "predictor_corrector_gap",
+           "projected_quantiles", "quorum", "refined", "register", "run", "simultaneous", "some", "sphere_classes",
+           "steepest_sigma", "table", "tally", "window_name", "within"]

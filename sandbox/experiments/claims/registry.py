@@ -13,6 +13,10 @@ claim's config has a ``seed`` (every draw derives from it).
 
     Claim(name, reference, statement, measure, full, fast, depends=(), panel=None)
 
+A claim about the data's geometry measures it on the zoo mixtures that one field of its config names, declared with
+``on`` (``data_field``): the same claim then runs on mixtures fitted to real data (``REAL_DATA``) by naming those
+instead (``runner.on_data``), and its verdict there is reported beside the one on its own mixtures.
+
 ``measure(config, needs) -> Verdict``: ``config`` is the claim's frozen config (``full`` or ``fast``: sample sizes,
 grids, seeds; everything that changes the result), ``needs`` the verdicts of the claims it ``depends`` on, by name
 (as plain data). ``Verdict.numbers`` is structured data (lists of records with their fields, never keys to parse
@@ -29,10 +33,10 @@ from typing import Any
 from torch import Tensor
 
 from ... import methods
-from ...core import cache, plugins, provenance, sweeps
+from ...core import cache, plugins, provenance, sweeps, zoo
 from ...core.mixtures import ClassConditionalGMM
 from ...core.schedules import edm_sigmas
-from ...core.validation import check_config, register_once
+from ...core.validation import Limit, check_config, register_once
 from ...methods import samplers
 
 HOLDS, FAILS, CAVEAT, UNDECIDED = "holds", "fails", "holds with a caveat", "undecided"
@@ -40,6 +44,24 @@ VERDICTS = (HOLDS, FAILS, CAVEAT, UNDECIDED)
 LEVEL = 0.95          # the family-wise level of every claim's intervals
 # the sigma interval where interval guidance applies CFG (Kynkaanniemi et al. 2024): cfg-interval's defaults
 WINDOW = tuple(methods.get("cfg-interval").params[end] for end in ("sigma_lo", "sigma_hi"))
+REAL_DATA = ("digits", "wine")    # zoo mixtures fitted to real data sets (``core.fitting``)
+
+
+def on(*names: str) -> Any:
+    """The config field of a claim about the data's geometry: the zoo mixtures it is measured on, ``names`` by
+    default (zoo names: the zoo's code keys the mixtures, and a fitted one's data digest keys its fit)."""
+    return dataclasses.field(default=tuple(names), metadata={"limit": Limit(choices=tuple(zoo.ZOO), many=True),
+                                                              "data": True})
+
+
+def data_field(claim: Claim) -> str | None:
+    """The field of ``claim``'s config declared with ``on`` (None: the claim is not about the data's geometry)."""
+    return next((f.name for f in dataclasses.fields(claim.full) if f.metadata.get("data")), None)
+
+
+def about_data(claim: Claim) -> bool:
+    """Whether ``claim`` is about the data's geometry (one field of its config is declared with ``on``)."""
+    return data_field(claim) is not None
 
 
 @dataclass
