@@ -1,4 +1,4 @@
-"""What the explainer page shows, computed exactly: guided paths and the posterior over clean data along them.
+"""What the explainer pages show, computed exactly: guided paths and the posterior over clean data along them.
 
 For a 2-D mixture and a class ``c``: exact-CFG paths (Heun ODE from ``x_T ~ p_{sigma_max}(.|c)``) at each strength
 ``w``, recorded at every sigma of the grid; for the first path's point ``x`` at each (w, sigma), the exact posterior
@@ -7,6 +7,10 @@ three denoisers ``D_c(x)``, ``D_u(x)`` and ``D_w = D_c + w (D_c - D_u)`` (``gmm.
 posteriors). The page (``sandbox.viz.explain``) only draws these numbers; notebook 08's explorer
 (``sandbox.viz.explorer``) draws the same view (``posterior_view``) at any point the reader picks, and a guided path
 from it (``guided_path``).
+
+For an image mixture (``digits``), where the plane cannot be drawn, ``ImageExplainerConfig``: one guided path per
+``w`` from one starting noise, and along it the noisy image, the three denoisers as images and the exact class
+posterior ``p_sigma(c | x)`` (``sandbox.viz.explain_images`` draws them).
 """
 
 from __future__ import annotations
@@ -118,7 +122,8 @@ class ExplainerConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "mixture", zoo.resolve(self.mixture))
         if self.mixture.dim != 2:
-            raise ValueError(f"mixture must be 2-D for the explainer (it draws the plane), got d = {self.mixture.dim}")
+            raise ValueError(f"mixture must be 2-D for the explainer (it draws the plane) or an image mixture "
+                             f"(digits), got d = {self.mixture.dim}")
         as_int(self.c, "c", minimum=0)
         if self.c >= self.mixture.num_classes:
             raise ValueError(f"c must be a class of the mixture (0..{self.mixture.num_classes - 1}), got {self.c}")
@@ -151,3 +156,45 @@ class ExplainerConfig:
                 "extent": torch.tensor([x0, x1, y0, y1], dtype=torch.float64), "paths": torch.stack(paths),
                 "log_post": torch.stack(log_post), "denoisers": torch.stack(denoisers),
                 "means": torch.cat(gmm.means)}
+
+
+@dataclass(frozen=True)
+class ImageExplainerConfig:
+    """The explainer of an image mixture (``zoo.image``: ``digits``): one exact-CFG path of class ``c`` per ``w`` in
+    ``ws``, all from one starting noise ``x_T = sigma_max eps`` (Heun in ``steps`` steps), and at each of its sigmas
+    the noisy point, the three denoisers and the exact class posterior ``p_sigma(. | x)``."""
+
+    mixture: zoo.MixtureSpec = "digits"
+    c: int = 3
+    ws: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0)
+    steps: int = 24
+    sigma_max: float = 20.0
+    sigma_min: float = 0.02
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mixture", zoo.resolve(self.mixture))
+        zoo.image(self.mixture, self.mixture.means[0][:1])         # an image mixture, or a clear error
+        as_int(self.c, "c", minimum=0)
+        if self.c >= self.mixture.num_classes:
+            raise ValueError(f"c must be a class of the mixture (0..{self.mixture.num_classes - 1}), got {self.c}")
+        as_scales(self.ws)
+        as_int(self.steps, "steps", minimum=2)
+
+    def compute(self, progress: bool = False) -> dict[str, object]:
+        """``{"sigmas": (S,), "ws": (W,), "x", "D_c", "D_u", "D_w": (W, S, d) (points of the mixture: images through
+        ``zoo.image``), "posterior": (W, S, K)}``: tensors, float64."""
+        gmm, c = self.mixture, self.c
+        grid = edm_sigmas(self.steps, self.sigma_min, self.sigma_max)
+        sigmas = grid[:-1]                                                               # the last one is 0
+        eps = torch.randn(1, gmm.dim, dtype=torch.float64, generator=torch.Generator().manual_seed(self.seed))
+        out: dict[str, list[Tensor]] = {k: [] for k in ("x", "D_c", "D_u", "D_w", "posterior")}
+        for w in self.ws:
+            x = path(heun_ode, exact_cfg(gmm, c, w), self.sigma_max * eps, grid)[:-1, 0]   # (S, d)
+            view = posterior_view(gmm, x, sigmas, c, w)
+            for key, value in zip(("D_c", "D_u", "D_w"), view.denoisers.unbind(1)):
+                out[key].append(value)
+            out["x"].append(x)
+            out["posterior"].append(gmm.class_posterior(x, sigmas))
+        return {"sigmas": sigmas, "ws": torch.tensor(self.ws, dtype=torch.float64),
+                **{k: torch.stack(v) for k, v in out.items()}}

@@ -69,19 +69,20 @@ body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; max-wid
 .panels { display: flex; gap: 16px; flex-wrap: wrap; }
 figure { margin: 0; width: 340px; } canvas { border: 1px solid #ccc; width: 340px; height: 340px; }
 figcaption { font-size: 12.5px; color: #444; } label { display: inline-block; min-width: 9em; }
-.controls div { margin: 0.3em 0; } input[type=range] { width: 320px; vertical-align: middle; }
+.controls { display: grid; grid-template-columns: 12em 340px; gap: 0.4em 0.8em; align-items: center; }
+input[type=range] { width: 320px; }
 .key span { display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin: 0 4px 0 10px; }
 </style></head><body>
 <h1>__TITLE__</h1>
 <p>Exact classifier-free guidance on a Gaussian mixture: every number on this page was computed in closed form by
 mclr-sandbox (<code>mclr-sandbox explain</code>). Move the sliders.</p>
 <div class="controls">
-<div><label for="w">guidance w = <b id="wv"></b></label><input id="w" type="range" min="0" step="1"></div>
-<div><label for="s">noise sigma = <b id="sv"></b></label><input id="s" type="range" min="0" step="1"></div>
+<label for="w">guidance w = <b id="wv"></b></label><input id="w" type="range" min="0" step="1">
+<label for="s">noise sigma = <b id="sv"></b></label><input id="s" type="range" min="0" step="1">
 </div>
 <p class="key"><span style="background:#1f77b4"></span>D_c (class denoiser)<span style="background:#888"></span>D_u
 (unconditional)<span style="background:#d62728"></span>D_w = D_c + w (D_c - D_u)<span style="background:#000"></span>the
-noisy point x_sigma</p>
+noisy point x_sigma; a triangle at a panel's edge: that point lies beyond it, in the direction it points</p>
 <div class="panels">
 <figure><canvas id="paths" width="340" height="340"></canvas><figcaption>Guided paths of the class at this w, from
 high noise down to this sigma (the highlighted one is the point the other panels condition on; crosses: the
@@ -122,8 +123,33 @@ function heat(canvas, w, s, which) {
   ctx.drawImage(tmp, 0, 0, canvas.width, canvas.height);
 }
 function dot(ctx, x, y, colour, r, ring) {
-  ctx.beginPath(); ctx.arc(px(x, ctx.canvas), py(y, ctx.canvas), r, 0, 2 * Math.PI);
+  const c = ctx.canvas, u = px(x, c), v = py(y, c), m = 9;
+  if (u < 0 || u > c.width || v < 0 || v > c.height) {
+    // beyond the panel (high noise, or D_w at large w): a triangle at the edge, pointing to where the point is
+    const cu = c.width / 2, cv = c.height / 2;
+    const t = Math.min(1, (cu - m) / Math.abs(u - cu), (cv - m) / Math.abs(v - cv));
+    const eu = cu + t * (u - cu), ev = cv + t * (v - cv), a = Math.atan2(v - cv, u - cu);
+    ctx.beginPath(); ctx.moveTo(eu + 8 * Math.cos(a), ev + 8 * Math.sin(a));
+    ctx.lineTo(eu + 6 * Math.cos(a + 2.4), ev + 6 * Math.sin(a + 2.4));
+    ctx.lineTo(eu + 6 * Math.cos(a - 2.4), ev + 6 * Math.sin(a - 2.4)); ctx.closePath();
+    ctx.fillStyle = colour; ctx.fill(); return;
+  }
+  ctx.beginPath(); ctx.arc(u, v, r, 0, 2 * Math.PI);
   if (ring) { ctx.strokeStyle = colour; ctx.lineWidth = 2; ctx.stroke(); } else { ctx.fillStyle = colour; ctx.fill(); }
+}
+function axes(ctx) {      // faint grid lines with their values along the bottom and left edges (mixture coordinates)
+  const c = ctx.canvas, span = Math.max(x1 - x0, y1 - y0), step = span > 8 ? 2 : span > 4 ? 1 : 0.5;
+  ctx.strokeStyle = "rgba(0,0,0,0.1)"; ctx.fillStyle = "#555"; ctx.lineWidth = 1; ctx.font = "10px sans-serif";
+  ctx.textAlign = "center"; ctx.textBaseline = "bottom";
+  for (let t = Math.ceil(x0 / step) * step; t <= x1; t += step) {
+    const u = px(t, c); ctx.beginPath(); ctx.moveTo(u, 0); ctx.lineTo(u, c.height); ctx.stroke();
+    ctx.fillText(+t.toFixed(1), u, c.height - 2);
+  }
+  ctx.textAlign = "left"; ctx.textBaseline = "middle";
+  for (let t = Math.ceil(y0 / step) * step; t <= y1; t += step) {
+    const v = py(t, c); ctx.beginPath(); ctx.moveTo(0, v); ctx.lineTo(c.width, v); ctx.stroke();
+    ctx.fillText(+t.toFixed(1), 3, v);
+  }
 }
 function crosses(ctx) {
   ctx.strokeStyle = "#555"; ctx.lineWidth = 1;
@@ -138,7 +164,7 @@ function draw() {
   document.getElementById("wv").textContent = D.ws[w];
   document.getElementById("sv").textContent = D.sigmas[s].toPrecision(3);
   const paths = document.getElementById("paths"), ctx = paths.getContext("2d");
-  ctx.clearRect(0, 0, paths.width, paths.height); crosses(ctx);
+  ctx.clearRect(0, 0, paths.width, paths.height); axes(ctx); crosses(ctx);
   const P = D.paths[w][0].length;
   for (let p = P - 1; p >= 0; p--) {
     ctx.beginPath(); ctx.strokeStyle = p === 0 ? "#d62728" : "rgba(31,119,180,0.35)"; ctx.lineWidth = p === 0 ? 2 : 1;
@@ -151,7 +177,7 @@ function draw() {
   const [xc, yc] = D.paths[w][s][0], [dc, du, dw] = D.denoisers[w][s];
   for (const [id, which] of [["cond", 0], ["uncond", 1]]) {
     const canvas = document.getElementById(id), c2 = canvas.getContext("2d");
-    heat(canvas, w, s, which); crosses(c2); dot(c2, xc, yc, "#000", 6, true);
+    heat(canvas, w, s, which); axes(c2); crosses(c2); dot(c2, xc, yc, "#000", 6, true);
     dot(c2, du[0], du[1], "#888", 5);
     if (which === 0) { dot(c2, dc[0], dc[1], "#1f77b4", 5); dot(c2, dw[0], dw[1], "#d62728", 5); }
   }
