@@ -66,6 +66,49 @@ def class_color(c: int) -> str:
     return CLASS_COLORS[c % len(CLASS_COLORS)]
 
 
+def series_color(i: int, n: int) -> str:
+    """The ``i``-th of ``n`` series' colour: the class palette while it lasts (``n <= 7``), else matplotlib's
+    ``tab20`` (ten hues, dark then light), so that no two of up to 20 series share a colour."""
+    if n <= len(CLASS_COLORS):
+        return class_color(i)
+    tab = plt.get_cmap("tab20").colors
+    return matplotlib.colors.to_hex(tab[(2 * i) % 20 + (i // 10) % 2])
+
+
+LABEL_OFFSETS = ((3, 3), (3, -9), (-3, 3), (-3, -9), (7, -3), (-7, -3), (0, 8), (0, -13), (10, 8), (-10, -13))
+
+
+def place_labels(ax: Axes, anchors: list[tuple[float, float]], texts: list[str], colors: list[str] | None = None,
+                 fontsize: float = 5.0) -> None:
+    """Annotate each anchor ``(x, y)`` (data coordinates) with its text at the first of ``LABEL_OFFSETS`` (points)
+    where the label stays inside the axes and overlaps no label placed before it, else where it overlaps least:
+    labels that do not pile up or run past the axes. Lays the figure out first (positions are final)."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    placed: list = []
+    for (x, y), text, color in zip(anchors, texts, colors or ["black"] * len(texts)):
+        best, best_cost = None, np.inf
+        for dx, dy in LABEL_OFFSETS:
+            label = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
+                                color=color, ha="left" if dx >= 0 else "right")
+            box = label.get_window_extent(renderer)
+            outside = max(frame.x0 - box.x0, 0) + max(box.x1 - frame.x1, 0) + max(frame.y0 - box.y0, 0) \
+                + max(box.y1 - frame.y1, 0)
+            cost = outside + sum(max(min(box.x1, b.x1) - max(box.x0, b.x0), 0) * max(min(box.y1, b.y1) -
+                                 max(box.y0, b.y0), 0) for b in placed)
+            if cost < best_cost:
+                if best is not None:
+                    best[0].remove()
+                best, best_cost = (label, box), cost
+            else:
+                label.remove()
+            if cost == 0:
+                break
+        placed.append(best[1])
+
+
 def grid_2d(extent: tuple[float, float, float, float], n: int) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
     """Mesh over ``extent = (x0, x1, y0, y1)``: ``X, Y: (n, n)`` and the points ``(n*n, 2)`` in float64."""
     xs = np.linspace(extent[0], extent[1], n)

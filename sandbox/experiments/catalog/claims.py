@@ -100,7 +100,8 @@ def _data_page(fast: bool) -> str:
                      for name, per in found.items() for m, v in per.items())
     return (f"**On real data.** The claims about the data's geometry, each measured on a mixture fitted to a real "
             f"data set (`mclr-sandbox fit`; zoo {', '.join(claims.REAL_DATA)}) in place of its own, under "
-            f"{replicates} seeds (a verdict needs {claims.quorum(replicates)} of them). The fit is a model of the "
+            + (f"{replicates} seeds (a verdict needs {claims.quorum(replicates)} of them)" if replicates > 1 else
+               "one seed") + ". The fit is a model of the "
             "data: these verdicts are exact for the model, whose geometry is the data's.\n\n"
             "| claim | on | verdict | seeds | the numbers that decided it |\n|---|---|---|---|---|\n" + rows)
 

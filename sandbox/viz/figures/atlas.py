@@ -151,8 +151,9 @@ def atlas_tradeoff_figure(fast: bool = False) -> plt.Figure:
     rows = separation.sweep(config, progress=False)
     with P.style():
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 4.4, ncols=2, width_ratios=[1.3, 1])
-        for i, (method, label) in enumerate(atlas_curves(config.methods)):
-            fmt, color = ATLAS_FORMATS[i % len(ATLAS_FORMATS)], P.class_color(i)
+        curves, ends = atlas_curves(config.methods), []
+        for i, (method, label) in enumerate(curves):
+            fmt, color = ATLAS_FORMATS[i % len(ATLAS_FORMATS)], P.series_color(i, len(curves))
             sel = sorted((r for r in separation.defaults(rows) if r.method == method), key=lambda r: r.w)
             ws = np.array([r.w for r in sel])
             ent = np.array([[r.metrics["entropy"].value, r.metrics["entropy"].half_width] for r in sel])
@@ -160,20 +161,20 @@ def atlas_tradeoff_figure(fast: bool = False) -> plt.Figure:
             ed = np.array([r.metrics["energy_distance"].value for r in sel])
             axes[0].errorbar(ent[:, 0], post[:, 0], xerr=ent[:, 1], yerr=post[:, 1], fmt=fmt, ms=3, lw=0.9,
                              capsize=1.5, color=color, label=label)
-            # w at the curve's two ends only: labels at every point of ten curves pile up
-            for end, (w, e, q) in enumerate([(ws[0], ent[0, 0], post[0, 0]), (ws[-1], ent[-1, 0], post[-1, 0])]):
-                axes[0].annotate(f"{w:g}", (e, q), fontsize=5, xytext=(3, -7 if end == 0 else 3),
-                                 textcoords="offset points", color=color)
+            ends.append(((ent[-1, 0], post[-1, 0]), f"{ws[-1]:g}", color))
             axes[1].plot(ws, np.maximum(ed, 1e-4), fmt, ms=3, lw=0.9, color=color)
         axes[0].set_xlabel(r"diversity: entropy of samples of $c$ (nats)")
         axes[0].set_ylabel(r"separation: mean $p(c\mid x)$")
-        axes[0].set_title("crowded_4d, exact fields, labels: $w$")
+        axes[0].set_title(rf"crowded_4d, exact fields: each curve from $w = {config.ws[0]:g}$ to the labelled "
+                          rf"$w = {config.ws[-1]:g}$")
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=5)
         axes[1].set_xscale("log", base=2)
         axes[1].set_yscale("log")
         axes[1].set_xlabel(r"$w$")
         axes[1].set_ylabel(r"energy distance to exact $q_0$ (floor $10^{-4}$)")
         axes[1].set_title(r"who samples $q_0$ ($q_0$ curve: exact vs exact)")
+        # w at each curve's far end only, placed where no other label is (the near ends share one corner)
+        P.place_labels(axes[0], *map(list, zip(*ends)))
     return fig
 
 
@@ -212,6 +213,7 @@ def atlas_sweeps_figure(fast: bool = False) -> plt.Figure:
     ceiling = max(r.metrics["entropy"].value for r in reference["tilted"]) + SPREAD_MARGIN
     ncols = 4
     nrows = -(-len(swept) // ncols)
+    labels = {}
     with P.style():
         fig, axes = P.new_figure(P.DOUBLE_COLUMN, 2.2 * nrows, ncols=ncols, nrows=nrows, squeeze=False)
         for ax, method in zip(axes.flat, swept):
@@ -224,23 +226,22 @@ def atlas_sweeps_figure(fast: bool = False) -> plt.Figure:
             ax.scatter(*xy(own), s=5, color=P.class_color(2), alpha=0.45, lw=0, label="every variant, every w")
             front = [own[i] for i in pareto(list(zip(*xy(own))))]
             ax.plot(*xy(front), "o-", ms=2.5, lw=1.0, color=P.class_color(0), label="best trade-off")
-            named = set()
+            named = {}
             for r in sorted(front, key=lambda r: -r.metrics["mean_posterior"].value):   # each variant named once
-                name = r.label[len(method):].strip(" ()") or "default"
-                if name not in named:
-                    named.add(name)
-                    ax.annotate(name, (r.metrics["mean_posterior"].value, r.metrics["entropy"].value), fontsize=3.5,
-                                xytext=(2, 2), textcoords="offset points")
-            if beyond:
-                ax.text(0.98, 0.02, textwrap.fill(f"left out, {len(beyond)} points more spread than the data: "
-                                                  + ", ".join(dict.fromkeys(r.label[len(method):].strip(" ()")
-                                                                            for r in beyond)), 34),
-                        transform=ax.transAxes, ha="right", va="bottom", fontsize=3.5)
-            ax.set_title(methods.get(method).label, fontsize=7)
+                named.setdefault(r.label[len(method):].strip(" ()") or "default",
+                                 (r.metrics["mean_posterior"].value, r.metrics["entropy"].value))
+            labels[ax] = named
+            # what is left out is said under the title, not over the points
+            note = "" if not beyond else "\n" + textwrap.fill(
+                f"left out, {len(beyond)} points more spread than the data: "
+                + ", ".join(dict.fromkeys(r.label[len(method):].strip(" ()") for r in beyond)), 48)
+            ax.set_title(methods.get(method).label + note, fontsize=7 if not beyond else 5.5)
             ax.set(xlabel=r"mean $p(c\mid x)$", ylabel="entropy (nats)")
         axes.flat[0].legend(fontsize=4)
         for ax in axes.flat[len(swept):]:
             ax.set_axis_off()
+        for ax, named in labels.items():       # after the layout: labels placed where they overlap nothing
+            P.place_labels(ax, list(named.values()), [name.replace(", ", "\n") for name in named], fontsize=4.5)
     return fig
 
 
