@@ -94,7 +94,7 @@ def _iris() -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_fitting_the_digits_twice_gives_the_same_file(tmp_path):
-    X, y, about = zoo._bundled("digits")
+    X, y, about = zoo.bundled("digits")
     a = fitting.fit(X, y, name="digits", source=about).save(tmp_path / "a.json")
     b = fitting.fit(X, y, name="digits", source=about).save(tmp_path / "b.json")
     assert a.read_bytes() == b.read_bytes()
@@ -103,7 +103,7 @@ def test_fitting_the_digits_twice_gives_the_same_file(tmp_path):
 
 
 def test_the_digits_latent_mixture_beats_one_gaussian_per_class_on_held_out_images():
-    X, y, _ = zoo._bundled("digits_pca")
+    X, y, _ = zoo.bundled("digits_pca")
     rows = fitting.heldout(X, y)
     gains = [r["mixture"] - r["gaussian"] for r in rows]
     # BIC gives several classes two or three components; where it gives one, the two models are the same fit

@@ -151,7 +151,7 @@ def _dirichlet(alpha: int, shape: tuple[int, ...], g: torch.Generator) -> Tensor
 DIGITS_PCA = 12        # principal components of digits_pca
 
 
-def _bundled(name: str) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:
+def bundled(name: str) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:
     """A data set bundled with scikit-learn as the zoo uses it: features, labels, and what was done to them."""
     from sklearn import datasets
 
@@ -179,10 +179,10 @@ def _bundled(name: str) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:
 def _fitted_dict(name: str) -> dict[str, object]:
     from . import cache
 
-    X, y, about = _bundled(name)
+    X, y, about = bundled(name)
     key = {"data": fitting.digest(X, y), "settings": fitting.Settings(), "name": name}
     return cache.cached("fitted-mixture", key,
-                        lambda: fitting.fit(X, y, name=name, source=about).to_dict(), code=(fitting.fit, _bundled))
+                        lambda: fitting.fit(X, y, name=name, source=about).to_dict(), code=(fitting.fit, bundled))
 
 
 def _fitted(name: str) -> ClassConditionalGMM:
