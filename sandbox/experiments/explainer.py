@@ -103,6 +103,14 @@ def guided_path(gmm: ClassConditionalGMM, x: Tensor, sigma: float, c: int, w: fl
     return sigmas[:-1], path(heun_ode, exact_cfg(gmm, c, w), x, sigmas)[:-1, 0]
 
 
+def _check(config: ExplainerConfig | ImageExplainerConfig) -> None:
+    """An explainer's class ``c`` (one of its mixture's) and strengths ``ws``."""
+    as_int(config.c, "c", minimum=0)
+    if config.c >= config.mixture.num_classes:
+        raise ValueError(f"c must be a class of the mixture (0..{config.mixture.num_classes - 1}), got {config.c}")
+    as_scales(config.ws)
+
+
 @dataclass(frozen=True)
 class ExplainerConfig:
     """``paths`` guided paths of class ``c`` per ``w`` in ``ws``, Heun in ``steps`` steps from ``sigma_max``; the
@@ -124,10 +132,7 @@ class ExplainerConfig:
         if self.mixture.dim != 2:
             raise ValueError(f"mixture must be 2-D for the explainer (it draws the plane) or an image mixture "
                              f"(digits), got d = {self.mixture.dim}")
-        as_int(self.c, "c", minimum=0)
-        if self.c >= self.mixture.num_classes:
-            raise ValueError(f"c must be a class of the mixture (0..{self.mixture.num_classes - 1}), got {self.c}")
-        as_scales(self.ws)
+        _check(self)
         for name, low in (("steps", 2), ("paths", 1), ("grid", 8)):
             as_int(getattr(self, name), name, minimum=low)
 
@@ -175,10 +180,7 @@ class ImageExplainerConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "mixture", zoo.resolve(self.mixture))
         zoo.image(self.mixture, self.mixture.means[0][:1])         # an image mixture, or a clear error
-        as_int(self.c, "c", minimum=0)
-        if self.c >= self.mixture.num_classes:
-            raise ValueError(f"c must be a class of the mixture (0..{self.mixture.num_classes - 1}), got {self.c}")
-        as_scales(self.ws)
+        _check(self)
         as_int(self.steps, "steps", minimum=2)
 
     def compute(self, progress: bool = False) -> dict[str, object]:

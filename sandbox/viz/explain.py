@@ -51,19 +51,34 @@ def page(result: dict[str, torch.Tensor], mixture_name: str, c: int) -> str:
         "denoisers": torch.round(result["denoisers"], decimals=6).tolist(),
         "means": result["means"].tolist(), "peaks": peaks, "logpost": bytes_b64,
     }
-    lessons = "".join(f"<li>{html.escape(line)}</li>" for line in LESSONS)
-    return TEMPLATE.replace("__TITLE__", html.escape(f"CFG and the exact posterior: {mixture_name}, class {c}")) \
-        .replace("__LESSONS__", lessons).replace("__DATA__", json.dumps(data, separators=(",", ":")))
+    return fill(TEMPLATE, f"CFG and the exact posterior: {mixture_name}, class {c}", LESSONS, data)
 
 
-TEMPLATE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>__TITLE__</title>
-<script>
+# what every explainer page shares: it records console errors and exceptions (read by the #selftest), and hashes a
+# canvas's pixels (what the browser test compares between slider states)
+ERRORS_JS = """<script>
 window.pageErrors = [];
 window.addEventListener("error", e => window.pageErrors.push(String(e.message)));
 const consoleError = console.error;
 console.error = (...a) => { window.pageErrors.push(a.join(" ")); consoleError(...a); };
-</script>
+</script>"""
+HASH_JS = """function canvasHash(id) {
+  const c = document.getElementById(id), d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  let h = 0; for (let k = 0; k < d.length; k++) h = (h * 31 + d[k]) >>> 0; return h;
+}"""
+
+
+def fill(template: str, title: str, lessons: tuple[str, ...], data: dict) -> str:
+    """An explainer page: ``template`` with its title, lessons, shared scripts and data (JSON) filled in."""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lessons)
+    return template.replace("__ERRORS__", ERRORS_JS).replace("__HASH__", HASH_JS) \
+        .replace("__TITLE__", html.escape(title)).replace("__LESSONS__", items) \
+        .replace("__DATA__", json.dumps(data, separators=(",", ":")))
+
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>__TITLE__</title>
+__ERRORS__
 <style>
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; max-width: 1100px; }
 .panels { display: flex; gap: 16px; flex-wrap: wrap; }
@@ -182,10 +197,7 @@ function draw() {
     if (which === 0) { dot(c2, dc[0], dc[1], "#1f77b4", 5); dot(c2, dw[0], dw[1], "#d62728", 5); }
   }
 }
-function canvasHash(id) {
-  const c = document.getElementById(id), d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
-  let h = 0; for (let k = 0; k < d.length; k++) h = (h * 31 + d[k]) >>> 0; return h;
-}
+__HASH__
 wIn.addEventListener("input", draw); sIn.addEventListener("input", draw);
 draw();
 if (location.hash === "#selftest") {

@@ -12,14 +12,11 @@ can read back what was drawn. Opened with ``#selftest`` the page moves both slid
 
 from __future__ import annotations
 
-import html
-import json
-
 import torch
 
 from ..core import zoo
 from ..core.mixtures import ClassConditionalGMM
-from .explain import LESSONS
+from .explain import LESSONS, fill
 
 
 def _images(gmm: ClassConditionalGMM, points: torch.Tensor) -> list:
@@ -40,10 +37,8 @@ def page(result: dict[str, torch.Tensor], gmm: ClassConditionalGMM, c: int) -> s
         **{key: _images(gmm, result[key]) for key in ("D_c", "D_u", "D_w")},
         "posterior": torch.round(result["posterior"], decimals=6).tolist(),
     }
-    lessons = "".join(f"<li>{html.escape(line)}</li>" for line in (*LESSONS[1:3], IMAGE_LESSON))
-    title = f"CFG on real images, exactly: {gmm.name}, class {classes[c]}"
-    return TEMPLATE.replace("__TITLE__", html.escape(title)).replace("__LESSONS__", lessons) \
-        .replace("__DATA__", json.dumps(data, separators=(",", ":")))
+    return fill(TEMPLATE, f"CFG on real images, exactly: {gmm.name}, class {classes[c]}",
+                (*LESSONS[1:3], IMAGE_LESSON), data)
 
 
 IMAGE_LESSON = ("At high noise D_c and D_u are blurry averages while D_w is already a sharp, saturated digit: guidance "
@@ -51,12 +46,7 @@ IMAGE_LESSON = ("At high noise D_c and D_u are blurry averages while D_w is alre
 
 TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>__TITLE__</title>
-<script>
-window.pageErrors = [];
-window.addEventListener("error", e => window.pageErrors.push(String(e.message)));
-const consoleError = console.error;
-console.error = (...a) => { window.pageErrors.push(a.join(" ")); consoleError(...a); };
-</script>
+__ERRORS__
 <style>
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; max-width: 1100px; }
 .controls { display: grid; grid-template-columns: 12em 340px; gap: 0.4em 0.8em; align-items: center; }
@@ -136,10 +126,7 @@ function draw() {
   for (const key of ["x", "D_c", "D_u", "D_w"]) image(key, D[key][w][s]);
   bars(D.posterior[w][s]);
 }
-function canvasHash(id) {
-  const c = document.getElementById(id), d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
-  let h = 0; for (let k = 0; k < d.length; k++) h = (h * 31 + d[k]) >>> 0; return h;
-}
+__HASH__
 wIn.addEventListener("input", draw); sIn.addEventListener("input", draw);
 draw();
 if (location.hash === "#selftest") {
