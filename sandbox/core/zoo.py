@@ -177,10 +177,13 @@ def bundled(name: str) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:
 
 @functools.cache
 def _fitted_dict(name: str) -> dict[str, object]:
+    import sklearn
+
     from . import cache
 
     X, y, about = bundled(name)
-    key = {"data": fitting.digest(X, y), "settings": fitting.Settings(), "name": name}
+    # the fit's library is not code of ours (no fingerprint covers it): its version keys the entry
+    key = {"data": fitting.digest(X, y), "settings": fitting.Settings(), "name": name, "sklearn": sklearn.__version__}
     return cache.cached("fitted-mixture", key,
                         lambda: fitting.fit(X, y, name=name, source=about).to_dict(), code=(fitting.fit, bundled))
 
