@@ -351,12 +351,14 @@ def ratio_of_means(values: Tensor, level: float = LEVEL) -> Estimate:
 
 
 def bootstrap_curve(values: Tensor, stat: Callable[[Tensor], Tensor], level: float = LEVEL,
-                    seed: int = 0) -> Estimate:
+                    seed: int = 0, recentre: bool = False) -> Estimate:
     """``stat`` of the mean curve of ``values: (N, m)`` (one curve per sample), with a percentile bootstrap
-    interval over the samples; ``stat`` maps mean curves ``(R, m)`` to ``(R,)`` (e.g. where a curve peaks)."""
+    interval over the samples; ``stat`` maps mean curves ``(R, m)`` to ``(R,)`` (e.g. where a curve peaks).
+    ``recentre``: for a ``stat`` whose resamples are biased (a squared norm of a mean: repeated rows add their
+    noise), the bootstrap law is shifted so that its median is the estimate."""
     if not isinstance(values, Tensor) or values.ndim != 2 or values.shape[0] < 2:
         raise ValueError(f"values must be a tensor of shape (N >= 2, m), got {getattr(values, 'shape', values)}")
-    return _bootstrap(lambda i: stat(_resample_weights(i) @ values), (values.shape[0],), level, seed)
+    return _bootstrap(lambda i: stat(_resample_weights(i) @ values), (values.shape[0],), level, seed, recentre)
 
 
 def quantile(values: Tensor, p: float, level: float = LEVEL) -> Estimate:

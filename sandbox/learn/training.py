@@ -217,6 +217,19 @@ def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyCl
     else:
         model = init.with_strength() if config.ws else copy.deepcopy(init)
     model = model.to(device).train()
+    step_loss = objective_loss(config, model, classifier, device)
+    model, history, seconds = fit(model, step_loss, config.steps, config.lr, config.ema,
+                                  f"train {config.objective}", progress)
+    return TrainResult(model, config, history, seconds)
+
+
+def objective_loss(config: TrainConfig, model: Denoiser, classifier: NoisyClassifier | None = None,
+                   device: torch.device | str = "cpu") -> Callable[[], Tensor]:
+    """The loss of one training step of ``model`` under ``config.objective``: a fresh batch drawn from its own
+    generator (seeded by ``config.seed``) at every call, then ``mean(omega(sigma) * loss)`` (module docstring). What
+    ``train`` minimises, and what a measurement of the objective's gradient noise calls repeatedly."""
+    gmm, method = config.mixture, methods.get(config.objective)
+    device = as_device(device)
     k, sd2 = gmm.num_classes, model.config.sigma_data ** 2
     dtype = next(model.parameters()).dtype
     g = torch.Generator().manual_seed(config.seed + 1)
@@ -256,9 +269,7 @@ def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyCl
         omega = sigma ** 2 * (sigma ** 2 + sd2) / sd2
         return (omega * method.loss(batch)).mean()
 
-    model, history, seconds = fit(model, step_loss, config.steps, config.lr, config.ema,
-                                  f"train {config.objective}", progress)
-    return TrainResult(model, config, history, seconds)
+    return step_loss
 
 
 def _zero_or_none(row_w: Tensor | None, x: Tensor) -> Tensor | None:
