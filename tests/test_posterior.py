@@ -79,12 +79,16 @@ def test_outside_the_condition_components_have_no_weight_and_unconditioned_every
 def test_moments_match_the_law_of_total_covariance(sigma, seed):
     gmm = _random_mixture(2, "full", seed % 7)
     x = gmm.sample(3, sigma=sigma, generator=seed)
+    # one noise level (covariance's shared route) and one per point (its general route)
+    for sigmas in (sigma, torch.tensor([sigma, 2 * sigma, 0.5 * sigma], dtype=torch.float64)):
+        post = gmm.posterior(x, sigmas, 0)
+        # the total covariance from the components equals E[x0 x0^T] - mean mean^T computed from the covs property
+        r, m, p = post.weights, post.means, post.covs
+        second = torch.einsum("nj,njab->nab", r, p + m[..., :, None] * m[..., None, :])
+        mean = post.mean()
+        assert torch.allclose(post.covariance(), second - mean[:, :, None] * mean[:, None, :], atol=1e-10)
     post = gmm.posterior(x, sigma, 0)
-    # the total covariance from the components equals E[x0 x0^T] - mean mean^T computed from the covs property
-    r, m, p = post.weights, post.means, post.covs
-    second = torch.einsum("nj,njab->nab", r, p + m[..., :, None] * m[..., None, :])
-    mean = post.mean()
-    assert torch.allclose(post.covariance(), second - mean[:, :, None] * mean[:, None, :], atol=1e-10)
+    r, p = post.weights, post.covs
     # each component's covariance is sigma^2 S (S + sigma^2 I)^-1: below both sigma^2 I and S (Loewner order)
     eig = torch.linalg.eigvalsh(p[r > 0])
     assert float(eig.max()) <= sigma**2 * (1 + 1e-12) and float(eig.min()) >= -1e-12 * sigma**2
