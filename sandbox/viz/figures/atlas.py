@@ -233,7 +233,7 @@ def atlas_sweeps_figure(fast: bool = False) -> plt.Figure:
             labels[ax] = named
             # what is left out is said under the title, not over the points
             note = "" if not beyond else "\n" + textwrap.fill(
-                f"left out, {len(beyond)} points more spread than the data: "
+                f"left out, {len(beyond)} point{'s' if len(beyond) != 1 else ''} more spread than the data: "
                 + ", ".join(dict.fromkeys(r.label[len(method):].strip(" ()") for r in beyond)), 48)
             ax.set_title(methods.get(method).label + note, fontsize=7 if not beyond else 5.5)
             ax.set(xlabel=r"mean $p(c\mid x)$", ylabel="entropy (nats)")
