@@ -61,3 +61,17 @@ def test_the_command(tmp_path, capsys):
     rows = json.loads(out.read_text())["results"]["rows"]
     assert rows[0]["objective"] == "dsm" and all(r["noise"]["value"] > 0 for r in rows)
     assert cli.main(["gradient-noise", "--fast", "--set", "repeats=2"]) == 2
+
+
+def test_a_cached_result_is_read_back_not_recomputed():
+    import dataclasses
+    import warnings
+
+    from sandbox.experiments.gradient_noise import GradientNoiseConfig, run
+
+    config = dataclasses.replace(GradientNoiseConfig().fast(), repeats=4)
+    first = run(config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # a CacheWarning (an entry that cannot be read) fails the test
+        again = run(config)
+    assert again["rows"][1]["ratio"].value == first["rows"][1]["ratio"].value
