@@ -120,6 +120,8 @@ def test_images_of_the_image_mixtures():
     assert zoo.image(pixels, pixels.means[3][:1]).shape == (1, 8, 8)
     with pytest.raises(ValueError, match="image mixture"):
         zoo.image(zoo.get("wine"), torch.zeros(1, 13))
+    with pytest.raises(ValueError, match="name must be one of"):
+        zoo.bundled("iris")
 
 
 def test_the_fit_command_reads_a_csv_and_an_npz(tmp_path, capsys):

@@ -18,6 +18,7 @@ full covariances, components by BIC, a fixed seed), once per data content and fi
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 from collections.abc import Callable
@@ -151,8 +152,14 @@ def _dirichlet(alpha: int, shape: tuple[int, ...], g: torch.Generator) -> Tensor
 DIGITS_PCA = 12        # principal components of digits_pca
 
 
+BUNDLED = ("digits", "digits_pca", "wine")      # the zoo's mixtures fitted to data bundled with scikit-learn
+
+
 def bundled(name: str) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:
-    """A data set bundled with scikit-learn as the zoo uses it: features, labels, and what was done to them."""
+    """A data set bundled with scikit-learn as the zoo uses it (``name`` one of ``BUNDLED``): features ``(N, d)``,
+    labels ``(N,)``, and what was done to them."""
+    if name not in BUNDLED:
+        raise ValueError(f"name must be one of {BUNDLED}, got {name!r}")
     from sklearn import datasets
 
     if name == "wine":
@@ -189,7 +196,8 @@ def _fitted_dict(name: str) -> dict[str, object]:
 
 
 def _fitted(name: str) -> ClassConditionalGMM:
-    return ClassConditionalGMM.from_dict(_fitted_dict(name), source=f"zoo {name}")
+    # a copy: the memoised record stays what the cache holds, whatever a caller does with its mixture's source
+    return ClassConditionalGMM.from_dict(copy.deepcopy(_fitted_dict(name)), source=f"zoo {name}")
 
 
 def digits() -> ClassConditionalGMM:
