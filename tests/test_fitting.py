@@ -159,9 +159,9 @@ def test_the_fit_command_names_what_is_wrong(tmp_path, capsys, argv, message):
 
 
 def test_the_digit_pictures_are_what_the_exact_fields_give():
+    from sandbox import samplers
     from sandbox.core.schedules import edm_sigmas
     from sandbox.experiments.digit_pictures import DigitsConfig
-    from sandbox.methods import samplers
 
     config = DigitsConfig().fast()
     r = config.compute()
@@ -189,7 +189,7 @@ def test_the_digit_pictures_are_what_the_exact_fields_give():
 
 # ---------------------------------------------------------------------------------------------- claims on real data
 def test_the_claims_about_the_data_s_geometry_are_the_four_that_take_mixtures():
-    from sandbox.experiments import claims
+    from sandbox import claims
 
     assert {n for n in claims.names() if claims.about_data(claims.REGISTRY[n])} == {
         "speciation-time", "decided-mid-noise", "helps-on-average", "cfg-is-not-q0"}
@@ -198,7 +198,7 @@ def test_the_claims_about_the_data_s_geometry_are_the_four_that_take_mixtures():
 
 
 def test_speciation_time_on_digits_states_sigma_s_against_sqrt_lambda():
-    from sandbox.experiments import claims
+    from sandbox import claims
 
     found = claims.on_data(("speciation-time",), ("digits",), fast=True)
     verdict = found["speciation-time"]["digits"]
@@ -231,7 +231,7 @@ def test_the_claims_command_reports_real_data_beside_the_zoo(tmp_path, capsys):
 def test_the_two_sample_ks_distance_has_its_level_and_power():
     from scipy import stats
 
-    from sandbox.experiments import metrics
+    from sandbox import metrics
 
     g = torch.Generator().manual_seed(0)
     # same law: over 200 pairs of samples (n = 500), p < 0.05 in about 5% of them: 10 expected, sd 3.1

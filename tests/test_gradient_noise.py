@@ -8,9 +8,8 @@ import json
 
 import torch
 
-from sandbox import cli
+from sandbox import cli, training
 from sandbox.experiments.gradient_noise import gradients, noise
-from sandbox.learn import training
 
 
 def test_the_noise_to_signal_ratio_of_gradients_of_known_law():
