@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ class ClaimsRun:
     set: tuple[str, ...] = ()
     seed: int | None = None
     replicates: int = 1
-    data: tuple[str, ...] = ("digits", "wine")
+    data: tuple[str, ...] = field(default_factory=lambda: claims.REAL_DATA)
 
 
 def _run(config: ClaimsRun, progress: bool) -> dict[str, Any]:
@@ -115,7 +115,9 @@ register(Experiment(
         "fast page)", _page),),
     summary="published claims about guidance, each with a computed verdict",
     description="Published claims about guidance, each measured on exact mixtures: the paper, the precise statement "
-                "tested, and a verdict computed from the numbers (holds / fails / holds with a caveat).",
+                "tested, and a verdict computed from the numbers (holds, fails, holds with a caveat, or undecided "
+                "where the intervals do not settle it); the claims about the data's geometry also on mixtures "
+                "fitted to real data (--data).",
     examples="""\
   mclr-sandbox claims --fast                # every registered claim about guidance, with its verdict, quick
   mclr-sandbox claims --json claims.json    # full sizes; verdicts with their numbers and intervals as JSON
@@ -134,9 +136,9 @@ register(Experiment(
                     repeat=True, metavar="CLAIM.SETTING=VALUE", read=tuple),
              Option("--seed", "seed", "every claim's seed (an int >= 0; default: each claim's own): redraws every "
                     "sample", limit=SEED, metavar="S"),
-             Option("--data", "data", "also measure the claims about the data's geometry on these zoo mixtures "
-                    "in place of their own (default: digits wine, fitted to real data; none: skip)", many=True,
-                    choices=(*claims_zoo(), "none"), metavar="NAME"),
+             Option("--data", "data", lambda: "also measure the claims about the data's geometry on these zoo "
+                    f"mixtures in place of their own (default: {' '.join(claims.REAL_DATA)}, fitted to real data; "
+                    "none: skip)", many=True, choices=(*claims_zoo(), "none"), metavar="NAME"),
              Option("--replicates", "replicates", "measure each claim under R seeds (its seed, then steps of 1000) "
                     "and show how many agree; a claim whose seeds disagree is undecided (default 1)", limit=COUNT,
                     default=1, metavar="R")),
