@@ -206,7 +206,7 @@ def digits() -> ClassConditionalGMM:
 
 
 def digits_pca() -> ClassConditionalGMM:
-    """12D, 10 classes: the digits' first 12 principal components (images through the decoder in ``source``)."""
+    """12D, 10 classes: the digits' first 12 principal components (images through the decoder in its source)."""
     return _fitted("digits_pca")
 
 
