@@ -153,6 +153,7 @@ DIGITS_PCA = 12        # principal components of digits_pca
 
 
 BUNDLED = ("digits", "digits_pca", "wine")      # the zoo's mixtures fitted to data bundled with scikit-learn
+REAL_DATA = ("digits", "wine")      # those the claims about the data's geometry also run on (claims --data)
 
 
 def bundled(name: str) -> tuple[np.ndarray, np.ndarray, dict[str, object]]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ...core import zoo
 from ...core.deferred import lazy
 from ...core.validation import COUNT, SEED
 from ..experiment import Experiment, Option, Section, assignments, register
@@ -16,8 +17,6 @@ claims = lazy("sandbox.experiments.claims")
 
 def claims_zoo() -> tuple[str, ...]:
     """The zoo's names (what a claim's ``mixtures`` takes)."""
-    from ...core import zoo
-
     return tuple(zoo.ZOO)
 
 
@@ -32,7 +31,7 @@ class ClaimsRun:
     set: tuple[str, ...] = ()
     seed: int | None = None
     replicates: int = 1
-    data: tuple[str, ...] = field(default_factory=lambda: claims.REAL_DATA)
+    data: tuple[str, ...] = zoo.REAL_DATA
 
 
 def _run(config: ClaimsRun, progress: bool) -> dict[str, Any]:
@@ -95,11 +94,11 @@ def _page(fast: bool) -> str:
 def _data_page(fast: bool) -> str:
     """The claims about the data's geometry on mixtures fitted to real data (``zoo``: digits, wine)."""
     replicates = claims.DATA_REPLICATES[fast]
-    found = claims.on_data(None, claims.REAL_DATA, fast=fast, replicates=replicates)
+    found = claims.on_data(None, zoo.REAL_DATA, fast=fast, replicates=replicates)
     rows = "\n".join(f"| {name} | {m} | **{v.verdict}** | {claims.tally(v)} | {v.reason} |"
                      for name, per in found.items() for m, v in per.items())
     return (f"**On real data.** The claims about the data's geometry, each measured on a mixture fitted to a real "
-            f"data set (`mclr-sandbox fit`; zoo {', '.join(claims.REAL_DATA)}) in place of its own, under "
+            f"data set (`mclr-sandbox fit`; zoo {', '.join(zoo.REAL_DATA)}) in place of its own, under "
             + (f"{replicates} seeds (a verdict needs {claims.quorum(replicates)} of them)" if replicates > 1 else
                "one seed") + ". The fit is a model of the "
             "data: these verdicts are exact for the model, whose geometry is the data's.\n\n"
@@ -136,9 +135,9 @@ register(Experiment(
                     repeat=True, metavar="CLAIM.SETTING=VALUE", read=tuple),
              Option("--seed", "seed", "every claim's seed (an int >= 0; default: each claim's own): redraws every "
                     "sample", limit=SEED, metavar="S"),
-             Option("--data", "data", lambda: "also measure the claims about the data's geometry on these zoo "
-                    f"mixtures in place of their own (default: {' '.join(claims.REAL_DATA)}, fitted to real data; "
-                    "none: skip)", many=True, choices=(*claims_zoo(), "none"), metavar="NAME"),
+             Option("--data", "data", "also measure the claims about the data's geometry on these zoo mixtures in "
+                    f"place of their own (default: {' '.join(zoo.REAL_DATA)}, fitted to real data; none: skip)",
+                    many=True, choices=(*claims_zoo(), "none"), metavar="NAME"),
              Option("--replicates", "replicates", "measure each claim under R seeds (its seed, then steps of 1000) "
                     "and show how many agree; a claim whose seeds disagree is undecided (default 1)", limit=COUNT,
                     default=1, metavar="R")),

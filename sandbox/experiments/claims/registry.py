@@ -44,7 +44,7 @@ VERDICTS = (HOLDS, FAILS, CAVEAT, UNDECIDED)
 LEVEL = 0.95          # the family-wise level of every claim's intervals
 # the sigma interval where interval guidance applies CFG (Kynkaanniemi et al. 2024): cfg-interval's defaults
 WINDOW = tuple(methods.get("cfg-interval").params[end] for end in ("sigma_lo", "sigma_hi"))
-REAL_DATA = ("digits", "wine")    # zoo mixtures fitted to real data sets (``core.fitting``)
+REAL_DATA = zoo.REAL_DATA         # zoo mixtures fitted to real data sets (``core.fitting``)
 
 
 def on(*names: str) -> Any:
