@@ -34,6 +34,16 @@ def _data(page: Path) -> dict:
                                 re.S).group(1))
 
 
+def _selftest(page: Path, tmp_path: Path) -> dict:
+    """What the page reports when headless Chromium opens it with ``#selftest`` (its slider states and checks)."""
+    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
+                           f"{page.as_uri()}#selftest"], capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="selftest">(.*?)</pre>', done.stdout, re.S)
+    assert found and found.group(1), done.stderr[-2000:]
+    return json.loads(html.unescape(found.group(1)))
+
+
 def _api_log_density(check: dict) -> tuple[float, float]:
     gmm = zoo.overlap_2d()
     x = torch.tensor([check["x"]], dtype=torch.float64)
@@ -58,12 +68,7 @@ def test_the_page_is_self_contained_small_and_holds_the_apis_numbers(built):
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
 def test_in_headless_chromium_the_sliders_redraw_and_the_posterior_is_the_apis(built, tmp_path):
-    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
-                           f"{built.as_uri()}#selftest"], capture_output=True, text=True, timeout=120)
-    found = re.search(r'<pre id="selftest">(.*?)</pre>', done.stdout, re.S)
-    assert found and found.group(1), done.stderr[-2000:]
-    report = json.loads(html.unescape(found.group(1)))
+    report = _selftest(built, tmp_path)
     assert report["errors"] == []                                            # no console errors, no exceptions
     states = report["states"]               # start, w -> 0, w -> last, sigma -> first, sigma -> last
     for before, after, moved in zip(states, states[1:], ("w", "w", "s", "s")):
@@ -116,12 +121,7 @@ def test_the_digits_page_holds_the_apis_denoisers_and_posterior(digits_page):
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
 def test_in_headless_chromium_the_digits_sliders_redraw_and_the_pixels_are_the_apis(digits_page, tmp_path):
-    done = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
-                           f"{digits_page.as_uri()}#selftest"], capture_output=True, text=True, timeout=120)
-    found = re.search(r'<pre id="selftest">(.*?)</pre>', done.stdout, re.S)
-    assert found and found.group(1), done.stderr[-2000:]
-    report = json.loads(html.unescape(found.group(1)))
+    report = _selftest(digits_page, tmp_path)
     assert report["errors"] == []
     states = report["states"]               # start, w -> 0, w -> last, sigma -> first, sigma -> last
     for before, after, moved in zip(states, states[1:], ("w", "w", "s", "s")):

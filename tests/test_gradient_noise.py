@@ -66,11 +66,12 @@ def test_a_cached_result_is_read_back_not_recomputed():
     import dataclasses
     import warnings
 
-    from sandbox.experiments.gradient_noise import GradientNoiseConfig, run
+    from sandbox import cache
+    from sandbox.experiments.gradient_noise import GradientNoiseConfig
 
     config = dataclasses.replace(GradientNoiseConfig().fast(), repeats=4)
-    first = run(config)
+    first = cache.run(config)
     with warnings.catch_warnings():
         warnings.simplefilter("error")          # a CacheWarning (an entry that cannot be read) fails the test
-        again = run(config)
+        again = cache.run(config)
     assert again["rows"][1]["ratio"].value == first["rows"][1]["ratio"].value

@@ -168,5 +168,7 @@ class Experiment(Protocol):
 
 def run(config: Experiment, progress: bool = False) -> Any:
     """``config.compute(progress)``, cached under the config's class name, its whole content and its code (the
-    module defining the config's class)."""
-    return cached(type(config).__name__, config, lambda: config.compute(progress), code=(type(config),))
+    module defining the config's class); stored as ``pack`` writes it (``storable`` results such as estimates
+    included; tuples come back as lists)."""
+    return cached(type(config).__name__, config, lambda: config.compute(progress), encode=pack, decode=unpack,
+                  code=(type(config),))

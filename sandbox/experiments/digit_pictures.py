@@ -23,7 +23,9 @@ from ..core import zoo
 from ..core.schedules import edm_sigmas
 from ..core.validation import as_count, as_int, as_number
 from ..methods import samplers
+from ..methods.guidance import class_moments
 from ..methods.tilted import TiltedTarget
+from .explainer import posterior_view
 
 Tensor = torch.Tensor
 
@@ -73,14 +75,14 @@ class DigitsConfig:
                                         for c in range(k)]) for w in self.ws])
         q0 = torch.stack([torch.stack([TiltedTarget(gmm, c, w).sample(self.n, generator=self.seed + 1000 * i + c)
                                        for c in range(k)]) for i, w in enumerate(self.ws)])
-        means = torch.stack([(phi[:, None] * mu).sum(0) for phi, mu in zip(gmm.weights, gmm.means)])
+        means = torch.stack([class_moments(gmm, j)[0] for j in range(k)])
         c, w = self.path_class, self.path_w
         field = methods.field("cfg", gmm, c, w=w)
         states = samplers.path(samplers.heun_ode, field, start[:1], grid)[:, 0]          # (steps + 1, d)
         at = [int((grid[:-1] - s).abs().argmin()) for s in self.path_sigmas]
         sigmas, x = grid[at], states[at]
-        d_c, d_u = gmm.denoise(x, sigmas, c), gmm.denoise(x, sigmas, None)
-        path = {"sigmas": sigmas, "x": x, "D_c": d_c, "D_u": d_u, "D_w": (1 + w) * d_c - w * d_u,
+        d_c, d_u, d_w = posterior_view(gmm, x, sigmas, c, w).denoisers.unbind(1)
+        path = {"sigmas": sigmas, "x": x, "D_c": d_c, "D_u": d_u, "D_w": d_w,
                 "posterior": gmm.class_posterior(x, sigmas)}
         return {"cfg": cfg, "q0": q0, "means": means, "path": path}
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from ..core import cache
 from ..learn import training
 from . import metrics
 from .learning_curves import curve_methods
@@ -65,12 +64,6 @@ class GradientNoiseConfig:
             rows.append({"objective": objective, **noise(gradients(config, start, self.repeats), config.batch,
                                                          self.seed)})
         return {"batch": self.nets.train.batch, "rows": rows}
-
-
-def run(config: GradientNoiseConfig, progress: bool = False) -> dict[str, object]:
-    """``config.compute``, cached by the whole config (its Estimates stored as plain data)."""
-    return cache.cached("gradient-noise", config, lambda: config.compute(progress), encode=cache.pack,
-                        decode=cache.unpack, code=(GradientNoiseConfig,))
 
 
 def gradients(config: training.TrainConfig, start: torch.nn.Module, repeats: int) -> Tensor:

@@ -15,7 +15,7 @@ def _config(fast: bool) -> gradient_noise.GradientNoiseConfig:
 
 def _page(fast: bool) -> str:
     config = _config(fast)
-    result = gradient_noise.run(config)
+    result = cache.run(config)
     return (f"{config.repeats} independent training steps of each objective at the DSM net of seed {config.seed} "
             f"({config.nets.mixture.name}, width {config.nets.train.width}), where every fine-tune starts; batches "
             f"of {result['batch']} rows; 95% bootstrap intervals over the steps.\n\n"
@@ -36,7 +36,7 @@ register(Experiment(
   mclr-sandbox gradient-noise --fast                   # a small net, 16 steps each (seconds)
   mclr-sandbox gradient-noise --set repeats=128 --json noise.json""",
     config=_config,
-    run=lambda config, progress: gradient_noise.run(config, progress),
+    run=lambda config, progress: cache.run(config, progress),
     header=lambda config, result: f"{config.nets.mixture.name}, DSM net of seed {config.seed}",
     mixture=lambda config, result: config.nets.mixture,
     table=lambda result: gradient_noise.table(result),
