@@ -117,6 +117,17 @@ def test_an_experiments_input_file_is_never_its_output(tmp_path, capsys, command
     assert "--mixture" in capsys.readouterr().err and mixture.read_bytes() == before
 
 
+@pytest.mark.parametrize("command, field", [("compare", "train.mixture"), ("gradient-noise", "nets.train.mixture")])
+def test_a_file_named_by_set_is_an_input_too(tmp_path, capsys, command, field):
+    from sandbox import zoo
+
+    mixture = tmp_path / "m.json"
+    zoo.overlap_2d().save(mixture)
+    before = mixture.read_bytes()
+    assert cli.main([command, "--fast", "--quiet", "--set", f"{field}={mixture}", "--json", str(mixture)]) == 2
+    assert "is --set" in capsys.readouterr().err and mixture.read_bytes() == before
+
+
 def test_an_experiment_named_like_a_command_is_one_line_naming_its_plugin(tmp_path):
     plugin = tmp_path / "clash.py"
     plugin.write_text("from sandbox.experiments.experiment import Experiment, register\n"

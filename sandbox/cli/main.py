@@ -90,6 +90,12 @@ def guard_paths(args: argparse.Namespace) -> None:
         for path in given if isinstance(given, (list, tuple)) else [given]:
             if path is not None and Path(str(path)).expanduser().is_file():
                 inputs.append((flag, path))
+    # a --set value may name a file the run reads (``--set train.mixture=mine.json``, comma-separated for a list)
+    for dest in ("settings", "set"):
+        for item in getattr(args, dest, None) or []:
+            for path in str(item).partition("=")[2].split(","):
+                if path.strip() and Path(path.strip()).expanduser().is_file():
+                    inputs.append(("--set", path.strip()))
     writes = dict(WRITES)
     out = REGISTRY[args.command].out
     if out is not None and not getattr(args, "check", False):
