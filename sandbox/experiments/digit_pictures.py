@@ -14,7 +14,7 @@ with the exact class posterior ``p_sigma(c|x)``: ``D_w`` extrapolates past ``D_c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -61,8 +61,7 @@ class DigitsConfig:
             as_number(s, "path_sigmas", minimum=0.0, strict=True)
 
     def fast(self) -> DigitsConfig:
-        return DigitsConfig(self.mixture, self.ws, 1, 12, self.sigma_max, self.sigma_min, self.path_class,
-                            self.path_w, self.path_sigmas, self.seed)
+        return replace(self, n=1, steps=12)
 
     def compute(self, progress: bool = False) -> dict[str, object]:
         """``{"cfg", "q0": (W, K, n, d), "means": (K, d), "path": {sigmas (S,), x, D_c, D_u, D_w (S, d),
