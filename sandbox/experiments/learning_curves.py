@@ -125,27 +125,41 @@ def _label(unit: Net) -> str:
 
 def measure(unit: Point, dsm: torch.nn.Module, tuned: dict[tuple[str, int], torch.nn.Module],
             target: dict[tuple[str, float], list[Tensor]]) -> list[dict[str, object]]:
-    """The rows of one point: the DSM net against ``s_c``, DSM + CFG against CFG at every ``w``, and every fine-tune
-    at every budget and ``w`` against its own optimum and against CFG."""
-    config, gmm = unit.config, unit.mixture
-    points = error_points(gmm, config.nets.n_error)
-    key = {"mixture": gmm.name, "width": unit.width, "seed": unit.seed}
+    """The rows of one point (``errors``, with each fine-tune's budget)."""
+    key = {"mixture": unit.mixture.name, "width": unit.width, "seed": unit.seed}
+    return [key | row for row in errors(unit.config.nets, unit.mixture, dsm, tuned, target, "budget")]
+
+
+def errors(nets: NetsConfig, gmm: ClassConditionalGMM, dsm: torch.nn.Module,
+           tuned: dict[tuple[str, object], torch.nn.Module], target: dict[tuple[str, float], list[Tensor]],
+           tag: str) -> list[dict[str, object]]:
+    """The DSM net against ``s_c``, DSM + CFG against CFG at every ``w`` of ``nets``, and every fine-tune
+    ``tuned[name, label]`` at every ``w`` against its own optimum and against CFG: rows ``{"method", tag, "w",
+    "own", "cfg"}`` (``tag`` the column of ``label``; None for the DSM rows)."""
+    points = error_points(gmm, nets.n_error)
+    # one call per class on all of its points (every sigma): small nets are dominated by the cost of a call
+    of_class = {c: [i for i, (_, k, _) in enumerate(points) if k == c] for c in range(gmm.num_classes)}
+    x = {c: torch.cat([points[i][2] for i in r]) for c, r in of_class.items()}
+    sigma = {c: torch.cat([torch.full((len(points[i][2]),), points[i][0], dtype=x[c].dtype) for i in r])
+             for c, r in of_class.items()}
 
     def error(models: dict[str, torch.nn.Module], method: str, w: float, optimum: list[Tensor]) -> float:
-        fields = [methods.field(method, models, c, w=w) for c in range(gmm.num_classes)]
+        squares = []
         with torch.no_grad():
-            squares = [s * s * (fields[c](x, torch.full((len(x),), s, dtype=x.dtype)).to(t) - t).square().sum(1)
-                       for (s, c, x), t in zip(points, optimum)]
+            for c, r in of_class.items():
+                t = torch.cat([optimum[i] for i in r])
+                s = methods.field(method, models, c, w=w)(x[c], sigma[c]).to(t)
+                squares.append(sigma[c] ** 2 * (s - t).square().sum(1))
         return float(torch.cat(squares).mean().sqrt())
 
     floor = error({"dsm": dsm}, "dsm", 0.0, target["cfg", 0.0])
-    rows = [key | {"method": "dsm", "budget": None, "w": None, "own": floor, "cfg": None}]
-    for w in config.nets.ws:
+    rows = [{"method": "dsm", tag: None, "w": None, "own": floor, "cfg": None}]
+    for w in nets.ws:
         inference = error({"dsm": dsm}, "cfg", w, target["cfg", w])
-        rows.append(key | {"method": "dsm+cfg", "budget": None, "w": w, "own": inference, "cfg": inference})
-        for (name, budget), model in tuned.items():
-            nets = {"dsm": dsm, name: model}
-            own = error(nets, name, w, target[name, w])
-            to_cfg = own if methods.get(name).same_as == "cfg" else error(nets, name, w, target["cfg", w])
-            rows.append(key | {"method": name, "budget": budget, "w": w, "own": own, "cfg": to_cfg})
+        rows.append({"method": "dsm+cfg", tag: None, "w": w, "own": inference, "cfg": inference})
+        for (name, label), model in tuned.items():
+            models = {"dsm": dsm, name: model}
+            own = error(models, name, w, target[name, w])
+            to_cfg = own if methods.get(name).same_as == "cfg" else error(models, name, w, target["cfg", w])
+            rows.append({"method": name, tag: label, "w": w, "own": own, "cfg": to_cfg})
     return rows

@@ -23,7 +23,7 @@ import torch
 
 from ..core import cache
 from ..core.files import atomic_open
-from . import training
+from . import averaging, training
 from .models import Denoiser, ModelConfig, NoisyClassifier
 from .training import TrainConfig, TrainResult
 
@@ -48,8 +48,25 @@ def payload(result: TrainResult) -> dict[str, object]:
         "dtype": str(next(result.model.parameters()).dtype).removeprefix("torch."),
         "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
     }
+    if result.snapshots is not None:
+        snap = result.snapshots
+        data["snapshots"] = {"gammas": torch.tensor(snap.gammas, dtype=torch.float64),
+                             "steps": torch.tensor(snap.steps, dtype=torch.long), "total": int(snap.total),
+                             "states": [[dict(state) for state in states] for states in snap.states],
+                             "last": dict(snap.last)}
     data["fingerprints"] = fingerprints(data)
     return data
+
+
+def _snapshot_tensors(data: dict[str, object]) -> dict[str, torch.Tensor]:
+    """Every tensor of a payload's post-hoc snapshots, by a path name (none without snapshots)."""
+    snap = data.get("snapshots")
+    if snap is None:
+        return {}
+    out = {f"snapshots/{k}/{i}/{name}": t for k, states in enumerate(snap["states"]) for i, state in enumerate(states)
+           for name, t in state.items()}
+    return out | {f"snapshots/last/{name}": t for name, t in snap["last"].items()} | {
+        "snapshots/gammas": snap["gammas"], "snapshots/steps": snap["steps"]}
 
 
 def fingerprints(data: dict[str, object]) -> dict[str, str]:
@@ -60,8 +77,9 @@ def fingerprints(data: dict[str, object]) -> dict[str, str]:
         return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     weights = hashlib.sha256()
-    for name in sorted(data["state_dict"]):
-        tensor = data["state_dict"][name].detach().cpu().contiguous()
+    tensors = data["state_dict"] | _snapshot_tensors(data)     # no snapshots: the digest of the weights alone
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
         weights.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}:".encode())
         weights.update(tensor.numpy().tobytes())
     return {"mixture": TrainConfig.from_dict(data["train_config"]).mixture.fingerprint,
@@ -106,7 +124,30 @@ def from_payload(data: object, source: str = "checkpoint", device: torch.device 
                          f"its contents in {changes}")
     if model_config.dim != train_config.mixture.dim or model_config.num_classes != train_config.mixture.num_classes:
         raise ValueError(f"{source}: the model's shape does not fit its stored mixture")
-    return TrainResult(model.to(device).eval(), train_config, history.tolist(), data["seconds"])
+    return TrainResult(model.to(device).eval(), train_config, history.tolist(), data["seconds"],
+                       _snapshots(data, model, source))
+
+
+def _snapshots(data: dict[str, object], model: torch.nn.Module, source: str) -> averaging.Snapshots | None:
+    """The post-hoc snapshots stored in ``data``, checked against ``model``'s parameters (None if it has none)."""
+    snap = data.get("snapshots")
+    if snap is None:
+        return None
+    shapes = {name: p.shape for name, p in model.named_parameters()}
+    try:
+        gammas, steps, states = snap["gammas"], snap["steps"], snap["states"]
+        ok = (gammas.ndim == 1 and steps.ndim == 1 and len(states) == len(gammas)
+              and all(len(s) == len(steps) for s in states) and isinstance(snap["total"], int)
+              and all({n: t.shape for n, t in state.items()} == shapes
+                      and all(bool(torch.isfinite(t).all()) for t in state.values())
+                      for state in [*(x for s in states for x in s), snap["last"]]))
+    except (KeyError, TypeError, AttributeError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{source} has malformed post-hoc snapshots (they must be finite copies of the model's "
+                         f"parameters, one per profile and step)")
+    return averaging.Snapshots(tuple(gammas.tolist()), tuple(steps.tolist()), snap["total"],
+                               [list(s) for s in states], dict(snap["last"]))
 
 
 def save(path: str | Path, result: TrainResult) -> Path:

@@ -23,6 +23,12 @@ of the theorem's learning check): Adam, cosine learning-rate decay, an exponenti
 weights (the returned model), a progress bar with the running loss, and a clear error as soon as the loss stops
 being finite.
 
+What well-run diffusion training varies is a switch of ``TrainConfig``, each measured by ``mclr-sandbox recipe``
+(``experiments.training_recipe``) before it is a default: ``lr_schedule`` (cosine decay or constant),
+``weighting`` (EDM's ``omega``, or ``sigma^2``: the epsilon-prediction loss), ``negatives`` (the MCLR-type losses'
+negative label drawn, or averaged over all ``K - 1``), ``ema`` (0: the last iterate) and ``snapshots`` (edm2's
+power-function EMA, kept as snapshots for a post-hoc choice of its width: ``averaging``).
+
 """
 
 from __future__ import annotations
@@ -43,10 +49,14 @@ from ..core.mixtures import ClassConditionalGMM
 from ..core.validation import as_device, as_int, as_number
 from ..methods import objectives
 from ..methods.tilted import TiltedTarget
+from . import averaging
 from .models import Denoiser, ModelConfig, NoisyClassifier
 
 Tensor = torch.Tensor
 SIGMA_SAMPLING = ("lognormal", "loguniform")
+LR_SCHEDULES = ("cosine", "constant")
+WEIGHTINGS = ("edm", "eps")
+NEGATIVES = ("one", "all")
 
 
 def trainable_objectives() -> tuple[str, ...]:
@@ -79,18 +89,28 @@ class TrainConfig:
     seed: int = 0
     width: int = 128
     depth: int = 3
+    lr_schedule: str = "cosine"     # cosine decay to 0 over the run, or constant
+    weighting: str = "edm"          # omega(sigma): EDM's lambda (edm), or sigma^2 (eps: the epsilon-prediction loss)
+    negatives: str = "one"          # MCLR-type losses: one negative label drawn per row, or all K - 1 (same mean)
+    snapshots: int = 0              # power-EMA snapshots per profile kept for post-hoc averaging (0: none)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mixture", zoo.resolve(self.mixture))
         if self.objective not in trainable_objectives():
             raise ValueError(f"objective must be one of {trainable_objectives()} (a plug-in's objective: load the "
                              f"plug-in first, --plugin), got {self.objective!r}")
-        if self.sigma_sampling not in SIGMA_SAMPLING:
-            raise ValueError(f"sigma_sampling must be one of {SIGMA_SAMPLING}, got {self.sigma_sampling!r}")
+        for name, allowed in (("sigma_sampling", SIGMA_SAMPLING), ("lr_schedule", LR_SCHEDULES),
+                              ("weighting", WEIGHTINGS), ("negatives", NEGATIVES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.negatives == "all" and not methods.get(self.objective).negatives:
+            raise ValueError(f"negatives='all' is for objectives that draw a negative label, not {self.objective!r} "
+                             f"(those are {methods.names(negatives=True)})")
         object.__setattr__(self, "ws", tuple(float(as_number(w, "each of ws", minimum=0.0)) for w in self.ws))
         if self.ws and methods.get(self.objective).strength != "w":
             raise ValueError(f"ws (strength-conditioned nets) is for objectives of strength w, not {self.objective!r}")
-        for name, minimum in (("steps", 1), ("batch", 2), ("seed", 0), ("width", 1), ("depth", 1), ("pool", 16)):
+        for name, minimum in (("steps", 1), ("batch", 2), ("seed", 0), ("width", 1), ("depth", 1), ("pool", 16),
+                              ("snapshots", 0)):
             as_int(getattr(self, name), name, minimum)
         for name, low, high, strict in (("lr", 0.0, None, True), ("ema", 0.0, 1.0 - 1e-12, False),
                                         ("label_dropout", 0.0, 1.0 - 1e-12, False), ("p_mean", None, None, False),
@@ -129,12 +149,14 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """The EMA model, the loss per step (``history``), and the wall time in seconds."""
+    """The EMA model, the loss per step (``history``), the wall time in seconds, and what the run kept for post-hoc
+    averaging (``config.snapshots``; ``averaging.averaged`` makes a model of it)."""
 
     model: torch.nn.Module
     config: TrainConfig
     history: list[float] = field(repr=False)
     seconds: float
+    snapshots: averaging.Snapshots | None = field(default=None, repr=False)
 
 
 def model_config(gmm: ClassConditionalGMM, config: TrainConfig) -> ModelConfig:
@@ -218,9 +240,10 @@ def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyCl
         model = init.with_strength() if config.ws else copy.deepcopy(init)
     model = model.to(device).train()
     step_loss = objective_loss(config, model, classifier, device)
+    kept = averaging.PowerEMA(model, config.steps, config.snapshots) if config.snapshots else None
     model, history, seconds = fit(model, step_loss, config.steps, config.lr, config.ema,
-                                  f"train {config.objective}", progress)
-    return TrainResult(model, config, history, seconds)
+                                  f"train {config.objective}", progress, schedule=config.lr_schedule, power=kept)
+    return TrainResult(model, config, history, seconds, kept.snapshots() if kept else None)
 
 
 def objective_loss(config: TrainConfig, model: Denoiser, classifier: NoisyClassifier | None = None,
@@ -265,11 +288,21 @@ def objective_loss(config: TrainConfig, model: Denoiser, classifier: NoisyClassi
         batch = objectives.TrainingBatch(
             x0, y, eps, sigma, w, k, score_fn, null_score,
             lambda: (torch.rand(y.shape, generator=g) < config.label_dropout).to(device), g, posterior_fn,
-            config.lam, config.neg_cap)
-        omega = sigma ** 2 * (sigma ** 2 + sd2) / sd2
-        return (omega * method.loss(batch)).mean()
+            config.lam, config.neg_cap, config.negatives)
+        return (loss_weight(config.weighting, sigma, sd2) * method.loss(batch)).mean()
 
     return step_loss
+
+
+def loss_weight(weighting: str, sigma: Tensor, sigma_data2: float) -> Tensor:
+    """``omega(sigma)`` on a per-row loss in score units ``|s - s*|^2``: ``edm``, ``sigma^2 (sigma^2 + s_d^2) /
+    s_d^2`` (= EDM's ``lambda(sigma) |D - x0|^2``, Karras et al. 2022); ``eps``, ``sigma^2`` (= ``|eps_hat - eps|^2``,
+    the epsilon-prediction loss of Ho et al. 2020). -> ``(N,)``."""
+    if weighting == "edm":
+        return sigma ** 2 * (sigma ** 2 + sigma_data2) / sigma_data2
+    if weighting == "eps":
+        return sigma ** 2
+    raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
 
 
 def _zero_or_none(row_w: Tensor | None, x: Tensor) -> Tensor | None:
@@ -297,12 +330,16 @@ def train_classifier(config: TrainConfig, device: torch.device | str = "cpu",
 
 def fit(model: torch.nn.Module, step_loss: Callable[[], Tensor], steps: int, lr: float, ema: float, desc: str,
         progress: bool = False, record: Callable[[int, torch.nn.Module], None] | None = None,
-        record_every: int = 50) -> tuple[torch.nn.Module, list[float], float]:
-    """Adam + cosine decay + EMA over ``steps`` calls of ``step_loss``; stops on a non-finite loss.
+        record_every: int = 50, schedule: str = "cosine", power: averaging.PowerEMA | None = None
+        ) -> tuple[torch.nn.Module, list[float], float]:
+    """Adam + learning-rate ``schedule`` (cosine decay, or constant) + EMA over ``steps`` calls of ``step_loss``;
+    stops on a non-finite loss. ``power`` (if given) is updated after every step as well.
 
     Returns the EMA model (eval mode), the loss per step and the wall time in seconds. ``record(step, model)`` is
     called every ``record_every`` steps with the current iterate, and once at the end with the EMA model.
     """
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
     def ema_average(avg: Tensor, current: Tensor, n: Tensor) -> Tensor:
         # warm-up: the decay grows from 0.1 to ema, so short runs average recent weights only
         decay = min(ema, (1.0 + float(n)) / (10.0 + float(n)))
@@ -310,7 +347,8 @@ def fit(model: torch.nn.Module, step_loss: Callable[[], Tensor], steps: int, lr:
 
     averaged = AveragedModel(model, avg_fn=ema_average, use_buffers=True)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if schedule == "cosine"
+             else torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0))
     history: list[float] = []
     t0 = time.perf_counter()
     bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
@@ -326,6 +364,8 @@ def fit(model: torch.nn.Module, step_loss: Callable[[], Tensor], steps: int, lr:
         opt.step()
         sched.step()
         averaged.update_parameters(model)
+        if power is not None:
+            power.update()
         history.append(loss.detach().item())
         if step % 50 == 0:
             bar.set_postfix(loss=f"{sum(history[-50:]) / len(history[-50:]):.4g}")

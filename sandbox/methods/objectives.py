@@ -19,6 +19,11 @@ Summed over target labels with weights ``pi_c``, the priors cancel and each data
 
 (the factors K - 1 and K undo the uniform draw of the negative label). Both are minimised by the CFG
 score ``s_w`` for every label (see ``sandbox.theory``).
+
+The MCLR losses take one negative label per row, ``c_neg: (N,)``, or several, ``c_neg: (N, M)``, and then average
+the negative term over them. With all ``K - 1`` mismatched labels (``all_mismatched_labels``) that average *is* the
+expectation over the draw of ``c~``: the same objective, without the noise of drawing the label (a Rao-Blackwell
+estimator, at ``K`` net passes per row instead of 2).
 """
 
 from __future__ import annotations
@@ -69,13 +74,11 @@ def mclr_loss(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma: float | T
         neg_cap = as_number(neg_cap, "neg_cap", minimum=0.0, strict=True)
     num_classes = as_int(num_classes, "num_classes", minimum=2)
     x0, eps, sigma, c = _batch(x0, eps, sigma, c, num_classes)
-    c_neg = as_class_ids(c_neg, x0.shape[0], num_classes, x0.device, "c_neg")
-    if bool((c_neg == c).any()):
-        raise ValueError("c_neg must differ from c in every row (a mismatched label)")
-    n = x0.shape[0]
-    both = _dsm(score_fn, x0.repeat(2, 1), eps.repeat(2, 1), sigma.repeat(2), torch.cat([c, c_neg]))
-    neg = both[n:] if neg_cap is None else torch.minimum(both[n:], neg_cap * x0.shape[1] / sigma ** 2)
-    return (1.0 + lam) * both[:n] - lam * neg
+    c_neg = _negative_labels(c_neg, c, num_classes)
+    pos, neg = _pos_neg(score_fn, x0, eps, sigma, c, c_neg)
+    if neg_cap is not None:
+        neg = torch.minimum(neg, neg_cap * x0.shape[1] / sigma[:, None] ** 2)
+    return (1.0 + lam) * pos - lam * neg.mean(1)
 
 
 def sample_adaptive_weights(r_c: Tensor, w: float, prior_c: float | Tensor) -> tuple[Tensor, Tensor]:
@@ -96,16 +99,18 @@ def weighted_mclr_loss(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma: 
     """Sample-adaptive weighted MCLR per row (module docstring), minimised by the CFG score. -> ``(N,)``.
 
     ``c``: the data rows' labels ``y``; ``c_neg``: negative labels from ``mismatched_labels`` (variant
-    ``"mismatched"``) or ``uniform_labels`` (``"unconditional"``). ``posterior_fn(x, sigma) -> (N, K)`` is the
+    ``"mismatched"``) or ``uniform_labels`` (``"unconditional"``), ``(N,)``, or ``(N, M)`` (the negative term
+    averaged over them: ``all_mismatched_labels``, module docstring). ``posterior_fn(x, sigma) -> (N, K)`` is the
     noisy classifier that sets the weights: ``gmm.class_posterior`` for exact weights, or a model's own.
     The weights are treated as constants (no gradient flows through them).
     """
     terms = weighted_mclr_terms(score_fn, x0, eps, sigma, c, c_neg, w, posterior_fn, num_classes, variant)
-    return terms.pos_weight * terms.pos_loss - terms.neg_weight * terms.neg_loss
+    return terms.pos_weight * terms.pos_loss - (terms.neg_weight * terms.neg_loss).mean(1)
 
 
 class WeightedTerms(NamedTuple):
-    """The two halves of a weighted-MCLR row: ``pos_weight * pos_loss - neg_weight * neg_loss``, each ``(N,)``."""
+    """The two halves of a weighted-MCLR row: ``pos_weight * pos_loss - mean(neg_weight * neg_loss)``; the positive
+    halves ``(N,)``, the negative ones ``(N, M)``, one column per negative label."""
 
     pos_weight: Tensor
     pos_loss: Tensor
@@ -123,24 +128,21 @@ def weighted_mclr_terms(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma:
     num_classes = as_int(num_classes, "num_classes", minimum=2)
     x0, eps, sigma, c = _batch(x0, eps, sigma, c, num_classes)
     n = x0.shape[0]
-    c_neg = as_class_ids(c_neg, n, num_classes, x0.device, "c_neg")
+    c_neg = _negative_labels(c_neg, c, num_classes, mismatched=variant == "mismatched")
     w = as_batch_scalar(w, n, x0.dtype, x0.device, "w")
-    if variant == "mismatched" and bool((c_neg == c).any()):
-        raise ValueError("c_neg must differ from c in every row for variant 'mismatched'")
     with torch.no_grad():
         r = as_probability_table(posterior_fn(x0 + sigma[:, None] * eps, sigma), "posterior_fn's output",
                                  (n, num_classes)).to(x0.dtype)
         r_pos = r.gather(1, c[:, None])[:, 0]
-        r_neg = r.gather(1, c_neg[:, None])[:, 0]
+        r_neg = r.gather(1, c_neg)
         if variant == "mismatched":
             pos_weight = 1.0 + w * (1.0 - r_pos)
-            neg_weight = (num_classes - 1) * w * r_neg
+            neg_weight = (num_classes - 1) * w[:, None] * r_neg
         else:
             pos_weight = 1.0 + w
-            neg_weight = num_classes * w * r_neg
-    # both terms evaluate the field at the same noisy points: one call on the stacked batch
-    both = _dsm(score_fn, x0.repeat(2, 1), eps.repeat(2, 1), sigma.repeat(2), torch.cat([c, c_neg]))
-    return WeightedTerms(pos_weight, both[:n], neg_weight, both[n:])
+            neg_weight = num_classes * w[:, None] * r_neg
+    pos, neg = _pos_neg(score_fn, x0, eps, sigma, c, c_neg)
+    return WeightedTerms(pos_weight, pos, neg_weight, neg)
 
 
 def gft_loss(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma: float | Tensor, c: int | Tensor,
@@ -182,7 +184,8 @@ class TrainingBatch:
     null class is K); ``score(x, sigma, c)`` the model being trained, ``null_score(x, sigma)`` its unconditional
     field; ``dropped()`` draws a fresh label-dropout mask ``(N,)``; ``generator`` draws anything else;
     ``posterior(x, sigma) -> (N, K)`` the noisy classifier (exact, or the learned one for methods that need
-    ``"classifier"``); ``lam`` and ``neg_cap`` unweighted MCLR's strength and cap.
+    ``"classifier"``); ``lam`` and ``neg_cap`` unweighted MCLR's strength and cap; ``negatives`` how an MCLR-type
+    loss takes its negative labels: ``"one"`` drawn per row, or ``"all"`` ``K - 1`` (the expectation over the draw).
     """
 
     x0: Tensor
@@ -198,6 +201,7 @@ class TrainingBatch:
     posterior: PosteriorFn
     lam: float
     neg_cap: float
+    negatives: str = "one"
 
 
 def mismatched_labels(c: Tensor, num_classes: int, generator: torch.Generator | int | None = None) -> Tensor:
@@ -211,12 +215,46 @@ def mismatched_labels(c: Tensor, num_classes: int, generator: torch.Generator | 
     return (c + shift) % num_classes
 
 
+def all_mismatched_labels(c: Tensor, num_classes: int) -> Tensor:
+    """Every label but ``c`` for each row, ``(c + 1..K-1) mod K``. ``c: (N,)`` -> ``(N, K - 1)``."""
+    num_classes = as_int(num_classes, "num_classes (mismatched labels need K >= 2)", minimum=2)
+    if not isinstance(c, Tensor) or c.ndim != 1:
+        raise TypeError("c must be an (N,) integer tensor of labels")
+    c = as_class_ids(c, c.shape[0], num_classes, c.device)
+    return (c[:, None] + torch.arange(1, num_classes, device=c.device)) % num_classes
+
+
 def uniform_labels(n: int, num_classes: int, generator: torch.Generator | int | None = None,
                    device: torch.device | str = "cpu") -> Tensor:
     """``n`` labels uniform over ``{0..K-1}``."""
     n, num_classes, device = as_count(n, "n"), as_int(num_classes, "num_classes", minimum=1), as_device(device)
     g = as_generator(generator, device)
     return torch.randint(0, num_classes, (n,), generator=g, device=device)
+
+
+def _negative_labels(c_neg: object, c: Tensor, num_classes: int, mismatched: bool = True) -> Tensor:
+    """``c_neg`` as ``(N, M)`` long class ids (an ``(N,)`` one is a column), each differing from the row's ``c`` when
+    ``mismatched``."""
+    n = c.shape[0]
+    if isinstance(c_neg, Tensor) and c_neg.ndim == 2:
+        if c_neg.shape[0] != n or c_neg.shape[1] < 1:
+            raise ValueError(f"c_neg must have shape ({n},) or ({n}, M), got {tuple(c_neg.shape)}")
+        c_neg = as_class_ids(c_neg.reshape(-1), c_neg.numel(), num_classes, c.device, "c_neg").reshape(n, -1)
+    else:
+        c_neg = as_class_ids(c_neg, n, num_classes, c.device, "c_neg")[:, None]
+    if mismatched and bool((c_neg == c[:, None]).any()):
+        raise ValueError("c_neg must differ from c in every row (a mismatched label)")
+    return c_neg
+
+
+def _pos_neg(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma: Tensor, c: Tensor, c_neg: Tensor
+             ) -> tuple[Tensor, Tensor]:
+    """DSM losses at the row's label ``(N,)`` and at each negative label ``(N, M)``: every term evaluates the field
+    at the row's own noisy point (shared noise), in one call on the stacked batch."""
+    n, m = c_neg.shape
+    k = m + 1
+    both = _dsm(score_fn, x0.repeat(k, 1), eps.repeat(k, 1), sigma.repeat(k), torch.cat([c, c_neg.T.reshape(-1)]))
+    return both[:n], both[n:].reshape(m, n).T
 
 
 def _dsm(score_fn: LabelledField, x0: Tensor, eps: Tensor, sigma: Tensor, c: Tensor) -> Tensor:

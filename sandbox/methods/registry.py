@@ -44,6 +44,8 @@ A method is also everything the tools ask of it, so no other list repeats its na
     sweep        the variants of its other parameters the full atlas tries: each a partial set of parameters, the
                  rest at their defaults (``({"eta": 0.5}, {"schedule": "window", "w_out": -1.0})``)
     rule         the declared rule its fields apply (``rule``), where it has one: part of its code
+    negatives    its loss draws a negative label per row from ``TrainingBatch.negatives``'s estimator (one drawn, or
+                 all ``K - 1``: ``TrainConfig.negatives``)
 
 To add a method: one ``register(Method(...))`` call, in the package or in a plug-in (``sandbox.core.plugins``).
 """
@@ -129,6 +131,7 @@ class Method:
     cite: str = ""
     frame: str = "score"
     rule: Callable[..., Field] | None = None
+    negatives: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or self.name != self.name.strip():
@@ -172,8 +175,8 @@ class Method:
             unknown = [v for v in given if v not in allowed]
             if unknown:
                 raise ValueError(f"{what} must be drawn from {list(allowed)}, got {unknown}")
-        if self.needs and self.loss is None:
-            raise ValueError(f"needs says what training needs; method {self.name!r} has no loss")
+        if (self.needs or self.negatives) and self.loss is None:
+            raise ValueError(f"needs and negatives say how it trains; method {self.name!r} has no loss")
         for callback in ("exact", "nets", "draw", "sample", "loss", "rule"):
             if getattr(self, callback) is not None and not callable(getattr(self, callback)):
                 raise TypeError(f"{callback} must be callable or None, got {type(getattr(self, callback)).__name__}")
@@ -235,16 +238,16 @@ def get(name: str) -> Method:
 
 
 def names(kind: str | None = None, *, experiment: str | None = None, trainable: bool | None = None,
-          strength: str | None = None, dim: int | None = None) -> tuple[str, ...]:
+          strength: str | None = None, dim: int | None = None, negatives: bool | None = None) -> tuple[str, ...]:
     """Registered names, in registration order: of one ``kind``, included in ``experiment`` (``EXPERIMENTS``), with
     or without a loss (``trainable``), of one ``strength`` (``"w"``, ``"lam"``), defined for data of dimension
-    ``dim`` (``Method.min_dim``), when given."""
+    ``dim`` (``Method.min_dim``), whose loss draws negative labels or not (``negatives``), when given."""
     if experiment is not None and experiment not in EXPERIMENTS:
         raise ValueError(f"experiment must be one of {list(EXPERIMENTS)}, got {experiment!r}")
     return tuple(m.name for m in REGISTRY.values()
                  if (kind is None or m.kind == kind) and (experiment is None or experiment in m.experiments)
                  and (trainable is None or m.trainable == trainable) and (strength is None or m.strength == strength)
-                 and (dim is None or m.min_dim <= dim))
+                 and (dim is None or m.min_dim <= dim) and (negatives is None or m.negatives == negatives))
 
 
 def field(name: str, source: Source, c: int, **params: float | str) -> Field:
@@ -374,6 +377,10 @@ def _model_guidance_rows(b: TrainingBatch) -> Tensor:
 
 
 def _negatives(b: TrainingBatch) -> Tensor:
+    """One mismatched label per row, drawn, or all ``K - 1`` of them (``b.negatives``: the expectation over the
+    draw, ``objectives``'s module docstring)."""
+    if b.negatives == "all":
+        return objectives.all_mismatched_labels(b.y, b.num_classes)
     return objectives.mismatched_labels(b.y, b.num_classes, generator=b.generator).to(b.y.device)
 
 
@@ -542,13 +549,15 @@ register(Method(
     "weighted-mclr", "objective", "weighted MCLR",
     "sample-adaptive weighted MCLR with exact posterior weights; optimum = CFG (the theorem)", "w", params=W,
     exact=lambda gmm, c, p: Optimum(gmm, c, "weighted-mclr", w=p["w"]), nets=_own_net("weighted-mclr"),
-    loss=_weighted_mclr_rows, needs=FINE_TUNE, experiments=("separation", "atlas", "atlas-nets"), same_as="cfg",
+    loss=_weighted_mclr_rows, needs=FINE_TUNE, negatives=True, experiments=("separation", "atlas", "atlas-nets"),
+    same_as="cfg",
     cite="this project's theorem (docs/theory.md, section 4)"))
 register(Method(
     "weighted-mclr-classifier", "objective", "weighted MCLR, learned classifier",
     "weighted MCLR with weights from a learned noisy classifier (exact source: the exact classifier)", "w", params=W,
     exact=lambda gmm, c, p: Optimum(gmm, c, "weighted-mclr", w=p["w"]), nets=_own_net("weighted-mclr-classifier"),
-    loss=_weighted_mclr_rows, needs=(*FINE_TUNE, "classifier"), experiments=("atlas-nets",), same_as="cfg"))
+    loss=_weighted_mclr_rows, needs=(*FINE_TUNE, "classifier"), negatives=True, experiments=("atlas-nets",),
+    same_as="cfg"))
 register(Method(
     "gft", "objective", "GFT", "guidance-free training (Chen et al. 2025): its exact optimum at beta = 1/(1 + w)",
     "w", params=W, exact=_gft_optimum, nets=_own_net("gft"), loss=_gft_rows, needs=FINE_TUNE,
@@ -564,7 +573,7 @@ register(Method(
     "unweighted MCLR, strength lam; optimum where A(x) > 0, s_c elsewhere (nets: negatives capped)", "lam",
     params={"lam": 0.0},
     exact=lambda gmm, c, p: Optimum(gmm, c, "mclr", lam=p["lam"], ill_posed="conditional"), nets=_own_net("mclr"),
-    loss=_mclr_rows, needs=FINE_TUNE, experiments=("separation",)))
+    loss=_mclr_rows, needs=FINE_TUNE, negatives=True, experiments=("separation",)))
 register(Method(
     "tilted", "reference", "tilted q0", "exact draws of q0 ∝ p(x|c)^(1+w) p(x)^(-w) (rejection sampling)", "w",
     params=W, draw=lambda gmm, c, p, n, seed: TiltedTarget(gmm, c, p["w"]).sample(n, generator=seed),

@@ -4,7 +4,8 @@ the results page's order, then any other module of this folder (a new experiment
 import importlib
 import pkgutil
 
-ORDER = ("verify", "separation", "atlas", "frames", "nets", "curves", "gradients", "fitted", "claims", "compare")
+ORDER = ("verify", "separation", "atlas", "frames", "nets", "curves", "gradients", "recipe", "fitted", "claims",
+         "compare")
 MODULES = (*ORDER, *sorted({m.name for m in pkgutil.iter_modules(__path__)} - set(ORDER)))
 for _module in MODULES:
     importlib.import_module(f"{__name__}.{_module}")

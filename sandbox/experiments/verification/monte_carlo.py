@@ -45,7 +45,8 @@ def monte_carlo_identity(gmm: ClassConditionalGMM, sigma: float, w: float, varia
     args = (x0, eps, sigma, y, c_neg, w, gmm.class_posterior, gmm.num_classes, variant)
     t1 = objectives.weighted_mclr_terms(s_pert, *args)
     t0 = objectives.weighted_mclr_terms(s_w, *args)
-    diff = t1.pos_weight * (t1.pos_loss - t0.pos_loss) - beta_scale * t1.neg_weight * (t1.neg_loss - t0.neg_loss)
+    diff = (t1.pos_weight * (t1.pos_loss - t0.pos_loss)
+            - (beta_scale * t1.neg_weight * (t1.neg_loss - t0.neg_loss)).mean(1))
     return float(diff.mean()), float(diff.std() / math.sqrt(n))
 
 
