@@ -59,6 +59,9 @@ def test_the_command(tmp_path, capsys):
     assert "weighted-mclr" in text and "B_noise" in text
     rows = json.loads(out.read_text())["results"]["rows"]
     assert rows[0]["objective"] == "dsm" and all(r["noise"]["value"] > 0 for r in rows)
+    # weighted MCLR a second time with all negative labels; GFT draws none
+    names = [r["objective"] for r in rows]
+    assert "weighted-mclr, all negatives" in names and "gft, all negatives" not in names
     assert cli.main(["gradient-noise", "--fast", "--set", "repeats=2"]) == 2
 
 

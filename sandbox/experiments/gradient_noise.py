@@ -12,7 +12,8 @@ strengths) give gradients ``g_1 .. g_R``. With their mean ``G`` and covariance `
 interval over the ``R`` gradients (recentred where a resample is biased: see ``metrics.bootstrap_curve``). DSM
 itself is measured at its own optimum, where its mean gradient vanishes and every step is noise: its row is the
 floor, not a rival. The negatively weighted terms of the MCLR-type objectives were expected to make them noisier
-than the others.
+than the others; each of them is measured a second time with its negative term averaged over all ``K - 1`` labels
+(``TrainConfig.negatives = "all"``: the same expected gradient, the draw of the label taken out of its noise).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from .. import methods
 from ..learn import training
 from . import metrics
 from .learning_curves import curve_methods
@@ -61,8 +63,11 @@ class GradientNoiseConfig:
             else:
                 config = self.nets.tune(objective, self.seed)
                 start = dsm.model.with_strength() if config.ws else dsm.model
-            rows.append({"objective": objective, **noise(gradients(config, start, self.repeats), config.batch,
-                                                         self.seed)})
+            estimators = {objective: config}
+            if methods.get(objective).negatives:
+                estimators[f"{objective}, all negatives"] = replace(config, negatives="all")
+            for name, each in estimators.items():
+                rows.append({"objective": name, **noise(gradients(each, start, self.repeats), each.batch, self.seed)})
         return {"batch": self.nets.train.batch, "rows": rows}
 
 
