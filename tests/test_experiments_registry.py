@@ -55,7 +55,7 @@ register(Experiment(
 def test_the_page_is_the_experiments_sections_in_order():
     assert list(catalog.MODULES[:len(catalog.ORDER)]) == list(catalog.ORDER)
     assert list(experiment.sections()) == ["verify", "separation", "atlas", "frames", "atlas-nets", "curves",
-                                           "gradient-noise", "fitted", "claims", "compare", "audit"]
+                                           "gradient-noise", "recipe", "fitted", "claims", "compare", "audit"]
     # the experiments with a run have a command each, with their options as flags
     assert {"separation", "compare"} <= set(cli.REGISTRY)
     with pytest.raises(ValueError, match="experiment 'compare' is registered already"):

@@ -220,3 +220,41 @@ def test_the_recipe_config_refuses_what_it_cannot_judge():
             base.nets, train=training_recipe.replace(base.nets.train, snapshots=0)))
     with pytest.raises(ValueError, match="two seeds"):
         training_recipe.RecipeConfig(nets=training_recipe.replace(base.nets, seeds=(0,)))
+
+
+# ---------------------------------------------------------------------------------------------- the commands
+def test_train_keeps_snapshots_and_average_chooses_another_width_post_hoc(tmp_path, capsys):
+    from sandbox import cli
+
+    net = tmp_path / "dsm.pt"
+    assert cli.main(["train", "--fast", "--quiet", "--objective", "dsm", "--ema-width", "0.1", "--steps", "64",
+                     "--out", str(net)]) == 0
+    assert "power EMA of width 0.1 (relative residual 0.00%)" in capsys.readouterr().out
+    trained = checkpoints.load(net)
+    assert trained.average == "power 0.1" and len(trained.snapshots.steps) == 16
+    wide = tmp_path / "wide.pt"
+    assert cli.main(["average", "--checkpoint", str(net), "--ema-width", "0.15", "--out", str(wide)]) == 0
+    again = checkpoints.load(wide)
+    expected, _ = training.averaged(trained, 0.15)
+    assert again.average == "power 0.15"
+    assert all(torch.equal(a, b) for a, b in zip(again.model.parameters(), expected.model.parameters()))
+    last = tmp_path / "last.pt"
+    assert cli.main(["average", "--checkpoint", str(net), "--ema-width", "last", "--out", str(last)]) == 0
+    assert checkpoints.load(last).average == "last"
+    capsys.readouterr()
+    # one line and exit 2: a width no power profile has, a run without snapshots, an objective without negatives
+    assert cli.main(["average", "--checkpoint", str(net), "--ema-width", "0.5", "--out", str(tmp_path / "x.pt")]) == 2
+    assert "sigma_rel must be" in capsys.readouterr().err
+    plain = tmp_path / "plain.pt"
+    assert cli.main(["train", "--fast", "--quiet", "--objective", "dsm", "--steps", "8", "--out", str(plain)]) == 0
+    assert cli.main(["average", "--checkpoint", str(plain), "--ema-width", "0.1", "--out", str(tmp_path / "y.pt")]) == 2
+    assert "kept no snapshots" in capsys.readouterr().err
+    assert cli.main(["train", "--fast", "--quiet", "--objective", "gft", "--negatives", "all", "--init", str(plain),
+                     "--out", str(tmp_path / "g.pt")]) == 2
+    assert "negatives='all' is for objectives that draw a negative label" in capsys.readouterr().err
+    tuned = tmp_path / "wm.pt"
+    assert cli.main(["train", "--fast", "--quiet", "--objective", "weighted-mclr", "--negatives", "all",
+                     "--lr-schedule", "constant", "--weighting", "eps", "--steps", "8", "--init", str(plain),
+                     "--out", str(tuned)]) == 0
+    config = checkpoints.load(tuned).config
+    assert (config.negatives, config.lr_schedule, config.weighting) == ("all", "constant", "eps")

@@ -35,7 +35,7 @@ from .. import methods
 from ..core import cache, sweeps
 from ..learn import averaging
 from ..learn.checkpoints import cached_training
-from ..learn.training import TrainConfig, TrainResult, train
+from ..learn.training import TrainConfig, TrainResult, averaged, train
 from .learning_curves import curve_methods, errors
 from .trained_atlas import NetsConfig, optima
 
@@ -187,7 +187,5 @@ def pick(result: TrainResult, average: str) -> tuple[torch.nn.Module, float]:
     residual."""
     if average == "ema":
         return result.model, 0.0
-    if result.snapshots is None:
-        raise ValueError(f"average {average!r} needs a run with snapshots (TrainConfig.snapshots > 0)")
-    sigma_rel = None if average == "last" else float(average.removeprefix("power "))
-    return averaging.averaged(result.model, result.snapshots, sigma_rel)
+    chosen, residual = averaged(result, None if average == "last" else float(average.removeprefix("power ")))
+    return chosen.model, residual

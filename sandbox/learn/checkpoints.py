@@ -48,6 +48,8 @@ def payload(result: TrainResult) -> dict[str, object]:
         "dtype": str(next(result.model.parameters()).dtype).removeprefix("torch."),
         "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
     }
+    if result.average != "ema":
+        data["average"] = result.average
     if result.snapshots is not None:
         snap = result.snapshots
         data["snapshots"] = {"gammas": torch.tensor(snap.gammas, dtype=torch.float64),
@@ -83,7 +85,8 @@ def fingerprints(data: dict[str, object]) -> dict[str, str]:
         weights.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}:".encode())
         weights.update(tensor.numpy().tobytes())
     return {"mixture": TrainConfig.from_dict(data["train_config"]).mixture.fingerprint,
-            "settings": digest({k: data[k] for k in ("kind", "dtype", "model_config", "train_config")}),
+            "settings": digest({k: data[k] for k in ("kind", "dtype", "model_config", "train_config", "average")
+                                if k in data}),
             "weights": weights.hexdigest()[:16]}
 
 
@@ -124,8 +127,11 @@ def from_payload(data: object, source: str = "checkpoint", device: torch.device 
                          f"its contents in {changes}")
     if model_config.dim != train_config.mixture.dim or model_config.num_classes != train_config.mixture.num_classes:
         raise ValueError(f"{source}: the model's shape does not fit its stored mixture")
+    average = data.get("average", "ema")
+    if not isinstance(average, str) or not (average in ("ema", "last") or average.startswith("power ")):
+        raise ValueError(f"{source} has an unknown average {average!r}")
     return TrainResult(model.to(device).eval(), train_config, history.tolist(), data["seconds"],
-                       _snapshots(data, model, source))
+                       _snapshots(data, model, source), average)
 
 
 def _snapshots(data: dict[str, object], model: torch.nn.Module, source: str) -> averaging.Snapshots | None:

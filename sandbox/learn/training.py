@@ -149,14 +149,28 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """The EMA model, the loss per step (``history``), the wall time in seconds, and what the run kept for post-hoc
-    averaging (``config.snapshots``; ``averaging.averaged`` makes a model of it)."""
+    """The model, the loss per step (``history``), the wall time in seconds, what the run kept for post-hoc
+    averaging (``config.snapshots``) and which average of the weights ``model`` is (``average``: ``"ema"``, the EMA
+    of decay ``config.ema``; or one chosen post hoc, ``averaged``)."""
 
     model: torch.nn.Module
     config: TrainConfig
     history: list[float] = field(repr=False)
     seconds: float
     snapshots: averaging.Snapshots | None = field(default=None, repr=False)
+    average: str = "ema"
+
+
+def averaged(result: TrainResult, ema_width: float | None) -> tuple[TrainResult, float]:
+    """``result`` with its model replaced by edm2's power-function EMA of relative width ``ema_width``,
+    reconstructed from the run's snapshots (``None``: the last iterate), and the reconstruction's relative residual
+    (``averaging``)."""
+    if result.snapshots is None:
+        raise ValueError("this run kept no snapshots to average post hoc: train it with snapshots > 0 (train "
+                         "--snapshots N or --ema-width)")
+    model, residual = averaging.averaged(result.model, result.snapshots, ema_width)
+    label = "last" if ema_width is None else f"power {float(ema_width):g}"
+    return replace(result, model=model, average=label), residual
 
 
 def model_config(gmm: ClassConditionalGMM, config: TrainConfig) -> ModelConfig:
