@@ -354,13 +354,14 @@ def fit(model: torch.nn.Module, step_loss: Callable[[], Tensor], steps: int, lr:
     """
     if schedule not in LR_SCHEDULES:
         raise ValueError(f"schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
-    def ema_average(avg: Tensor, current: Tensor, n: Tensor) -> Tensor:
+    def ema_average(avg: list[Tensor], current: list[Tensor], n: Tensor) -> None:
         # warm-up: the decay grows from 0.1 to ema, so short runs average recent weights only
         decay = min(ema, (1.0 + float(n)) / (10.0 + float(n)))
-        return decay * avg + (1.0 - decay) * current
+        torch._foreach_mul_(avg, decay)
+        torch._foreach_add_(avg, torch._foreach_mul(current, 1.0 - decay))
 
-    averaged = AveragedModel(model, avg_fn=ema_average, use_buffers=True)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    averaged = AveragedModel(model, multi_avg_fn=ema_average, use_buffers=True)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if schedule == "cosine"
              else torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0))
     history: list[float] = []
