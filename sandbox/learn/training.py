@@ -338,7 +338,8 @@ def train_classifier(config: TrainConfig, device: torch.device | str = "cpu",
         x = (x0 + sigma[:, None] * eps).to(device, dtype)
         return torch.nn.functional.cross_entropy(model.logits(x, sigma.to(device, dtype)), y.to(device))
 
-    model, history, seconds = fit(model, step_loss, config.steps, config.lr, config.ema, "train classifier", progress)
+    model, history, seconds = fit(model, step_loss, config.steps, config.lr, config.ema, "train classifier", progress,
+                                  schedule=config.lr_schedule)
     return TrainResult(model, config, history, seconds)
 
 
