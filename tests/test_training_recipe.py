@@ -196,7 +196,8 @@ def test_every_variant_and_average_is_measured_and_judged_seed_by_seed(fast):
         if "ratio" in e:
             r = e["ratio"]
             assert r.lo <= r.value <= r.hi
-            assert e["verdict"] == ("helps" if r.hi < 1 else "hurts" if r.lo > 1 else "undecided")
+            assert e["verdict"] == ("helps" if r.hi < 0.995 else "hurts" if r.lo > 1.005 else "no effect"
+                                    if 0.995 <= r.lo <= r.hi <= 1.005 else "undecided")
     # the kept profiles are reconstructed exactly, a third width within a few percent
     residual = {(e["variant"], e["average"]): e["residual"] for e in effects}
     assert residual["recipe", "power 0.05"] < 1e-9 and 0 < residual["recipe", "power 0.2"] < 0.05
@@ -209,6 +210,15 @@ def test_every_variant_and_average_is_measured_and_judged_seed_by_seed(fast):
         return math.sqrt(sum(v * v for v in own) / len(own))
     logs = [math.log(rms("constant-lr", "last", s) / rms("recipe", "ema", s)) for s in config.nets.seeds]
     assert e["ratio"].value == pytest.approx(math.exp(sum(logs) / len(logs)), rel=1e-12)
+
+
+def test_a_verdict_never_turns_on_half_a_percent():
+    from sandbox.experiments.metrics import Estimate
+
+    cases = {(0.90, 0.88, 0.93): "helps", (0.99, 0.98, 0.996): "undecided", (1.0, 0.9999, 1.0001): "no effect",
+             (1.001, 1.0001, 1.002): "no effect", (1.02, 1.006, 1.03): "hurts", (1.0, 0.9, 1.1): "undecided"}
+    for (value, lo, hi), said in cases.items():
+        assert recipe_effects.verdict(Estimate(value, lo, hi, "t")) == said
 
 
 def test_the_recipe_config_refuses_what_it_cannot_judge():

@@ -1,5 +1,11 @@
 """What is read from the training-recipe runs (``training_recipe``): each change's effect against the recipe, seed
-by seed, its table and its summary. Outside the cached code: editing it never retrains."""
+by seed, its table and its summary. Outside the cached code: editing it never retrains.
+
+A change's verdict: ``helps`` when the interval of its error ratio lies below ``1 - NEGLIGIBLE``, ``hurts`` above
+``1 + NEGLIGIBLE``, ``no effect`` inside ``[1 - NEGLIGIBLE, 1 + NEGLIGIBLE]``, else ``undecided``. A change of less
+than half a percent is of no use to anyone, and it is what last-bit differences between CPUs can move after a
+training run: so a verdict never turns on it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,9 @@ from ..core.tables import format_table
 from . import metrics
 from .training_recipe import BASE
 from .yardsticks import spread
+
+NEGLIGIBLE = 0.005
+MARKS = {"helps": " -", "hurts": " +", "no effect": " =", "undecided": ""}
 
 
 def effects(result: dict[str, object]) -> list[dict[str, object]]:
@@ -33,22 +42,32 @@ def effects(result: dict[str, object]) -> list[dict[str, object]]:
                                  for s in seeds])
             row["ratio"] = metrics.Estimate(math.exp(mean), math.exp(mean - half), math.exp(mean + half),
                                             f"geometric mean over {len(seeds)} seeds, t-interval")
-            row["verdict"] = "helps" if row["ratio"].hi < 1 else "hurts" if row["ratio"].lo > 1 else "undecided"
+            row["verdict"] = verdict(row["ratio"])
         out.append(row)
     return out
+
+
+def verdict(ratio: metrics.Estimate) -> str:
+    """``helps``, ``hurts``, ``no effect`` or ``undecided`` (module docstring)."""
+    if ratio.hi < 1 - NEGLIGIBLE:
+        return "helps"
+    if ratio.lo > 1 + NEGLIGIBLE:
+        return "hurts"
+    if 1 - NEGLIGIBLE <= ratio.lo and ratio.hi <= 1 + NEGLIGIBLE:
+        return "no effect"
+    return "undecided"
 
 
 def _cell(e: dict[str, object]) -> str:
     if "ratio" not in e:
         return f"{e['error']:.4f}"
     r = e["ratio"]
-    mark = {"helps": " -", "hurts": " +", "undecided": ""}[e["verdict"]]
-    return f"{r.value:.3f} [{r.lo:.3f}, {r.hi:.3f}]{mark}"
+    return f"{r.value:.3f} [{r.lo:.3f}, {r.hi:.3f}]{MARKS[e['verdict']]}"
 
 
 def table(result: dict[str, object]) -> str:
     """One row per variant and average: the recipe's errors, then every other row's seed-paired ratio to them
-    (``-`` helps: the whole interval below 1; ``+`` hurts); ``.`` where a variant changes nothing of that net."""
+    (``-`` helps, ``+`` hurts, ``=`` no effect: ``verdict``); ``.`` where a variant changes nothing of that net."""
     rows = effects(result)
     methods = list(dict.fromkeys(e["method"] for e in rows))
     cells: dict[tuple[str, str], dict[str, str]] = {}
@@ -72,7 +91,7 @@ def lines(result: dict[str, object]) -> list[str]:
     for variant, average in changes:
         mine = [e for e in rows if (e["variant"], e["average"]) == (variant, average)]
         name = variant if variant != BASE[0] else f"average {average}"
-        said = {v: [e["method"] for e in mine if e["verdict"] == v] for v in ("helps", "hurts", "undecided")}
+        said = {v: [e["method"] for e in mine if e["verdict"] == v] for v in MARKS}
         parts = [f"{v} {', '.join(m)}" for v, m in said.items() if m]
         out.append(f"{name}: {'; '.join(parts)}")
     return out

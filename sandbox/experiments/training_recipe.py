@@ -21,8 +21,8 @@ Each net is measured as the learning curves measure it (``learning_curves.errors
 over ``x ~ p_sigma(.|c)``): the DSM net against ``s_c`` (``dsm``), with CFG at inference against exact CFG
 (``dsm+cfg``), each fine-tune against its own exact optimum; each method's error is the RMS over the strengths.
 A change is judged against the recipe *seed by seed* (the same seed's nets share their data and initial weights):
-the geometric mean over seeds of ``error(change) / error(recipe)`` with its 95% t-interval on the log scale;
-``helps`` when the interval lies below 1, ``hurts`` above, else ``undecided``.
+the geometric mean over seeds of ``error(change) / error(recipe)`` with its 95% t-interval on the log scale, and a
+verdict (``recipe_effects.verdict``: ``helps``, ``hurts``, ``no effect`` or ``undecided``).
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ def _page(fast: bool) -> str:
     return (f"{nets.mixture.name}, width {nets.train.width}, DSM {nets.train.steps} steps, fine-tunes "
             f"{nets.tune_steps} steps at w in {', '.join(f'{w:g}' for w in nets.ws)}; {len(nets.seeds)} seeds. The "
             f"recipe's row is each net's error (RMS over the strengths of sigma |s_net - s*|); every other row is its "
-            f"ratio to that, seed by seed (geometric mean, 95% t-interval; - helps, + hurts). Averages are chosen "
-            f"after training from the same runs ({nets.train.snapshots} power-EMA snapshots per profile).\n\n"
+            f"ratio to that, seed by seed (geometric mean, 95% t-interval; - helps, + hurts: the whole interval "
+            f"beyond 1 -+ 0.5%; = no effect: inside those bounds). Averages are chosen after training from the same "
+            f"runs ({nets.train.snapshots} power-EMA snapshots per profile).\n\n"
             + block(recipe_effects.table(result)) + "\n\n" + bullets(recipe_effects.lines(result)))
 
 
