@@ -228,6 +228,8 @@ def test_the_recipe_config_refuses_what_it_cannot_judge():
     with pytest.raises(ValueError, match="snapshots"):
         training_recipe.RecipeConfig(nets=training_recipe.replace(
             base.nets, train=training_recipe.replace(base.nets.train, snapshots=0)))
+    with pytest.raises(ValueError, match=r"recipe\.sigma_rels: sigma_rel must be"):
+        training_recipe.RecipeConfig(sigma_rels=(0.1, 0.5))
     with pytest.raises(ValueError, match="two seeds"):
         training_recipe.RecipeConfig(nets=training_recipe.replace(base.nets, seeds=(0,)))
 

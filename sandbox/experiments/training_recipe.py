@@ -70,7 +70,10 @@ class RecipeConfig:
             raise ValueError(f"recipe.variants must start with 'recipe' and name each of {list(VARIANTS)} at most "
                              f"once, got {self.variants}")
         for s in self.sigma_rels:
-            averaging.gamma_of(s)           # a width a power profile has
+            try:
+                averaging.gamma_of(s)           # a width a power profile has
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"recipe.sigma_rels: {err}") from None
         object.__setattr__(self, "sigma_rels", tuple(float(s) for s in self.sigma_rels))
         if len(self.nets.seeds) < 2:
             raise ValueError("recipe.nets.seeds needs two seeds or more (changes are judged seed by seed)")
