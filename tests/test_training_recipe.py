@@ -6,6 +6,7 @@ weighting (sandbox/learn/training.py), and the experiment that measures them (sa
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -144,6 +145,31 @@ def test_the_schedules_move_a_weight_by_their_summed_rates():
     assert _slide("cosine") == pytest.approx(0.205, rel=1e-6)
 
 
+def _equal_nets(a: training.TrainResult, b: training.TrainResult) -> bool:
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize("objective, changes", [("dsm", {}), ("weighted-mclr", {"ws": (1.0, 2.0)}),
+                                                ("data-tilt", {"ws": (1.0,), "pool": 2000, "batch": 256})])
+def test_budgets_trained_as_one_run_are_the_runs_of_each_budget(objective, changes):
+    base = training.TrainConfig(mixture="overlap_2d", steps=30, batch=64, width=16)
+    init = None if objective == "dsm" else training.train(base, progress=False).model
+    for schedule in ("constant", "cosine"):
+        config = replace(base, objective=objective, lr_schedule=schedule, **changes)
+        got = training.train_budgets(config, (30, 10, 20), init=init, progress=False)
+        assert list(got) == [10, 20, 30]
+        for b, result in got.items():
+            alone = training.train(replace(config, steps=b), init=init, progress=False)
+            assert _equal_nets(result, alone) and result.history == alone.history and result.config == alone.config
+        keys = {training.length_free(replace(config, steps=b)) for b in (10, 20, 30)}
+        # constant: one run, unless the q0 pools differ (data tilt at pool 2000, 256 rows a step, 3 classes: 10 steps
+        # take 2 * 10 * 256 // 3 = 1706 per pool, 20 and 30 steps the cap of 2000); cosine decay
+        # ties every step to the run's length: a run per budget
+        assert len(keys) == ({"dsm": 1, "weighted-mclr": 1, "data-tilt": 2}[objective] if schedule == "constant"
+                             else 3)
+
+
 @pytest.fixture(scope="module")
 def snapshot_run():
     config = training.TrainConfig(mixture="overlap_2d", steps=40, batch=64, width=16, snapshots=4, ema=0.0)
@@ -202,13 +228,13 @@ def test_every_variant_and_average_is_measured_and_judged_seed_by_seed(fast):
     residual = {(e["variant"], e["average"]): e["residual"] for e in effects}
     assert residual["recipe", "power 0.05"] < 1e-9 and 0 < residual["recipe", "power 0.2"] < 0.05
     # the seed-paired ratio is the geometric mean of the seeds' ratios of RMS errors: recomputed by hand
-    e = next(e for e in effects if (e["variant"], e["average"], e["method"]) == ("constant-lr", "last", "dsm"))
+    e = next(e for e in effects if (e["variant"], e["average"], e["method"]) == ("cosine-lr", "last", "dsm"))
 
     def rms(variant, average, seed):
         own = [r["own"] for r in rows if (r["variant"], r["average"], r["method"], r["seed"])
                == (variant, average, "dsm", seed)]
         return math.sqrt(sum(v * v for v in own) / len(own))
-    logs = [math.log(rms("constant-lr", "last", s) / rms("recipe", "ema", s)) for s in config.nets.seeds]
+    logs = [math.log(rms("cosine-lr", "last", s) / rms("recipe", "ema", s)) for s in config.nets.seeds]
     assert e["ratio"].value == pytest.approx(math.exp(sum(logs) / len(logs)), rel=1e-12)
 
 
@@ -223,7 +249,7 @@ def test_a_verdict_never_turns_on_half_a_percent():
 
 def test_the_recipe_config_refuses_what_it_cannot_judge():
     with pytest.raises(ValueError, match="must start with 'recipe'"):
-        training_recipe.RecipeConfig(variants=("constant-lr",))
+        training_recipe.RecipeConfig(variants=("cosine-lr",))
     base = training_recipe.RecipeConfig()
     with pytest.raises(ValueError, match="snapshots"):
         training_recipe.RecipeConfig(nets=training_recipe.replace(

@@ -3,8 +3,11 @@ CFG as its training budget and its width grow, against what the same architectur
 
 For each mixture, width and seed the recipe is the trained atlas's (``trained_atlas.NetsConfig``, its DSM net and
 strength-conditioned fine-tunes, the same training loop), with the width and the fine-tune's steps (its budget)
-changed: every point of a curve is a run of its own, with its own cosine schedule, so a budget is what a user who
-trains that long gets (a snapshot of one longer run would not be). At ``width`` and budget ``B`` every net is
+changed. A budget is what a user who trains that long gets: under the recipe's constant learning rate the run of
+``B`` steps is the first ``B`` steps of a longer one, so each curve is one run of the largest budget with its EMA
+net kept at the others (``training.train_budgets``: the same nets bit for bit, each cached under its own training
+config; a recipe whose runs depend on their length, cosine decay, trains a run per budget). At ``width`` and budget
+``B`` every net is
 measured as the atlas measures it, the RMS over ``x ~ p_sigma(. | c)`` of ``sigma |s_net - s*|`` (every class,
 sigma on ``evaluation.ERROR_SIGMAS``):
 
@@ -29,6 +32,8 @@ from .. import methods
 from ..core import cache, sweeps, zoo
 from ..core.mixtures import ClassConditionalGMM
 from ..core.validation import RISING_COUNTS
+from ..learn.checkpoints import cached_training
+from ..learn.training import TrainResult, train_budgets
 from .trained_atlas import Net, NetsConfig, error_points, optima, train_net
 
 Tensor = torch.Tensor
@@ -96,15 +101,16 @@ def _compute(config: CurvesConfig, progress: bool) -> dict[str, object]:
     dsm = sweeps.map(train_net, bases, None, [_label(u) for u in bases], "curves: DSM nets",
                      cost=[u.config.train.width for u in bases], progress=progress)
     by_base = {(u.config.mixture.fingerprint, u.config.train.width, u.seed): r for u, r in zip(bases, dsm)}
-    tunes = [Net(config.recipe(m, width, budget), seed, name) for m in config.mixtures for width in config.widths
-             for seed in seeds for budget in config.budgets for name in names]
-    tuned = sweeps.map(train_net, tunes, None, [_label(u) for u in tunes], "curves: fine-tunes",
+    tunes = [Curve(config.recipe(m, width, config.budgets[-1]), seed, name, config.budgets) for m in config.mixtures
+             for width in config.widths for seed in seeds for name in names]
+    tuned = sweeps.map(train_curve, tunes, None, [_label(u) for u in tunes], "curves: fine-tunes",
                        cost=[u.config.tune_steps * u.config.train.width for u in tunes],
-                       inputs=[(by_base[u.config.mixture.fingerprint, u.config.train.width, u.seed], None)
+                       inputs=[(by_base[u.config.mixture.fingerprint, u.config.train.width, u.seed],)
                                for u in tunes], progress=progress)
     models: dict[tuple, torch.nn.Module] = {}
-    for u, r in zip(tunes, tuned):
-        models[u.config.mixture.fingerprint, u.config.train.width, u.seed, u.name, u.config.tune_steps] = r.model
+    for u, runs in zip(tunes, tuned):
+        for budget, r in zip(u.budgets, runs):
+            models[u.config.mixture.fingerprint, u.config.train.width, u.seed, u.name, budget] = r.model
     targets = {m.fingerprint: optima(config.recipe(m, config.widths[0], config.budgets[0]), progress)
                for m in config.mixtures}
     units = [Point(config, m, width, seed) for m in config.mixtures for width in config.widths for seed in seeds]
@@ -117,9 +123,36 @@ def _compute(config: CurvesConfig, progress: bool) -> dict[str, object]:
     return {"rows": [row for point in rows for row in point]}
 
 
-def _label(unit: Net) -> str:
+@dataclass(frozen=True)
+class Curve:
+    """One training unit: the fine-tune ``name`` of ``seed`` at every one of ``budgets`` (``config.tune_steps`` the
+    largest)."""
+
+    config: NetsConfig
+    seed: int
+    name: str
+    budgets: tuple[int, ...]
+
+
+def train_curve(unit: Curve, dsm: TrainResult) -> list[TrainResult]:
+    """The fine-tune at each budget, from ``dsm``: each net cached under its own training config (the one
+    ``trained_atlas.train_net`` caches it under), the missing ones trained together (``training.train_budgets``)."""
+    tune = unit.config.tune(unit.name, unit.seed)
+    base = replace(unit.config.train, seed=unit.seed)
+    runs: dict[int, TrainResult] = {}
+
+    def run(budget: int) -> TrainResult:
+        if not runs:        # the first net not in the cache: train every budget (cached ones are read, not redone)
+            runs.update(train_budgets(tune, unit.budgets, init=dsm.model, progress=False))
+        return runs[budget]
+
+    return [cached_training({"train": replace(tune, steps=b), "init": base, "classifier": None},
+                            lambda b=b: run(b)) for b in unit.budgets]
+
+
+def _label(unit: Net | Curve) -> str:
     c = unit.config
-    steps = "" if unit.name == "dsm" else f", {c.tune_steps} steps"
+    steps = "" if unit.name == "dsm" else f", {'/'.join(map(str, unit.budgets))} steps"
     return f"{c.mixture.name}, width {c.train.width}, seed {unit.seed}, {unit.name}{steps}"
 
 

@@ -5,8 +5,8 @@ The recipe is the trained atlas's (``NetsConfig``: its DSM net, then strength-co
 objectives), with every run keeping edm2's power-EMA snapshots (``averaging``). A *training variant* changes one
 switch for every run it applies to and trains again:
 
-    recipe          the atlas's: Adam, cosine decay, EDM's loss weighting, one drawn negative label, EMA 0.999
-    constant-lr     no decay of the learning rate
+    recipe          the atlas's: Adam at a constant rate, EDM's loss weighting, one drawn negative label, EMA 0.999
+    cosine-lr       the learning rate decayed to 0 over the run by a cosine
     eps-weighting   omega(sigma) = sigma^2 (the epsilon-prediction loss) instead of EDM's
     all-negatives   the MCLR-type fine-tunes average their negative term over all K - 1 labels (the same
                     objective without the draw: ``objectives``); other runs are the recipe's
@@ -42,7 +42,7 @@ from .trained_atlas import NetsConfig, optima
 Tensor = torch.Tensor
 VARIANTS: dict[str, dict[str, str]] = {
     "recipe": {},
-    "constant-lr": {"lr_schedule": "constant"},
+    "cosine-lr": {"lr_schedule": "cosine"},
     "eps-weighting": {"weighting": "eps"},
     "all-negatives": {"negatives": "all"},
 }

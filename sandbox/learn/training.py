@@ -19,12 +19,14 @@ With ``ws`` set, a row's strength is drawn uniformly from
 the loss is then the average over ``w`` of each strength's loss, so its pointwise optimum at each ``w`` is that
 strength's.
 ``fit`` is the one optimisation loop of the package (these models, the noisy classifier, and the per-label fields
-of the theorem's learning check): Adam, cosine learning-rate decay, an exponential moving average (EMA) of the
+of the theorem's learning check): Adam, a learning-rate schedule, an exponential moving average (EMA) of the
 weights (the returned model), a progress bar with the running loss, and a clear error as soon as the loss stops
-being finite.
+being finite. Under the default constant rate nothing in a run depends on its length, so the first ``B`` steps of a
+run are the run of ``B`` steps: ``train_budgets`` trains several budgets as one run (``length_free``).
 
 What well-run diffusion training varies is a switch of ``TrainConfig``, each measured by ``mclr-sandbox recipe``
-(``experiments.training_recipe``) before it is a default: ``lr_schedule`` (cosine decay or constant),
+(``experiments.training_recipe``) before it is a default: ``lr_schedule`` (constant, the default since it measured
+better with the EMA at every net, or cosine decay),
 ``weighting`` (EDM's ``omega``, or ``sigma^2``: the epsilon-prediction loss), ``negatives`` (the MCLR-type losses'
 negative label drawn, or averaged over all ``K - 1``), ``ema`` (0: the last iterate) and ``snapshots`` (edm2's
 power-function EMA, kept as snapshots for a post-hoc choice of its width: ``averaging``).
@@ -36,7 +38,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 
 import torch
@@ -89,7 +91,7 @@ class TrainConfig:
     seed: int = 0
     width: int = 128
     depth: int = 3
-    lr_schedule: str = "cosine"     # cosine decay to 0 over the run, or constant
+    lr_schedule: str = "constant"   # constant (measured best with the EMA: recipe), or cosine decay to 0 over the run
     weighting: str = "edm"          # omega(sigma): EDM's lambda (edm), or sigma^2 (eps: the epsilon-prediction loss)
     negatives: str = "one"          # MCLR-type losses: one negative label drawn per row, or all K - 1 (same mean)
     snapshots: int = 0              # power-EMA snapshots per profile kept for post-hoc averaging (0: none)
@@ -211,12 +213,18 @@ _POOLS: dict[tuple[str, int, float, int, int], Tensor] = {}     # this process's
 _POOLS_KEPT = 256
 
 
+def pool_size(config: TrainConfig) -> int:
+    """Draws of ``q_0`` per class and strength of a data-tilt run: ``config.pool``, or twice the rows a short run
+    can draw from one pool if that is fewer (never under 1024)."""
+    per_pool = 2 * config.steps * config.batch // (config.mixture.num_classes * len(config.ws or (config.w,)))
+    return min(config.pool, max(1024, per_pool))
+
+
 def tilted_pools(config: TrainConfig) -> dict[tuple[int, float], Tensor]:
-    """Exact draws of ``q_0`` for each class and strength (the data of ``data-tilt``): ``config.pool`` each, or
-    twice the rows a short run can draw from one pool if that is fewer. Runs that differ only in budget or width
-    draw the same pools: a process makes each once (rejection sampling is most of a short data-tilt run)."""
-    gmm, ws = config.mixture, config.ws or (config.w,)
-    n = min(config.pool, max(1024, 2 * config.steps * config.batch // (gmm.num_classes * len(ws))))
+    """Exact draws of ``q_0`` for each class and strength (the data of ``data-tilt``), ``pool_size`` each. Runs
+    that differ only in budget or width draw the same pools: a process makes each once (rejection sampling is most
+    of a short data-tilt run)."""
+    gmm, ws, n = config.mixture, config.ws or (config.w,), pool_size(config)
     pools = {}
     for i, w in enumerate(ws):
         for c in range(gmm.num_classes):
@@ -233,6 +241,43 @@ def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyCl
           device: torch.device | str = "cpu", progress: bool = True) -> TrainResult:
     """Train a ``Denoiser`` with ``config.objective``, given what its method ``needs`` (module docstring): ``init``
     (a DSM model to fine-tune) and ``classifier`` (a ``NoisyClassifier`` of the same mixture)."""
+    return _train(config, init, classifier, device, progress, ())[config.steps]
+
+
+def length_free(config: TrainConfig) -> tuple[object, ...]:
+    """What a run of ``config`` depends on besides its number of steps, when its first ``B`` steps *are* the run of
+    ``B`` steps: under a constant learning rate, without power-EMA snapshots (placed by the run's length) and with
+    the same ``q_0`` pools, nothing else in a run looks at its length. Runs with equal keys are prefixes of one
+    another; any other run is keyed by its whole config (a key of its own)."""
+    if config.lr_schedule != "constant" or config.snapshots:
+        return (config,)
+    pools = pool_size(config) if "q0-data" in methods.get(config.objective).needs else None
+    return (replace(config, steps=1), pools)
+
+
+def train_budgets(config: TrainConfig, budgets: Sequence[int], init: Denoiser | None = None,
+                  classifier: NoisyClassifier | None = None, device: torch.device | str = "cpu",
+                  progress: bool = True) -> dict[int, TrainResult]:
+    """``train(replace(config, steps=B))`` for every ``B`` in ``budgets`` (``B -> TrainResult``), training once per
+    group of budgets whose runs are prefixes of one another (``length_free``): the longest run of a group, its EMA
+    net kept after each shorter budget's steps. The same nets bit for bit as one run per budget (tested), at the cost
+    of the longest."""
+    budgets = sorted({as_int(b, "each of budgets", 1) for b in budgets})
+    if not budgets:
+        raise ValueError("budgets must name at least one number of steps")
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for b in budgets:
+        groups.setdefault(length_free(replace(config, steps=b)), []).append(b)
+    out: dict[int, TrainResult] = {}
+    for group in groups.values():
+        out |= _train(replace(config, steps=group[-1]), init, classifier, device, progress, tuple(group[:-1]))
+    return {b: out[b] for b in budgets}
+
+
+def _train(config: TrainConfig, init: Denoiser | None, classifier: NoisyClassifier | None,
+           device: torch.device | str, progress: bool, earlier: tuple[int, ...]) -> dict[int, TrainResult]:
+    """One run of ``config``: its result after ``config.steps``, and after each of the ``earlier`` step counts (the
+    EMA net then, for a run of that length: ``train_budgets``)."""
     gmm, method = config.mixture, methods.get(config.objective)
     if "init" in method.needs and init is None:
         raise ValueError(f"objective {config.objective!r} fine-tunes a DSM model: pass init=")
@@ -255,9 +300,18 @@ def train(config: TrainConfig, init: Denoiser | None = None, classifier: NoisyCl
     model = model.to(device).train()
     step_loss = objective_loss(config, model, classifier, device)
     kept = averaging.PowerEMA(model, config.steps, config.snapshots) if config.snapshots else None
+    prefixes: dict[int, tuple[torch.nn.Module, float]] = {}
+    t0 = time.perf_counter()
+
+    def keep(step: int, ema_model: torch.nn.Module) -> None:
+        if step in earlier:
+            prefixes[step] = copy.deepcopy(ema_model).eval(), time.perf_counter() - t0
+
     model, history, seconds = fit(model, step_loss, config.steps, config.lr, config.ema,
-                                  f"train {config.objective}", progress, schedule=config.lr_schedule, power=kept)
-    return TrainResult(model, config, history, seconds, kept.snapshots() if kept else None)
+                                  f"train {config.objective}", progress, schedule=config.lr_schedule, power=kept,
+                                  after_step=keep if earlier else None)
+    out = {b: TrainResult(m, replace(config, steps=b), history[:b], t) for b, (m, t) in prefixes.items()}
+    return out | {config.steps: TrainResult(model, config, history, seconds, kept.snapshots() if kept else None)}
 
 
 def objective_loss(config: TrainConfig, model: Denoiser, classifier: NoisyClassifier | None = None,
@@ -345,13 +399,15 @@ def train_classifier(config: TrainConfig, device: torch.device | str = "cpu",
 
 def fit(model: torch.nn.Module, step_loss: Callable[[], Tensor], steps: int, lr: float, ema: float, desc: str,
         progress: bool = False, record: Callable[[int, torch.nn.Module], None] | None = None,
-        record_every: int = 50, schedule: str = "cosine", power: averaging.PowerEMA | None = None
+        record_every: int = 50, schedule: str = "cosine", power: averaging.PowerEMA | None = None,
+        after_step: Callable[[int, torch.nn.Module], None] | None = None
         ) -> tuple[torch.nn.Module, list[float], float]:
     """Adam + learning-rate ``schedule`` (cosine decay, or constant) + EMA over ``steps`` calls of ``step_loss``;
     stops on a non-finite loss. ``power`` (if given) is updated after every step as well.
 
     Returns the EMA model (eval mode), the loss per step and the wall time in seconds. ``record(step, model)`` is
-    called every ``record_every`` steps with the current iterate, and once at the end with the EMA model.
+    called every ``record_every`` steps with the current iterate, and once at the end with the EMA model;
+    ``after_step(n, ema_model)`` after each step ``n = 1 .. steps`` with the EMA model (not a copy).
     """
     if schedule not in LR_SCHEDULES:
         raise ValueError(f"schedule must be one of {LR_SCHEDULES}, got {schedule!r}")
@@ -382,6 +438,8 @@ def fit(model: torch.nn.Module, step_loss: Callable[[], Tensor], steps: int, lr:
         averaged.update_parameters(model)
         if power is not None:
             power.update()
+        if after_step is not None:
+            after_step(step + 1, averaged.module)
         history.append(loss.detach().item())
         if step % 50 == 0:
             bar.set_postfix(loss=f"{sum(history[-50:]) / len(history[-50:]):.4g}")

@@ -144,7 +144,8 @@ def options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lam", type=typed(NONNEGATIVE, "--lam"), help="strength of unweighted MCLR (default 1)")
     p.add_argument("--seed", type=typed(SEED, "--seed"), default=0,
                    help="seed of the initial weights and of every draw (default 0)")
-    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, help="learning rate over the run (default cosine decay)")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES,
+                   help="learning rate over the run (default constant; cosine decays it to 0)")
     p.add_argument("--weighting", choices=WEIGHTINGS,
                    help="loss weight over sigma: EDM's (default) or sigma^2, the epsilon-prediction loss")
     p.add_argument("--negatives", choices=NEGATIVES,
