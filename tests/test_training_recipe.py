@@ -168,6 +168,10 @@ def test_budgets_trained_as_one_run_are_the_runs_of_each_budget(objective, chang
         # ties every step to the run's length: a run per budget
         assert len(keys) == ({"dsm": 1, "weighted-mclr": 1, "data-tilt": 2}[objective] if schedule == "constant"
                              else 3)
+    with pytest.raises(ValueError, match="each of budgets must be an int >= 1"):
+        training.train_budgets(base, (0, 3))
+    with pytest.raises(ValueError, match="budgets must name at least one"):
+        training.train_budgets(base, ())
 
 
 @pytest.fixture(scope="module")
