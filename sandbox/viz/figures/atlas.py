@@ -314,9 +314,11 @@ def fine_tune_curves_figure(fast: bool = False) -> plt.Figure:
                 ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
                 ax.yaxis.set_minor_locator(NullLocator())
                 ax.tick_params(labelsize=5.5)
-                aim = "" if methods.get(method).same_as == "cfg" else " (optimum: not CFG)"
-                ax.set_title(f"{methods.get(method).label}{aim}: {mixture.name}, $w={w:g}$", fontsize=6)
-            row[0].set_ylabel(r"RMS $\sigma\,\|s - s_{\mathrm{CFG}}\|$", fontsize=6)
+            # the method heads its column, the mixture and strength its row: titles that name all three overlap
+            row[0].set_ylabel(f"{mixture.name}, $w={w:g}$\n" + r"RMS $\sigma\,\|s - s_{\mathrm{CFG}}\|$", fontsize=6)
+        for ax, method in zip(axes[0], names):
+            aim = "" if methods.get(method).same_as == "cfg" else "\n(optimum: not CFG)"
+            ax.set_title(f"{methods.get(method).label}{aim}", fontsize=7)
         for ax in axes[-1]:
             ax.set_xlabel("fine-tune steps")
         handles = [Line2D([], [], color=P.class_color(i), lw=1.0, marker="o", ms=2.5, label=f"width {width}")
@@ -325,5 +327,5 @@ def fine_tune_curves_figure(fast: bool = False) -> plt.Figure:
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=6)
         seeds = len(config.nets.seeds)
         fig.suptitle(f"fine-tunes against exact CFG: mean and 95% t-interval over {seeds} seed{'s' * (seeds > 1)}, "
-                     "each budget a run of its own", fontsize=8)
+                     "each budget what a run of that length gives", fontsize=8)
     return fig
