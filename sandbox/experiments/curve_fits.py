@@ -115,8 +115,7 @@ def lines(result: dict[str, object]) -> list[str]:
     out = ["errors are RMS sigma |s_net - s*| over exact noisy points; each budget is what a run of that length gives "
            "(under a constant rate, one run's EMA at each budget); DSM + CFG is the same width's DSM net with CFG at "
            "inference (two passes per step); rate b of error ~ B^-b over the budgets; budgets with ~ are read off "
-           f"the fitted line; {REACH}x is the trained "
-           "atlas's expectation",
+           f"the fitted line; {REACH}x is the trained atlas's expectation",
            "the DSM net's error to s_c (the floor of its width): " + ", ".join(
                f"{m} width {wd}: {v:.3g}" for (m, wd), v in sorted(floors.items()))]
     for key, f in fitted.items():
