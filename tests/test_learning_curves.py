@@ -59,6 +59,34 @@ def test_every_net_is_measured_at_every_budget_width_and_strength(fast):
     assert "meets it at" in text and "within 1.2x at" in text and "data-tilt" in text
 
 
+def _same(a: training.TrainResult, b: training.TrainResult) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()))
+
+
+def test_a_curves_nets_are_the_atlas_nets_of_each_budget_and_train_once(fast, monkeypatch):
+    config, _ = fast                          # the fast curves filled the run's cache with every net
+    m, width, seed, name = config.mixtures[0], config.widths[-1], config.nets.seeds[0], "weighted-mclr"
+    dsm = trained_atlas.train_net(trained_atlas.Net(config.recipe(m, width, config.budgets[0]), seed, "dsm"))
+    unit = learning_curves.Curve(config.recipe(m, width, config.budgets[-1]), seed, name, config.budgets)
+    calls = []
+    real = training.train_budgets
+    monkeypatch.setattr(learning_curves, "train_budgets", lambda *a, **k: calls.append(1) or real(*a, **k))
+    curve = learning_curves.train_curve(unit, dsm)
+    assert calls == [] and [net.config.steps for net in curve] == list(config.budgets)   # all read from the cache
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the atlas trained a net the curves had cached")
+    with monkeypatch.context() as patch:      # the atlas's recipe at each budget finds the curve's entry
+        patch.setattr(trained_atlas, "train", no_training)
+        for budget, net in zip(config.budgets, curve):
+            assert _same(net, trained_atlas.train_net(trained_atlas.Net(config.recipe(m, width, budget), seed, name),
+                                                      dsm))
+    # an empty cache: the budgets are trained as one run, once, and are the cached nets bit for bit
+    monkeypatch.setenv("MCLR_SANDBOX_CACHE", "off")
+    fresh = learning_curves.train_curve(unit, dsm)
+    assert calls == [1] and all(_same(a, b) for a, b in zip(fresh, curve))
+
+
 def test_the_dsm_error_is_the_nets_score_against_the_exact_conditional_score(fast):
     # an independent route: the net's own score method and the mixture's exact score, not methods.field and optima
     config, result = fast

@@ -34,7 +34,7 @@ from ..core.fields import Field, labelled
 from ..core.schedules import edm_sigmas
 from ..core.tables import estimate, format_table, number
 from ..core.validation import as_int, as_number, as_seeds
-from ..learn.checkpoints import cached_training
+from ..learn.checkpoints import cached_training, net_key
 from ..learn.training import TrainConfig, TrainResult, train, train_classifier
 from ..methods import samplers
 from . import evaluation, measures, metrics
@@ -81,7 +81,7 @@ def train_all(config: CompareConfig, seed: int, progress: bool = True) -> dict[s
     Keyed by objective name (``"dsm"``, ``TUNES``) and ``"classifier"``."""
     base = replace(config.train, seed=seed)
     clf_config = base.for_classifier()
-    out = {"dsm": cached_training({"train": base}, lambda: train(base, progress=progress)),
+    out = {"dsm": cached_training(net_key(base), lambda: train(base, progress=progress)),
            "classifier": cached_training({"classifier": clf_config},
                                          lambda: train_classifier(clf_config, progress=progress))}
     tunes = {"mclr": (base.fine_tune("mclr", lam=config.lam), None),
@@ -89,9 +89,9 @@ def train_all(config: CompareConfig, seed: int, progress: bool = True) -> dict[s
              "weighted-mclr-classifier": (base.fine_tune("weighted-mclr-classifier", w=config.w),
                                           out["classifier"].model)}
     for name, (tune, classifier) in tunes.items():
-        key = {"train": tune, "init": base, "classifier": clf_config if classifier else None}
-        out[name] = cached_training(key, lambda tune=tune, classifier=classifier: train(
-            tune, init=out["dsm"].model, classifier=classifier, progress=progress))
+        out[name] = cached_training(net_key(tune, base, clf_config if classifier else None),
+                                    lambda tune=tune, classifier=classifier: train(
+                                        tune, init=out["dsm"].model, classifier=classifier, progress=progress))
     return out
 
 

@@ -32,7 +32,7 @@ from .. import methods
 from ..core import cache, sweeps, zoo
 from ..core.mixtures import ClassConditionalGMM
 from ..core.validation import RISING_COUNTS
-from ..learn.checkpoints import cached_training
+from ..learn.checkpoints import cached_training, net_key
 from ..learn.training import TrainResult, train_budgets
 from .trained_atlas import Net, NetsConfig, error_points, optima, train_net
 
@@ -135,8 +135,8 @@ class Curve:
 
 
 def train_curve(unit: Curve, dsm: TrainResult) -> list[TrainResult]:
-    """The fine-tune at each budget, from ``dsm``: each net cached under its own training config (the one
-    ``trained_atlas.train_net`` caches it under), the missing ones trained together (``training.train_budgets``)."""
+    """The fine-tune at each budget, from ``dsm``: each net cached under its own key (``net_key``, as the trained
+    atlas caches it), the missing ones trained together (``training.train_budgets``)."""
     tune = unit.config.tune(unit.name, unit.seed)
     base = replace(unit.config.train, seed=unit.seed)
     runs: dict[int, TrainResult] = {}
@@ -146,13 +146,12 @@ def train_curve(unit: Curve, dsm: TrainResult) -> list[TrainResult]:
             runs.update(train_budgets(tune, unit.budgets, init=dsm.model, progress=False))
         return runs[budget]
 
-    return [cached_training({"train": replace(tune, steps=b), "init": base, "classifier": None},
-                            lambda b=b: run(b)) for b in unit.budgets]
+    return [cached_training(net_key(replace(tune, steps=b), base), lambda b=b: run(b)) for b in unit.budgets]
 
 
 def _label(unit: Net | Curve) -> str:
     c = unit.config
-    steps = "" if unit.name == "dsm" else f", {'/'.join(map(str, unit.budgets))} steps"
+    steps = f", {'/'.join(map(str, unit.budgets))} steps" if isinstance(unit, Curve) else ""
     return f"{c.mixture.name}, width {c.train.width}, seed {unit.seed}, {unit.name}{steps}"
 
 

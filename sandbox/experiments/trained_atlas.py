@@ -33,7 +33,7 @@ from ..core.fields import Field
 from ..core.mixtures import ClassConditionalGMM
 from ..core.schedules import edm_sigmas
 from ..core.validation import as_int, as_number, as_scales, as_seeds
-from ..learn.checkpoints import cached_training
+from ..learn.checkpoints import cached_training, net_key
 from ..learn.training import TrainConfig, TrainResult, train, train_classifier
 from ..methods import samplers
 from ..methods.tilted import TiltedTarget
@@ -115,14 +115,14 @@ def train_net(unit: Net, dsm: TrainResult | None = None, classifier: TrainResult
     base = replace(unit.config.train, seed=unit.seed)
     clf = base.for_classifier()
     if unit.name == "dsm":
-        return cached_training({"train": base}, lambda: train(base, progress=False))
+        return cached_training(net_key(base), lambda: train(base, progress=False))
     if unit.name == "classifier":
         return cached_training({"classifier": clf}, lambda: train_classifier(clf, progress=False))
     tune = unit.config.tune(unit.name, unit.seed)
     uses = "classifier" in methods.get(unit.name).needs
-    key = {"train": tune, "init": base, "classifier": clf if uses else None}
-    return cached_training(key, lambda: train(tune, init=dsm.model, classifier=classifier.model if uses else None,
-                                              progress=False))
+    return cached_training(net_key(tune, base, clf if uses else None),
+                           lambda: train(tune, init=dsm.model, classifier=classifier.model if uses else None,
+                                         progress=False))
 
 
 def train_nets(config: NetsConfig, progress: bool = False) -> dict[int, dict[str, TrainResult]]:

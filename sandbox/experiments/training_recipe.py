@@ -34,7 +34,7 @@ import torch
 from .. import methods
 from ..core import cache, sweeps
 from ..learn import averaging
-from ..learn.checkpoints import cached_training
+from ..learn.checkpoints import cached_training, net_key
 from ..learn.training import TrainConfig, TrainResult, averaged, train
 from .learning_curves import curve_methods, errors
 from .trained_atlas import NetsConfig, optima
@@ -119,10 +119,9 @@ def train_run(unit: Run, dsm: TrainResult | None = None) -> TrainResult:
     """``unit``'s net, cached by its training config (a fine-tune also by its DSM net's)."""
     config = unit.config.train_config(unit.variant, unit.name, unit.seed)
     if unit.name == "dsm":
-        return cached_training({"train": config}, lambda: train(config, progress=False))
+        return cached_training(net_key(config), lambda: train(config, progress=False))
     base = unit.config.train_config(unit.variant, "dsm", unit.seed)
-    return cached_training({"train": config, "init": base, "classifier": None},
-                           lambda: train(config, init=dsm.model, progress=False))
+    return cached_training(net_key(config, base), lambda: train(config, init=dsm.model, progress=False))
 
 
 @dataclass(frozen=True)

@@ -184,6 +184,14 @@ def load(path: str | Path, device: torch.device | str = "cpu", kind: str | None 
     return result
 
 
+def net_key(train: TrainConfig, init: TrainConfig | None = None,
+            classifier: TrainConfig | None = None) -> dict[str, object]:
+    """The cache key of a net (``cached_training``): its training config; a fine-tune's also the config of the DSM
+    net it starts from (``init``) and of the noisy classifier it uses (None: the exact posterior). Every experiment
+    builds its keys here, so the same net trained by two of them is one cache entry."""
+    return {"train": train} if init is None else {"train": train, "init": init, "classifier": classifier}
+
+
 def cached_training(key: object, compute: Callable[[], TrainResult]) -> TrainResult:
     """``compute()`` (a training run), or the net cached under ``key`` (its full configuration: see
     ``sandbox.cache``); a damaged or mismatched entry is retrained and overwritten. Its code is the training loop's
